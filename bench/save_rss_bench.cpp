@@ -1,0 +1,74 @@
+// Peak memory of the client while saving the largest test image: the save streams
+// to a file, so peak RSS must not grow with image size (target: under 20 MiB).
+// Needs the test environment (scripts/testenv); skips when HPN_TEST_DOCKER_HOST is unset.
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+#include "hpn/engine/client.hpp"
+#include "hpn/util/file.hpp"
+
+namespace {
+
+double peak_rss_mib() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+const char* env_or(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return (v != nullptr && *v != '\0') ? v : fallback;
+}
+
+void BM_SaveLargestImageToFile(benchmark::State& state) {
+  const char* host = std::getenv("HPN_TEST_DOCKER_HOST");
+  if (host == nullptr) {
+    state.SkipWithError("HPN_TEST_DOCKER_HOST not set: run scripts/testenv start");
+    return;
+  }
+  auto ep = hpn::engine::parse_host(host, "HPN_TEST_DOCKER_HOST");
+  auto client = hpn::engine::Client::connect(*ep);
+  if (!client) {
+    state.SkipWithError(client.error().message.c_str());
+    return;
+  }
+  const std::vector<std::string> names{env_or("HPN_TEST_LARGE_IMAGE", "hpn-test/large:1")};
+  const auto out = std::filesystem::temp_directory_path() / "hpn-bench-save.tar";
+  const double rss_before = peak_rss_mib();
+  std::uint64_t total = 0;
+  for (auto _ : state) {
+    auto file = hpn::util::AtomicFile::create(out);
+    if (!file) {
+      state.SkipWithError(file.error().message.c_str());
+      return;
+    }
+    auto n = client->save(names, [&](std::string_view chunk) { return file->write(chunk); });
+    if (!n) {
+      state.SkipWithError(n.error().message.c_str());
+      return;
+    }
+    total += *n;
+    (void)file->commit();
+    std::filesystem::remove(out);
+  }
+  const double peak = peak_rss_mib();
+  state.SetBytesProcessed(static_cast<std::int64_t>(total));
+  state.counters["image_MB"] = static_cast<double>(total) / state.iterations() / 1e6;
+  state.counters["peak_rss_MiB"] = peak;
+  state.counters["rss_before_MiB"] = rss_before;
+  std::fprintf(stderr, "save of %s: %.1f MB per iteration, peak RSS %.1f MiB (target < 20 MiB): %s\n",
+               names[0].c_str(), static_cast<double>(total) / state.iterations() / 1e6, peak,
+               peak < 20.0 ? "PASS" : "FAIL");
+}
+BENCHMARK(BM_SaveLargestImageToFile)->Unit(benchmark::kMillisecond)->Iterations(3);
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,94 @@
+// One HTTP connection to the daemon (a libcurl easy handle), reused across requests.
+// Bodies stream both ways; nothing here holds a whole body in memory except the
+// (size-capped) body of an error response.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "hpn/engine/endpoint.hpp"
+#include "hpn/util/result.hpp"
+
+namespace hpn::engine {
+
+using namespace std::chrono_literals;
+
+inline constexpr std::chrono::milliseconds k_default_connect_timeout = 10s;
+inline constexpr std::chrono::milliseconds k_default_idle_timeout = 300s;
+
+// Receives response body bytes. An error aborts the transfer and is returned by perform().
+using Sink = std::function<Status(std::string_view chunk)>;
+// Fills the buffer with request body bytes; returns the count, 0 at the end.
+using Source = std::function<Result<std::size_t>(std::span<char> buf)>;
+
+struct Request {
+  std::string method = "GET";
+  std::string path;  // with the version prefix, e.g. /v1.41/images/json
+  std::vector<std::pair<std::string, std::string>> query;  // escaped by perform()
+  std::vector<std::string> headers;                        // "Name: value"; never logged
+  std::optional<std::string> body;                         // small bodies (JSON)
+  Source upload;                                           // streamed body (chunked)
+  std::string content_type;
+  std::chrono::milliseconds timeout{0};  // whole request; 0 = none
+};
+
+struct Response {
+  long status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string error_body;  // body of a non-2xx response (capped); 2xx bodies go to the sink
+  std::uint64_t bytes_received = 0;
+  long new_connections = 0;  // connections opened for this request (0 = reused)
+
+  std::string header(const std::string& lower_name) const;
+  bool success() const { return status >= 200 && status < 300; }
+};
+
+struct ConnectionOptions {
+  std::chrono::milliseconds connect_timeout = k_default_connect_timeout;
+  // Abort when no byte moves for this long.
+  std::chrono::milliseconds idle_timeout = k_default_idle_timeout;
+};
+
+class Connection {
+ public:
+  Connection(Endpoint endpoint, ConnectionOptions options = {});
+  Connection(Connection&&) noexcept;
+  Connection& operator=(Connection&&) noexcept;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection();
+
+  // Perform a request. 2xx bodies stream to `sink`; other bodies are captured in
+  // Response::error_body. Transport failures come back as errors that name the
+  // endpoint and how it was chosen.
+  Result<Response> perform(const Request& request, const Sink& sink = {});
+
+  // Abort the transfer in progress (thread-safe); later requests fail as cancelled
+  // until reset_cancel().
+  void cancel();
+  void reset_cancel();
+  // Also abort when *flag becomes true (a batch-wide interrupt). Not owned.
+  void watch(const std::atomic<bool>* flag);
+
+  const Endpoint& endpoint() const;
+  const ConnectionOptions& options() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Percent-encode a query component.
+std::string url_escape(std::string_view s);
+
+}  // namespace hpn::engine

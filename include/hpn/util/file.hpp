@@ -1,0 +1,73 @@
+// Local file helpers: an atomically committed output file and a streaming reader.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+
+#include "hpn/util/fd.hpp"
+#include "hpn/util/result.hpp"
+
+namespace hpn::util {
+
+// Error for a failed system call on `path`, with errno mapped to an ErrorKind
+// (ENOSPC -> no_space, ENOENT -> not_found, others -> io).
+Error errno_error(int err, std::string_view what, const std::filesystem::path& path);
+
+// Writes to `<final>.part`; only commit() (fsync + rename) gives the data its final
+// name. Destroying an uncommitted file removes the partial: a failed or interrupted
+// write never leaves a file with the final name.
+class AtomicFile {
+ public:
+  static Result<AtomicFile> create(const std::filesystem::path& final_path, mode_t mode = 0600);
+
+  AtomicFile(AtomicFile&&) noexcept = default;
+  AtomicFile& operator=(AtomicFile&&) noexcept;
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  ~AtomicFile();
+
+  Status write(std::string_view data);
+  Status commit();
+  // Remove the partial file now (also done by the destructor).
+  void discard();
+
+  const std::filesystem::path& final_path() const { return final_; }
+  const std::filesystem::path& part_path() const { return part_; }
+  std::uint64_t bytes_written() const { return written_; }
+
+ private:
+  AtomicFile(Fd fd, std::filesystem::path final_path, std::filesystem::path part_path)
+      : fd_(std::move(fd)), final_(std::move(final_path)), part_(std::move(part_path)) {}
+
+  Fd fd_;
+  std::filesystem::path final_;
+  std::filesystem::path part_;
+  std::uint64_t written_ = 0;
+  bool committed_ = false;
+};
+
+// Sequential reader over a file descriptor.
+class FileReader {
+ public:
+  static Result<FileReader> open(const std::filesystem::path& path);
+  // Returns bytes read into `buf`, 0 at end of file.
+  Result<std::size_t> read(std::span<char> buf);
+  std::uint64_t size() const { return size_; }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  FileReader(Fd fd, std::filesystem::path path, std::uint64_t size)
+      : fd_(std::move(fd)), path_(std::move(path)), size_(size) {}
+  Fd fd_;
+  std::filesystem::path path_;
+  std::uint64_t size_ = 0;
+};
+
+// Read a whole small file (config files, metadata); refuses files over `limit` bytes.
+Result<std::string> read_small_file(const std::filesystem::path& path, std::size_t limit = 4 << 20);
+
+}  // namespace hpn::util

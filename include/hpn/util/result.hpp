@@ -1,0 +1,104 @@
+// One error model for hpn: Result<T> holds either a value or an Error.
+#pragma once
+
+#include <cassert>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+namespace hpn {
+
+// What went wrong, coarse enough for callers to decide (retry, skip, report).
+enum class ErrorKind {
+  not_found,            // image, file or context does not exist
+  unauthorized,         // registry or daemon refused the credentials
+  conflict,             // e.g. image in use (HTTP 409)
+  invalid_argument,     // bad input from the user (reference, host, flag)
+  daemon_unreachable,   // could not connect, or the connection dropped
+  timeout,              // connect or idle timeout expired
+  cancelled,            // the user interrupted, or cancel() was called
+  protocol,             // the peer said something we cannot understand
+  io,                   // local file system error
+  no_space,             // ENOSPC on a local file
+  registry_unavailable, // the registry failed transiently (5xx, timeouts) inside a stream
+  daemon_error,         // the daemon reported a failure we could not classify
+  unsupported,          // the endpoint or daemon lacks a feature
+};
+
+std::string_view to_string(ErrorKind kind);
+
+// True for kinds worth retrying with backoff.
+bool is_transient(ErrorKind kind);
+
+struct Error {
+  ErrorKind kind = ErrorKind::daemon_error;
+  std::string message;  // the daemon's or system's own words, plus what we were doing
+  int http_status = 0;  // 0 when no HTTP response was involved
+
+  Error() = default;
+  Error(ErrorKind k, std::string msg, int status = 0)
+      : kind(k), message(std::move(msg)), http_status(status) {}
+
+  // "not_found: no such image: x"
+  std::string describe() const;
+  // Prefix the message with context: "saving nginx: <message>".
+  Error with_context(std::string_view context) const;
+};
+
+template <class T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(implicit)
+  Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT(implicit)
+
+  bool ok() const { return v_.index() == 0; }
+  explicit operator bool() const { return ok(); }
+
+  T& value() & {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    assert(ok());
+    return std::get<0>(std::move(v_));
+  }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+
+  const Error& error() const {
+    assert(!ok());
+    return std::get<1>(v_);
+  }
+
+ private:
+  std::variant<T, Error> v_;
+};
+
+template <>
+class [[nodiscard]] Result<void> {
+ public:
+  Result() = default;
+  Result(Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT(implicit)
+
+  bool ok() const { return ok_; }
+  explicit operator bool() const { return ok_; }
+  const Error& error() const {
+    assert(!ok_);
+    return error_;
+  }
+
+ private:
+  Error error_;
+  bool ok_ = true;
+};
+
+using Status = Result<void>;
+
+}  // namespace hpn

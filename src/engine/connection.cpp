@@ -1,0 +1,310 @@
+#include "hpn/engine/connection.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <mutex>
+
+#include <curl/curl.h>
+
+#include "hpn/util/log.hpp"
+
+namespace hpn::engine {
+namespace {
+
+constexpr std::size_t k_max_error_body = 64 * 1024;
+
+void global_init() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+struct CurlFree {
+  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+};
+struct SlistFree {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+using CurlPtr = std::unique_ptr<CURL, CurlFree>;
+using SlistPtr = std::unique_ptr<curl_slist, SlistFree>;
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+}  // namespace
+
+std::string url_escape(std::string_view s) {
+  static constexpr char k_hex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(k_hex[c >> 4]);
+      out.push_back(k_hex[c & 0xf]);
+    }
+  }
+  return out;
+}
+
+std::string Response::header(const std::string& lower_name) const {
+  auto it = headers.find(lower_name);
+  return it == headers.end() ? std::string{} : it->second;
+}
+
+struct Connection::Impl {
+  Endpoint endpoint;
+  ConnectionOptions options;
+  CurlPtr curl;
+  std::atomic<bool> cancelled{false};
+  const std::atomic<bool>* watched = nullptr;
+
+  // Per-request state, used by the callbacks.
+  Response* response = nullptr;
+  const Sink* sink = nullptr;
+  const Source* source = nullptr;
+  std::optional<Error> callback_error;
+  bool status_known = false;
+  char errbuf[CURL_ERROR_SIZE]{};
+
+  bool should_abort() const {
+    return cancelled.load(std::memory_order_relaxed) ||
+           (watched != nullptr && watched->load(std::memory_order_relaxed));
+  }
+
+  static size_t on_header(char* data, size_t size, size_t n, void* self_) {
+    auto* self = static_cast<Impl*>(self_);
+    std::string_view line(data, size * n);
+    if (line.substr(0, 5) == "HTTP/") {
+      self->response->headers.clear();  // a new response (e.g. after 100 Continue)
+      return size * n;
+    }
+    auto colon = line.find(':');
+    if (colon != std::string_view::npos) {
+      std::string name = lower(std::string(line.substr(0, colon)));
+      std::string_view value = line.substr(colon + 1);
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+      while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
+        value.remove_suffix(1);
+      }
+      self->response->headers[name] = std::string(value);
+    }
+    return size * n;
+  }
+
+  static size_t on_write(char* data, size_t size, size_t n, void* self_) {
+    auto* self = static_cast<Impl*>(self_);
+    const size_t len = size * n;
+    Response& r = *self->response;
+    if (!self->status_known) {
+      curl_easy_getinfo(self->curl.get(), CURLINFO_RESPONSE_CODE, &r.status);
+      self->status_known = true;
+    }
+    r.bytes_received += len;
+    if (!r.success()) {
+      if (r.error_body.size() < k_max_error_body) {
+        r.error_body.append(data, std::min(len, k_max_error_body - r.error_body.size()));
+      }
+      return len;
+    }
+    if (self->sink != nullptr && *self->sink) {
+      auto st = (*self->sink)(std::string_view(data, len));
+      if (!st) {
+        self->callback_error = st.error();
+        return CURL_WRITEFUNC_ERROR;
+      }
+    }
+    return len;
+  }
+
+  static size_t on_read(char* buf, size_t size, size_t n, void* self_) {
+    auto* self = static_cast<Impl*>(self_);
+    if (self->should_abort()) {
+      return CURL_READFUNC_ABORT;
+    }
+    auto got = (*self->source)(std::span<char>(buf, size * n));
+    if (!got) {
+      self->callback_error = got.error();
+      return CURL_READFUNC_ABORT;
+    }
+    return *got;
+  }
+
+  static int on_progress(void* self_, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    auto* self = static_cast<Impl*>(self_);
+    return self->should_abort() ? 1 : 0;
+  }
+
+  Error transport_error(CURLcode code, const Request& req) {
+    std::string detail = errbuf[0] != '\0' ? std::string(errbuf) : curl_easy_strerror(code);
+    while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) detail.pop_back();
+    const std::string where = " (" + req.method + " " + req.path + " on " + endpoint.describe() + ")";
+    switch (code) {
+      case CURLE_COULDNT_CONNECT:
+      case CURLE_COULDNT_RESOLVE_HOST:
+      case CURLE_COULDNT_RESOLVE_PROXY: {
+        std::string hint = "; is the daemon running? check -H/--host, DOCKER_HOST or the socket's permissions";
+        return {ErrorKind::daemon_unreachable, "cannot connect to the daemon: " + detail + where + hint};
+      }
+      case CURLE_OPERATION_TIMEDOUT:
+        return {ErrorKind::timeout, "daemon did not answer in time: " + detail + where};
+      case CURLE_ABORTED_BY_CALLBACK:
+        return {ErrorKind::cancelled, "cancelled" + where};
+      case CURLE_SEND_ERROR:
+      case CURLE_RECV_ERROR:
+      case CURLE_GOT_NOTHING:
+      case CURLE_PARTIAL_FILE:
+        return {ErrorKind::daemon_unreachable, "connection to the daemon was lost: " + detail + where};
+      case CURLE_SSL_CONNECT_ERROR:
+      case CURLE_PEER_FAILED_VERIFICATION:
+      case CURLE_SSL_CERTPROBLEM:
+      case CURLE_SSL_CACERT_BADFILE:
+        return {ErrorKind::daemon_unreachable,
+                "TLS to the daemon failed: " + detail + where +
+                    "; check DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem) and DOCKER_TLS_VERIFY"};
+      default:
+        return {ErrorKind::protocol, "HTTP transfer failed: " + detail + where};
+    }
+  }
+};
+
+Connection::Connection(Endpoint endpoint, ConnectionOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  global_init();
+  impl_->endpoint = std::move(endpoint);
+  impl_->options = options;
+  impl_->curl.reset(curl_easy_init());
+}
+
+Connection::Connection(Connection&&) noexcept = default;
+Connection& Connection::operator=(Connection&&) noexcept = default;
+Connection::~Connection() = default;
+
+const Endpoint& Connection::endpoint() const { return impl_->endpoint; }
+const ConnectionOptions& Connection::options() const { return impl_->options; }
+void Connection::cancel() { impl_->cancelled.store(true); }
+void Connection::reset_cancel() { impl_->cancelled.store(false); }
+void Connection::watch(const std::atomic<bool>* flag) { impl_->watched = flag; }
+
+Result<Response> Connection::perform(const Request& req, const Sink& sink) {
+  Impl& s = *impl_;
+  CURL* c = s.curl.get();
+  if (c == nullptr) {
+    return Error(ErrorKind::io, "cannot initialise libcurl");
+  }
+  if (s.should_abort()) {
+    return Error(ErrorKind::cancelled, "cancelled before " + req.method + " " + req.path);
+  }
+  // Reset options but keep the live connection for reuse.
+  curl_easy_reset(c);
+
+  std::string url = s.endpoint.base_url() + req.path;
+  char sep = '?';
+  for (const auto& [k, v] : req.query) {
+    url += sep;
+    url += url_escape(k);
+    url += '=';
+    url += url_escape(v);
+    sep = '&';
+  }
+
+  Response response;
+  s.response = &response;
+  s.sink = &sink;
+  s.source = req.upload ? &req.upload : nullptr;
+  s.callback_error.reset();
+  s.status_known = false;
+  s.errbuf[0] = '\0';
+
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s.errbuf);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_PROXY, "");  // never route the daemon API through a proxy
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(s.options.connect_timeout.count()));
+  if (s.options.idle_timeout.count() > 0) {
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
+                     static_cast<long>(std::max<long long>(1, s.options.idle_timeout.count() / 1000)));
+  }
+  if (req.timeout.count() > 0) {
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(req.timeout.count()));
+  }
+  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+  if (s.endpoint.transport == Transport::unix_socket) {
+    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, s.endpoint.socket_path.c_str());
+  }
+  if (s.endpoint.transport == Transport::tls && s.endpoint.tls) {
+    const TlsFiles& t = *s.endpoint.tls;
+    if (!t.ca.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, t.ca.c_str());
+    if (!t.cert.empty()) curl_easy_setopt(c, CURLOPT_SSLCERT, t.cert.c_str());
+    if (!t.key.empty()) curl_easy_setopt(c, CURLOPT_SSLKEY, t.key.c_str());
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, t.verify ? 1L : 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, t.verify ? 2L : 0L);
+  }
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &Impl::on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &s);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Impl::on_write);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &Impl::on_progress);
+  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &s);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "hpn/" HPN_VERSION);
+
+  curl_slist* raw_headers = nullptr;
+  raw_headers = curl_slist_append(raw_headers, "Expect:");
+  for (const auto& h : req.headers) {
+    raw_headers = curl_slist_append(raw_headers, h.c_str());
+  }
+  if (!req.content_type.empty()) {
+    raw_headers = curl_slist_append(raw_headers, ("Content-Type: " + req.content_type).c_str());
+  }
+  if (req.method == "GET") {
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  } else if (req.method == "POST") {
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    if (req.upload) {
+      raw_headers = curl_slist_append(raw_headers, "Transfer-Encoding: chunked");
+      curl_easy_setopt(c, CURLOPT_READFUNCTION, &Impl::on_read);
+      curl_easy_setopt(c, CURLOPT_READDATA, &s);
+    } else {
+      const std::string& b = req.body ? *req.body : std::string{};
+      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(b.size()));
+      curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, b.c_str());
+    }
+  } else {
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+  }
+  SlistPtr headers(raw_headers);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
+
+  auto& log = hpn::log::engine();
+  log.debug("request {} {}", req.method, url.substr(s.endpoint.base_url().size()));
+  const CURLcode code = curl_easy_perform(c);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
+  curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &response.new_connections);
+  s.response = nullptr;
+  s.sink = nullptr;
+  s.source = nullptr;
+
+  if (s.callback_error) {
+    log.debug("response {} {}: aborted: {}", req.method, req.path, s.callback_error->message);
+    return *s.callback_error;
+  }
+  if (code != CURLE_OK) {
+    if (code == CURLE_ABORTED_BY_CALLBACK || s.should_abort()) {
+      return Error(ErrorKind::cancelled, "cancelled (" + req.method + " " + req.path + ")");
+    }
+    Error e = s.transport_error(code, req);
+    log.debug("response {} {}: {}", req.method, req.path, e.message);
+    return e;
+  }
+  log.debug("response {} {}: HTTP {} ({} bytes)", req.method, req.path, response.status,
+            response.bytes_received);
+  return response;
+}
+
+}  // namespace hpn::engine

@@ -1,0 +1,86 @@
+#include "support/testenv.hpp"
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <sys/wait.h>
+
+#include <gtest/gtest.h>
+
+namespace hpn::test {
+namespace fs = std::filesystem;
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::string(v) : std::string();
+}
+
+static engine::Endpoint endpoint_from(const char* var) {
+  auto ep = engine::parse_host(env(var), var);
+  if (!ep) {
+    ADD_FAILURE() << var << ": " << ep.error().message;
+    return {};
+  }
+  return *ep;
+}
+
+engine::Endpoint docker_endpoint() { return endpoint_from("HPN_TEST_DOCKER_HOST"); }
+engine::Endpoint podman_endpoint() { return endpoint_from("HPN_TEST_PODMAN_HOST"); }
+
+static engine::Client must_connect(const engine::Endpoint& ep) {
+  auto c = engine::Client::connect(ep);
+  if (!c) {
+    throw std::runtime_error("cannot connect to " + ep.describe() + ": " + c.error().message);
+  }
+  return std::move(*c);
+}
+
+engine::Client connect_docker() { return must_connect(docker_endpoint()); }
+engine::Client connect_podman() { return must_connect(podman_endpoint()); }
+
+TempDir::TempDir() {
+  std::string tmpl = (fs::temp_directory_path() / "hpn-test.XXXXXX").string();
+  if (::mkdtemp(tmpl.data()) == nullptr) {
+    throw std::runtime_error("mkdtemp failed");
+  }
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+CommandResult run_command(const std::string& command) {
+  TempDir tmp;
+  const std::string out_file = (tmp / "out").string();
+  const std::string err_file = (tmp / "err").string();
+  std::string full = "( " + command + " ) >" + shell_quote(out_file) + " 2>" + shell_quote(err_file) + " </dev/null";
+  int status = std::system(full.c_str());
+  CommandResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  auto slurp = [](const std::string& p) {
+    std::ifstream f(p, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+  };
+  r.out = slurp(out_file);
+  r.err = slurp(err_file);
+  return r;
+}
+
+}  // namespace hpn::test

@@ -1,0 +1,59 @@
+#include "hpn/util/file.hpp"
+
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+
+#include "hpn/util/sha256.hpp"
+#include "support/testenv.hpp"
+
+namespace fs = std::filesystem;
+using hpn::util::AtomicFile;
+
+TEST(AtomicFile, CommitGivesTheFinalNameWithMode0600) {
+  hpn::test::TempDir dir;
+  auto f = AtomicFile::create(dir / "a.tar");
+  ASSERT_TRUE(f.ok());
+  EXPECT_TRUE(fs::exists(dir / "a.tar.part"));
+  EXPECT_FALSE(fs::exists(dir / "a.tar"));
+  ASSERT_TRUE(f->write("hello").ok());
+  ASSERT_TRUE(f->commit().ok());
+  EXPECT_TRUE(fs::exists(dir / "a.tar"));
+  EXPECT_FALSE(fs::exists(dir / "a.tar.part"));
+  EXPECT_EQ(fs::file_size(dir / "a.tar"), 5u);
+  struct stat st {};
+  ASSERT_EQ(::stat((dir / "a.tar").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST(AtomicFile, UncommittedFileLeavesNothingBehind) {
+  hpn::test::TempDir dir;
+  {
+    auto f = AtomicFile::create(dir / "b.tar");
+    ASSERT_TRUE(f.ok());
+    ASSERT_TRUE(f->write("partial").ok());
+  }
+  EXPECT_FALSE(fs::exists(dir / "b.tar"));
+  EXPECT_FALSE(fs::exists(dir / "b.tar.part"));
+}
+
+TEST(AtomicFile, CreateInMissingDirectoryNamesThePath) {
+  auto f = AtomicFile::create("/nonexistent-dir-hpn/x.tar");
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.error().kind, hpn::ErrorKind::not_found);
+  EXPECT_NE(f.error().message.find("/nonexistent-dir-hpn/x.tar.part"), std::string::npos);
+}
+
+TEST(ErrnoError, NoSpaceNamesThePath) {
+  auto e = hpn::util::errno_error(ENOSPC, "cannot write", "/data/x.tar.part");
+  EXPECT_EQ(e.kind, hpn::ErrorKind::no_space);
+  EXPECT_NE(e.message.find("no space left on /data/x.tar.part"), std::string::npos);
+}
+
+TEST(Sha256, KnownVectors) {
+  EXPECT_EQ(hpn::util::sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  hpn::util::Sha256 h;
+  h.update("a");
+  h.update("bc");
+  EXPECT_EQ(h.hex_digest(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
