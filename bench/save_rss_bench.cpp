@@ -1,8 +1,6 @@
 // Peak memory of the client while saving the largest test image: the save streams
 // to a file, so peak RSS must not grow with image size (target: under 20 MiB).
 // Needs the test environment (scripts/testenv); skips when HPN_TEST_DOCKER_HOST is unset.
-#include <sys/resource.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -16,10 +14,18 @@
 
 namespace {
 
+// Peak RSS of this process image from /proc (VmHWM). getrusage's ru_maxrss is not
+// used: Linux keeps it across execve, so it reports the parent's peak (meson's Python).
 double peak_rss_mib() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return -1;
+  char line[256];
+  double kib = -1;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::sscanf(line, "VmHWM: %lf kB", &kib) == 1) break;
+  }
+  std::fclose(f);
+  return kib / 1024.0;
 }
 
 const char* env_or(const char* name, const char* fallback) {
