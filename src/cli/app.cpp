@@ -9,26 +9,137 @@
 #include "hpn/util/log.hpp"
 
 namespace hpn::cli {
+namespace {
+
+using Runner = int (*)(Context&);
+
+// The subcommand table: name, help, runner, and which per-command options it takes.
+enum Opt : unsigned {
+  k_list = 1u << 0,       // -f and positional images
+  k_files = 1u << 1,      // positional files/directories (load)
+  k_path = 1u << 2,       // -p/--path DIR
+  k_dry_run = 1u << 3,
+  k_recursive = 1u << 4,
+  k_force = 1u << 5,
+  k_platform = 1u << 6,
+  k_registry = 1u << 7,   // push: -r and -p/--project
+};
+
+struct Command {
+  const char* name;
+  const char* help;
+  Runner run;
+  unsigned opts;
+};
+
+const Command k_commands[] = {
+    {"pull", "Pull the listed images from their registries", cmd_pull, k_list | k_platform},
+    {"save", "Save each listed image to its own archive (NAME.tar, Harpoon naming)", cmd_save,
+     k_list | k_path | k_dry_run},
+    {"load", "Load archives from files or directories into the daemon", cmd_load,
+     k_files | k_path | k_dry_run | k_recursive},
+    {"push", "Tag each listed image for a registry, push it, remove the temporary tag", cmd_push,
+     k_list | k_registry | k_dry_run},
+    {"rmi", "Remove the listed images from the daemon", cmd_rmi, k_list | k_force},
+    {"ls", "List daemon images, archives in a directory (-p), or which listed images are present",
+     cmd_ls, k_list | k_path | k_recursive},
+    {"info", "Show the daemon endpoint, how it was chosen, server and API version", cmd_info, 0},
+};
+
+int apply_logging(Context& ctx) {
+  std::string level = ctx.opt.log_level;
+  if (level.empty()) level = ctx.config.logging.level;
+  std::string file = ctx.opt.log_file.empty() ? ctx.config.logging.file : ctx.opt.log_file;
+  auto parsed = hpn::log::parse_level(level.empty() ? "off" : level);
+  if (!parsed) {
+    print_error("invalid log level '" + level + "'; use trace, debug, info, warn, error or off");
+    return k_exit_usage;
+  }
+  if (auto st = hpn::log::configure(*parsed, file); !st) {
+    print_error(st.error());
+    return k_exit_usage;
+  }
+  return k_exit_ok;
+}
+
+// A mode flag given for another action is a usage error (Harpoon v1 rule).
+bool modes_fit(const Options& o, const std::string& action) {
+  auto bad = [&](const char* flag) {
+    print_error(std::string(flag) + " does not apply to '" + action + "'");
+    return false;
+  };
+  if (o.save_mode && action != "save") return bad("--save-mode");
+  if (o.load_mode && action != "load") return bad("--load-mode");
+  if (o.push_mode && action != "push") return bad("--push-mode");
+  return true;
+}
+
+}  // namespace
 
 int run(int argc, char** argv) {
-  CLI::App app{"hpn: pull, save, load, tag, push and remove lists of container images\n"
-               "through the Docker Engine API (Docker or Podman).",
+  CLI::App app{"hpn " HPN_VERSION ": pull, save, load, push, remove and list container images in bulk\n"
+               "through the Docker Engine API (Docker or Podman).\n"
+               "Exit status: 0 all succeeded, 1 any image failed, 2 usage error, 130 interrupted.",
                "hpn"};
-  app.require_subcommand(1);
+  app.require_subcommand(0, 1);
   app.fallthrough();  // global options may follow the subcommand
-  GlobalOptions g;
-  app.add_option("-H,--host", g.host,
-                 "Daemon socket: unix:///path, tcp://host:port, host:port "
-                 "(default: DOCKER_HOST, docker context, CONTAINER_HOST, default sockets)");
-  app.add_option("--runtime", g.runtime, "Prefer this runtime's default socket")
+  app.set_version_flag("--version", "hpn " HPN_VERSION);
+  Context ctx;
+  Options& o = ctx.opt;
+
+  app.add_option("-H,--host", o.host,
+                 "Daemon: unix:///path, tcp://host:port or host:port (default: DOCKER_HOST, docker "
+                 "context, CONTAINER_HOST, default sockets)");
+  app.add_option("--runtime", o.runtime, "Prefer this runtime's default socket (config runtime.preferred)")
       ->check(CLI::IsMember({"docker", "podman"}));
-  app.add_option("--log-level", g.log_level, "Diagnostics: trace|debug|info|warn|error|off (env HPN_LOG_LEVEL)")
+  app.add_option("-c,--config", o.config_file,
+                 "Config file (default: ./config.yaml, ~/.hpn/config.yaml, /etc/hpn/config.yaml)");
+  app.add_option("-f,--file", o.list_file, "Image list: one reference a line, '#' comments; '-' reads stdin");
+  app.add_option("-j,--workers", o.workers, "Parallel workers (config parallel.max_workers, default 4)")
+      ->check(CLI::Range(1, 256));
+  app.add_flag("-q,--quiet", o.quiet, "Print only failures and the summary");
+  app.add_option("-r,--registry", o.registry, "Target registry for push (config registry, HPN_REGISTRY)");
+  app.add_option("-p,--project", o.project,
+                 "Harpoon v1: target project for push (switches push mode 1 to 2)");
+  app.add_option("-a,--action", o.action, "Harpoon v1 action: pull, save, load or push")
+      ->check(CLI::IsMember({"pull", "save", "load", "push"}));
+  app.add_option("--save-mode", o.save_mode, "1: ./NAME.tar  2: ./images/NAME.tar  3: ./images/PROJECT/NAME.tar")
+      ->check(CLI::Range(1, 3));
+  app.add_option("--load-mode", o.load_mode, "1: ./*.tar  2: ./images/*.tar  3: ./images recursively")
+      ->check(CLI::Range(1, 3));
+  app.add_option("--push-mode", o.push_mode, "1: REGISTRY/NAME:TAG  2: REGISTRY/PROJECT/NAME:TAG")
+      ->check(CLI::Range(1, 2));
+  app.add_option("--log-level", o.log_level,
+                 "Diagnostics on stderr: trace|debug|info|warn|error|off (HPN_LOG_LEVEL, logging.level)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "warning", "error", "off"}));
-  app.add_option("--log-file", g.log_file, "Write diagnostics to FILE instead of stderr (env HPN_LOG_FILE)");
-  app.add_option("--connect-timeout", g.connect_timeout_s, "Seconds to wait for the daemon to accept a connection")
+  app.add_option("--log-file", o.log_file, "Write diagnostics to FILE (HPN_LOG_FILE, logging.file)");
+  app.add_option("--connect-timeout", o.connect_timeout_s, "Seconds to wait for the daemon to accept a connection")
       ->check(CLI::PositiveNumber);
 
-  auto* info = app.add_subcommand("info", "Show the daemon endpoint, how it was chosen, server and API version");
+  std::vector<std::pair<CLI::App*, const Command*>> subs;
+  for (const auto& c : k_commands) {
+    CLI::App* sub = app.add_subcommand(c.name, c.help);
+    sub->fallthrough();
+    if (c.opts & k_list) {
+      sub->add_option("images", o.positional, "Image references (in addition to -f)");
+    }
+    if (c.opts & k_files) {
+      sub->add_option("files", o.positional, "Archives or directories to load (default: see --path)");
+    }
+    if (c.opts & k_path) {
+      sub->add_option("-p,--path", o.path,
+                      std::string(c.name) == "save" ? "Directory for archives (default ./images)"
+                                                    : "Directory of archives (default ./images)");
+    }
+    if (c.opts & k_dry_run) sub->add_flag("--dry-run", o.dry_run, "Show what would be done, change nothing");
+    if (c.opts & k_recursive) sub->add_flag("--recursive", o.recursive, "Look for archives in subdirectories too");
+    if (c.opts & k_force) sub->add_flag("--force", o.force, "Remove images even when tagged in several repositories");
+    if (c.opts & k_platform) sub->add_option("--platform", o.platform, "os/arch[/variant] to pull");
+    if (c.opts & k_registry) {
+      sub->add_option("-p,--project", o.project, "Target project (switches push mode 1 to 2)");
+    }
+    subs.emplace_back(sub, &c);
+  }
   auto* version = app.add_subcommand("version", "Print hpn's version");
 
   try {
@@ -38,30 +149,52 @@ int run(int argc, char** argv) {
     return code == 0 ? k_exit_ok : k_exit_usage;
   }
 
-  if (g.log_level.empty()) {
-    if (const char* v = std::getenv("HPN_LOG_LEVEL")) g.log_level = v;
-  }
-  if (g.log_file.empty()) {
-    if (const char* v = std::getenv("HPN_LOG_FILE")) g.log_file = v;
-  }
-  auto level = hpn::log::parse_level(g.log_level.empty() ? "off" : g.log_level);
-  if (!level) {
-    print_error("invalid log level '" + g.log_level + "'; use trace, debug, info, warn, error or off");
-    return k_exit_usage;
-  }
-  if (auto st = hpn::log::configure(*level, g.log_file); !st) {
-    print_error(st.error());
-    return k_exit_usage;
-  }
-
   if (*version) {
     std::printf("hpn %s\n", HPN_VERSION);
     return k_exit_ok;
   }
-  if (*info) {
-    return cmd_info(g);
+
+  auto config = util::load_config(o.config_file);
+  if (!config) {
+    print_error(config.error());
+    return k_exit_usage;
   }
-  return k_exit_usage;
+  ctx.config = std::move(*config);
+  if (int rc = apply_logging(ctx); rc != k_exit_ok) return rc;
+
+  const Command* chosen = nullptr;
+  for (const auto& [sub, cmd] : subs) {
+    if (sub->parsed()) chosen = cmd;
+  }
+  if (chosen != nullptr && !o.action.empty()) {
+    print_error("use either a subcommand ('hpn " + std::string(chosen->name) + "') or -a " + o.action + ", not both");
+    return k_exit_usage;
+  }
+  if (chosen == nullptr && !o.action.empty()) {
+    // Harpoon v1: hpn -a ACTION -f LIST [--save-mode N] ... ; v1 modes default to 1.
+    for (const auto& c : k_commands) {
+      if (o.action == c.name) chosen = &c;
+    }
+    if (!modes_fit(o, o.action)) return k_exit_usage;
+    if (o.action == "save" && !o.save_mode && !ctx.config.modes.save_mode) o.save_mode = 1;
+    if (o.action == "load" && !o.load_mode && !ctx.config.modes.load_mode) o.load_mode = 1;
+    if (o.action == "pull" || o.action == "save" || o.action == "push") {
+      if (o.list_file.empty()) {
+        print_error("-a " + o.action + " needs an image list: -f FILE");
+        return k_exit_usage;
+      }
+    }
+  }
+  if (chosen == nullptr) {
+    std::fputs(app.help().c_str(), stderr);
+    return k_exit_usage;
+  }
+  if (!modes_fit(o, chosen->name)) return k_exit_usage;
+  if (!o.project.empty() && std::string(chosen->name) != "push") {
+    print_error("-p/--project applies to push only; save and load take -p/--path after the subcommand");
+    return k_exit_usage;
+  }
+  return chosen->run(ctx);
 }
 
 }  // namespace hpn::cli

@@ -1,22 +1,22 @@
 // hpn info: which daemon, how it was chosen, what it speaks.
 #include "hpn/cli/commands.hpp"
 
-#include "hpn/cli/app.hpp"
-
 #include <cstdio>
 #include <cstdlib>
 
+#include "hpn/cli/app.hpp"
+
 namespace hpn::cli {
 
-int cmd_info(const GlobalOptions& g) {
-  auto ep = resolve(g);
+int cmd_info(Context& ctx) {
+  auto ep = resolve(ctx);
   if (!ep) {
     print_error(ep.error());
     return ep.error().kind == ErrorKind::invalid_argument ? k_exit_usage : k_exit_failed;
   }
   std::printf("Endpoint:      %s\n", ep->uri.c_str());
   std::printf("Chosen from:   %s\n", ep->source.c_str());
-  auto client = connect(g);
+  auto client = connect(ctx);
   if (!client) {
     print_error(client.error());
     return k_exit_failed;
@@ -35,6 +35,7 @@ int cmd_info(const GlobalOptions& g) {
     std::printf("OS/Arch:       %s/%s\n", v->value("Os", std::string("?")).c_str(),
                 v->value("Arch", std::string("?")).c_str());
   }
+  std::printf("Config file:   %s\n", ctx.config.loaded_from.empty() ? "(none)" : ctx.config.loaded_from.c_str());
   return k_exit_ok;
 }
 

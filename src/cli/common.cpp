@@ -3,34 +3,72 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <set>
 
 namespace hpn::cli {
 
-Result<engine::Endpoint> resolve(const GlobalOptions& g) {
+Result<engine::Endpoint> resolve(const Context& ctx) {
   engine::ResolveInputs in;
-  if (!g.host.empty()) {
-    in.host_flag = g.host;
+  if (!ctx.opt.host.empty()) {
+    in.host_flag = ctx.opt.host;
   }
-  if (g.runtime == "podman") {
+  const std::string& runtime = !ctx.opt.runtime.empty() ? ctx.opt.runtime : ctx.config.runtime.preferred;
+  if (runtime == "podman") {
     in.runtime = engine::RuntimePreference::podman;
-  } else if (g.runtime == "docker") {
+  } else if (runtime == "docker") {
     in.runtime = engine::RuntimePreference::docker;
   }
   return engine::resolve_endpoint(in);
 }
 
-Result<engine::Client> connect(const GlobalOptions& g) {
-  auto ep = resolve(g);
+Result<engine::Client> connect(const Context& ctx) {
+  auto ep = resolve(ctx);
   if (!ep) {
     return ep.error();
   }
   engine::ClientOptions opts;
   opts.connection.connect_timeout =
-      std::chrono::milliseconds(static_cast<long long>(g.connect_timeout_s * 1000));
+      std::chrono::milliseconds(static_cast<long long>(ctx.opt.connect_timeout_s * 1000));
   if (const char* v = std::getenv("DOCKER_API_VERSION"); v != nullptr && *v != '\0') {
     opts.api_version = v;
   }
   return engine::Client::connect(*ep, opts);
+}
+
+std::optional<std::vector<image::Reference>> read_images(const Context& ctx) {
+  std::vector<image::Reference> refs;
+  std::vector<std::string> problems;
+  std::set<std::string> seen;
+  if (!ctx.opt.list_file.empty()) {
+    auto list = image::read_image_list(ctx.opt.list_file);
+    if (!list) {
+      print_error(list.error());
+      return std::nullopt;
+    }
+    problems = image::describe_problems(*list);
+    for (auto& e : list->entries) {
+      if (seen.insert(e.ref.canonical()).second) refs.push_back(std::move(e.ref));
+    }
+  }
+  for (std::size_t i = 0; i < ctx.opt.positional.size(); ++i) {
+    auto ref = image::parse_reference(ctx.opt.positional[i]);
+    if (!ref) {
+      problems.push_back("argument " + std::to_string(i + 1) + ": " + ref.error().message);
+      continue;
+    }
+    if (seen.insert(ref->canonical()).second) refs.push_back(std::move(*ref));
+  }
+  if (!problems.empty()) {
+    for (const auto& p : problems) std::fprintf(stderr, "hpn: error: %s\n", p.c_str());
+    std::fprintf(stderr, "hpn: error: %zu invalid image reference%s; nothing was started. Fix the list and run again.\n",
+                 problems.size(), problems.size() == 1 ? "" : "s");
+    return std::nullopt;
+  }
+  if (refs.empty()) {
+    print_error("no images given; use -f LIST (one image a line, '-' for stdin) or name images as arguments");
+    return std::nullopt;
+  }
+  return refs;
 }
 
 void print_error(const std::string& message) { std::fprintf(stderr, "hpn: error: %s\n", message.c_str()); }

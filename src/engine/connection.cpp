@@ -62,6 +62,9 @@ struct Connection::Impl {
   CurlPtr curl;
   std::atomic<bool> cancelled{false};
   const std::atomic<bool>* watched = nullptr;
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  std::string deadline_why;
+  bool deadline_hit = false;
 
   // Per-request state, used by the callbacks.
   Response* response = nullptr;
@@ -136,6 +139,10 @@ struct Connection::Impl {
 
   static int on_progress(void* self_, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
     auto* self = static_cast<Impl*>(self_);
+    if (self->deadline && std::chrono::steady_clock::now() >= *self->deadline) {
+      self->deadline_hit = true;
+      return 1;
+    }
     return self->should_abort() ? 1 : 0;
   }
 
@@ -189,6 +196,11 @@ const ConnectionOptions& Connection::options() const { return impl_->options; }
 void Connection::cancel() { impl_->cancelled.store(true); }
 void Connection::reset_cancel() { impl_->cancelled.store(false); }
 void Connection::watch(const std::atomic<bool>* flag) { impl_->watched = flag; }
+void Connection::set_deadline(std::optional<std::chrono::steady_clock::time_point> deadline,
+                              std::string why) {
+  impl_->deadline = deadline;
+  impl_->deadline_why = std::move(why);
+}
 
 Result<Response> Connection::perform(const Request& req, const Sink& sink) {
   Impl& s = *impl_;
@@ -219,6 +231,7 @@ Result<Response> Connection::perform(const Request& req, const Sink& sink) {
   s.callback_error.reset();
   s.status_known = false;
   s.errbuf[0] = '\0';
+  s.deadline_hit = false;
 
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s.errbuf);
@@ -295,6 +308,11 @@ Result<Response> Connection::perform(const Request& req, const Sink& sink) {
     return *s.callback_error;
   }
   if (code != CURLE_OK) {
+    if (s.deadline_hit) {
+      return Error(ErrorKind::timeout, "operation took longer than " +
+                                           (s.deadline_why.empty() ? std::string("its time limit") : s.deadline_why) +
+                                           " (" + req.method + " " + req.path + ")");
+    }
     if (code == CURLE_ABORTED_BY_CALLBACK || s.should_abort()) {
       return Error(ErrorKind::cancelled, "cancelled (" + req.method + " " + req.path + ")");
     }

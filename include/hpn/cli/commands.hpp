@@ -1,10 +1,21 @@
-// Subcommand entry points, one file each under src/cli/.
+// Subcommand entry points, one file each under src/cli/. Each returns an exit code.
 #pragma once
 
 #include "hpn/cli/common.hpp"
+#include "hpn/ops/batch.hpp"
 
 namespace hpn::cli {
 
-int cmd_info(const GlobalOptions& g);
+int cmd_info(Context& ctx);
+int cmd_pull(Context& ctx);
+int cmd_save(Context& ctx);
+int cmd_load(Context& ctx);
+int cmd_push(Context& ctx);
+int cmd_rmi(Context& ctx);
+int cmd_ls(Context& ctx);
+
+// Connect, run `tasks` on the worker pool with the configured retries, timeouts and
+// interrupt handling, print results; returns the exit code.
+int run_tasks(Context& ctx, engine::Client& client, std::vector<ops::Task> tasks, const char* noun = "images");
 
 }  // namespace hpn::cli

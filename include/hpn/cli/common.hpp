@@ -1,26 +1,60 @@
-// State shared by all subcommands: global options and how to reach the daemon.
+// State shared by all subcommands: global options, configuration, how to reach
+// the daemon, and the image inputs.
 #pragma once
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "hpn/engine/client.hpp"
 #include "hpn/engine/endpoint.hpp"
+#include "hpn/image/image_list.hpp"
+#include "hpn/util/config.hpp"
 #include "hpn/util/result.hpp"
 
 namespace hpn::cli {
 
-struct GlobalOptions {
-  std::string host;         // -H/--host
-  std::string runtime;      // --runtime docker|podman ("" = any)
-  std::string log_level;    // --log-level
-  std::string log_file;     // --log-file
+// Every option any subcommand takes; each subcommand binds the ones it accepts.
+struct Options {
+  // global
+  std::string host;
+  std::string runtime;
+  std::string log_level;
+  std::string log_file;
+  std::string config_file;
   double connect_timeout_s = 10;
+  int workers = 0;  // 0 = from config
+  bool quiet = false;
+  // Harpoon v1
+  std::string action;
+  std::optional<int> save_mode;
+  std::optional<int> load_mode;
+  std::optional<int> push_mode;
+  // inputs
+  std::string list_file;              // -f
+  std::vector<std::string> positional;  // image references or files
+  // per command
+  std::string path;  // save/load/ls directory
+  std::string registry;
+  std::string project;
+  std::string platform;
+  bool dry_run = false;
+  bool recursive = false;
+  bool force = false;
 };
 
-Result<engine::Endpoint> resolve(const GlobalOptions& g);
+struct Context {
+  Options opt;
+  util::Config config;
+};
+
+Result<engine::Endpoint> resolve(const Context& ctx);
 // Resolve, connect and negotiate.
-Result<engine::Client> connect(const GlobalOptions& g);
+Result<engine::Client> connect(const Context& ctx);
+
+// The images to work on, from -f LIST and/or positional references. Prints every
+// problem (with line numbers) and returns nullopt when the batch must not start.
+std::optional<std::vector<image::Reference>> read_images(const Context& ctx);
 
 // "hpn: error: <message>" on stderr.
 void print_error(const Error& e);

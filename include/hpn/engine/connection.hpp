@@ -79,6 +79,10 @@ class Connection {
   void reset_cancel();
   // Also abort when *flag becomes true (a batch-wide interrupt). Not owned.
   void watch(const std::atomic<bool>* flag);
+  // Fail requests still running at `deadline` as timeout (a per-operation limit);
+  // nullopt clears it.
+  void set_deadline(std::optional<std::chrono::steady_clock::time_point> deadline,
+                    std::string why = {});
 
   const Endpoint& endpoint() const;
   const ConnectionOptions& options() const;

@@ -1,0 +1,29 @@
+// Where archives go and where they are found.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "hpn/image/reference.hpp"
+#include "hpn/util/result.hpp"
+
+namespace hpn::archive {
+
+// `dir`/F.tar, or `dir`/<project>/F.tar when `by_project` (Harpoon save-mode 3).
+std::filesystem::path archive_path(const image::Reference& ref, const std::filesystem::path& dir,
+                                   bool by_project);
+
+// True for names hpn loads: .tar, .tar.gz, .tgz, .tar.zst, .tar.xz, .tar.bz2
+// (never .part or .sha256 files).
+bool is_archive_name(const std::string& filename);
+
+// Files to load from `inputs`: a file is taken as given; a directory contributes its
+// archives (recursively when asked), sorted by path. Missing inputs are errors.
+Result<std::vector<std::filesystem::path>> find_archives(const std::vector<std::string>& inputs,
+                                                         bool recursive);
+
+// Create `dir` and its parents with mode 0700 (Harpoon v2) when missing.
+Status ensure_directory(const std::filesystem::path& dir);
+
+}  // namespace hpn::archive

@@ -1,0 +1,76 @@
+// The worker pool: a fixed number of workers, each on its own connection, run a
+// list of tasks. Largest first when sizes are known; results in list order; one
+// failure never stops the batch; transient failures are retried with backoff.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hpn/engine/client.hpp"
+#include "hpn/util/config.hpp"
+#include "hpn/util/result.hpp"
+
+namespace hpn::ops {
+
+struct Outcome {
+  std::string detail;        // "-> images/nginx_latest.tar", "digest sha256:..."
+  std::uint64_t bytes = 0;   // bytes moved
+  bool unchanged = false;    // nothing to do (already there)
+};
+
+struct Task {
+  std::string label;  // the image or file as the user wrote it
+  // Optional first phase, run by the workers for all tasks before any `run`:
+  // returns the size used to start the largest tasks first. An error fails the task.
+  std::function<Result<std::uint64_t>(engine::Client&)> prepare;
+  std::uint64_t size_hint = 0;
+  std::function<Result<Outcome>(engine::Client&)> run;
+  // Called after a failed attempt, before a retry or giving up (e.g. to clean up).
+  std::function<void()> on_failure;
+};
+
+enum class TaskState { succeeded, failed, skipped };
+
+struct TaskResult {
+  std::string label;
+  TaskState state = TaskState::skipped;
+  Outcome outcome;
+  std::optional<Error> error;
+  std::chrono::milliseconds elapsed{0};
+  int attempts = 0;
+};
+
+// What the user sees of a batch; implementations serialise their own output.
+class Reporter {
+ public:
+  virtual ~Reporter() = default;
+  virtual void task_started(std::size_t index, const std::string& label) = 0;
+  virtual void task_retrying(const std::string& label, int attempt, std::chrono::milliseconds delay,
+                             const Error& error) = 0;
+  virtual void task_finished(const TaskResult& result, std::size_t finished, std::size_t total) = 0;
+  virtual void batch_finished(const std::vector<TaskResult>& results, std::chrono::milliseconds wall,
+                              bool interrupted) = 0;
+};
+
+struct BatchOptions {
+  int workers = util::k_default_workers;
+  util::RetryPolicy retry;
+  std::chrono::milliseconds operation_timeout{0};  // 0 = none
+  const std::atomic<bool>* interrupt = nullptr;    // set by the signal handler
+  bool largest_first = true;
+};
+
+// Run `tasks` and return one result per task, in list order.
+std::vector<TaskResult> run_batch(const engine::Client& prototype, std::vector<Task> tasks,
+                                  const BatchOptions& options, Reporter& reporter);
+
+// Backoff before retry `attempt` (1-based): delay * 2^(attempt-1), capped, with jitter
+// in [50%, 100%]. `unit` in [0,1) supplies the randomness.
+std::chrono::milliseconds backoff_delay(const util::RetryPolicy& policy, int attempt, double unit);
+
+}  // namespace hpn::ops

@@ -1,0 +1,74 @@
+// hpn configuration: Harpoon's YAML keys and search path, HPN_* environment
+// variables, then flags (applied by the CLI), in that precedence.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hpn/util/result.hpp"
+
+namespace hpn::util {
+
+inline constexpr int k_default_workers = 4;
+inline constexpr const char* k_default_registry = "registry.k8s.local";
+inline constexpr const char* k_default_project = "library";
+
+struct RetryPolicy {
+  int max_attempts = 3;
+  std::chrono::milliseconds delay{1000};
+  std::chrono::milliseconds max_delay{30000};
+};
+
+struct Config {
+  std::string registry = k_default_registry;
+  std::string project = k_default_project;
+  struct {
+    std::string http;
+    std::string https;
+    bool enabled = false;
+  } proxy;
+  struct {
+    std::string preferred;  // docker|podman|"" (any)
+    std::chrono::seconds timeout{0};  // per operation; 0 = none
+    bool auto_fallback = true;
+    RetryPolicy retry;
+  } runtime;
+  struct {
+    std::string level = "off";
+    std::string format = "text";
+    std::string file;
+    bool console = true;
+    bool timestamp = true;
+    bool colors = true;
+  } logging;
+  int max_workers = k_default_workers;
+  struct {
+    std::optional<int> save_mode;
+    std::optional<int> load_mode;
+    std::optional<int> push_mode;
+  } modes;
+
+  std::string loaded_from;  // the config file read, or "" for none
+  bool registry_set = false;  // registry came from the file or HPN_REGISTRY
+  bool project_set = false;   // project came from the file or HPN_PROJECT
+};
+
+// Durations as Harpoon writes them: "30s", "5m", "1h", "500ms", or a bare number of seconds.
+Result<std::chrono::milliseconds> parse_duration(const std::string& text);
+
+// Parse YAML text (`source` names it in errors) on top of `base`.
+Result<Config> parse_config(const std::string& yaml, const std::string& source, Config base = {});
+
+// The file to read: `explicit_path` if given (must exist), else the first of
+// ./config.yaml, ~/.hpn/config.yaml, /etc/hpn/config.yaml that exists, else none.
+std::vector<std::string> config_search_path(const std::string& home);
+
+using Getenv = std::function<std::optional<std::string>(const char*)>;
+
+// Load defaults < file < environment.
+Result<Config> load_config(const std::string& explicit_path, const Getenv& getenv = {});
+
+}  // namespace hpn::util

@@ -1,0 +1,19 @@
+// hpn pull: pull every listed image from its registry.
+#include "hpn/cli/app.hpp"
+#include "hpn/cli/commands.hpp"
+#include "hpn/ops/operations.hpp"
+
+namespace hpn::cli {
+
+int cmd_pull(Context& ctx) {
+  auto refs = read_images(ctx);
+  if (!refs) return k_exit_usage;
+  auto client = connect(ctx);
+  if (!client) {
+    print_error(client.error());
+    return k_exit_failed;
+  }
+  return run_tasks(ctx, *client, ops::pull_tasks(*refs, ctx.opt.platform));
+}
+
+}  // namespace hpn::cli

@@ -1,0 +1,43 @@
+// hpn push: tag each image for the target registry, push it, remove the tag hpn made.
+#include <cstdio>
+
+#include "hpn/cli/app.hpp"
+#include "hpn/cli/commands.hpp"
+#include "hpn/ops/operations.hpp"
+
+namespace hpn::cli {
+
+int cmd_push(Context& ctx) {
+  auto refs = read_images(ctx);
+  if (!refs) return k_exit_usage;
+  ops::PushSpec spec;
+  spec.registry = !ctx.opt.registry.empty() ? ctx.opt.registry : (ctx.config.registry_set ? ctx.config.registry : "");
+  if (spec.registry.empty()) {
+    print_error("push needs a target registry: -r REGISTRY (or 'registry' in the config file, or HPN_REGISTRY)");
+    return k_exit_usage;
+  }
+  spec.mode = ctx.opt.push_mode.value_or(ctx.config.modes.push_mode.value_or(1));
+  if (!ctx.opt.project.empty()) {
+    spec.project = ctx.opt.project;
+    spec.mode = 2;  // Harpoon: an explicit project switches mode 1 to mode 2
+  } else if (ctx.config.project_set && spec.mode == 2) {
+    spec.project = ctx.config.project;
+  }
+  if (ctx.opt.dry_run) {
+    for (std::size_t i = 0; i < refs->size(); ++i) {
+      auto target = ops::push_target((*refs)[i], spec);
+      std::printf("[%zu/%zu] would push %s -> %s\n", i + 1, refs->size(), (*refs)[i].original.c_str(),
+                  target ? target->c_str() : target.error().message.c_str());
+    }
+    std::printf("Dry run: %zu images, nothing pushed\n", refs->size());
+    return k_exit_ok;
+  }
+  auto client = connect(ctx);
+  if (!client) {
+    print_error(client.error());
+    return k_exit_failed;
+  }
+  return run_tasks(ctx, *client, ops::push_tasks(*refs, spec));
+}
+
+}  // namespace hpn::cli

@@ -1,0 +1,178 @@
+#include "hpn/ops/batch.hpp"
+
+#include <algorithm>
+#include <mutex>
+#include <numeric>
+#include <random>
+#include <thread>
+
+#include "hpn/util/log.hpp"
+
+namespace hpn::ops {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool interrupted(const BatchOptions& o) {
+  return o.interrupt != nullptr && o.interrupt->load(std::memory_order_relaxed);
+}
+
+// Sleep up to `d`, waking early on interrupt.
+void interruptible_sleep(std::chrono::milliseconds d, const BatchOptions& o) {
+  const auto end = Clock::now() + d;
+  while (Clock::now() < end && !interrupted(o)) {
+    std::this_thread::sleep_for(std::min<Clock::duration>(std::chrono::milliseconds(50), end - Clock::now()));
+  }
+}
+
+// Run `fn(worker_client, index)` over `indices` with `workers` threads, each with
+// its own client (connection).
+void parallel_over(const engine::Client& prototype, const std::vector<std::size_t>& indices, int workers,
+                   const BatchOptions& o, const std::function<void(engine::Client&, std::size_t)>& fn) {
+  std::atomic<std::size_t> next{0};
+  const int n = std::max(1, std::min<int>(workers, static_cast<int>(indices.size())));
+  std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(n));
+  for (int w = 0; w < n; ++w) {
+    threads.emplace_back([&] {
+      engine::Client client = prototype.clone();
+      client.connection().watch(o.interrupt);
+      for (std::size_t i; (i = next.fetch_add(1)) < indices.size();) {
+        fn(client, indices[i]);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+}
+
+}  // namespace
+
+std::chrono::milliseconds backoff_delay(const util::RetryPolicy& policy, int attempt, double unit) {
+  double base = static_cast<double>(policy.delay.count());
+  for (int i = 1; i < attempt && base < static_cast<double>(policy.max_delay.count()); ++i) base *= 2;
+  base = std::min(base, static_cast<double>(policy.max_delay.count()));
+  return std::chrono::milliseconds(static_cast<long long>(base * (0.5 + 0.5 * unit)));
+}
+
+std::vector<TaskResult> run_batch(const engine::Client& prototype, std::vector<Task> tasks,
+                                  const BatchOptions& o, Reporter& reporter) {
+  const auto start = Clock::now();
+  std::vector<TaskResult> results(tasks.size());
+  for (std::size_t i = 0; i < tasks.size(); ++i) results[i].label = tasks[i].label;
+  std::vector<bool> done(tasks.size(), false);
+  std::mutex mu;
+  std::size_t finished = 0;
+
+  auto finish = [&](std::size_t i, TaskResult r) {
+    std::lock_guard lock(mu);
+    results[i] = std::move(r);
+    done[i] = true;
+    ++finished;
+    reporter.task_finished(results[i], finished, tasks.size());
+  };
+
+  std::vector<std::size_t> order(tasks.size());
+  std::iota(order.begin(), order.end(), 0);
+
+  // Phase 1: learn sizes (and fail early what cannot run).
+  const bool any_prepare = std::any_of(tasks.begin(), tasks.end(), [](const Task& t) { return bool(t.prepare); });
+  if (any_prepare) {
+    parallel_over(prototype, order, o.workers, o, [&](engine::Client& client, std::size_t i) {
+      if (!tasks[i].prepare || interrupted(o)) return;
+      auto t0 = Clock::now();
+      auto size = tasks[i].prepare(client);
+      if (size) {
+        tasks[i].size_hint = *size;
+        return;
+      }
+      TaskResult r;
+      r.label = tasks[i].label;
+      r.state = size.error().kind == ErrorKind::cancelled ? TaskState::skipped : TaskState::failed;
+      r.error = size.error();
+      r.attempts = 1;
+      r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
+      if (r.state == TaskState::failed) {
+        finish(i, std::move(r));
+      }
+    });
+  }
+
+  std::vector<std::size_t> pending;
+  for (std::size_t i : order) {
+    if (!done[i]) pending.push_back(i);
+  }
+  if (o.largest_first) {
+    std::stable_sort(pending.begin(), pending.end(),
+                     [&](std::size_t a, std::size_t b) { return tasks[a].size_hint > tasks[b].size_hint; });
+  }
+
+  // Phase 2: run.
+  parallel_over(prototype, pending, o.workers, o, [&](engine::Client& client, std::size_t i) {
+    Task& task = tasks[i];
+    if (interrupted(o)) return;  // left as skipped
+    {
+      std::lock_guard lock(mu);
+      reporter.task_started(i, task.label);
+    }
+    std::mt19937 rng(static_cast<unsigned>(std::hash<std::string>{}(task.label)) ^
+                     static_cast<unsigned>(Clock::now().time_since_epoch().count()));
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    TaskResult r;
+    r.label = task.label;
+    const auto t0 = Clock::now();
+    for (int attempt = 1;; ++attempt) {
+      r.attempts = attempt;
+      if (o.operation_timeout.count() > 0) {
+        client.connection().set_deadline(Clock::now() + o.operation_timeout,
+                                         "runtime.timeout (" + std::to_string(o.operation_timeout.count() / 1000) + "s)");
+      }
+      auto outcome = task.run(client);
+      client.connection().set_deadline(std::nullopt);
+      if (outcome) {
+        r.state = TaskState::succeeded;
+        r.outcome = std::move(*outcome);
+        r.error.reset();
+        break;
+      }
+      r.error = outcome.error();
+      if (task.on_failure) task.on_failure();
+      if (outcome.error().kind == ErrorKind::cancelled || interrupted(o)) {
+        r.state = TaskState::failed;
+        r.error = Error(ErrorKind::cancelled, "interrupted");
+        break;
+      }
+      if (!is_transient(outcome.error().kind) || attempt >= o.retry.max_attempts) {
+        r.state = TaskState::failed;
+        break;
+      }
+      auto delay = backoff_delay(o.retry, attempt, unit(rng));
+      hpn::log::get("ops").info("{}: attempt {} failed ({}); retrying in {} ms", task.label, attempt,
+                                outcome.error().describe(), delay.count());
+      {
+        std::lock_guard lock(mu);
+        reporter.task_retrying(task.label, attempt, delay, outcome.error());
+      }
+      interruptible_sleep(delay, o);
+      if (interrupted(o)) {
+        r.state = TaskState::failed;
+        r.error = Error(ErrorKind::cancelled, "interrupted");
+        break;
+      }
+    }
+    r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
+    finish(i, std::move(r));
+  });
+
+  const bool was_interrupted = interrupted(o);
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    if (!done[i]) {
+      results[i].state = TaskState::skipped;
+      results[i].error = Error(ErrorKind::cancelled, "not started (interrupted)");
+    }
+  }
+  reporter.batch_finished(results, std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start),
+                          was_interrupted);
+  return results;
+}
+
+}  // namespace hpn::ops
