@@ -42,7 +42,9 @@ int cmd_save(Context& ctx) {
     print_error(client.error());
     return k_exit_failed;
   }
-  return run_tasks(ctx, *client, ops::save_tasks(*refs, spec));
+  // One list request gives the sizes for largest-first ordering; failure only costs speed.
+  auto sizes = ops::image_sizes(*client);
+  return run_tasks(ctx, *client, ops::save_tasks(*refs, spec, sizes ? *sizes : ops::SizeIndex{}));
 }
 
 }  // namespace hpn::cli

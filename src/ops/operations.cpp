@@ -25,6 +25,20 @@ Result<std::uint64_t> inspect_size(engine::Client& client, const image::Referenc
 
 }  // namespace
 
+Result<SizeIndex> image_sizes(engine::Client& client) {
+  auto images = client.list_images();
+  if (!images) return images.error();
+  SizeIndex index;
+  for (const auto& img : *images) {
+    for (const auto& tag : img.repo_tags) {
+      if (auto ref = image::parse_reference(tag); ref) {
+        index[ref->canonical()] = static_cast<std::uint64_t>(std::max<std::int64_t>(0, img.size));
+      }
+    }
+  }
+  return index;
+}
+
 std::vector<Task> pull_tasks(const std::vector<image::Reference>& refs, const std::string& platform) {
   std::vector<Task> tasks;
   for (const auto& ref : refs) {
@@ -49,12 +63,17 @@ std::vector<Task> pull_tasks(const std::vector<image::Reference>& refs, const st
   return tasks;
 }
 
-std::vector<Task> save_tasks(const std::vector<image::Reference>& refs, const SaveSpec& spec) {
+std::vector<Task> save_tasks(const std::vector<image::Reference>& refs, const SaveSpec& spec,
+                             const SizeIndex& sizes) {
   std::vector<Task> tasks;
   for (const auto& ref : refs) {
     Task t;
     t.label = ref.original;
-    t.prepare = [ref](engine::Client& client) { return inspect_size(client, ref); };
+    if (auto it = sizes.find(ref.canonical()); it != sizes.end()) {
+      t.size_hint = it->second;
+    } else {
+      t.prepare = [ref](engine::Client& client) { return inspect_size(client, ref); };
+    }
     const auto path = archive::archive_path(ref, spec.dir, spec.by_project);
     t.run = [ref, path](engine::Client& client) -> Result<Outcome> {
       if (auto st = archive::ensure_directory(path.parent_path()); !st) return st.error();

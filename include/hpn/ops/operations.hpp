@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,13 +16,19 @@ namespace hpn::ops {
 // form with an explicit tag, which Docker and Podman both resolve locally.
 std::string local_name(const image::Reference& ref);
 
+// Image sizes by canonical name, from one GET /images/json: saves a round trip per
+// image when ordering a batch. Names not found fall back to an inspect.
+using SizeIndex = std::map<std::string, std::uint64_t>;
+Result<SizeIndex> image_sizes(engine::Client& client);
+
 std::vector<Task> pull_tasks(const std::vector<image::Reference>& refs, const std::string& platform);
 
 struct SaveSpec {
   std::filesystem::path dir;
   bool by_project = false;  // Harpoon save-mode 3
 };
-std::vector<Task> save_tasks(const std::vector<image::Reference>& refs, const SaveSpec& spec);
+std::vector<Task> save_tasks(const std::vector<image::Reference>& refs, const SaveSpec& spec,
+                             const SizeIndex& sizes = {});
 
 std::vector<Task> load_tasks(const std::vector<std::filesystem::path>& files);
 

@@ -1,0 +1,281 @@
+#!/usr/bin/env python3
+"""End-to-end comparison: Harpoon's way (one docker CLI process per image, one after
+another) against hpn with 1, 2 and 4 workers, on the same images, in one run.
+
+Scenarios (targets from the batch-operations issue, 2-core machine):
+  save-mixed10  6 small, 3 x ~40 MB, 1 x ~260 MB images   hpn -j4 >= 1.35x
+  save-tiny50   50 tiny images                              hpn -j4 >= 10x
+  pull-mixed10  the mixed images from the local registry    hpn -j4 >= 1.35x
+  pull-proxy20  20 tiny images through a proxy adding 50 ms round-trip time  >= 4x
+
+Needs the test environment (eval "$(scripts/testenv start)") and a built hpn.
+Prints medians of --repeats runs and ratios; exits 1 if a target is missed and
+--check is given.
+"""
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
+
+
+class Bench:
+    def __init__(self, args):
+        self.host = os.environ["HPN_TEST_DOCKER_HOST"]
+        self.registry = os.environ["HPN_TEST_REGISTRY"]
+        self.hpn = args.hpn
+        self.repeats = args.repeats
+        self.docker = ["docker", "-H", self.host]
+        # Debian's docker.io CLI, when it is not the first docker on PATH: shown as an
+        # extra row (ratios stay relative to the PATH one).
+        path_docker = shutil.which("docker")
+        self.alt_docker = None
+        if os.path.exists("/usr/bin/docker") and path_docker and os.path.realpath(path_docker) != "/usr/bin/docker":
+            self.alt_docker = ["/usr/bin/docker", "-H", self.host]
+        self.work = tempfile.mkdtemp(prefix="hpn-bench.")
+        self.results = []
+
+    # ---- image fixtures -------------------------------------------------
+    def build(self, tag, sizes_kib, seed):
+        ctx = os.path.join(self.work, "ctx")
+        shutil.rmtree(ctx, ignore_errors=True)
+        os.makedirs(ctx)
+        rnd = random.Random(seed)
+        lines = ["FROM hpn-test/base:1"]
+        for i, kib in enumerate(sizes_kib):
+            name = f"f{i}.bin"
+            with open(os.path.join(ctx, name), "wb") as f:
+                half = kib * 512
+                f.write(rnd.randbytes(half))  # incompressible half
+                f.write((f"hpn bench {tag} {i} " * (half // 16 + 1)).encode()[:half])  # compressible half
+            lines.append(f"COPY {name} /data/{name}")
+        with open(os.path.join(ctx, "Dockerfile"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+        env = dict(os.environ, DOCKER_BUILDKIT="0")
+        run(self.docker + ["build", "-q", "-t", tag, ctx], env=env)
+
+    def fixtures(self):
+        mixed = []
+        for i in range(6):
+            mixed.append((f"hpn-bench/small{i}:1", [1024 + 256 * i]))
+        for i in range(3):
+            mixed.append((f"hpn-bench/medium{i}:1", [20 * 1024, 20 * 1024]))
+        mixed.append(("hpn-bench/large:1", [130 * 1024, 130 * 1024]))
+        t0 = time.perf_counter()
+        for seed, (tag, sizes) in enumerate(mixed):
+            self.build(tag, sizes, seed)
+        tiny = [f"hpn-bench/tiny{i}:1" for i in range(50)]
+        for i, tag in enumerate(tiny):
+            self.import_tiny(tag, i)
+        print(f"# built {len(mixed) + len(tiny)} images in {time.perf_counter() - t0:.1f}s", flush=True)
+        return [t for t, _ in mixed], tiny
+
+    def import_tiny(self, tag, i):
+        """A one-layer image of a few kB (docker import of a tiny root filesystem)."""
+        ctx = os.path.join(self.work, "tiny")
+        shutil.rmtree(ctx, ignore_errors=True)
+        os.makedirs(os.path.join(ctx, "etc"))
+        with open(os.path.join(ctx, "etc", "tiny"), "w") as f:
+            f.write(f"tiny image {i}\n" * (i + 1))
+        tar = subprocess.run(["tar", "-C", ctx, "-cf", "-", "."], check=True, capture_output=True).stdout
+        subprocess.run(self.docker + ["import", "-", tag], input=tar, check=True, stdout=subprocess.DEVNULL)
+
+    def push_all(self, images):
+        for img in images:
+            remote = f"{self.registry}/{img}"
+            run(self.docker + ["tag", img, remote])
+            run(self.docker + ["push", "-q", remote])
+            run(self.docker + ["rmi", remote])
+
+    def rmi(self, images):
+        subprocess.run(self.docker + ["rmi", "-f"] + images, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    # ---- contenders -------------------------------------------------------
+    def cli_save(self, images, out, docker=None):
+        for img in images:
+            stem = img.replace("/", "_").replace(":", "_")
+            run((docker or self.docker) + ["save", "-o", os.path.join(out, stem + ".tar"), img])
+
+    def hpn_run(self, verb, images, workers, extra=()):
+        lst = os.path.join(self.work, "list.txt")
+        with open(lst, "w") as f:
+            f.write("\n".join(images) + "\n")
+        env = dict(os.environ, DOCKER_HOST=self.host)
+        run([self.hpn, verb, "-q", "-j", str(workers), "-f", lst, *extra], env=env)
+
+    def cli_pull(self, images, docker=None):
+        for img in images:
+            run((docker or self.docker) + ["pull", "-q", img])
+
+    # ---- measurement ------------------------------------------------------
+    def measure(self, scenario, contenders, setup, target):
+        times = {name: [] for name, _ in contenders}
+        for rep in range(self.repeats):
+            order = contenders[rep % len(contenders):] + contenders[:rep % len(contenders)]
+            for name, fn in order:
+                setup()
+                t0 = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t0)
+        base = statistics.median(times[contenders[0][0]])
+        print(f"\n## {scenario} (median of {self.repeats})")
+        print(f"{'contender':<28}{'median s':>10}{'ratio':>8}   runs")
+        best = 0.0
+        for name, _ in contenders:
+            med = statistics.median(times[name])
+            ratio = base / med if med > 0 else float("inf")
+            if name.startswith("hpn") and "-j 4" in name:
+                best = ratio
+            runs = " ".join(f"{t:.2f}" for t in times[name])
+            print(f"{name:<28}{med:>10.3f}{ratio:>7.2f}x   {runs}")
+        verdict = "PASS" if best >= target else "MISS"
+        print(f"target: hpn -j 4 >= {target}x faster than the CLI loop: {best:.2f}x {verdict}", flush=True)
+        self.results.append((scenario, best, target, verdict))
+
+    def save_scenario(self, name, images, target):
+        out = os.path.join(self.work, "out")
+
+        def clean():
+            shutil.rmtree(out, ignore_errors=True)
+            os.makedirs(out)
+
+        contenders = [("harpoon (docker save loop)", lambda: self.cli_save(images, out))]
+        if self.alt_docker:
+            contenders.append(("  same, /usr/bin/docker", lambda: self.cli_save(images, out, self.alt_docker)))
+        for j in (1, 2, 4):
+            contenders.append((f"hpn save -j {j}", lambda j=j: self.hpn_run("save", images, j, ("-p", out))))
+        self.measure(name, contenders, clean, target)
+        shutil.rmtree(out, ignore_errors=True)
+
+    def pull_scenario(self, name, registry, images, target, workers=(1, 2, 4)):
+        remote = [f"{registry}/{img}" for img in images]
+        contenders = [("harpoon (docker pull loop)", lambda: self.cli_pull(remote))]
+        if self.alt_docker:
+            contenders.append(("  same, /usr/bin/docker", lambda: self.cli_pull(remote, self.alt_docker)))
+        for j in workers:
+            contenders.append((f"hpn pull -j {j}", lambda j=j: self.hpn_run("pull", remote, j)))
+        self.measure(name, contenders, lambda: self.rmi(remote), target)
+        self.rmi(remote)
+
+
+# ---- a TCP proxy on loopback that delays every chunk by rtt/2 each way ----------
+class DelayProxy:
+    def __init__(self, target_port, rtt_s):
+        self.target_port = target_port
+        self.delay = rtt_s / 2
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        sock.close()
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        self.ready.wait(10)
+
+    async def _pipe(self, reader, writer):
+        queue = asyncio.Queue()
+
+        async def sender():
+            while True:
+                due, data = await queue.get()
+                if data is None:
+                    break
+                wait = due - self.loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                writer.write(data)
+                await writer.drain()
+            writer.close()
+
+        task = asyncio.ensure_future(sender())
+        try:
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                queue.put_nowait((self.loop.time() + self.delay, data))
+        except ConnectionError:
+            pass
+        queue.put_nowait((0, None))
+        await task
+
+    async def _handle(self, r1, w1):
+        try:
+            r2, w2 = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            w1.close()
+            return
+        await asyncio.gather(self._pipe(r1, w2), self._pipe(r2, w1), return_exceptions=True)
+
+    def _run(self):
+        asyncio.set_event_loop(self.loop)
+        server = self.loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", self.port))
+        self.ready.set()
+        self.loop.run_forever()
+        server.close()
+
+    def stop(self):
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--hpn", default=os.path.join(ROOT, "build", "hpn"))
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--only", default="", help="comma-separated scenarios to run")
+    ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    args = ap.parse_args()
+    if not os.environ.get("HPN_TEST_DOCKER_HOST"):
+        print("skipped: HPN_TEST_DOCKER_HOST not set; run scripts/testenv start", file=sys.stderr)
+        return 77
+    b = Bench(args)
+    only = set(filter(None, args.only.split(",")))
+    want = lambda s: not only or s in only  # noqa: E731
+    try:
+        ver = subprocess.run(["docker", "version", "-f", "{{.Client.Version}}"], capture_output=True, text=True).stdout
+        print(f"# docker CLI {shutil.which('docker')} {ver.strip()}, hpn {args.hpn}, {os.cpu_count()} cores", flush=True)
+        mixed, tiny = b.fixtures()
+        if want("save-mixed10"):
+            b.save_scenario("save-mixed10", mixed, 1.35)
+        if want("save-tiny50"):
+            b.save_scenario("save-tiny50", tiny, 10.0)
+        if want("pull-mixed10") or want("pull-proxy20"):
+            b.push_all(mixed + tiny[:20])
+            # Remove the local images too, so that every pull really downloads.
+            b.rmi([f"{b.registry}/{i}" for i in mixed + tiny[:20]] + mixed + tiny[:20])
+        if want("pull-mixed10"):
+            b.pull_scenario("pull-mixed10", b.registry, mixed, 1.35)
+        if want("pull-proxy20"):
+            port = int(b.registry.rsplit(":", 1)[1])
+            proxy = DelayProxy(port, 0.050)
+            try:
+                b.pull_scenario("pull-proxy20 (50 ms RTT)", f"127.0.0.1:{proxy.port}", tiny[:20], 4.0, workers=(4, 8))
+            finally:
+                proxy.stop()
+    finally:
+        b.rmi(mixed + tiny if "mixed" in locals() else [])
+        shutil.rmtree(b.work, ignore_errors=True)
+    print("\n## summary")
+    for scenario, best, target, verdict in b.results:
+        print(f"{scenario:<28} {best:6.2f}x (target {target}x) {verdict}")
+    if args.check and any(v != "PASS" for *_, v in b.results):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
