@@ -124,7 +124,7 @@ std::vector<TaskResult> run_batch(const engine::Client& prototype, std::vector<T
       r.attempts = attempt;
       if (o.operation_timeout.count() > 0) {
         client.connection().set_deadline(Clock::now() + o.operation_timeout,
-                                         "runtime.timeout (" + std::to_string(o.operation_timeout.count() / 1000) + "s)");
+                                         "runtime.timeout (" + std::to_string(o.operation_timeout.count()) + " ms)");
       }
       auto outcome = task.run(client);
       client.connection().set_deadline(std::nullopt);

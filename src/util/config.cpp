@@ -97,9 +97,7 @@ Result<Config> parse_config(const std::string& yaml, const std::string& source, 
   }
   if (auto r = root["runtime"]; r && r.IsMap()) {
     check(read_key(r, "preferred", "runtime.", source, c.runtime.preferred));
-    std::chrono::milliseconds timeout = c.runtime.timeout;
-    check(read_duration(r, "timeout", "runtime.", source, timeout));
-    c.runtime.timeout = std::chrono::duration_cast<std::chrono::seconds>(timeout);
+    check(read_duration(r, "timeout", "runtime.", source, c.runtime.timeout));
     check(read_key(r, "auto_fallback", "runtime.", source, c.runtime.auto_fallback));
     if (auto rt = r["retry"]; rt && rt.IsMap()) {
       check(read_key(rt, "max_attempts", "runtime.retry.", source, c.runtime.retry.max_attempts));
@@ -188,7 +186,7 @@ Result<Config> load_config(const std::string& explicit_path, const Getenv& given
   if (auto v = env("HPN_RUNTIME_TIMEOUT"); !v.empty()) {
     auto d = parse_duration(v);
     if (!d) return Error(ErrorKind::invalid_argument, "HPN_RUNTIME_TIMEOUT: " + d.error().message);
-    c.runtime.timeout = std::chrono::duration_cast<std::chrono::seconds>(*d);
+    c.runtime.timeout = *d;
   }
   if (auto v = env("HPN_LOG_LEVEL"); !v.empty()) c.logging.level = v;
   if (auto v = env("HPN_LOG_FILE"); !v.empty()) c.logging.file = v;

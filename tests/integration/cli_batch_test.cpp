@@ -333,3 +333,32 @@ TEST(CliPodman, SaveAndPushThroughPodman) {
   ASSERT_EQ(push.exit_code, 0) << push.out << push.err;
   EXPECT_NE(registry_tags("frompodman/small").find("\"1\""), std::string::npos);
 }
+
+TEST(CliSave, PerOperationTimeoutFailsTheImageAndRemovesThePartial) {
+  TempDir dir;
+  write(dir / "config.yaml", "runtime:\n  timeout: 300ms\n  retry: {max_attempts: 1}\n");
+  auto r = run_hpn(dir, "save -p out -j 1 " + env("HPN_TEST_LARGE_IMAGE") + " hpn-test/base:1");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("timeout: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("runtime.timeout (300 ms)"), std::string::npos) << r.out;
+  EXPECT_EQ(files_in(dir / "out"), (std::vector<std::string>{"hpn-test_base_1.tar"}));
+}
+
+TEST(CliPull, ByDigestKeepsTheDigest) {
+  TempDir dir;
+  const std::string reg = env("HPN_TEST_REGISTRY");
+  auto c = hpn::test::connect_docker();
+  ASSERT_TRUE(c.pull(reg + "/hpn-test/base", "1").ok());
+  auto info = c.inspect_image(reg + "/hpn-test/base:1");
+  ASSERT_TRUE(info.ok());
+  ASSERT_FALSE(info->repo_digests.empty());
+  const std::string by_digest = info->repo_digests[0];  // REG/hpn-test/base@sha256:...
+  (void)c.remove(reg + "/hpn-test/base:1");
+  (void)c.remove(by_digest);
+  auto r = run_hpn(dir, "pull " + by_digest);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(docker_has(by_digest));
+  auto p = run_hpn(dir, "pull " + by_digest, env("HPN_TEST_PODMAN_HOST"));
+  ASSERT_EQ(p.exit_code, 0) << p.out << p.err;
+  EXPECT_TRUE(hpn::test::connect_podman().inspect_image(by_digest).ok());
+}

@@ -32,7 +32,7 @@ struct Config {
   } proxy;
   struct {
     std::string preferred;  // docker|podman|"" (any)
-    std::chrono::seconds timeout{0};  // per operation; 0 = none
+    std::chrono::milliseconds timeout{0};  // per image operation; 0 = none
     bool auto_fallback = true;
     RetryPolicy retry;
   } runtime;
