@@ -3,14 +3,16 @@
 #include <algorithm>
 #include <cerrno>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "hpn/util/file.hpp"
 
 namespace hpn::archive {
 namespace fs = std::filesystem;
 
-fs::path archive_path(const image::Reference& ref, const fs::path& dir, bool by_project) {
-  const std::string file = image::archive_stem(ref.original) + ".tar";
+fs::path archive_path(const image::Reference& ref, const fs::path& dir, bool by_project,
+                      std::string_view suffix) {
+  const std::string file = image::archive_stem(ref.original) + std::string(suffix);
   return by_project ? dir / ref.project() / file : dir / file;
 }
 
@@ -71,6 +73,21 @@ Status ensure_directory(const fs::path& dir) {
     return util::errno_error(errno, "cannot create directory", dir);
   }
   return {};
+}
+
+}  // namespace hpn::archive
+
+namespace hpn::archive {
+
+Result<std::uint64_t> free_space(const std::filesystem::path& dir) {
+  std::filesystem::path p = dir.empty() ? std::filesystem::path(".") : dir;
+  std::error_code ec;
+  while (!std::filesystem::exists(p, ec)) {
+    p = p.has_parent_path() && p != p.parent_path() ? p.parent_path() : std::filesystem::path(".");
+  }
+  struct statvfs st {};
+  if (::statvfs(p.c_str(), &st) != 0) return util::errno_error(errno, "cannot check free space of", p);
+  return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
 }
 
 }  // namespace hpn::archive

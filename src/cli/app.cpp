@@ -23,6 +23,8 @@ enum Opt : unsigned {
   k_force = 1u << 5,
   k_platform = 1u << 6,
   k_registry = 1u << 7,   // push: -r and -p/--project
+  k_archive = 1u << 8,    // save: --compress, --level, --force, --bundle
+  k_verify = 1u << 9,     // load: --skip-verify
 };
 
 struct Command {
@@ -35,9 +37,9 @@ struct Command {
 const Command k_commands[] = {
     {"pull", "Pull the listed images from their registries", cmd_pull, k_list | k_platform},
     {"save", "Save each listed image to its own archive (NAME.tar, Harpoon naming)", cmd_save,
-     k_list | k_path | k_dry_run},
-    {"load", "Load archives from files or directories into the daemon", cmd_load,
-     k_files | k_path | k_dry_run | k_recursive},
+     k_list | k_path | k_dry_run | k_archive},
+    {"load", "Load archives (any compression) from files or directories into the daemon", cmd_load,
+     k_files | k_path | k_dry_run | k_recursive | k_verify},
     {"push", "Tag each listed image for a registry, push it, remove the temporary tag", cmd_push,
      k_list | k_registry | k_dry_run},
     {"rmi", "Remove the listed images from the daemon", cmd_rmi, k_list | k_force},
@@ -134,6 +136,16 @@ int run(int argc, char** argv) {
     if (c.opts & k_dry_run) sub->add_flag("--dry-run", o.dry_run, "Show what would be done, change nothing");
     if (c.opts & k_recursive) sub->add_flag("--recursive", o.recursive, "Look for archives in subdirectories too");
     if (c.opts & k_force) sub->add_flag("--force", o.force, "Remove images even when tagged in several repositories");
+    if (c.opts & k_archive) {
+      sub->add_option("--compress", o.compress, "Compress archives on the fly: none (default), gzip, zstd, xz")
+          ->check(CLI::IsMember({"none", "gzip", "zstd", "xz"}));
+      sub->add_option("--level", o.level, "Compression level (codec default if omitted)")->check(CLI::Range(0, 22));
+      sub->add_flag("--force", o.force, "Save again even when an up-to-date, verified archive exists");
+      sub->add_option("--bundle", o.bundle, "Save all images into this one archive (shared layers stored once)");
+    }
+    if (c.opts & k_verify) {
+      sub->add_flag("--skip-verify", o.skip_verify, "Load even when an archive does not match its .sha256 sidecar");
+    }
     if (c.opts & k_platform) sub->add_option("--platform", o.platform, "os/arch[/variant] to pull");
     if (c.opts & k_registry) {
       sub->add_option("-p,--project", o.project, "Target project (switches push mode 1 to 2)");

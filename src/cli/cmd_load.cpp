@@ -46,7 +46,7 @@ int cmd_load(Context& ctx) {
     print_error(client.error());
     return k_exit_failed;
   }
-  return run_tasks(ctx, *client, ops::load_tasks(*files), "files");
+  return run_tasks(ctx, *client, ops::load_tasks(*files, !ctx.opt.skip_verify), "files");
 }
 
 }  // namespace hpn::cli

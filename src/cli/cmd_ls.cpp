@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "hpn/archive/archive_info.hpp"
 #include "hpn/archive/paths.hpp"
 #include "hpn/cli/app.hpp"
 #include "hpn/cli/commands.hpp"
@@ -18,18 +19,40 @@ std::string short_id(const std::string& id) {
   return s.substr(0, 12);
 }
 
+// Each archive with its compression, size and checksum status, then the images in it
+// (tags and image ID from manifest.json). Exit 1 when an archive is unreadable or
+// does not match its checksum.
 int list_archives(const std::string& dir, bool recursive) {
   auto files = archive::find_archives({dir}, recursive);
   if (!files) {
     print_error(files.error());
     return k_exit_usage;
   }
-  std::printf("%-60s %10s\n", "ARCHIVE", "SIZE");
+  int rc = k_exit_ok;
+  std::printf("%-50s %-5s %10s %-9s %s\n", "ARCHIVE", "COMP", "SIZE", "CHECKSUM", "IMAGES");
   for (const auto& f : *files) {
-    std::error_code ec;
-    std::printf("%-60s %10s\n", f.c_str(), ops::human_bytes(std::filesystem::file_size(f, ec)).c_str());
+    auto check = archive::verify_sidecar(f);
+    const std::string sum = check ? std::string(archive::to_string(*check)) : "error";
+    if (!check || *check == archive::Checksum::mismatch) rc = k_exit_failed;
+    auto info = archive::read_archive_info(f);
+    if (!info) {
+      std::error_code ec;
+      std::printf("%-50s %-5s %10s %-9s unreadable: %s\n", f.c_str(), "?",
+                  ops::human_bytes(std::filesystem::file_size(f, ec)).c_str(), sum.c_str(), info.error().message.c_str());
+      rc = k_exit_failed;
+      continue;
+    }
+    std::string images;
+    for (const auto& img : info->images) {
+      std::string tags;
+      for (const auto& t : img.repo_tags) tags += (tags.empty() ? "" : ",") + t;
+      images += (images.empty() ? "" : "; ") + (tags.empty() ? std::string("<untagged>") : tags) + " " +
+                short_id(img.image_id);
+    }
+    std::printf("%-50s %-5s %10s %-9s %s\n", f.c_str(), std::string(archive::to_string(info->compression)).c_str(),
+                ops::human_bytes(info->file_size).c_str(), sum.c_str(), images.c_str());
   }
-  return k_exit_ok;
+  return rc;
 }
 
 }  // namespace

@@ -1,10 +1,13 @@
 // hpn save: one archive per image, named as Harpoon names them.
 #include <cstdio>
+#include <filesystem>
 
 #include "hpn/archive/paths.hpp"
 #include "hpn/cli/app.hpp"
 #include "hpn/cli/commands.hpp"
+#include "hpn/archive/codec.hpp"
 #include "hpn/ops/operations.hpp"
+#include "hpn/ops/reporter.hpp"
 
 namespace hpn::cli {
 
@@ -13,6 +16,9 @@ namespace hpn::cli {
 static ops::SaveSpec save_spec(const Context& ctx) {
   const std::optional<int> mode = ctx.opt.save_mode ? ctx.opt.save_mode : ctx.config.modes.save_mode;
   ops::SaveSpec spec;
+  spec.compression = archive::parse_compression(ctx.opt.compress).value_or(archive::Compression::none);
+  spec.level = ctx.opt.level;
+  spec.force = ctx.opt.force;
   spec.by_project = mode == 3;
   if (!ctx.opt.path.empty()) {
     spec.dir = ctx.opt.path;
@@ -24,15 +30,50 @@ static ops::SaveSpec save_spec(const Context& ctx) {
   return spec;
 }
 
+// Stop before writing when the images cannot fit: the uncompressed size of every
+// image whose archive does not exist yet must fit in the free space. Compressed
+// saves are not checked in advance (their size is unknown); ENOSPC still fails
+// the image cleanly.
+static Status check_space(const std::vector<image::Reference>& refs, const ops::SaveSpec& spec,
+                          const ops::SizeIndex& sizes, const std::filesystem::path& bundle) {
+  if (spec.compression != archive::Compression::none) return {};
+  std::uint64_t need = 0;
+  for (const auto& ref : refs) {
+    std::error_code ec;
+    const auto path = bundle.empty() ? ops::save_path(ref, spec) : bundle;
+    if (!bundle.empty() || !std::filesystem::exists(path, ec)) {
+      if (auto it = sizes.find(ref.canonical()); it != sizes.end()) need += it->second;
+    }
+  }
+  const auto dir = bundle.empty() ? spec.dir : bundle.parent_path();
+  auto avail = archive::free_space(dir);
+  if (!avail) return avail.error();
+  if (need > *avail) {
+    return Error(ErrorKind::no_space, "not enough space on " + (dir.empty() ? std::string(".") : dir.string()) +
+                                          ": the images need about " + ops::human_bytes(need) + ", " +
+                                          ops::human_bytes(*avail) + " is free; free some space, use --compress, or choose another --path");
+  }
+  return {};
+}
+
 int cmd_save(Context& ctx) {
   auto refs = read_images(ctx);
   if (!refs) return k_exit_usage;
+  if (!archive::parse_compression(ctx.opt.compress)) {
+    print_error("unknown compression '" + ctx.opt.compress + "'; use none, gzip, zstd or xz");
+    return k_exit_usage;
+  }
   const auto spec = save_spec(ctx);
+  const std::filesystem::path bundle = ctx.opt.bundle;
   if (ctx.opt.dry_run) {
+    if (!bundle.empty()) {
+      std::printf("would save %zu images into %s\n", refs->size(), bundle.c_str());
+      return k_exit_ok;
+    }
     for (std::size_t i = 0; i < refs->size(); ++i) {
       const auto& ref = (*refs)[i];
       std::printf("[%zu/%zu] would save %s -> %s\n", i + 1, refs->size(), ref.original.c_str(),
-                  archive::archive_path(ref, spec.dir, spec.by_project).c_str());
+                  ops::save_path(ref, spec).c_str());
     }
     std::printf("Dry run: %zu images, nothing saved\n", refs->size());
     return k_exit_ok;
@@ -44,7 +85,17 @@ int cmd_save(Context& ctx) {
   }
   // One list request gives the sizes for largest-first ordering; failure only costs speed.
   auto sizes = ops::image_sizes(*client);
-  return run_tasks(ctx, *client, ops::save_tasks(*refs, spec, sizes ? *sizes : ops::SizeIndex{}));
+  const ops::SizeIndex index = sizes ? *sizes : ops::SizeIndex{};
+  if (auto st = check_space(*refs, spec, index, bundle); !st) {
+    print_error(st.error());
+    return k_exit_failed;
+  }
+  if (!bundle.empty()) {
+    std::vector<ops::Task> one;
+    one.push_back(ops::bundle_task(*refs, bundle, spec));
+    return run_tasks(ctx, *client, std::move(one), "bundles");
+  }
+  return run_tasks(ctx, *client, ops::save_tasks(*refs, spec, index));
 }
 
 }  // namespace hpn::cli

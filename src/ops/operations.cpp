@@ -2,8 +2,13 @@
 
 #include <map>
 
+#include <cstdio>
+
+#include "hpn/archive/archive_info.hpp"
 #include "hpn/archive/paths.hpp"
 #include "hpn/util/file.hpp"
+#include "hpn/util/log.hpp"
+#include "hpn/util/sha256.hpp"
 
 namespace hpn::ops {
 
@@ -63,6 +68,72 @@ std::vector<Task> pull_tasks(const std::vector<image::Reference>& refs, const st
   return tasks;
 }
 
+std::filesystem::path save_path(const image::Reference& ref, const SaveSpec& spec) {
+  return archive::archive_path(ref, spec.dir, spec.by_project, archive::file_suffix(spec.compression));
+}
+
+Freshness archive_freshness(const std::filesystem::path& path, const image::Reference& ref,
+                            const std::string& current_id) {
+  auto check = archive::verify_sidecar(path);
+  if (!check) return {false, check.error().message};
+  if (*check == archive::Checksum::none) return {false, "no checksum sidecar"};
+  if (*check == archive::Checksum::mismatch) return {false, "checksum mismatch"};
+  auto info = archive::read_archive_info(path);
+  if (!info) return {false, info.error().message};
+  for (const auto& img : info->images) {
+    for (const auto& tag : img.repo_tags) {
+      auto t = image::parse_reference(tag);
+      if (t && t->canonical() == ref.canonical()) {
+        if (img.image_id == current_id) return {true, {}};
+        return {false, "image changed (archive has " + img.image_id.substr(0, 19) + ")"};
+      }
+    }
+  }
+  return {false, "archive does not hold " + ref.original};
+}
+
+Result<Outcome> save_archive(engine::Client& client, const std::vector<std::string>& names,
+                             const std::filesystem::path& path, const SaveSpec& spec) {
+  if (auto st = archive::ensure_directory(path.parent_path()); !st) return st.error();
+  auto file = util::AtomicFile::create(path);
+  if (!file) return file.error();
+  util::Sha256 digest;
+  auto to_file = [&](std::string_view chunk) -> Status {
+    digest.update(chunk);
+    return file->write(chunk);
+  };
+  std::optional<archive::Compressor> compressor;
+  if (spec.compression != archive::Compression::none) {
+    auto c = archive::Compressor::open(spec.compression, spec.level, spec.threads, to_file);
+    if (!c) return c.error();
+    compressor.emplace(std::move(*c));
+  }
+  auto n = client.save(names, [&](std::string_view chunk) {
+    return compressor ? compressor->write(chunk) : to_file(chunk);
+  });
+  if (!n) return n.error();  // the partial is removed with `file`
+  if (compressor) {
+    if (auto st = compressor->finish(); !st) return st.error();
+  }
+  const std::uint64_t written = file->bytes_written();
+  if (auto st = file->commit(); !st) return st.error();
+  if (auto st = archive::write_sidecar(path, digest.hex_digest()); !st) {
+    std::error_code ec;
+    std::filesystem::remove(path, ec);  // an archive without its checksum would be trusted less; do not keep it
+    return st.error();
+  }
+  Outcome o;
+  o.detail = "-> " + path.string();
+  if (spec.compression != archive::Compression::none) {
+    char ratio[32];
+    std::snprintf(ratio, sizeof ratio, " (%s, %.0f%%)", std::string(archive::to_string(spec.compression)).c_str(),
+                  *n > 0 ? 100.0 * static_cast<double>(written) / static_cast<double>(*n) : 0.0);
+    o.detail += ratio;
+  }
+  o.bytes = *n;
+  return o;
+}
+
 std::vector<Task> save_tasks(const std::vector<image::Reference>& refs, const SaveSpec& spec,
                              const SizeIndex& sizes) {
   std::vector<Task> tasks;
@@ -74,40 +145,91 @@ std::vector<Task> save_tasks(const std::vector<image::Reference>& refs, const Sa
     } else {
       t.prepare = [ref](engine::Client& client) { return inspect_size(client, ref); };
     }
-    const auto path = archive::archive_path(ref, spec.dir, spec.by_project);
-    t.run = [ref, path](engine::Client& client) -> Result<Outcome> {
-      if (auto st = archive::ensure_directory(path.parent_path()); !st) return st.error();
-      auto file = util::AtomicFile::create(path);
-      if (!file) return file.error();
-      const std::vector<std::string> names{local_name(ref)};
-      auto n = client.save(names, [&](std::string_view chunk) { return file->write(chunk); });
-      if (!n) return n.error();  // the partial is removed with `file`
-      if (auto st = file->commit(); !st) return st.error();
-      return Outcome{.detail = "-> " + path.string(), .bytes = *n, .unchanged = false};
+    const auto path = save_path(ref, spec);
+    t.run = [ref, path, spec](engine::Client& client) -> Result<Outcome> {
+      std::error_code ec;
+      if (!spec.force && std::filesystem::exists(path, ec)) {
+        auto info = client.inspect_image(local_name(ref));
+        if (!info) return info.error();
+        auto fresh = archive_freshness(path, ref, info->id);
+        if (fresh.fresh) {
+          return Outcome{.detail = "unchanged: " + path.string() + " already exists and verified", .bytes = 0,
+                         .unchanged = true};
+        }
+        hpn::log::get("ops").info("saving {} again: {}", ref.original, fresh.why);
+      }
+      return save_archive(client, {local_name(ref)}, path, spec);
     };
     tasks.push_back(std::move(t));
   }
   return tasks;
 }
 
-std::vector<Task> load_tasks(const std::vector<std::filesystem::path>& files) {
+Task bundle_task(const std::vector<image::Reference>& refs, const std::filesystem::path& file,
+                 const SaveSpec& spec) {
+  Task t;
+  t.label = file.string() + " (" + std::to_string(refs.size()) + " images)";
+  std::vector<std::string> names;
+  for (const auto& r : refs) names.push_back(local_name(r));
+  t.prepare = [refs](engine::Client& client) -> Result<std::uint64_t> {
+    std::uint64_t total = 0;
+    for (const auto& r : refs) {
+      auto s = inspect_size(client, r);
+      if (!s) return s.error();
+      total += *s;
+    }
+    return total;
+  };
+  t.run = [names, file, spec](engine::Client& client) { return save_archive(client, names, file, spec); };
+  return t;
+}
+
+std::vector<Task> load_tasks(const std::vector<std::filesystem::path>& files, bool verify) {
   std::vector<Task> tasks;
   for (const auto& path : files) {
     Task t;
     t.label = path.string();
     std::error_code ec;
     t.size_hint = std::filesystem::file_size(path, ec);
-    t.run = [path](engine::Client& client) -> Result<Outcome> {
-      auto reader = util::FileReader::open(path);
+    t.run = [path, verify](engine::Client& client) -> Result<Outcome> {
+      if (verify) {
+        auto check = archive::verify_sidecar(path);
+        if (!check) return check.error();
+        if (*check == archive::Checksum::mismatch) {
+          return Error(ErrorKind::invalid_argument,
+                       path.string() + " does not match its checksum " + archive::sidecar_path(path).string() +
+                           " (corrupt or replaced); save it again, or use --skip-verify to load it anyway");
+        }
+      }
+      auto reader = archive::DecompressingReader::open(path);
       if (!reader) return reader.error();
-      if (reader->size() == 0) {
+      if (reader->file_size() == 0) {
         return Error(ErrorKind::invalid_argument, path.string() + " is empty; it is not an image archive");
       }
       auto loaded = client.load([&](std::span<char> buf) { return reader->read(buf); });
-      if (!loaded) return loaded.error().with_context(path.string());
+      if (!loaded) {
+        // A reader error (corrupt compressed data) names the file already.
+        if (loaded.error().message.find(path.string()) != std::string::npos) return loaded.error();
+        // The daemon may reject garbage before the codec's checksum at the end of a
+        // corrupt file is reached: read on, and blame the file when it is corrupt.
+        if (loaded.error().kind != ErrorKind::cancelled && reader->compression() != archive::Compression::none) {
+          std::vector<char> sink(1 << 16);
+          for (;;) {
+            auto n = reader->read(sink);
+            if (!n) {
+              return Error(n.error().kind, n.error().message + "; the daemon said: " + loaded.error().message);
+            }
+            if (*n == 0) break;
+          }
+        }
+        return loaded.error().with_context(path.string());
+      }
       std::string detail;
       for (const auto& img : loaded->images) detail += (detail.empty() ? "loaded " : ", ") + img;
-      return Outcome{.detail = detail, .bytes = reader->size(), .unchanged = false};
+      if (reader->compression() != archive::Compression::none) {
+        detail += " (" + std::string(archive::to_string(reader->compression())) + ")";
+      }
+      return Outcome{.detail = detail, .bytes = reader->file_size(), .unchanged = false};
     };
     tasks.push_back(std::move(t));
   }

@@ -63,7 +63,8 @@ TEST(CliSave, V2DefaultWritesImagesDirWithModes0600And0700) {
   write(dir / "list.txt", "hpn-test/small:1\n# comment\n\nhpn-test/base:1\n");
   auto r = run_hpn(dir, "save -f list.txt");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_EQ(files_in(dir / "images"), (std::vector<std::string>{"hpn-test_base_1.tar", "hpn-test_small_1.tar"}));
+  EXPECT_EQ(files_in(dir / "images"), (std::vector<std::string>{"hpn-test_base_1.tar", "hpn-test_base_1.tar.sha256",
+                                                                 "hpn-test_small_1.tar", "hpn-test_small_1.tar.sha256"}));
   EXPECT_NE(r.out.find("Summary: 2 successful, 0 failed"), std::string::npos) << r.out;
   EXPECT_EQ(fs::status(dir / "images").permissions() & fs::perms::all, fs::perms::owner_all);
   EXPECT_EQ(fs::status(dir / "images/hpn-test_small_1.tar").permissions() & fs::perms::all,
@@ -111,7 +112,8 @@ TEST(CliSave, OneMissingImageFailsButTheRestSucceedExitOne) {
   write(dir / "list.txt", "hpn-test/small:1\nhpn-test/not-there:1\nhpn-test/base:1\n");
   auto r = run_hpn(dir, "save -f list.txt -p out");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_EQ(files_in(dir / "out"), (std::vector<std::string>{"hpn-test_base_1.tar", "hpn-test_small_1.tar"}));
+  EXPECT_EQ(files_in(dir / "out"), (std::vector<std::string>{"hpn-test_base_1.tar", "hpn-test_base_1.tar.sha256",
+                                                              "hpn-test_small_1.tar", "hpn-test_small_1.tar.sha256"}));
   EXPECT_NE(r.out.find("Summary: 2 successful, 1 failed"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\u2717 hpn-test/not-there:1: not_found"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Failed:\n  hpn-test/not-there:1"), std::string::npos) << r.out;
@@ -341,7 +343,7 @@ TEST(CliSave, PerOperationTimeoutFailsTheImageAndRemovesThePartial) {
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("timeout: "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("runtime.timeout (300 ms)"), std::string::npos) << r.out;
-  EXPECT_EQ(files_in(dir / "out"), (std::vector<std::string>{"hpn-test_base_1.tar"}));
+  EXPECT_EQ(files_in(dir / "out"), (std::vector<std::string>{"hpn-test_base_1.tar", "hpn-test_base_1.tar.sha256"}));
 }
 
 TEST(CliPull, ByDigestKeepsTheDigest) {

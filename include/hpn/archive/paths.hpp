@@ -10,9 +10,14 @@
 
 namespace hpn::archive {
 
-// `dir`/F.tar, or `dir`/<project>/F.tar when `by_project` (Harpoon save-mode 3).
+// `dir`/F.tar, or `dir`/<project>/F.tar when `by_project` (Harpoon save-mode 3);
+// `suffix` replaces ".tar" for compressed archives.
 std::filesystem::path archive_path(const image::Reference& ref, const std::filesystem::path& dir,
-                                   bool by_project);
+                                   bool by_project, std::string_view suffix = ".tar");
+
+// Bytes available to an unprivileged writer on the file system holding `dir` (or
+// its nearest existing parent).
+Result<std::uint64_t> free_space(const std::filesystem::path& dir);
 
 // True for names hpn loads: .tar, .tar.gz, .tgz, .tar.zst, .tar.xz, .tar.bz2
 // (never .part or .sha256 files).

@@ -41,6 +41,11 @@ struct Options {
   bool dry_run = false;
   bool recursive = false;
   bool force = false;
+  // archives
+  std::string compress = "none";
+  int level = -1;
+  std::string bundle;
+  bool skip_verify = false;
 };
 
 struct Context {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "hpn/archive/codec.hpp"
 #include "hpn/image/reference.hpp"
 #include "hpn/ops/batch.hpp"
 
@@ -21,16 +22,39 @@ std::string local_name(const image::Reference& ref);
 using SizeIndex = std::map<std::string, std::uint64_t>;
 Result<SizeIndex> image_sizes(engine::Client& client);
 
+// Is the archive at `path` an up-to-date save of `ref`: its sidecar verifies and it
+// holds the image ID the daemon has now for `ref`? Reasons for "no" are returned too.
+struct Freshness {
+  bool fresh = false;
+  std::string why;  // "checksum mismatch", "image changed", ...
+};
+Freshness archive_freshness(const std::filesystem::path& path, const image::Reference& ref,
+                            const std::string& current_id);
+
 std::vector<Task> pull_tasks(const std::vector<image::Reference>& refs, const std::string& platform);
 
 struct SaveSpec {
   std::filesystem::path dir;
   bool by_project = false;  // Harpoon save-mode 3
+  archive::Compression compression = archive::Compression::none;
+  int level = archive::k_default_level;
+  int threads = 0;          // zstd worker threads (0 = one per core)
+  bool force = false;       // save even when an up-to-date archive exists
 };
+// Where `ref` is saved under `spec` (the name carries the compression suffix).
+std::filesystem::path save_path(const image::Reference& ref, const SaveSpec& spec);
 std::vector<Task> save_tasks(const std::vector<image::Reference>& refs, const SaveSpec& spec,
                              const SizeIndex& sizes = {});
+// One task saving every image into one archive (shared layers stored once).
+Task bundle_task(const std::vector<image::Reference>& refs, const std::filesystem::path& file,
+                 const SaveSpec& spec);
 
-std::vector<Task> load_tasks(const std::vector<std::filesystem::path>& files);
+// Stream `names` from the daemon into `path` (compressed per `spec`) with a sidecar
+// computed in the same pass. Nothing gets the final name unless all of it succeeded.
+Result<Outcome> save_archive(engine::Client& client, const std::vector<std::string>& names,
+                             const std::filesystem::path& path, const SaveSpec& spec);
+
+std::vector<Task> load_tasks(const std::vector<std::filesystem::path>& files, bool verify = true);
 
 struct PushSpec {
   std::string registry;

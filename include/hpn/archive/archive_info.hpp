@@ -1,0 +1,48 @@
+// What is inside an image archive (docker-archive or OCI layout with manifest.json),
+// read with libarchive without extracting it, and the .sha256 sidecar files.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hpn/archive/codec.hpp"
+#include "hpn/util/result.hpp"
+
+namespace hpn::archive {
+
+struct ArchiveImage {
+  std::vector<std::string> repo_tags;
+  std::string config;    // path of the config blob inside the archive
+  std::string image_id;  // sha256:<hex>, derived from the config blob's name (its digest)
+  std::size_t layers = 0;
+};
+
+struct ArchiveInfo {
+  Compression compression = Compression::none;
+  std::uint64_t file_size = 0;
+  std::vector<ArchiveImage> images;
+};
+
+// Read manifest.json from an archive (any supported compression). Fails with the
+// file's name when it is not an image archive or is corrupt.
+Result<ArchiveInfo> read_archive_info(const std::filesystem::path& path);
+
+// ---- sidecars: F.tar.sha256 holds the lowercase hex SHA-256 of F.tar (Harpoon v2) ----
+
+std::filesystem::path sidecar_path(const std::filesystem::path& archive);
+// Atomically write the sidecar (mode 0600).
+Status write_sidecar(const std::filesystem::path& archive, const std::string& hex);
+// The digest recorded in the sidecar; nullopt when there is none.
+Result<std::optional<std::string>> read_sidecar(const std::filesystem::path& archive);
+// SHA-256 of a whole file, streamed.
+Result<std::string> file_sha256(const std::filesystem::path& path);
+
+enum class Checksum { none, ok, mismatch };
+std::string_view to_string(Checksum c);
+// Compare a file with its sidecar.
+Result<Checksum> verify_sidecar(const std::filesystem::path& archive);
+
+}  // namespace hpn::archive

@@ -1,0 +1,72 @@
+// Streaming compression and decompression of image tarballs with libarchive's
+// filters (raw format: the bytes of one stream, no extra archive framing).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "hpn/util/file.hpp"
+#include "hpn/util/result.hpp"
+
+namespace hpn::archive {
+
+enum class Compression { none, gzip, zstd, xz, bzip2 };
+
+std::string_view to_string(Compression c);
+// "none", "gzip", "zstd", "xz" (what --compress accepts).
+std::optional<Compression> parse_compression(std::string_view name);
+// ".tar", ".tar.gz", ".tar.zst", ".tar.xz", ".tar.bz2"
+std::string_view file_suffix(Compression c);
+// Recognise compression from the first bytes of a file (magic numbers), not its name.
+Compression detect_compression(std::string_view head);
+
+inline constexpr int k_default_level = -1;  // the codec's own default
+
+// Compresses a byte stream and hands compressed bytes to `out` as they are produced.
+class Compressor {
+ public:
+  using Output = std::function<Status(std::string_view)>;
+  // `level` -1 = codec default; `threads` applies to zstd (0 = one per core).
+  static Result<Compressor> open(Compression c, int level, int threads, Output out);
+
+  Compressor(Compressor&&) noexcept;
+  Compressor& operator=(Compressor&&) noexcept;
+  ~Compressor();
+
+  Status write(std::string_view data);
+  // Flush the codec's trailer. Must be called once after the last write.
+  Status finish();
+
+ private:
+  struct Impl;
+  explicit Compressor(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Reads a (possibly compressed) archive file and yields the decompressed tar bytes.
+class DecompressingReader {
+ public:
+  static Result<DecompressingReader> open(const std::filesystem::path& path);
+
+  DecompressingReader(DecompressingReader&&) noexcept;
+  DecompressingReader& operator=(DecompressingReader&&) noexcept;
+  ~DecompressingReader();
+
+  // Bytes of the tar into `buf`; 0 at the end. Corrupt data is an error naming the file.
+  Result<std::size_t> read(std::span<char> buf);
+  Compression compression() const;
+  std::uint64_t file_size() const;
+
+ private:
+  struct Impl;
+  explicit DecompressingReader(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hpn::archive

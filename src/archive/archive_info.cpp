@@ -1,0 +1,165 @@
+#include "hpn/archive/archive_info.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include <nlohmann/json.hpp>
+
+#include "hpn/util/sha256.hpp"
+
+namespace hpn::archive {
+namespace fs = std::filesystem;
+namespace {
+
+struct ReadFree {
+  void operator()(struct archive* a) const { archive_read_free(a); }
+};
+
+constexpr std::size_t k_max_manifest = 16 << 20;
+
+std::string id_from_config_name(const std::string& config) {
+  // Docker 20.10 and Podman: "<hex>.json"; Docker 25+ (OCI layout): "blobs/sha256/<hex>".
+  std::string name = config;
+  if (auto slash = name.rfind('/'); slash != std::string::npos) name = name.substr(slash + 1);
+  if (name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0) name.resize(name.size() - 5);
+  if (name.size() == 64 && std::all_of(name.begin(), name.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); })) {
+    return "sha256:" + name;
+  }
+  return {};
+}
+
+bool is_hex64(std::string_view s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+}  // namespace
+
+Result<ArchiveInfo> read_archive_info(const fs::path& path) {
+  ArchiveInfo info;
+  {
+    auto reader = DecompressingReader::open(path);  // for the compression and size
+    if (!reader) return reader.error();
+    info.compression = reader->compression();
+    info.file_size = reader->file_size();
+  }
+  std::unique_ptr<struct archive, ReadFree> a(archive_read_new());
+  archive_read_support_filter_all(a.get());
+  archive_read_support_format_tar(a.get());
+  archive_read_support_format_gnutar(a.get());
+  if (archive_read_open_filename(a.get(), path.c_str(), 128 * 1024) != ARCHIVE_OK) {
+    return Error(ErrorKind::invalid_argument, path.string() + " is not a tar archive (" +
+                                                  std::string(archive_error_string(a.get()) ? archive_error_string(a.get()) : "?") + ")");
+  }
+  std::string manifest;
+  bool found = false;
+  archive_entry* e = nullptr;
+  int r;
+  while ((r = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK) {
+    std::string name = archive_entry_pathname(e);
+    if (name.rfind("./", 0) == 0) name = name.substr(2);
+    if (name != "manifest.json") continue;
+    if (archive_entry_size(e) > static_cast<la_int64_t>(k_max_manifest)) {
+      return Error(ErrorKind::invalid_argument, path.string() + ": manifest.json is implausibly large");
+    }
+    char buf[65536];
+    la_ssize_t n;
+    while ((n = archive_read_data(a.get(), buf, sizeof buf)) > 0) manifest.append(buf, static_cast<std::size_t>(n));
+    if (n < 0) break;
+    found = true;
+    break;
+  }
+  if (!found) {
+    const char* why = archive_error_string(a.get());
+    if (r != ARCHIVE_EOF && r != ARCHIVE_OK) {
+      return Error(ErrorKind::invalid_argument, path.string() + " is corrupt or truncated (" +
+                                                    std::string(why ? why : "read error") + ")");
+    }
+    return Error(ErrorKind::invalid_argument, path.string() + " is not an image archive (no manifest.json)");
+  }
+  auto j = nlohmann::json::parse(manifest, nullptr, false);
+  if (j.is_discarded() || !j.is_array()) {
+    return Error(ErrorKind::invalid_argument, path.string() + ": manifest.json is not a JSON array");
+  }
+  for (const auto& item : j) {
+    if (!item.is_object()) continue;
+    ArchiveImage img;
+    if (auto it = item.find("RepoTags"); it != item.end() && it->is_array()) {
+      for (const auto& t : *it) {
+        if (t.is_string()) img.repo_tags.push_back(t.get<std::string>());
+      }
+    }
+    if (auto it = item.find("Config"); it != item.end() && it->is_string()) img.config = it->get<std::string>();
+    if (auto it = item.find("Layers"); it != item.end() && it->is_array()) img.layers = it->size();
+    img.image_id = id_from_config_name(img.config);
+    info.images.push_back(std::move(img));
+  }
+  return info;
+}
+
+fs::path sidecar_path(const fs::path& archive) {
+  fs::path p = archive;
+  p += ".sha256";
+  return p;
+}
+
+Status write_sidecar(const fs::path& archive, const std::string& hex) {
+  auto f = util::AtomicFile::create(sidecar_path(archive));
+  if (!f) return f.error();
+  if (auto st = f->write(hex); !st) return st;
+  return f->commit();
+}
+
+Result<std::optional<std::string>> read_sidecar(const fs::path& archive) {
+  const fs::path p = sidecar_path(archive);
+  std::error_code ec;
+  if (!fs::exists(p, ec)) return std::optional<std::string>{};
+  auto text = util::read_small_file(p, 4096);
+  if (!text) return text.error();
+  // Harpoon writes the bare hex; also accept sha256sum's "HEX  NAME".
+  std::string_view s = *text;
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  std::string_view hex = s.substr(0, s.find_first_of(" \t\r\n"));
+  std::string lower(hex);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (!is_hex64(lower)) {
+    return Error(ErrorKind::invalid_argument, p.string() + " is not a SHA-256 sidecar (want 64 hex digits)");
+  }
+  return std::optional<std::string>(lower);
+}
+
+Result<std::string> file_sha256(const fs::path& path) {
+  auto f = util::FileReader::open(path);
+  if (!f) return f.error();
+  util::Sha256 h;
+  std::vector<char> buf(1 << 20);
+  for (;;) {
+    auto n = f->read(buf);
+    if (!n) return n.error();
+    if (*n == 0) break;
+    h.update(std::string_view(buf.data(), *n));
+  }
+  return h.hex_digest();
+}
+
+std::string_view to_string(Checksum c) {
+  switch (c) {
+    case Checksum::none: return "none";
+    case Checksum::ok: return "ok";
+    case Checksum::mismatch: return "MISMATCH";
+  }
+  return "none";
+}
+
+Result<Checksum> verify_sidecar(const fs::path& archive) {
+  auto expected = read_sidecar(archive);
+  if (!expected) return expected.error();
+  if (!expected->has_value()) return Checksum::none;
+  auto actual = file_sha256(archive);
+  if (!actual) return actual.error();
+  return **expected == *actual ? Checksum::ok : Checksum::mismatch;
+}
+
+}  // namespace hpn::archive

@@ -1,0 +1,230 @@
+#include "hpn/archive/codec.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <cstring>
+
+#include "hpn/util/log.hpp"
+
+namespace hpn::archive {
+namespace {
+
+struct WriteFree {
+  void operator()(struct archive* a) const { archive_write_free(a); }
+};
+struct ReadFree {
+  void operator()(struct archive* a) const { archive_read_free(a); }
+};
+struct EntryFree {
+  void operator()(archive_entry* e) const { archive_entry_free(e); }
+};
+
+std::string archive_message(struct archive* a, std::string_view fallback) {
+  const char* s = archive_error_string(a);
+  return s != nullptr ? std::string(s) : std::string(fallback);
+}
+
+}  // namespace
+
+std::string_view to_string(Compression c) {
+  switch (c) {
+    case Compression::none: return "none";
+    case Compression::gzip: return "gzip";
+    case Compression::zstd: return "zstd";
+    case Compression::xz: return "xz";
+    case Compression::bzip2: return "bzip2";
+  }
+  return "none";
+}
+
+std::optional<Compression> parse_compression(std::string_view name) {
+  if (name == "none" || name.empty()) return Compression::none;
+  if (name == "gzip" || name == "gz") return Compression::gzip;
+  if (name == "zstd" || name == "zst") return Compression::zstd;
+  if (name == "xz") return Compression::xz;
+  return std::nullopt;
+}
+
+std::string_view file_suffix(Compression c) {
+  switch (c) {
+    case Compression::none: return ".tar";
+    case Compression::gzip: return ".tar.gz";
+    case Compression::zstd: return ".tar.zst";
+    case Compression::xz: return ".tar.xz";
+    case Compression::bzip2: return ".tar.bz2";
+  }
+  return ".tar";
+}
+
+Compression detect_compression(std::string_view h) {
+  auto starts = [&](std::string_view magic) { return h.substr(0, magic.size()) == magic; };
+  if (starts("\x1f\x8b")) return Compression::gzip;
+  if (starts("\x28\xb5\x2f\xfd")) return Compression::zstd;
+  if (starts("\xfd" "7zXZ\x00")) return Compression::xz;
+  if (starts("BZh")) return Compression::bzip2;
+  return Compression::none;
+}
+
+// ---- Compressor --------------------------------------------------------------
+
+struct Compressor::Impl {
+  std::unique_ptr<struct archive, WriteFree> a;
+  Output out;
+  std::optional<Error> out_error;
+  bool finished = false;
+
+  static la_ssize_t on_write(struct archive*, void* self_, const void* buf, size_t n) {
+    auto* self = static_cast<Impl*>(self_);
+    auto st = self->out(std::string_view(static_cast<const char*>(buf), n));
+    if (!st) {
+      self->out_error = st.error();
+      return -1;
+    }
+    return static_cast<la_ssize_t>(n);
+  }
+
+  Error failure(std::string_view what) {
+    if (out_error) return *out_error;
+    return {ErrorKind::io, std::string(what) + ": " + archive_message(a.get(), "compression failed")};
+  }
+};
+
+Compressor::Compressor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Compressor::Compressor(Compressor&&) noexcept = default;
+Compressor& Compressor::operator=(Compressor&&) noexcept = default;
+Compressor::~Compressor() = default;
+
+Result<Compressor> Compressor::open(Compression c, int level, int threads, Output out) {
+  auto impl = std::make_unique<Impl>();
+  impl->out = std::move(out);
+  impl->a.reset(archive_write_new());
+  struct archive* a = impl->a.get();
+  if (a == nullptr) return Error(ErrorKind::io, "cannot create a libarchive writer");
+  int r = ARCHIVE_OK;
+  const char* module = nullptr;
+  switch (c) {
+    case Compression::gzip: r = archive_write_add_filter_gzip(a); module = "gzip"; break;
+    case Compression::zstd: r = archive_write_add_filter_zstd(a); module = "zstd"; break;
+    case Compression::xz: r = archive_write_add_filter_xz(a); module = "xz"; break;
+    case Compression::bzip2: r = archive_write_add_filter_bzip2(a); module = "bzip2"; break;
+    case Compression::none: r = archive_write_add_filter_none(a); break;
+  }
+  if (r != ARCHIVE_OK) {
+    return Error(ErrorKind::unsupported, std::string("this libarchive cannot write ") +
+                                             std::string(to_string(c)) + ": " + archive_message(a, "?"));
+  }
+  if (module != nullptr && level >= 0) {
+    const std::string v = std::to_string(level);
+    if (archive_write_set_filter_option(a, module, "compression-level", v.c_str()) != ARCHIVE_OK) {
+      return Error(ErrorKind::invalid_argument, "compression level " + v + " is not valid for " + module +
+                                                    " (" + archive_message(a, "rejected") + ")");
+    }
+  }
+  if (c == Compression::zstd) {
+    const std::string v = std::to_string(threads);
+    if (archive_write_set_filter_option(a, "zstd", "threads", v.c_str()) != ARCHIVE_OK) {
+      hpn::log::get("archive").debug("libarchive ignores zstd threads; compressing on one thread");
+    }
+  }
+  if (c == Compression::xz && threads != 1) {
+    const std::string v = std::to_string(threads);
+    (void)archive_write_set_filter_option(a, "xz", "threads", v.c_str());
+  }
+  archive_write_set_format_raw(a);
+  archive_write_set_bytes_per_block(a, 0);  // hand output on as it is produced
+  if (archive_write_open2(a, impl.get(), nullptr, &Impl::on_write, nullptr, nullptr) != ARCHIVE_OK) {
+    return impl->failure("cannot start compression");
+  }
+  std::unique_ptr<archive_entry, EntryFree> entry(archive_entry_new());
+  archive_entry_set_pathname(entry.get(), "image.tar");
+  archive_entry_set_filetype(entry.get(), AE_IFREG);
+  archive_entry_set_perm(entry.get(), 0600);
+  if (archive_write_header(a, entry.get()) != ARCHIVE_OK) {
+    return impl->failure("cannot start compression");
+  }
+  return Compressor(std::move(impl));
+}
+
+Status Compressor::write(std::string_view data) {
+  while (!data.empty()) {
+    la_ssize_t n = archive_write_data(impl_->a.get(), data.data(), data.size());
+    if (n < 0) return impl_->failure("compression");
+    if (n == 0) return impl_->failure("compression made no progress");
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return {};
+}
+
+Status Compressor::finish() {
+  if (impl_->finished) return {};
+  impl_->finished = true;
+  if (archive_write_close(impl_->a.get()) != ARCHIVE_OK) return impl_->failure("finishing compression");
+  return {};
+}
+
+// ---- DecompressingReader ---------------------------------------------------------
+
+struct DecompressingReader::Impl {
+  std::filesystem::path path;
+  Compression compression = Compression::none;
+  std::uint64_t size = 0;
+  std::optional<util::FileReader> plain;                 // uncompressed: read directly
+  std::unique_ptr<struct archive, ReadFree> a;           // compressed: libarchive
+  bool eof = false;
+};
+
+DecompressingReader::DecompressingReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+DecompressingReader::DecompressingReader(DecompressingReader&&) noexcept = default;
+DecompressingReader& DecompressingReader::operator=(DecompressingReader&&) noexcept = default;
+DecompressingReader::~DecompressingReader() = default;
+
+Result<DecompressingReader> DecompressingReader::open(const std::filesystem::path& path) {
+  auto file = util::FileReader::open(path);
+  if (!file) return file.error();
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->size = file->size();
+  char head[8] = {};
+  auto n = file->read(std::span<char>(head, sizeof head));
+  if (!n) return n.error();
+  impl->compression = detect_compression(std::string_view(head, *n));
+  if (impl->compression == Compression::none) {
+    auto again = util::FileReader::open(path);  // restart at byte 0
+    if (!again) return again.error();
+    impl->plain.emplace(std::move(*again));
+    return DecompressingReader(std::move(impl));
+  }
+  impl->a.reset(archive_read_new());
+  struct archive* a = impl->a.get();
+  archive_read_support_filter_all(a);
+  archive_read_support_format_raw(a);
+  if (archive_read_open_filename(a, path.c_str(), 128 * 1024) != ARCHIVE_OK) {
+    return Error(ErrorKind::io, "cannot read " + path.string() + ": " + archive_message(a, "open failed"));
+  }
+  archive_entry* entry = nullptr;
+  if (archive_read_next_header(a, &entry) != ARCHIVE_OK) {
+    return Error(ErrorKind::invalid_argument, path.string() + " is not a readable " +
+                                                  std::string(to_string(impl->compression)) + " archive (" +
+                                                  archive_message(a, "bad header") + ")");
+  }
+  return DecompressingReader(std::move(impl));
+}
+
+Result<std::size_t> DecompressingReader::read(std::span<char> buf) {
+  if (impl_->plain) return impl_->plain->read(buf);
+  if (impl_->eof) return std::size_t{0};
+  la_ssize_t n = archive_read_data(impl_->a.get(), buf.data(), buf.size());
+  if (n < 0) {
+    return Error(ErrorKind::invalid_argument,
+                 impl_->path.string() + " is corrupt or truncated (" + std::string(to_string(impl_->compression)) +
+                     ": " + archive_message(impl_->a.get(), "read error") + ")");
+  }
+  if (n == 0) impl_->eof = true;
+  return static_cast<std::size_t>(n);
+}
+
+Compression DecompressingReader::compression() const { return impl_->compression; }
+std::uint64_t DecompressingReader::file_size() const { return impl_->size; }
+
+}  // namespace hpn::archive

@@ -1,0 +1,202 @@
+// Archives: compression, sidecars, incremental saves, bundles, free space, ls -p,
+// against the real dockerd and Podman.
+#include <sys/mount.h>
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "hpn/archive/archive_info.hpp"
+#include "hpn/engine/client.hpp"
+#include "support/testenv.hpp"
+
+using hpn::test::CommandResult;
+using hpn::test::env;
+using hpn::test::run_command;
+using hpn::test::shell_quote;
+using hpn::test::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+
+CommandResult run_hpn(const TempDir& cwd, const std::string& args, const std::string& host = env("HPN_TEST_DOCKER_HOST")) {
+  return run_command("cd " + shell_quote(cwd.path().string()) + " && DOCKER_HOST=" + shell_quote(host) + " " +
+                     shell_quote(env("HPN_BINARY")) + " " + args);
+}
+
+// A throwaway tag of `source` so removing it cannot disturb other tests.
+std::string fresh_tag(hpn::engine::Client& c, const std::string& source, const std::string& name) {
+  EXPECT_TRUE(c.tag(source, "hpn-test/" + name, "1").ok());
+  return "hpn-test/" + name + ":1";
+}
+
+}  // namespace
+
+TEST(Archives, EveryCodecRoundTripsThroughDockerAndPodman) {
+  auto docker = hpn::test::connect_docker();
+  auto podman = hpn::test::connect_podman();
+  for (const char* codec : {"none", "gzip", "zstd", "xz"}) {
+    SCOPED_TRACE(codec);
+    TempDir dir;
+    const std::string img = fresh_tag(docker, "hpn-test/multi:1", std::string("codec-") + codec);
+    const std::string id = docker.inspect_image(img)->id;
+    auto save = run_hpn(dir, std::string("save --compress ") + codec + " " + img);
+    ASSERT_EQ(save.exit_code, 0) << save.out << save.err;
+    const std::string suffix = std::string(codec) == "none" ? ".tar" : std::string(codec) == "gzip" ? ".tar.gz"
+                                                              : std::string(codec) == "zstd" ? ".tar.zst" : ".tar.xz";
+    const fs::path file = dir / ("images/hpn-test_codec-" + std::string(codec) + "_1" + suffix);
+    ASSERT_TRUE(fs::exists(file)) << file;
+    ASSERT_TRUE(fs::exists(file.string() + ".sha256"));
+    EXPECT_EQ(*hpn::archive::verify_sidecar(file), hpn::archive::Checksum::ok);
+    if (std::string(codec) != "none") {
+      EXPECT_LT(fs::file_size(file), 28u << 20);  // half of each layer is compressible
+    }
+    ASSERT_TRUE(docker.remove(img).ok());
+    auto load = run_hpn(dir, "load " + shell_quote(file.string()));
+    ASSERT_EQ(load.exit_code, 0) << load.out << load.err;
+    auto back = docker.inspect_image(img);
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(back->id, id);
+    (void)podman.remove(img);
+    auto pload = run_hpn(dir, "load " + shell_quote(file.string()), env("HPN_TEST_PODMAN_HOST"));
+    ASSERT_EQ(pload.exit_code, 0) << pload.out << pload.err;
+    auto in_podman = podman.inspect_image(img);
+    ASSERT_TRUE(in_podman.ok()) << in_podman.error().message;
+    EXPECT_EQ(in_podman->id, id);
+    ASSERT_TRUE(docker.remove(img).ok());
+    (void)podman.remove(img);
+  }
+}
+
+TEST(Archives, WrongSidecarAndCorruptArchiveAreRejectedNamingTheFileWhileOthersLoad) {
+  TempDir dir;
+  ASSERT_EQ(run_hpn(dir, "save --compress zstd hpn-test/small:1 hpn-test/base:1").exit_code, 0);
+  const fs::path small = dir / "images/hpn-test_small_1.tar.zst";
+  std::ofstream(small.string() + ".sha256") << std::string(64, '0');
+  auto r = run_hpn(dir, "load -p images");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("images/hpn-test_small_1.tar.zst does not match its checksum images/hpn-test_small_1.tar.zst.sha256"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("Summary: 1 successful, 1 failed"), std::string::npos) << r.out;
+  auto skip = run_hpn(dir, "load --skip-verify " + shell_quote(small.string()));
+  EXPECT_EQ(skip.exit_code, 0) << skip.out;
+
+  // Flip bytes in the middle of an archive: its sidecar catches it before any byte
+  // reaches the daemon.
+  ASSERT_EQ(run_hpn(dir, "save --compress gzip hpn-test/small:1").exit_code, 0);
+  const fs::path gz = dir / "images/hpn-test_small_1.tar.gz";
+  {
+    std::fstream f(gz, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(gz) / 2));
+    f.write("CORRUPTCORRUPTCORRUPT", 21);
+  }
+  auto bad = run_hpn(dir, "load " + shell_quote(gz.string()));
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.out.find(gz.string() + " does not match its checksum"), std::string::npos) << bad.out;
+  // Without the sidecar the load still fails (the daemon rejects the damaged tar),
+  // and the message names the file.
+  fs::remove(gz.string() + ".sha256");
+  auto unguarded = run_hpn(dir, "load " + shell_quote(gz.string()));
+  EXPECT_EQ(unguarded.exit_code, 1);
+  EXPECT_NE(unguarded.out.find("\u2717 " + gz.string() + ": "), std::string::npos) << unguarded.out;
+  EXPECT_NE(unguarded.out.find(gz.string() + ": load: "), std::string::npos) << unguarded.out;
+}
+
+TEST(Archives, TruncatedArchiveFailsCleanly) {
+  TempDir dir;
+  ASSERT_EQ(run_hpn(dir, "save hpn-test/multi:1 -p t").exit_code, 0);
+  const fs::path f = dir / "t/hpn-test_multi_1.tar";
+  fs::remove(f.string() + ".sha256");
+  fs::resize_file(f, fs::file_size(f) / 2);
+  auto r = run_hpn(dir, "load " + shell_quote(f.string()));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("\u2717 " + f.string()), std::string::npos) << r.out;
+  auto ls = run_hpn(dir, "ls -p t");
+  EXPECT_EQ(ls.exit_code, 1);
+  EXPECT_NE(ls.out.find("unreadable"), std::string::npos) << ls.out;
+}
+
+TEST(Archives, SecondRunWithNothingChangedSavesNothing) {
+  TempDir dir;
+  auto docker = hpn::test::connect_docker();
+  const std::string img = fresh_tag(docker, "hpn-test/small:1", "incremental");
+  ASSERT_EQ(run_hpn(dir, "save --compress zstd " + img + " hpn-test/base:1").exit_code, 0);
+  const fs::path f = dir / "images/hpn-test_incremental_1.tar.zst";
+  const auto mtime = fs::last_write_time(f);
+  auto again = run_hpn(dir, "save --compress zstd " + img + " hpn-test/base:1");
+  ASSERT_EQ(again.exit_code, 0) << again.out;
+  EXPECT_NE(again.out.find("(2 unchanged)"), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("already exists and verified"), std::string::npos) << again.out;
+  EXPECT_EQ(fs::last_write_time(f), mtime);
+  // The image changes: it is saved again.
+  ASSERT_TRUE(docker.tag("hpn-test/multi:1", "hpn-test/incremental", "1").ok());
+  auto changed = run_hpn(dir, "save --compress zstd " + img);
+  ASSERT_EQ(changed.exit_code, 0);
+  EXPECT_EQ(changed.out.find("unchanged"), std::string::npos) << changed.out;
+  EXPECT_NE(fs::last_write_time(f), mtime);
+  // --force saves even when unchanged.
+  auto forced = run_hpn(dir, "save --compress zstd --force " + img);
+  EXPECT_EQ(forced.out.find("unchanged"), std::string::npos) << forced.out;
+  ASSERT_TRUE(docker.remove(img).ok());
+}
+
+TEST(Archives, BundleStoresSharedLayersOnceAndLoadsEveryTag) {
+  TempDir dir;
+  auto docker = hpn::test::connect_docker();
+  const std::string a = fresh_tag(docker, "hpn-test/small:1", "bundle-a");
+  const std::string b = fresh_tag(docker, "hpn-test/multi:1", "bundle-b");
+  ASSERT_EQ(run_hpn(dir, "save " + a + " " + b).exit_code, 0);
+  auto r = run_hpn(dir, "save --bundle all.tar " + a + " " + b);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const auto singles = fs::file_size(dir / "images/hpn-test_bundle-a_1.tar") + fs::file_size(dir / "images/hpn-test_bundle-b_1.tar");
+  EXPECT_LT(fs::file_size(dir / "all.tar"), singles);  // the busybox base layer is stored once
+  auto info = hpn::archive::read_archive_info(dir / "all.tar");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->images.size(), 2u);
+  ASSERT_TRUE(docker.remove(a).ok());
+  ASSERT_TRUE(docker.remove(b).ok());
+  auto load = run_hpn(dir, "load all.tar");
+  ASSERT_EQ(load.exit_code, 0) << load.out;
+  EXPECT_TRUE(docker.inspect_image(a).ok());
+  EXPECT_TRUE(docker.inspect_image(b).ok());
+  auto zst = run_hpn(dir, "save --bundle all.tar.zst --compress zstd " + a + " " + b);
+  ASSERT_EQ(zst.exit_code, 0);
+  EXPECT_LT(fs::file_size(dir / "all.tar.zst"), fs::file_size(dir / "all.tar"));
+  ASSERT_TRUE(docker.remove(a).ok());
+  ASSERT_TRUE(docker.remove(b).ok());
+}
+
+TEST(Archives, LsPathShowsTagsIdCompressionAndChecksum) {
+  TempDir dir;
+  ASSERT_EQ(run_hpn(dir, "save --compress gzip hpn-test/small:1").exit_code, 0);
+  auto id = hpn::test::connect_docker().inspect_image("hpn-test/small:1")->id.substr(7, 12);
+  auto r = run_hpn(dir, "ls -p images");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("images/hpn-test_small_1.tar.gz"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("gzip"), std::string::npos);
+  EXPECT_NE(r.out.find(" ok "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("hpn-test/small:1 " + id), std::string::npos) << r.out;
+}
+
+TEST(Archives, NotEnoughFreeSpaceStopsEarlyAndFullDiskIsReported) {
+  TempDir dir;
+  fs::create_directories(dir / "small");
+  ASSERT_EQ(::mount("tmpfs", (dir / "small").c_str(), "tmpfs", 0, "size=8m"), 0)
+      << "mounting a tmpfs needs root (CI runs as root)";
+  auto r = run_hpn(dir, "save -p small hpn-test/multi:1 hpn-test/small:1");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("not enough space on small"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::is_empty(dir / "small"));
+  // Compressed saves are not checked in advance; the full disk fails the big image
+  // with a clear message, removes its partial, and the small one still succeeds.
+  auto z = run_hpn(dir, "save --compress zstd -j 1 -p small hpn-test/multi:1 hpn-test/small:1");
+  EXPECT_EQ(z.exit_code, 1) << z.out;
+  EXPECT_NE(z.out.find("no_space: save hpn-test/multi:1: no space left on small/hpn-test_multi_1.tar.zst.part"),
+            std::string::npos)
+      << z.out;
+  EXPECT_FALSE(fs::exists(dir / "small/hpn-test_multi_1.tar.zst.part"));
+  EXPECT_FALSE(fs::exists(dir / "small/hpn-test_multi_1.tar.zst"));
+  EXPECT_TRUE(fs::exists(dir / "small/hpn-test_small_1.tar.zst"));
+  ::umount2((dir / "small").c_str(), MNT_DETACH);
+}

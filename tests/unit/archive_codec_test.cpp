@@ -1,0 +1,133 @@
+#include "hpn/archive/codec.hpp"
+
+#include <fstream>
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "hpn/archive/archive_info.hpp"
+#include "support/testenv.hpp"
+
+using hpn::archive::Compression;
+using hpn::archive::Compressor;
+using hpn::archive::DecompressingReader;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string sample(std::size_t n) {
+  std::string s;
+  std::mt19937 rng(7);
+  for (std::size_t i = 0; i < n; ++i) s.push_back(i % 3 == 0 ? static_cast<char>(rng()) : static_cast<char>('a' + i % 7));
+  return s;
+}
+
+std::string compress(Compression c, const std::string& data, int level = -1) {
+  std::string out;
+  auto comp = Compressor::open(c, level, 2, [&](std::string_view chunk) {
+    out.append(chunk);
+    return hpn::Status{};
+  });
+  EXPECT_TRUE(comp.ok()) << comp.error().message;
+  for (std::size_t i = 0; i < data.size(); i += 10000) {
+    EXPECT_TRUE(comp->write(std::string_view(data).substr(i, 10000)).ok());
+  }
+  EXPECT_TRUE(comp->finish().ok());
+  return out;
+}
+
+std::string read_all(const fs::path& p, Compression expect) {
+  auto r = DecompressingReader::open(p);
+  EXPECT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->compression(), expect);
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    auto n = r->read(buf);
+    EXPECT_TRUE(n.ok()) << n.error().message;
+    if (!n.ok() || *n == 0) break;
+    out.append(buf, *n);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(Codec, EveryCodecRoundTripsAndIsDetectedFromTheBytes) {
+  hpn::test::TempDir dir;
+  const std::string data = sample(300000);
+  for (Compression c : {Compression::none, Compression::gzip, Compression::zstd, Compression::xz}) {
+    const std::string packed = compress(c, data);
+    if (c != Compression::none) {
+      EXPECT_LT(packed.size(), data.size()) << to_string(c);
+    }
+    EXPECT_EQ(hpn::archive::detect_compression(packed.substr(0, 8)), c) << to_string(c);
+    // A misleading name does not matter: detection uses the bytes.
+    const fs::path p = dir / ("data." + std::string(to_string(c)) + ".tar");
+    std::ofstream(p, std::ios::binary) << packed;
+    EXPECT_EQ(read_all(p, c), data) << to_string(c);
+  }
+}
+
+TEST(Codec, OutputErrorAbortsCompression) {
+  auto comp = Compressor::open(Compression::gzip, 1, 1, [](std::string_view) -> hpn::Status {
+    return hpn::Error(hpn::ErrorKind::no_space, "no space left on /x");
+  });
+  ASSERT_TRUE(comp.ok());
+  hpn::Status st = comp->write(sample(200000));
+  if (st.ok()) st = comp->finish();
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().kind, hpn::ErrorKind::no_space);
+}
+
+TEST(Codec, TruncatedCompressedFileIsAnErrorNamingTheFile) {
+  hpn::test::TempDir dir;
+  const std::string packed = compress(Compression::zstd, sample(500000));
+  const fs::path p = dir / "cut.tar.zst";
+  std::ofstream(p, std::ios::binary) << packed.substr(0, packed.size() / 2);
+  auto r = DecompressingReader::open(p);
+  ASSERT_TRUE(r.ok());
+  char buf[65536];
+  hpn::Result<std::size_t> n = std::size_t{1};
+  while (n.ok() && *n > 0) n = r->read(buf);
+  ASSERT_FALSE(n.ok());
+  EXPECT_NE(n.error().message.find(p.string()), std::string::npos) << n.error().message;
+}
+
+TEST(Codec, ParseAndSuffix) {
+  EXPECT_EQ(hpn::archive::parse_compression("zstd"), Compression::zstd);
+  EXPECT_EQ(hpn::archive::parse_compression("gzip"), Compression::gzip);
+  EXPECT_FALSE(hpn::archive::parse_compression("lz4").has_value());
+  EXPECT_EQ(hpn::archive::file_suffix(Compression::zstd), ".tar.zst");
+  EXPECT_EQ(hpn::archive::file_suffix(Compression::none), ".tar");
+}
+
+TEST(Sidecar, WriteReadVerifyAndMismatch) {
+  hpn::test::TempDir dir;
+  const fs::path a = dir / "x.tar";
+  std::ofstream(a) << "abc";
+  EXPECT_EQ(*hpn::archive::verify_sidecar(a), hpn::archive::Checksum::none);
+  ASSERT_TRUE(hpn::archive::write_sidecar(a, *hpn::archive::file_sha256(a)).ok());
+  EXPECT_EQ(*hpn::archive::read_sidecar(a), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(fs::status(dir / "x.tar.sha256").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(*hpn::archive::verify_sidecar(a), hpn::archive::Checksum::ok);
+  std::ofstream(a) << "abd";
+  EXPECT_EQ(*hpn::archive::verify_sidecar(a), hpn::archive::Checksum::mismatch);
+  // sha256sum's format is accepted; junk is an error naming the sidecar.
+  std::ofstream(dir / "x.tar.sha256") << std::string(64, 'A') << "  x.tar\n";
+  EXPECT_EQ(**hpn::archive::read_sidecar(a), std::string(64, 'a'));
+  std::ofstream(dir / "x.tar.sha256") << "nope";
+  auto bad = hpn::archive::read_sidecar(a);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("x.tar.sha256"), std::string::npos);
+}
+
+TEST(ArchiveInfo, NonArchiveIsRejectedWithTheName) {
+  hpn::test::TempDir dir;
+  std::ofstream(dir / "junk.tar") << std::string(4096, 'j');
+  auto info = hpn::archive::read_archive_info(dir / "junk.tar");
+  ASSERT_FALSE(info.ok());
+  EXPECT_NE(info.error().message.find("junk.tar"), std::string::npos);
+}
+
