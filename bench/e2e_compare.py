@@ -7,6 +7,8 @@ Scenarios (targets from the batch-operations issue, 2-core machine):
   save-tiny50   50 tiny images                              hpn -j4 >= 10x
   pull-mixed10  the mixed images from the local registry    hpn -j4 >= 1.35x
   pull-proxy20  20 tiny images through a proxy adding 50 ms round-trip time  >= 4x
+  save-gzip-mixed10  `docker save IMG | gzip > F.tar.gz` loop against
+                hpn save --compress zstd / gzip         zstd >= 5x, output no larger than gzip's
 
 Needs the test environment (eval "$(scripts/testenv start)") and a built hpn.
 Prints medians of --repeats runs and ratios; exits 1 if a target is missed and
@@ -109,6 +111,12 @@ class Bench:
             stem = img.replace("/", "_").replace(":", "_")
             run((docker or self.docker) + ["save", "-o", os.path.join(out, stem + ".tar"), img])
 
+    def cli_save_gzip(self, images, out):
+        for img in images:
+            stem = img.replace("/", "_").replace(":", "_")
+            subprocess.run(" ".join(self.docker) + f" save {img} | gzip > {os.path.join(out, stem + '.tar.gz')}",
+                           shell=True, check=True, executable="/bin/bash")
+
     def hpn_run(self, verb, images, workers, extra=()):
         lst = os.path.join(self.work, "list.txt")
         with open(lst, "w") as f:
@@ -121,7 +129,7 @@ class Bench:
             run((docker or self.docker) + ["pull", "-q", img])
 
     # ---- measurement ------------------------------------------------------
-    def measure(self, scenario, contenders, setup, target):
+    def measure(self, scenario, contenders, setup, target, sizes=None):
         times = {name: [] for name, _ in contenders}
         for rep in range(self.repeats):
             order = contenders[rep % len(contenders):] + contenders[:rep % len(contenders)]
@@ -137,10 +145,13 @@ class Bench:
         for name, _ in contenders:
             med = statistics.median(times[name])
             ratio = base / med if med > 0 else float("inf")
-            if name.startswith("hpn") and "-j 4" in name:
+            if name.startswith("hpn") and "-j 4" in name and "gzip" not in name:
                 best = ratio
             runs = " ".join(f"{t:.2f}" for t in times[name])
             print(f"{name:<28}{med:>10.3f}{ratio:>7.2f}x   {runs}")
+        if sizes:
+            for name, size in sizes.items():
+                print(f"output {name:<21}{size / 1e6:>10.1f} MB")
         verdict = "PASS" if best >= target else "MISS"
         print(f"target: hpn -j 4 >= {target}x faster than the CLI loop: {best:.2f}x {verdict}", flush=True)
         self.results.append((scenario, best, target, verdict))
@@ -158,6 +169,33 @@ class Bench:
         for j in (1, 2, 4):
             contenders.append((f"hpn save -j {j}", lambda j=j: self.hpn_run("save", images, j, ("-p", out))))
         self.measure(name, contenders, clean, target)
+        shutil.rmtree(out, ignore_errors=True)
+
+    def save_gzip_scenario(self, name, images, target):
+        out = os.path.join(self.work, "out")
+        sizes = {}
+
+        def clean():
+            shutil.rmtree(out, ignore_errors=True)
+            os.makedirs(out)
+
+        def du():
+            return sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out) if not f.endswith(".sha256"))
+
+        def cli():
+            self.cli_save_gzip(images, out)
+            sizes["docker save | gzip"] = du()
+
+        def hpn(codec):
+            self.hpn_run("save", images, 4, ("-p", out, "--compress", codec))
+            sizes[f"hpn --compress {codec}"] = du()
+
+        contenders = [("harpoon (docker save | gzip)", cli),
+                      ("hpn save -j 4 --compress zstd", lambda: hpn("zstd")),
+                      ("hpn save -j 4 --compress gzip", lambda: hpn("gzip"))]
+        self.measure(name, contenders, clean, target, sizes)
+        z, g = sizes.get("hpn --compress zstd", 0), sizes.get("docker save | gzip", 1)
+        print(f"zstd output vs gzip output: {z / g:.3f} ({'no larger' if z <= g else 'LARGER'})")
         shutil.rmtree(out, ignore_errors=True)
 
     def pull_scenario(self, name, registry, images, target, workers=(1, 2, 4)):
@@ -251,6 +289,8 @@ def main():
         mixed, tiny = b.fixtures()
         if want("save-mixed10"):
             b.save_scenario("save-mixed10", mixed, 1.35)
+        if want("save-gzip-mixed10"):
+            b.save_gzip_scenario("save-gzip-mixed10", mixed, 5.0)
         if want("save-tiny50"):
             b.save_scenario("save-tiny50", tiny, 10.0)
         if want("pull-mixed10") or want("pull-proxy20"):
