@@ -172,6 +172,7 @@ struct DecompressingReader::Impl {
   std::optional<util::FileReader> plain;                 // uncompressed: read directly
   std::unique_ptr<struct archive, ReadFree> a;           // compressed: libarchive
   bool eof = false;
+  std::uint64_t plain_read = 0;
 };
 
 DecompressingReader::DecompressingReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -212,7 +213,11 @@ Result<DecompressingReader> DecompressingReader::open(const std::filesystem::pat
 }
 
 Result<std::size_t> DecompressingReader::read(std::span<char> buf) {
-  if (impl_->plain) return impl_->plain->read(buf);
+  if (impl_->plain) {
+    auto n = impl_->plain->read(buf);
+    if (n) impl_->plain_read += *n;
+    return n;
+  }
   if (impl_->eof) return std::size_t{0};
   la_ssize_t n = archive_read_data(impl_->a.get(), buf.data(), buf.size());
   if (n < 0) {
@@ -226,5 +231,11 @@ Result<std::size_t> DecompressingReader::read(std::span<char> buf) {
 
 Compression DecompressingReader::compression() const { return impl_->compression; }
 std::uint64_t DecompressingReader::file_size() const { return impl_->size; }
+
+std::uint64_t DecompressingReader::bytes_consumed() const {
+  if (impl_->plain) return impl_->plain_read;
+  const la_int64_t n = archive_filter_bytes(impl_->a.get(), -1);
+  return n > 0 ? static_cast<std::uint64_t>(n) : 0;
+}
 
 }  // namespace hpn::archive

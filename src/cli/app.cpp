@@ -100,6 +100,13 @@ int run(int argc, char** argv) {
   app.add_option("-j,--workers", o.workers, "Parallel workers (config parallel.max_workers, default 4)")
       ->check(CLI::Range(1, 256));
   app.add_flag("-q,--quiet", o.quiet, "Print only failures and the summary");
+  app.add_option("--output", o.output, "text (default) or json: one JSON event per line on stdout")
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--progress", o.progress,
+                 "Live progress on stderr: auto (when stderr is a terminal), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  app.add_flag("--no-color", o.no_color, "No colors (also NO_COLOR, logging.colors: false)");
+  app.add_flag("--stats", o.stats, "Add per-image timings to the summary");
   app.add_option("-r,--registry", o.registry, "Target registry for push (config registry, HPN_REGISTRY)");
   app.add_option("-p,--project", o.project,
                  "Harpoon v1: target project for push (switches push mode 1 to 2)");

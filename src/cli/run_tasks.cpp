@@ -12,8 +12,17 @@ int run_tasks(Context& ctx, engine::Client& client, std::vector<ops::Task> tasks
   bo.retry = ctx.config.runtime.retry;
   bo.operation_timeout = ctx.config.runtime.timeout;
   bo.interrupt = &ops::install_interrupt_handlers();
-  ops::PlainReporter reporter(stdout, stderr, ctx.opt.quiet, noun);
-  auto results = ops::run_batch(client, std::move(tasks), bo, reporter);
+  ops::ReporterOptions ro;
+  ro.format = ctx.opt.output == "json" ? ops::OutputFormat::json : ops::OutputFormat::text;
+  ro.progress = ctx.opt.progress == "always" ? ops::ProgressMode::always
+                : ctx.opt.progress == "never" ? ops::ProgressMode::never
+                                              : ops::ProgressMode::automatic;
+  ro.quiet = ctx.opt.quiet;
+  ro.color = !ctx.opt.no_color && ctx.config.logging.colors;
+  ro.stats = ctx.opt.stats;
+  ro.noun = noun;
+  auto reporter = ops::make_reporter(ro);
+  auto results = ops::run_batch(client, std::move(tasks), bo, *reporter);
   return ops::batch_exit_code(results, bo.interrupt->load());
 }
 

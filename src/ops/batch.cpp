@@ -58,13 +58,17 @@ std::vector<TaskResult> run_batch(const engine::Client& prototype, std::vector<T
                                   const BatchOptions& o, Reporter& reporter) {
   const auto start = Clock::now();
   std::vector<TaskResult> results(tasks.size());
-  for (std::size_t i = 0; i < tasks.size(); ++i) results[i].label = tasks[i].label;
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    results[i].index = i;
+    results[i].label = tasks[i].label;
+  }
   std::vector<bool> done(tasks.size(), false);
   std::mutex mu;
   std::size_t finished = 0;
 
   auto finish = [&](std::size_t i, TaskResult r) {
     std::lock_guard lock(mu);
+    r.index = i;
     results[i] = std::move(r);
     done[i] = true;
     ++finished;
@@ -92,7 +96,11 @@ std::vector<TaskResult> run_batch(const engine::Client& prototype, std::vector<T
       r.attempts = 1;
       r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
       if (r.state == TaskState::failed) {
-        finish(i, std::move(r));
+        // Reported once the batch has started (after batch_started), in list order.
+        std::lock_guard lock(mu);
+        r.index = i;
+        results[i] = std::move(r);
+        done[i] = true;
       }
     });
   }
@@ -100,6 +108,19 @@ std::vector<TaskResult> run_batch(const engine::Client& prototype, std::vector<T
   std::vector<std::size_t> pending;
   for (std::size_t i : order) {
     if (!done[i]) pending.push_back(i);
+  }
+  {
+    std::vector<std::string> labels;
+    std::vector<std::uint64_t> sizes;
+    for (const auto& t : tasks) {
+      labels.push_back(t.label);
+      sizes.push_back(t.size_hint);
+    }
+    std::lock_guard lock(mu);
+    reporter.batch_started(labels, sizes);
+    for (std::size_t i = 0; i < tasks.size(); ++i) {
+      if (done[i]) reporter.task_finished(results[i], ++finished, tasks.size());
+    }
   }
   if (o.largest_first) {
     std::stable_sort(pending.begin(), pending.end(),
@@ -112,8 +133,18 @@ std::vector<TaskResult> run_batch(const engine::Client& prototype, std::vector<T
     if (interrupted(o)) return;  // left as skipped
     {
       std::lock_guard lock(mu);
-      reporter.task_started(i, task.label);
+      reporter.task_started(i, task.label, task.size_hint);
     }
+    std::string last_phase;
+    auto last_report = Clock::time_point{};
+    const ProgressFn progress = [&](std::string_view phase, std::uint64_t done_bytes, std::uint64_t total) {
+      const auto now = Clock::now();
+      if (phase == last_phase && now - last_report < std::chrono::milliseconds(100)) return;
+      last_phase.assign(phase);
+      last_report = now;
+      std::lock_guard lock(mu);
+      reporter.task_progress(i, phase, done_bytes, total);
+    };
     std::mt19937 rng(static_cast<unsigned>(std::hash<std::string>{}(task.label)) ^
                      static_cast<unsigned>(Clock::now().time_since_epoch().count()));
     std::uniform_real_distribution<double> unit(0.0, 1.0);
@@ -126,7 +157,7 @@ std::vector<TaskResult> run_batch(const engine::Client& prototype, std::vector<T
         client.connection().set_deadline(Clock::now() + o.operation_timeout,
                                          "runtime.timeout (" + std::to_string(o.operation_timeout.count()) + " ms)");
       }
-      auto outcome = task.run(client);
+      auto outcome = task.run(client, progress);
       client.connection().set_deadline(std::nullopt);
       if (outcome) {
         r.state = TaskState::succeeded;
@@ -150,7 +181,7 @@ std::vector<TaskResult> run_batch(const engine::Client& prototype, std::vector<T
                                 outcome.error().describe(), delay.count());
       {
         std::lock_guard lock(mu);
-        reporter.task_retrying(task.label, attempt, delay, outcome.error());
+        reporter.task_retrying(i, task.label, attempt, delay, outcome.error());
       }
       interruptible_sleep(delay, o);
       if (interrupted(o)) {

@@ -16,6 +16,32 @@ std::string local_name(const image::Reference& ref) { return ref.familiar(); }
 
 namespace {
 
+// Sums the daemon's per-layer progressDetail (pull: "Downloading", push: "Pushing").
+class LayerProgress {
+ public:
+  void update(const engine::JsonMessage& m, std::string_view status, const ProgressFn& progress,
+              std::string_view phase) {
+    if (m.id.empty() || !m.total || *m.total <= 0) return;
+    auto& [cur, tot] = layers_[m.id];
+    tot = static_cast<std::uint64_t>(*m.total);
+    if (m.status == status && m.current) cur = static_cast<std::uint64_t>(std::max<std::int64_t>(0, *m.current));
+    progress(phase, done(), total());
+  }
+  std::uint64_t done() const {
+    std::uint64_t d = 0;
+    for (const auto& [id, v] : layers_) d += v.first;
+    return d;
+  }
+  std::uint64_t total() const {
+    std::uint64_t t = 0;
+    for (const auto& [id, v] : layers_) t += v.second;
+    return t;
+  }
+
+ private:
+  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> layers_;
+};
+
 Result<std::uint64_t> inspect_size(engine::Client& client, const image::Reference& ref) {
   auto info = client.inspect_image(local_name(ref));
   if (!info) {
@@ -49,17 +75,19 @@ std::vector<Task> pull_tasks(const std::vector<image::Reference>& refs, const st
   for (const auto& ref : refs) {
     Task t;
     t.label = ref.original;
-    t.run = [ref, platform](engine::Client& client) -> Result<Outcome> {
-      std::map<std::string, std::int64_t> layer_totals;
+    t.run = [ref, platform](engine::Client& client, const ProgressFn& progress) -> Result<Outcome> {
+      LayerProgress layers;
       std::string digest;
+      progress("pulling", 0, 0);
       auto st = client.pull(ref.repository(), ref.tag_or_digest(), platform, {},
                             [&](const engine::JsonMessage& m) {
-                              if (m.total && *m.total > 0 && !m.id.empty()) layer_totals[m.id] = *m.total;
                               if (m.status.rfind("Digest: ", 0) == 0) digest = m.status.substr(8);
+                              layers.update(m, "Downloading", progress, "pulling");
+                              if (m.status == "Extracting") progress("extracting", layers.done(), layers.total());
                             });
       if (!st) return st.error();
       Outcome o;
-      for (const auto& [id, total] : layer_totals) o.bytes += static_cast<std::uint64_t>(total);
+      o.bytes = layers.total();
       if (!digest.empty()) o.detail = digest;
       return o;
     };
@@ -93,7 +121,8 @@ Freshness archive_freshness(const std::filesystem::path& path, const image::Refe
 }
 
 Result<Outcome> save_archive(engine::Client& client, const std::vector<std::string>& names,
-                             const std::filesystem::path& path, const SaveSpec& spec) {
+                             const std::filesystem::path& path, const SaveSpec& spec,
+                             const ProgressFn& progress) {
   if (auto st = archive::ensure_directory(path.parent_path()); !st) return st.error();
   auto file = util::AtomicFile::create(path);
   if (!file) return file.error();
@@ -108,7 +137,12 @@ Result<Outcome> save_archive(engine::Client& client, const std::vector<std::stri
     if (!c) return c.error();
     compressor.emplace(std::move(*c));
   }
+  // The daemon stages the export before its first byte: "exporting" until then.
+  if (progress) progress("exporting", 0, 0);
+  std::uint64_t received = 0;
   auto n = client.save(names, [&](std::string_view chunk) {
+    received += chunk.size();
+    if (progress) progress("saving", received, 0);
     return compressor ? compressor->write(chunk) : to_file(chunk);
   });
   if (!n) return n.error();  // the partial is removed with `file`
@@ -146,9 +180,10 @@ std::vector<Task> save_tasks(const std::vector<image::Reference>& refs, const Sa
       t.prepare = [ref](engine::Client& client) { return inspect_size(client, ref); };
     }
     const auto path = save_path(ref, spec);
-    t.run = [ref, path, spec](engine::Client& client) -> Result<Outcome> {
+    t.run = [ref, path, spec](engine::Client& client, const ProgressFn& progress) -> Result<Outcome> {
       std::error_code ec;
       if (!spec.force && std::filesystem::exists(path, ec)) {
+        progress("verifying", 0, 0);
         auto info = client.inspect_image(local_name(ref));
         if (!info) return info.error();
         auto fresh = archive_freshness(path, ref, info->id);
@@ -158,7 +193,7 @@ std::vector<Task> save_tasks(const std::vector<image::Reference>& refs, const Sa
         }
         hpn::log::get("ops").info("saving {} again: {}", ref.original, fresh.why);
       }
-      return save_archive(client, {local_name(ref)}, path, spec);
+      return save_archive(client, {local_name(ref)}, path, spec, progress);
     };
     tasks.push_back(std::move(t));
   }
@@ -180,7 +215,9 @@ Task bundle_task(const std::vector<image::Reference>& refs, const std::filesyste
     }
     return total;
   };
-  t.run = [names, file, spec](engine::Client& client) { return save_archive(client, names, file, spec); };
+  t.run = [names, file, spec](engine::Client& client, const ProgressFn& progress) {
+    return save_archive(client, names, file, spec, progress);
+  };
   return t;
 }
 
@@ -191,8 +228,9 @@ std::vector<Task> load_tasks(const std::vector<std::filesystem::path>& files, bo
     t.label = path.string();
     std::error_code ec;
     t.size_hint = std::filesystem::file_size(path, ec);
-    t.run = [path, verify](engine::Client& client) -> Result<Outcome> {
+    t.run = [path, verify](engine::Client& client, const ProgressFn& progress) -> Result<Outcome> {
       if (verify) {
+        progress("verifying", 0, 0);
         auto check = archive::verify_sidecar(path);
         if (!check) return check.error();
         if (*check == archive::Checksum::mismatch) {
@@ -206,7 +244,17 @@ std::vector<Task> load_tasks(const std::vector<std::filesystem::path>& files, bo
       if (reader->file_size() == 0) {
         return Error(ErrorKind::invalid_argument, path.string() + " is empty; it is not an image archive");
       }
-      auto loaded = client.load([&](std::span<char> buf) { return reader->read(buf); });
+      const std::uint64_t size = reader->file_size();
+      progress("loading", 0, size);
+      auto loaded = client.load([&](std::span<char> buf) -> Result<std::size_t> {
+        auto n = reader->read(buf);
+        if (n && *n == 0) {
+          progress("importing", size, size);  // all sent; the daemon is still writing layers
+        } else if (n) {
+          progress("loading", reader->bytes_consumed(), size);
+        }
+        return n;
+      });
       if (!loaded) {
         // A reader error (corrupt compressed data) names the file already.
         if (loaded.error().message.find(path.string()) != std::string::npos) return loaded.error();
@@ -266,7 +314,8 @@ std::vector<Task> push_tasks(const std::vector<image::Reference>& refs, const Pu
       }
       return inspect_size(client, ref);
     };
-    t.run = [ref, spec](engine::Client& client) -> Result<Outcome> {
+    t.run = [ref, spec](engine::Client& client, const ProgressFn& progress) -> Result<Outcome> {
+      progress("tagging", 0, 0);
       auto target_text = push_target(ref, spec);
       if (!target_text) return target_text.error();
       auto target = image::parse_reference(*target_text);
@@ -283,7 +332,10 @@ std::vector<Task> push_tasks(const std::vector<image::Reference>& refs, const Pu
           return st.error();
         }
       }
-      auto pushed = client.push(target->familiar_repository(), target->tag);
+      LayerProgress layers;
+      progress("pushing", 0, 0);
+      auto pushed = client.push(target->familiar_repository(), target->tag, {},
+                                [&](const engine::JsonMessage& m) { layers.update(m, "Pushing", progress, "pushing"); });
       if (!existed) {
         auto removed = client.remove(target_local);
         if (!removed && pushed) {
@@ -307,7 +359,7 @@ std::vector<Task> rmi_tasks(const std::vector<image::Reference>& refs, bool forc
   for (const auto& ref : refs) {
     Task t;
     t.label = ref.original;
-    t.run = [ref, force](engine::Client& client) -> Result<Outcome> {
+    t.run = [ref, force](engine::Client& client, const ProgressFn&) -> Result<Outcome> {
       auto removed = client.remove(local_name(ref), force);
       if (!removed) return removed.error();
       std::size_t untagged = 0, deleted = 0;

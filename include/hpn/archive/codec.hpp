@@ -62,6 +62,8 @@ class DecompressingReader {
   Result<std::size_t> read(std::span<char> buf);
   Compression compression() const;
   std::uint64_t file_size() const;
+  // Bytes of the file consumed so far (compressed bytes for compressed files).
+  std::uint64_t bytes_consumed() const;
 
  private:
   struct Impl;

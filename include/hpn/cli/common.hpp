@@ -25,6 +25,10 @@ struct Options {
   double connect_timeout_s = 10;
   int workers = 0;  // 0 = from config
   bool quiet = false;
+  std::string output = "text";     // --output text|json
+  std::string progress = "auto";   // --progress auto|always|never
+  bool no_color = false;
+  bool stats = false;
   // Harpoon v1
   std::string action;
   std::optional<int> save_mode;

@@ -23,13 +23,17 @@ struct Outcome {
   bool unchanged = false;    // nothing to do (already there)
 };
 
+// Progress of one task: a phase ("exporting", "saving", "pulling", ...) and bytes
+// done out of total (0 = unknown). Cheap to call per chunk: the batch throttles it.
+using ProgressFn = std::function<void(std::string_view phase, std::uint64_t done, std::uint64_t total)>;
+
 struct Task {
   std::string label;  // the image or file as the user wrote it
   // Optional first phase, run by the workers for all tasks before any `run`:
   // returns the size used to start the largest tasks first. An error fails the task.
   std::function<Result<std::uint64_t>(engine::Client&)> prepare;
   std::uint64_t size_hint = 0;
-  std::function<Result<Outcome>(engine::Client&)> run;
+  std::function<Result<Outcome>(engine::Client&, const ProgressFn&)> run;
   // Called after a failed attempt, before a retry or giving up (e.g. to clean up).
   std::function<void()> on_failure;
 };
@@ -37,6 +41,7 @@ struct Task {
 enum class TaskState { succeeded, failed, skipped };
 
 struct TaskResult {
+  std::size_t index = 0;  // position in the list
   std::string label;
   TaskState state = TaskState::skipped;
   Outcome outcome;
@@ -45,14 +50,20 @@ struct TaskResult {
   int attempts = 0;
 };
 
-// What the user sees of a batch; implementations serialise their own output.
+// What the user sees of a batch. The batch calls these under one lock, so an
+// implementation sees one call at a time (it may run its own render thread).
 class Reporter {
  public:
   virtual ~Reporter() = default;
-  virtual void task_started(std::size_t index, const std::string& label) = 0;
-  virtual void task_retrying(const std::string& label, int attempt, std::chrono::milliseconds delay,
-                             const Error& error) = 0;
+  // Before the first task starts: every label and its expected size (0 = unknown).
+  virtual void batch_started(const std::vector<std::string>& labels, const std::vector<std::uint64_t>& sizes) = 0;
+  virtual void task_started(std::size_t index, const std::string& label, std::uint64_t total) = 0;
+  // Throttled by the batch: a phase change, or at most every 100 ms per task.
+  virtual void task_progress(std::size_t index, std::string_view phase, std::uint64_t done, std::uint64_t total) = 0;
+  virtual void task_retrying(std::size_t index, const std::string& label, int attempt,
+                             std::chrono::milliseconds delay, const Error& error) = 0;
   virtual void task_finished(const TaskResult& result, std::size_t finished, std::size_t total) = 0;
+  // Always the last call: the summary.
   virtual void batch_finished(const std::vector<TaskResult>& results, std::chrono::milliseconds wall,
                               bool interrupted) = 0;
 };

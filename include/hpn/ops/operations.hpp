@@ -52,7 +52,8 @@ Task bundle_task(const std::vector<image::Reference>& refs, const std::filesyste
 // Stream `names` from the daemon into `path` (compressed per `spec`) with a sidecar
 // computed in the same pass. Nothing gets the final name unless all of it succeeded.
 Result<Outcome> save_archive(engine::Client& client, const std::vector<std::string>& names,
-                             const std::filesystem::path& path, const SaveSpec& spec);
+                             const std::filesystem::path& path, const SaveSpec& spec,
+                             const ProgressFn& progress = {});
 
 std::vector<Task> load_tasks(const std::vector<std::filesystem::path>& files, bool verify = true);
 

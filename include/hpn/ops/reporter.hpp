@@ -1,7 +1,9 @@
-// Plain-text reporting of a batch: a line per finished image, then the summary.
+// What the user sees of a batch: live progress on a terminal, plain lines for logs,
+// JSON events for scripts; the summary always last.
 #pragma once
 
 #include <cstdio>
+#include <memory>
 #include <string>
 
 #include "hpn/ops/batch.hpp"
@@ -11,25 +13,22 @@ namespace hpn::ops {
 std::string human_bytes(std::uint64_t bytes);
 std::string human_duration(std::chrono::milliseconds d);
 
-class PlainReporter : public Reporter {
- public:
-  // `noun` names what the batch counts ("images", "files").
-  PlainReporter(std::FILE* out, std::FILE* err, bool quiet, std::string noun = "images")
-      : out_(out), err_(err), quiet_(quiet), noun_(std::move(noun)) {}
+enum class OutputFormat { text, json };
+enum class ProgressMode { automatic, always, never };
 
-  void task_started(std::size_t index, const std::string& label) override;
-  void task_retrying(const std::string& label, int attempt, std::chrono::milliseconds delay,
-                     const Error& error) override;
-  void task_finished(const TaskResult& result, std::size_t finished, std::size_t total) override;
-  void batch_finished(const std::vector<TaskResult>& results, std::chrono::milliseconds wall,
-                      bool interrupted) override;
-
- private:
-  std::FILE* out_;
-  std::FILE* err_;
-  bool quiet_;
-  std::string noun_;
+struct ReporterOptions {
+  OutputFormat format = OutputFormat::text;
+  // automatic: live progress when stderr is a terminal; always/never force it.
+  ProgressMode progress = ProgressMode::automatic;
+  bool quiet = false;  // failures and the summary only
+  bool color = true;   // only used when stdout is a terminal; NO_COLOR and --no-color turn it off
+  bool stats = false;  // per-image timings in the summary
+  std::string noun = "images";
+  std::FILE* out = stdout;
+  std::FILE* err = stderr;
 };
+
+std::unique_ptr<Reporter> make_reporter(const ReporterOptions& options);
 
 // Exit code for a finished batch: 0 all succeeded, 1 any failed, 130 interrupted.
 int batch_exit_code(const std::vector<TaskResult>& results, bool interrupted);
