@@ -7,6 +7,8 @@ Scenarios (targets from the batch-operations issue, 2-core machine):
   save-tiny50   50 tiny images                              hpn -j4 >= 10x
   pull-mixed10  the mixed images from the local registry    hpn -j4 >= 1.35x
   pull-proxy20  20 tiny images through a proxy adding 50 ms round-trip time  >= 4x
+  progress-mixed10   hpn save with the live progress display forced on against off:
+                within 3% (rendering costs nothing measurable)
   save-gzip-mixed10  `docker save IMG | gzip > F.tar.gz` loop against
                 hpn save --compress zstd / gzip         zstd >= 5x, output no larger than gzip's
 
@@ -122,7 +124,8 @@ class Bench:
         with open(lst, "w") as f:
             f.write("\n".join(images) + "\n")
         env = dict(os.environ, DOCKER_HOST=self.host)
-        run([self.hpn, verb, "-q", "-j", str(workers), "-f", lst, *extra], env=env)
+        quiet = [] if "--progress" in extra else ["-q"]
+        run([self.hpn, verb, *quiet, "-j", str(workers), "-f", lst, *extra], env=env)
 
     def cli_pull(self, images, docker=None):
         for img in images:
@@ -145,7 +148,7 @@ class Bench:
         for name, _ in contenders:
             med = statistics.median(times[name])
             ratio = base / med if med > 0 else float("inf")
-            if name.startswith("hpn") and "-j 4" in name and "gzip" not in name:
+            if name.startswith("hpn") and "-j 4" in name and "gzip" not in name and "never" not in name:
                 best = ratio
             runs = " ".join(f"{t:.2f}" for t in times[name])
             print(f"{name:<28}{med:>10.3f}{ratio:>7.2f}x   {runs}")
@@ -153,7 +156,7 @@ class Bench:
             for name, size in sizes.items():
                 print(f"output {name:<21}{size / 1e6:>10.1f} MB")
         verdict = "PASS" if best >= target else "MISS"
-        print(f"target: hpn -j 4 >= {target}x faster than the CLI loop: {best:.2f}x {verdict}", flush=True)
+        print(f"target: ratio of hpn -j 4 to the first row >= {target}x: {best:.2f}x {verdict}", flush=True)
         self.results.append((scenario, best, target, verdict))
 
     def save_scenario(self, name, images, target):
@@ -196,6 +199,19 @@ class Bench:
         self.measure(name, contenders, clean, target, sizes)
         z, g = sizes.get("hpn --compress zstd", 0), sizes.get("docker save | gzip", 1)
         print(f"zstd output vs gzip output: {z / g:.3f} ({'no larger' if z <= g else 'LARGER'})")
+        shutil.rmtree(out, ignore_errors=True)
+
+    def progress_scenario(self, name, images):
+        out = os.path.join(self.work, "out")
+
+        def clean():
+            shutil.rmtree(out, ignore_errors=True)
+            os.makedirs(out)
+
+        contenders = [("hpn save -j 4 --progress never", lambda: self.hpn_run("save", images, 4, ("-p", out, "--progress", "never"))),
+                      ("hpn save -j 4 --progress always", lambda: self.hpn_run("save", images, 4, ("-p", out, "--progress", "always")))]
+        # hpn_run passes -q, which turns the display off; use the plain form here.
+        self.measure(name, contenders, clean, 0.97)
         shutil.rmtree(out, ignore_errors=True)
 
     def pull_scenario(self, name, registry, images, target, workers=(1, 2, 4)):
@@ -289,6 +305,8 @@ def main():
         mixed, tiny = b.fixtures()
         if want("save-mixed10"):
             b.save_scenario("save-mixed10", mixed, 1.35)
+        if want("progress-mixed10"):
+            b.progress_scenario("progress-mixed10", mixed)
         if want("save-gzip-mixed10"):
             b.save_gzip_scenario("save-gzip-mixed10", mixed, 5.0)
         if want("save-tiny50"):
