@@ -25,6 +25,8 @@ enum Opt : unsigned {
   k_registry = 1u << 7,   // push: -r and -p/--project
   k_archive = 1u << 8,    // save: --compress, --level, --force, --bundle
   k_verify = 1u << 9,     // load: --skip-verify
+  k_login = 1u << 10,     // login: REGISTRY, -u, --password-stdin
+  k_logout = 1u << 11,    // logout: REGISTRY
 };
 
 struct Command {
@@ -46,6 +48,9 @@ const Command k_commands[] = {
     {"ls", "List daemon images, archives in a directory (-p), or which listed images are present",
      cmd_ls, k_list | k_path | k_recursive},
     {"info", "Show the daemon endpoint, how it was chosen, server and API version", cmd_info, 0},
+    {"login", "Check registry credentials through the daemon and store them (docker config or helper)",
+     cmd_login, k_login},
+    {"logout", "Remove stored credentials for a registry", cmd_logout, k_logout},
 };
 
 int apply_logging(Context& ctx) {
@@ -149,6 +154,13 @@ int run(int argc, char** argv) {
       sub->add_option("--level", o.level, "Compression level (codec default if omitted)")->check(CLI::Range(0, 22));
       sub->add_flag("--force", o.force, "Save again even when an up-to-date, verified archive exists");
       sub->add_option("--bundle", o.bundle, "Save all images into this one archive (shared layers stored once)");
+    }
+    if (c.opts & (k_login | k_logout)) {
+      sub->add_option("registry", o.positional, "Registry host[:port] (Docker Hub: docker.io)")->required();
+    }
+    if (c.opts & k_login) {
+      sub->add_option("-u,--username", o.username, "User name (prompted on a terminal when omitted)");
+      sub->add_flag("--password-stdin", o.password_stdin, "Read the password from standard input");
     }
     if (c.opts & k_verify) {
       sub->add_flag("--skip-verify", o.skip_verify, "Load even when an archive does not match its .sha256 sidecar");

@@ -13,7 +13,9 @@ int cmd_pull(Context& ctx) {
     print_error(client.error());
     return k_exit_failed;
   }
-  return run_tasks(ctx, *client, ops::pull_tasks(*refs, ctx.opt.platform));
+  const bool podman = client->runtime() == engine::Runtime::podman;
+  return run_tasks(ctx, *client,
+                   ops::pull_tasks(*refs, ctx.opt.platform, engine::CredentialSources::from_environment(podman)));
 }
 
 }  // namespace hpn::cli

@@ -37,6 +37,7 @@ int cmd_push(Context& ctx) {
     print_error(client.error());
     return k_exit_failed;
   }
+  spec.credentials = engine::CredentialSources::from_environment(client->runtime() == engine::Runtime::podman);
   return run_tasks(ctx, *client, ops::push_tasks(*refs, spec));
 }
 

@@ -342,6 +342,30 @@ Result<PushResult> Client::push(const std::string& repo, const std::string& tag,
   return result;
 }
 
+Result<std::string> Client::login(const std::string& server, const std::string& username,
+                                  const std::string& password) {
+  Request req;
+  req.method = "POST";
+  req.path = path("/auth");
+  req.content_type = "application/json";
+  req.body = nlohmann::json{{"username", username}, {"password", password}, {"serveraddress", server}}.dump();
+  std::string body;
+  auto r = conn_.perform(req, [&](std::string_view chunk) -> Status {
+    if (body.size() < (1 << 20)) body.append(chunk);
+    return {};
+  });
+  const std::string what = "login to " + server + " as " + username;
+  if (!r) return r.error().with_context(what);
+  if (!r->success()) {
+    Error e = error_from_response(r->status, r->error_body).with_context(what);
+    if (r->status == 500 && classify_message(e.message) == ErrorKind::unauthorized) e.kind = ErrorKind::unauthorized;
+    return e;
+  }
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_object()) return field_or<std::string>(j, "IdentityToken", "");
+  return std::string();
+}
+
 Result<std::vector<std::string>> Client::remove(const std::string& name, bool force) {
   std::string body;
   Request req;

@@ -70,16 +70,27 @@ Result<SizeIndex> image_sizes(engine::Client& client) {
   return index;
 }
 
-std::vector<Task> pull_tasks(const std::vector<image::Reference>& refs, const std::string& platform) {
+Result<std::string> auth_header_for(const std::string& domain, const CredentialLookup& lookup) {
+  if (!lookup) return engine::registry_auth_header(std::nullopt, domain);
+  auto creds = engine::find_credentials(domain, *lookup);
+  if (!creds) return creds.error().with_context("credentials for " + domain);
+  if (*creds) hpn::log::get("ops").debug("using credentials for {} from {}", domain, (*creds)->source);
+  return engine::registry_auth_header(*creds, domain);
+}
+
+std::vector<Task> pull_tasks(const std::vector<image::Reference>& refs, const std::string& platform,
+                             const CredentialLookup& credentials) {
   std::vector<Task> tasks;
   for (const auto& ref : refs) {
     Task t;
     t.label = ref.original;
-    t.run = [ref, platform](engine::Client& client, const ProgressFn& progress) -> Result<Outcome> {
+    t.run = [ref, platform, credentials](engine::Client& client, const ProgressFn& progress) -> Result<Outcome> {
       LayerProgress layers;
       std::string digest;
+      auto auth = auth_header_for(ref.domain, credentials);
+      if (!auth) return auth.error();
       progress("pulling", 0, 0);
-      auto st = client.pull(ref.repository(), ref.tag_or_digest(), platform, {},
+      auto st = client.pull(ref.repository(), ref.tag_or_digest(), platform, *auth,
                             [&](const engine::JsonMessage& m) {
                               if (m.status.rfind("Digest: ", 0) == 0) digest = m.status.substr(8);
                               layers.update(m, "Downloading", progress, "pulling");
@@ -320,6 +331,8 @@ std::vector<Task> push_tasks(const std::vector<image::Reference>& refs, const Pu
       if (!target_text) return target_text.error();
       auto target = image::parse_reference(*target_text);
       if (!target) return target.error();
+      auto auth = auth_header_for(target->domain, spec.credentials);  // before tagging: nothing to undo
+      if (!auth) return auth.error();
       const std::string source = local_name(ref);
       auto size = inspect_size(client, ref);
       if (!size) return size.error();
@@ -334,7 +347,7 @@ std::vector<Task> push_tasks(const std::vector<image::Reference>& refs, const Pu
       }
       LayerProgress layers;
       progress("pushing", 0, 0);
-      auto pushed = client.push(target->familiar_repository(), target->tag, {},
+      auto pushed = client.push(target->familiar_repository(), target->tag, *auth,
                                 [&](const engine::JsonMessage& m) { layers.update(m, "Pushing", progress, "pushing"); });
       if (!existed) {
         auto removed = client.remove(target_local);

@@ -13,6 +13,8 @@ int cmd_load(Context& ctx);
 int cmd_push(Context& ctx);
 int cmd_rmi(Context& ctx);
 int cmd_ls(Context& ctx);
+int cmd_login(Context& ctx);
+int cmd_logout(Context& ctx);
 
 // Connect, run `tasks` on the worker pool with the configured retries, timeouts and
 // interrupt handling, print results; returns the exit code.

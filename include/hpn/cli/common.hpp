@@ -50,6 +50,9 @@ struct Options {
   int level = -1;
   std::string bundle;
   bool skip_verify = false;
+  // login
+  std::string username;
+  bool password_stdin = false;
 };
 
 struct Context {

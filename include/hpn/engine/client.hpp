@@ -104,6 +104,10 @@ class Client {
   // Push `repo` at `tag`; `registry_auth` is the X-Registry-Auth value (anonymous if empty).
   Result<PushResult> push(const std::string& repo, const std::string& tag,
                           const std::string& registry_auth = {}, const ProgressFn& progress = {});
+  // Check credentials against a registry through the daemon (POST /auth). Returns
+  // the identity token the registry issued, if any. The password is never logged.
+  Result<std::string> login(const std::string& server, const std::string& username, const std::string& password);
+
   // Remove an image; returns the daemon's list of untagged/deleted entries.
   Result<std::vector<std::string>> remove(const std::string& name, bool force = false);
 

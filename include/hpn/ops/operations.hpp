@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "hpn/archive/codec.hpp"
+#include "hpn/engine/credentials.hpp"
 #include "hpn/image/reference.hpp"
 #include "hpn/ops/batch.hpp"
 
@@ -31,7 +32,13 @@ struct Freshness {
 Freshness archive_freshness(const std::filesystem::path& path, const image::Reference& ref,
                             const std::string& current_id);
 
-std::vector<Task> pull_tasks(const std::vector<image::Reference>& refs, const std::string& platform);
+// Registry credentials for a batch: where to look (nullopt = always anonymous).
+using CredentialLookup = std::optional<engine::CredentialSources>;
+// The X-Registry-Auth header for `domain`; errors when a configured helper fails.
+Result<std::string> auth_header_for(const std::string& domain, const CredentialLookup& lookup);
+
+std::vector<Task> pull_tasks(const std::vector<image::Reference>& refs, const std::string& platform,
+                             const CredentialLookup& credentials = std::nullopt);
 
 struct SaveSpec {
   std::filesystem::path dir;
@@ -61,6 +68,7 @@ struct PushSpec {
   std::string registry;
   int mode = 1;         // 1: REG/name:tag; 2: REG/project/name:tag
   std::string project;  // mode 2: overrides the image's own project when set
+  CredentialLookup credentials;
 };
 // Target name for `ref`, e.g. harbor.local/library/nginx:latest.
 Result<std::string> push_target(const image::Reference& ref, const PushSpec& spec);

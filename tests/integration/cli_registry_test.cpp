@@ -1,0 +1,173 @@
+// Credentials against the htpasswd-protected registry, on Docker and Podman:
+// config.json, a credential helper, auth.json; wrong passwords; login and logout.
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "hpn/engine/credentials.hpp"
+#include "support/testenv.hpp"
+
+using hpn::test::CommandResult;
+using hpn::test::env;
+using hpn::test::run_command;
+using hpn::test::shell_quote;
+using hpn::test::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+
+// hpn with its own DOCKER_CONFIG (and anything in `extra_env`), in `cwd`.
+CommandResult run_hpn(const TempDir& cwd, const std::string& args, const std::string& host,
+                      const std::string& extra_env = {}, const std::string& stdin_text = {}) {
+  std::string cmd = "cd " + shell_quote(cwd.path().string()) + " && ";
+  if (!stdin_text.empty()) cmd += "printf '%s\\n' " + shell_quote(stdin_text) + " | ";
+  cmd += "env -u REGISTRY_AUTH_FILE DOCKER_CONFIG=" + shell_quote((cwd / "docker").string()) +
+         " HOME=" + shell_quote(cwd.path().string()) + " DOCKER_HOST=" + shell_quote(host) + " " + extra_env + " " +
+         shell_quote(env("HPN_BINARY")) + " " + args;
+  return run_command(cmd);
+}
+
+std::string auth_reg() { return env("HPN_TEST_AUTH_REGISTRY"); }
+std::string docker_host() { return env("HPN_TEST_DOCKER_HOST"); }
+std::string podman_host() { return env("HPN_TEST_PODMAN_HOST"); }
+
+void write(const fs::path& p, const std::string& text) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p) << text;
+}
+
+std::string good_auth_json() {
+  return R"({"auths":{")" + auth_reg() + R"(":{"auth":")" +
+         hpn::engine::base64_encode(env("HPN_TEST_AUTH_USER") + ":" + env("HPN_TEST_AUTH_PASSWORD")) + R"("}}})";
+}
+
+std::string helper_path() {
+  // tests/support/bin holds docker-credential-hpntest; the source dir is two levels up from the test binary's cwd.
+  return fs::canonical(fs::path(env("HPN_TEST_SUPPORT_BIN"))).string();
+}
+
+}  // namespace
+
+TEST(Registry, PushWithCredentialsFromConfigJsonOnDockerAndPodman) {
+  TempDir dir;
+  write(dir / "docker/config.json", good_auth_json());
+  auto d = run_hpn(dir, "push hpn-test/small:1 -r " + auth_reg() + " -p cfgjson", docker_host());
+  EXPECT_EQ(d.exit_code, 0) << d.out << d.err;
+  auto pull = run_hpn(dir, "pull " + auth_reg() + "/cfgjson/small:1", podman_host());
+  EXPECT_EQ(pull.exit_code, 0) << pull.out << pull.err;
+  auto p = run_hpn(dir, "push " + auth_reg() + "/cfgjson/small:1 -r " + auth_reg() + " -p cfgjson-podman", podman_host());
+  EXPECT_EQ(p.exit_code, 0) << p.out << p.err;
+}
+
+TEST(Registry, PushWithCredentialsFromAHelper) {
+  TempDir dir;
+  write(dir / "docker/config.json", R"({"credHelpers":{")" + auth_reg() + R"(":"hpntest"}})");
+  const std::string path_env = "PATH=" + shell_quote(helper_path() + ":" + env("PATH")) +
+                               " HPN_TEST_HELPER_DIR=" + shell_quote(dir.path().string());
+  auto d = run_hpn(dir, "push hpn-test/small:1 -r " + auth_reg() + " -p helper", docker_host(), path_env);
+  EXPECT_EQ(d.exit_code, 0) << d.out << d.err;
+  auto p = run_hpn(dir, "pull " + auth_reg() + "/helper/small:1", podman_host(), path_env);
+  EXPECT_EQ(p.exit_code, 0) << p.out << p.err;
+  // The same config without the helper on PATH: a clear error, no retry.
+  auto missing = run_hpn(dir, "push hpn-test/small:1 -r " + auth_reg() + " -p helper", docker_host());
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.out.find("docker-credential-hpntest is not installed"), std::string::npos) << missing.out;
+}
+
+TEST(Registry, PushWithCredentialsFromPodmanAuthJson) {
+  TempDir dir;
+  write(dir / "auth.json", good_auth_json());
+  const std::string e = "REGISTRY_AUTH_FILE=" + shell_quote((dir / "auth.json").string());
+  auto p = run_hpn(dir, "pull " + auth_reg() + "/cfgjson/small:1", podman_host(), e);
+  if (p.exit_code != 0) {
+    // the image may not be there yet when tests run alone: push it with the same file first
+    auto push = run_hpn(dir, "push hpn-test/small:1 -r " + auth_reg() + " -p cfgjson", docker_host(), e);
+    ASSERT_EQ(push.exit_code, 0) << push.out << push.err;
+    p = run_hpn(dir, "pull " + auth_reg() + "/cfgjson/small:1", podman_host(), e);
+  }
+  EXPECT_EQ(p.exit_code, 0) << p.out << p.err;
+  auto d = run_hpn(dir, "push hpn-test/base:1 -r " + auth_reg() + " -p authjson", docker_host(), e);
+  EXPECT_EQ(d.exit_code, 0) << d.out << d.err;
+}
+
+TEST(Registry, WrongPasswordIsUnauthorizedWithTheRegistrysMessageAndNotRetried) {
+  TempDir dir;
+  write(dir / "docker/config.json", R"({"auths":{")" + auth_reg() + R"(":{"auth":")" +
+                                         hpn::engine::base64_encode("hpnuser:wrong") + R"("}}})");
+  for (const auto& host : {docker_host(), podman_host()}) {
+    auto r = run_hpn(dir, "pull " + auth_reg() + "/cfgjson/small:1", host);
+    EXPECT_EQ(r.exit_code, 1) << r.out;
+    EXPECT_NE(r.out.find("unauthorized: "), std::string::npos) << r.out;
+    EXPECT_EQ(r.err.find("retrying"), std::string::npos) << r.err;
+  }
+  auto push = run_hpn(dir, "push hpn-test/small:1 -r " + auth_reg() + " -p wrong", docker_host());
+  EXPECT_EQ(push.exit_code, 1);
+  EXPECT_NE(push.out.find("unauthorized: "), std::string::npos) << push.out;
+  EXPECT_NE(push.out.find("authentication required"), std::string::npos) << push.out;
+}
+
+TEST(Registry, LoginAndLogoutRoundTrip) {
+  TempDir dir;
+  auto bad = run_hpn(dir, "login " + auth_reg() + " -u hpnuser --password-stdin", docker_host(), {}, "nope");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("unauthorized"), std::string::npos) << bad.err;
+  EXPECT_FALSE(fs::exists(dir / "docker/config.json"));
+
+  auto ok = run_hpn(dir, "login " + auth_reg() + " -u hpnuser --password-stdin", docker_host(), {},
+                    env("HPN_TEST_AUTH_PASSWORD"));
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("Login Succeeded"), std::string::npos);
+  EXPECT_EQ(fs::status(dir / "docker/config.json").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  auto push = run_hpn(dir, "push hpn-test/base:1 -r " + auth_reg() + " -p login", docker_host());
+  EXPECT_EQ(push.exit_code, 0) << push.out;
+
+  auto out = run_hpn(dir, "logout " + auth_reg(), docker_host());
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  auto denied = run_hpn(dir, "push hpn-test/base:1 -r " + auth_reg() + " -p login2", docker_host());
+  EXPECT_EQ(denied.exit_code, 1);
+  EXPECT_NE(denied.out.find("unauthorized"), std::string::npos) << denied.out;
+  auto again = run_hpn(dir, "logout " + auth_reg(), docker_host());
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("not logged in"), std::string::npos);
+
+  // Through Podman, with a helper configured: login stores in the helper, logout erases.
+  write(dir / "docker/config.json", R"({"credsStore":"hpntest"})");
+  const std::string path_env = "PATH=" + shell_quote(helper_path() + ":" + env("PATH")) +
+                               " HPN_TEST_HELPER_DIR=" + shell_quote(dir.path().string());
+  auto hl = run_hpn(dir, "login " + auth_reg() + " -u hpnuser --password-stdin", podman_host(), path_env,
+                    env("HPN_TEST_AUTH_PASSWORD"));
+  ASSERT_EQ(hl.exit_code, 0) << hl.err;
+  EXPECT_NE(hl.out.find("docker-credential-hpntest"), std::string::npos);
+  std::ifstream stored(dir / "stored");
+  auto j = nlohmann::json::parse(stored);
+  EXPECT_EQ(j["Username"], "hpnuser");
+  EXPECT_EQ(j["ServerURL"], auth_reg());
+  auto ho = run_hpn(dir, "logout " + auth_reg(), podman_host(), path_env);
+  EXPECT_EQ(ho.exit_code, 0) << ho.err;
+  EXPECT_TRUE(fs::exists(dir / "erased"));
+}
+
+TEST(Registry, DebugLogOfAnAuthenticatedPushHasNoSecrets) {
+  TempDir dir;
+  write(dir / "docker/config.json", good_auth_json());
+  auto r = run_hpn(dir, "push hpn-test/small:1 -r " + auth_reg() + " -p secretless --log-level debug --log-file d.log",
+                   docker_host());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::ifstream f(dir / "d.log");
+  std::string log((std::istreambuf_iterator<char>(f)), {});
+  EXPECT_NE(log.find("/push?tag=1"), std::string::npos) << log.substr(0, 1500);
+  EXPECT_NE(log.find("using credentials for " + auth_reg()), std::string::npos);
+  const std::string password = env("HPN_TEST_AUTH_PASSWORD");
+  EXPECT_EQ(log.find(password), std::string::npos);
+  hpn::engine::Credentials c;
+  c.username = env("HPN_TEST_AUTH_USER");
+  c.password = password;
+  const std::string header = hpn::engine::registry_auth_header(c, auth_reg());
+  EXPECT_EQ(log.find(header), std::string::npos);
+  EXPECT_EQ(log.find(header.substr(0, 24)), std::string::npos);
+  EXPECT_EQ(log.find(hpn::engine::base64_encode(c.username + ":" + password)), std::string::npos);
+  EXPECT_EQ(r.out.find(password), std::string::npos);
+  EXPECT_EQ(r.err.find(password), std::string::npos);
+}
