@@ -39,9 +39,9 @@ struct Command {
 const Command k_commands[] = {
     {"pull", "Pull the listed images from their registries", cmd_pull, k_list | k_platform},
     {"save", "Save each listed image to its own archive (NAME.tar, Harpoon naming)", cmd_save,
-     k_list | k_path | k_dry_run | k_archive},
+     k_list | k_path | k_dry_run | k_archive | k_platform},
     {"load", "Load archives (any compression) from files or directories into the daemon", cmd_load,
-     k_files | k_path | k_dry_run | k_recursive | k_verify},
+     k_files | k_path | k_dry_run | k_recursive | k_verify | k_platform},
     {"push", "Tag each listed image for a registry, push it, remove the temporary tag", cmd_push,
      k_list | k_registry | k_dry_run},
     {"rmi", "Remove the listed images from the daemon", cmd_rmi, k_list | k_force},
@@ -97,8 +97,14 @@ int run(int argc, char** argv) {
   app.add_option("-H,--host", o.host,
                  "Daemon: unix:///path, tcp://host:port or host:port (default: DOCKER_HOST, docker "
                  "context, CONTAINER_HOST, default sockets)");
-  app.add_option("--runtime", o.runtime, "Prefer this runtime's default socket (config runtime.preferred)")
-      ->check(CLI::IsMember({"docker", "podman"}));
+  app.add_option("--runtime", o.runtime,
+                 "docker|podman: prefer this runtime's default socket (config runtime.preferred); "
+                 "nerdctl with --backend cli")
+      ->check(CLI::IsMember({"docker", "podman", "nerdctl"}));
+  app.add_flag_callback("--auto-fallback", [&o] { o.auto_fallback = true; },
+                        "Use the other runtime's socket when the preferred one is missing (default)");
+  app.add_flag_callback("--no-auto-fallback", [&o] { o.auto_fallback = false; },
+                        "Only use the preferred runtime's socket");
   app.add_option("-c,--config", o.config_file,
                  "Config file (default: ./config.yaml, ~/.hpn/config.yaml, /etc/hpn/config.yaml)");
   app.add_option("-f,--file", o.list_file, "Image list: one reference a line, '#' comments; '-' reads stdin");
@@ -112,6 +118,9 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "always", "never"}));
   app.add_flag("--no-color", o.no_color, "No colors (also NO_COLOR, logging.colors: false)");
   app.add_flag("--stats", o.stats, "Add per-image timings to the summary");
+  app.add_option("--backend", o.backend,
+                 "api (default): the Engine API; cli: one docker/podman/nerdctl process per step, as Harpoon")
+      ->check(CLI::IsMember({"api", "cli"}));
   app.add_option("-r,--registry", o.registry, "Target registry for push (config registry, HPN_REGISTRY)");
   app.add_option("-p,--project", o.project,
                  "Harpoon v1: target project for push (switches push mode 1 to 2)");
@@ -165,7 +174,11 @@ int run(int argc, char** argv) {
     if (c.opts & k_verify) {
       sub->add_flag("--skip-verify", o.skip_verify, "Load even when an archive does not match its .sha256 sidecar");
     }
-    if (c.opts & k_platform) sub->add_option("--platform", o.platform, "os/arch[/variant] to pull");
+    if (c.opts & k_platform) {
+      sub->add_option("--platform", o.platform,
+                      std::string(c.name) == "pull" ? "os/arch[/variant] to pull"
+                                                    : "os/arch[/variant] only (needs API 1.48, Docker 28+)");
+    }
     if (c.opts & k_registry) {
       sub->add_option("-p,--project", o.project, "Target project (switches push mode 1 to 2)");
     }
@@ -221,6 +234,10 @@ int run(int argc, char** argv) {
     return k_exit_usage;
   }
   if (!modes_fit(o, chosen->name)) return k_exit_usage;
+  if (o.runtime == "nerdctl" && o.backend != "cli") {
+    print_error("nerdctl has no Engine API socket; use --backend cli with --runtime nerdctl");
+    return k_exit_usage;
+  }
   if (!o.project.empty() && std::string(chosen->name) != "push") {
     print_error("-p/--project applies to push only; save and load take -p/--path after the subcommand");
     return k_exit_usage;

@@ -41,12 +41,30 @@ int cmd_load(Context& ctx) {
     std::printf("Dry run: %zu files, nothing loaded\n", files->size());
     return k_exit_ok;
   }
+  auto cli = cli_backend(ctx);
+  if (!cli) {
+    print_error(cli.error());
+    return k_exit_usage;
+  }
+  if (*cli) {
+    if (!ctx.opt.platform.empty()) {
+      print_error("--platform on load is not supported with --backend cli");
+      return k_exit_usage;
+    }
+    return run_tasks(ctx, (*cli)->client, ops::cli_load_tasks(*files, !ctx.opt.skip_verify, (*cli)->tool), "files");
+  }
   auto client = connect(ctx);
   if (!client) {
     print_error(client.error());
     return k_exit_failed;
   }
-  return run_tasks(ctx, *client, ops::load_tasks(*files, !ctx.opt.skip_verify), "files");
+  if (!ctx.opt.platform.empty()) {
+    if (auto q = client->platform_query(ctx.opt.platform, "load"); !q) {
+      print_error(q.error());
+      return q.error().kind == ErrorKind::invalid_argument ? k_exit_usage : k_exit_failed;
+    }
+  }
+  return run_tasks(ctx, *client, ops::load_tasks(*files, !ctx.opt.skip_verify, ctx.opt.platform), "files");
 }
 
 }  // namespace hpn::cli

@@ -32,6 +32,12 @@ int cmd_push(Context& ctx) {
     std::printf("Dry run: %zu images, nothing pushed\n", refs->size());
     return k_exit_ok;
   }
+  auto cli = cli_backend(ctx);
+  if (!cli) {
+    print_error(cli.error());
+    return k_exit_usage;
+  }
+  if (*cli) return run_tasks(ctx, (*cli)->client, ops::cli_push_tasks(*refs, spec, (*cli)->tool));
   auto client = connect(ctx);
   if (!client) {
     print_error(client.error());

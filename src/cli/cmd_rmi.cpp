@@ -8,6 +8,12 @@ namespace hpn::cli {
 int cmd_rmi(Context& ctx) {
   auto refs = read_images(ctx);
   if (!refs) return k_exit_usage;
+  auto cli = cli_backend(ctx);
+  if (!cli) {
+    print_error(cli.error());
+    return k_exit_usage;
+  }
+  if (*cli) return run_tasks(ctx, (*cli)->client, ops::cli_rmi_tasks(*refs, ctx.opt.force, (*cli)->tool));
   auto client = connect(ctx);
   if (!client) {
     print_error(client.error());

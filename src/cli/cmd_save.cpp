@@ -19,6 +19,7 @@ static ops::SaveSpec save_spec(const Context& ctx) {
   spec.compression = archive::parse_compression(ctx.opt.compress).value_or(archive::Compression::none);
   spec.level = ctx.opt.level;
   spec.force = ctx.opt.force;
+  spec.platform = ctx.opt.platform;
   spec.by_project = mode == 3;
   if (!ctx.opt.path.empty()) {
     spec.dir = ctx.opt.path;
@@ -78,10 +79,28 @@ int cmd_save(Context& ctx) {
     std::printf("Dry run: %zu images, nothing saved\n", refs->size());
     return k_exit_ok;
   }
+  auto cli = cli_backend(ctx);
+  if (!cli) {
+    print_error(cli.error());
+    return k_exit_usage;
+  }
+  if (*cli) {
+    if (!bundle.empty() || !ctx.opt.platform.empty()) {
+      print_error("--bundle and --platform are not supported with --backend cli");
+      return k_exit_usage;
+    }
+    return run_tasks(ctx, (*cli)->client, ops::cli_save_tasks(*refs, spec, (*cli)->tool));
+  }
   auto client = connect(ctx);
   if (!client) {
     print_error(client.error());
     return k_exit_failed;
+  }
+  if (!ctx.opt.platform.empty()) {
+    if (auto q = client->platform_query(ctx.opt.platform, "save"); !q) {
+      print_error(q.error());
+      return q.error().kind == ErrorKind::invalid_argument ? k_exit_usage : k_exit_failed;
+    }
   }
   // One list request gives the sizes for largest-first ordering; failure only costs speed.
   auto sizes = ops::image_sizes(*client);

@@ -13,6 +13,7 @@ Result<engine::Endpoint> resolve(const Context& ctx) {
     in.host_flag = ctx.opt.host;
   }
   const std::string& runtime = !ctx.opt.runtime.empty() ? ctx.opt.runtime : ctx.config.runtime.preferred;
+  in.auto_fallback = ctx.opt.auto_fallback.value_or(ctx.config.runtime.auto_fallback);
   if (runtime == "podman") {
     in.runtime = engine::RuntimePreference::podman;
   } else if (runtime == "docker") {
@@ -33,6 +34,21 @@ Result<engine::Client> connect(const Context& ctx) {
     opts.api_version = v;
   }
   return engine::Client::connect(*ep, opts);
+}
+
+Result<std::optional<CliBackend>> cli_backend(const Context& ctx) {
+  if (ctx.opt.backend != "cli") return std::optional<CliBackend>{};
+  std::string runtime = !ctx.opt.runtime.empty() ? ctx.opt.runtime : ctx.config.runtime.preferred;
+  if (runtime.empty()) runtime = "docker";
+  if (runtime == "nerdctl") {
+    engine::Endpoint none;
+    none.uri = "containerd (nerdctl)";
+    none.source = "--runtime nerdctl";
+    return std::optional<CliBackend>(CliBackend{ops::cli_tool("nerdctl", nullptr), engine::Client::offline(none)});
+  }
+  auto ep = resolve(ctx);
+  if (!ep) return ep.error();
+  return std::optional<CliBackend>(CliBackend{ops::cli_tool(runtime, &*ep), engine::Client::offline(*ep)});
 }
 
 std::optional<std::vector<image::Reference>> read_images(const Context& ctx) {

@@ -1,5 +1,6 @@
 #include "hpn/engine/client.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include "hpn/engine/errors.hpp"
@@ -68,6 +69,36 @@ int compare_api_versions(std::string_view a, std::string_view b) {
   return 0;
 }
 
+Result<std::string> platform_json(const std::string& platform) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (true) {
+    auto slash = platform.find('/', start);
+    parts.push_back(platform.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  if (parts.size() < 2 || parts.size() > 3 ||
+      std::any_of(parts.begin(), parts.end(), [](const std::string& p) { return p.empty(); })) {
+    return Error(ErrorKind::invalid_argument, "invalid platform '" + platform + "'; use os/arch[/variant], e.g. linux/arm64");
+  }
+  nlohmann::json j{{"os", parts[0]}, {"architecture", parts[1]}};
+  if (parts.size() == 3) j["variant"] = parts[2];
+  return j.dump();
+}
+
+Result<std::string> Client::platform_query(const std::string& platform, std::string_view what) const {
+  if (ping_.runtime == Runtime::podman) {
+    return Error(ErrorKind::unsupported, "Podman's compatible API cannot " + std::string(what) +
+                                             " a single platform; leave out --platform");
+  }
+  if (compare_api_versions(api_version_, "1.48") < 0) {
+    return Error(ErrorKind::unsupported, "the daemon speaks API " + api_version_ + "; --platform on " +
+                                             std::string(what) + " needs API 1.48 (Docker 28 or newer)");
+  }
+  return platform_json(platform);
+}
+
 Result<Client> Client::connect(const Endpoint& endpoint, const ClientOptions& options) {
   Connection conn(endpoint, options.connection);
   Client client(std::move(conn), {}, std::string(k_client_api_version), options);
@@ -94,6 +125,10 @@ Result<Client> Client::connect(const Endpoint& endpoint, const ClientOptions& op
   hpn::log::engine().debug("negotiated API {} with {} ({})", client.api_version_, ping->server,
                            to_string(ping->runtime));
   return client;
+}
+
+Client Client::offline(const Endpoint& endpoint) {
+  return Client(Connection(endpoint, {}), {}, std::string(k_client_api_version), {});
 }
 
 Client Client::clone() const {
@@ -228,10 +263,15 @@ Result<void> Client::pull(const std::string& image, const std::string& tag,
       "pull " + image + ":" + (tag.empty() ? "latest" : tag));
 }
 
-Result<std::uint64_t> Client::save(std::span<const std::string> names, const Sink& sink) {
+Result<std::uint64_t> Client::save(std::span<const std::string> names, const Sink& sink, const std::string& platform) {
   std::string what = "save";
   Request req;
   req.path = path("/images/get");
+  if (!platform.empty()) {
+    auto q = platform_query(platform, "save");
+    if (!q) return q.error();
+    req.query.emplace_back("platform", *q);
+  }
   for (const auto& n : names) {
     req.query.emplace_back("names", n);
     what += " " + n;
@@ -253,11 +293,16 @@ Result<std::uint64_t> Client::save(std::span<const std::string> names, const Sin
   return checker.bytes();
 }
 
-Result<LoadResult> Client::load(const Source& source, const ProgressFn& progress) {
+Result<LoadResult> Client::load(const Source& source, const ProgressFn& progress, const std::string& platform) {
   Request req;
   req.method = "POST";
   req.path = path("/images/load");
   req.query = {{"quiet", "0"}};
+  if (!platform.empty()) {
+    auto q = platform_query(platform, "load");
+    if (!q) return q.error();
+    req.query.emplace_back("platform", *q);
+  }
   req.content_type = "application/x-tar";
   req.upload = source;
   LoadResult result;

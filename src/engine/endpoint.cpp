@@ -249,14 +249,19 @@ Result<Endpoint> resolve_endpoint(const ResolveInputs& given) {
   }
   if (in.runtime == RuntimePreference::podman) {
     candidates = podman_socks;
-    candidates.push_back(docker_sock);
+    if (in.auto_fallback) candidates.push_back(docker_sock);
   } else {
     candidates.push_back(docker_sock);
-    candidates.insert(candidates.end(), podman_socks.begin(), podman_socks.end());
+    if (in.runtime == RuntimePreference::any || in.auto_fallback) {
+      candidates.insert(candidates.end(), podman_socks.begin(), podman_socks.end());
+    }
   }
-  for (const auto& c : candidates) {
-    if (in.socket_exists(c)) {
-      return parse_host("unix://" + c, "default socket");
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    if (in.socket_exists(candidates[i])) {
+      const bool fell_back = in.runtime != RuntimePreference::any &&
+                             (in.runtime == RuntimePreference::podman) != (candidates[i] != docker_sock);
+      return parse_host("unix://" + candidates[i],
+                        fell_back ? "default socket; preferred runtime not found, auto_fallback" : "default socket");
     }
   }
   std::string tried;

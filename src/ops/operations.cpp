@@ -134,6 +134,12 @@ Freshness archive_freshness(const std::filesystem::path& path, const image::Refe
 Result<Outcome> save_archive(engine::Client& client, const std::vector<std::string>& names,
                              const std::filesystem::path& path, const SaveSpec& spec,
                              const ProgressFn& progress) {
+  return write_archive([&](const engine::Sink& sink) { return client.save(names, sink, spec.platform); }, path, spec,
+                       progress);
+}
+
+Result<Outcome> write_archive(const TarProducer& producer, const std::filesystem::path& path, const SaveSpec& spec,
+                              const ProgressFn& progress) {
   if (auto st = archive::ensure_directory(path.parent_path()); !st) return st.error();
   auto file = util::AtomicFile::create(path);
   if (!file) return file.error();
@@ -151,7 +157,7 @@ Result<Outcome> save_archive(engine::Client& client, const std::vector<std::stri
   // The daemon stages the export before its first byte: "exporting" until then.
   if (progress) progress("exporting", 0, 0);
   std::uint64_t received = 0;
-  auto n = client.save(names, [&](std::string_view chunk) {
+  auto n = producer([&](std::string_view chunk) {
     received += chunk.size();
     if (progress) progress("saving", received, 0);
     return compressor ? compressor->write(chunk) : to_file(chunk);
@@ -232,14 +238,15 @@ Task bundle_task(const std::vector<image::Reference>& refs, const std::filesyste
   return t;
 }
 
-std::vector<Task> load_tasks(const std::vector<std::filesystem::path>& files, bool verify) {
+std::vector<Task> load_tasks(const std::vector<std::filesystem::path>& files, bool verify,
+                             const std::string& platform) {
   std::vector<Task> tasks;
   for (const auto& path : files) {
     Task t;
     t.label = path.string();
     std::error_code ec;
     t.size_hint = std::filesystem::file_size(path, ec);
-    t.run = [path, verify](engine::Client& client, const ProgressFn& progress) -> Result<Outcome> {
+    t.run = [path, verify, platform](engine::Client& client, const ProgressFn& progress) -> Result<Outcome> {
       if (verify) {
         progress("verifying", 0, 0);
         auto check = archive::verify_sidecar(path);
@@ -265,7 +272,7 @@ std::vector<Task> load_tasks(const std::vector<std::filesystem::path>& files, bo
           progress("loading", reader->bytes_consumed(), size);
         }
         return n;
-      });
+      }, {}, platform);
       if (!loaded) {
         // A reader error (corrupt compressed data) names the file already.
         if (loaded.error().message.find(path.string()) != std::string::npos) return loaded.error();

@@ -171,3 +171,60 @@ TEST(Registry, DebugLogOfAnAuthenticatedPushHasNoSecrets) {
   EXPECT_EQ(r.out.find(password), std::string::npos);
   EXPECT_EQ(r.err.find(password), std::string::npos);
 }
+
+// ---- the CLI backend against the API backend ------------------------------------
+
+#include "support/tar_util.hpp"
+
+TEST(CliBackend, SameBatchGivesTheSameArchivesAndImages) {
+  TempDir dir;
+  write(dir / "docker/config.json", "{}");  // podman's CLI insists DOCKER_CONFIG holds one
+  const std::string list = "hpn-test/small:1 hpn-test/multi:1";
+  auto api = run_hpn(dir, "save -p api --compress zstd " + list, docker_host());
+  ASSERT_EQ(api.exit_code, 0) << api.out << api.err;
+  auto cli = run_hpn(dir, "save --backend cli -p cli --compress zstd " + list, docker_host());
+  ASSERT_EQ(cli.exit_code, 0) << cli.out << cli.err;
+  for (const char* f : {"hpn-test_small_1.tar.zst", "hpn-test_multi_1.tar.zst"}) {
+    SCOPED_TRACE(f);
+    ASSERT_TRUE(fs::exists(dir / "cli" / f));
+    ASSERT_TRUE(fs::exists(dir / "cli" / (std::string(f) + ".sha256")));
+    EXPECT_EQ(hpn::test::tar_member_digests(dir / "api" / f), hpn::test::tar_member_digests(dir / "cli" / f));
+  }
+  // Same exit code and failure report for a missing image.
+  auto missing = run_hpn(dir, "save --backend cli -p cli2 hpn-test/small:1 hpn-test/absent:1", docker_host());
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.out.find("Summary: 1 successful, 1 failed"), std::string::npos) << missing.out;
+  EXPECT_NE(missing.out.find("\u2717 hpn-test/absent:1: not_found"), std::string::npos) << missing.out;
+
+  // Loading the CLI-made archives into Podman through podman's CLI gives the images
+  // the API-made ones give.
+  auto podman = hpn::test::connect_podman();
+  (void)podman.remove("hpn-test/multi:1");
+  auto load = run_hpn(dir, "load --backend cli --runtime podman cli", podman_host());
+  ASSERT_EQ(load.exit_code, 0) << load.out << load.err;
+  auto docker = hpn::test::connect_docker();
+  EXPECT_EQ(podman.inspect_image("hpn-test/multi:1")->id, docker.inspect_image("hpn-test/multi:1")->id);
+
+  // Push and pull through the CLI.
+  auto push = run_hpn(dir, "push --backend cli hpn-test/small:1 -r " + env("HPN_TEST_REGISTRY") + " -p viacli",
+                      docker_host());
+  ASSERT_EQ(push.exit_code, 0) << push.out << push.err;
+  EXPECT_FALSE(docker.inspect_image(env("HPN_TEST_REGISTRY") + "/viacli/small:1").ok());  // temporary tag removed
+  auto pull = run_hpn(dir, "pull --backend cli --runtime podman " + env("HPN_TEST_REGISTRY") + "/viacli/small:1",
+                      podman_host());
+  EXPECT_EQ(pull.exit_code, 0) << pull.out << pull.err;
+  EXPECT_TRUE(podman.inspect_image(env("HPN_TEST_REGISTRY") + "/viacli/small:1").ok());
+}
+
+TEST(Runtime, PlatformOnSaveNeedsANewerApiAndSaysSo) {
+  TempDir dir;
+  auto d = run_hpn(dir, "save --platform linux/amd64 hpn-test/small:1", docker_host());
+  EXPECT_EQ(d.exit_code, 1);
+  EXPECT_NE(d.err.find("needs API 1.48"), std::string::npos) << d.err;
+  EXPECT_FALSE(fs::exists(dir / "images"));
+  auto p = run_hpn(dir, "save --platform linux/amd64 hpn-test/small:1", podman_host());
+  EXPECT_EQ(p.exit_code, 1);
+  EXPECT_NE(p.err.find("Podman"), std::string::npos) << p.err;
+  auto pull = run_hpn(dir, "pull --platform linux/amd64 " + env("HPN_TEST_REGISTRY") + "/hpn-test/base:1", docker_host());
+  EXPECT_EQ(pull.exit_code, 0) << pull.out << pull.err;
+}

@@ -202,3 +202,28 @@ TEST(ResolveEndpoint, NoSocketAnywhereSaysWhatWasTried) {
   EXPECT_NE(ep->source.find("/run/podman/podman.sock"), std::string::npos);
   EXPECT_NE(ep->describe().find("none of"), std::string::npos);
 }
+
+TEST(ResolveEndpoint, AutoFallbackToTheOtherRuntime) {
+  FakeEnv env;
+  env.sockets = {"/var/run/docker.sock"};
+  auto in = env.inputs();
+  in.runtime = RuntimePreference::podman;
+  auto ep = resolve_endpoint(in);
+  ASSERT_TRUE(ep.ok());
+  EXPECT_EQ(ep->socket_path, "/var/run/docker.sock");
+  EXPECT_NE(ep->source.find("auto_fallback"), std::string::npos);
+  in.auto_fallback = false;
+  ep = resolve_endpoint(in);
+  ASSERT_TRUE(ep.ok());
+  EXPECT_EQ(ep->socket_path, "/run/podman/podman.sock");  // reported unreachable when used
+  EXPECT_NE(ep->source.find("none of /run/podman/podman.sock"), std::string::npos) << ep->source;
+}
+
+#include "hpn/engine/client.hpp"
+
+TEST(PlatformJson, ParsesOsArchVariant) {
+  EXPECT_EQ(*hpn::engine::platform_json("linux/arm64/v8"), R"({"architecture":"arm64","os":"linux","variant":"v8"})");
+  EXPECT_EQ(*hpn::engine::platform_json("linux/amd64"), R"({"architecture":"amd64","os":"linux"})");
+  EXPECT_FALSE(hpn::engine::platform_json("linux").ok());
+  EXPECT_FALSE(hpn::engine::platform_json("linux//x").ok());
+}

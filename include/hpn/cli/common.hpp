@@ -9,6 +9,7 @@
 #include "hpn/engine/client.hpp"
 #include "hpn/engine/endpoint.hpp"
 #include "hpn/image/image_list.hpp"
+#include "hpn/ops/cli_backend.hpp"
 #include "hpn/util/config.hpp"
 #include "hpn/util/result.hpp"
 
@@ -19,6 +20,7 @@ struct Options {
   // global
   std::string host;
   std::string runtime;
+  std::optional<bool> auto_fallback;  // --auto-fallback / --no-auto-fallback
   std::string log_level;
   std::string log_file;
   std::string config_file;
@@ -53,6 +55,7 @@ struct Options {
   // login
   std::string username;
   bool password_stdin = false;
+  std::string backend = "api";  // --backend api|cli
 };
 
 struct Context {
@@ -63,6 +66,14 @@ struct Context {
 Result<engine::Endpoint> resolve(const Context& ctx);
 // Resolve, connect and negotiate.
 Result<engine::Client> connect(const Context& ctx);
+
+// With --backend cli: the command-line tool to drive (docker -H URI, podman --url URI,
+// nerdctl) and an offline client for the worker pool; nullopt for the API backend.
+struct CliBackend {
+  ops::CliTool tool;
+  engine::Client client;
+};
+Result<std::optional<CliBackend>> cli_backend(const Context& ctx);
 
 // The images to work on, from -f LIST and/or positional references. Prints every
 // problem (with line numbers) and returns nullopt when the batch must not start.

@@ -38,6 +38,9 @@ struct PingInfo {
 // Compare "1.41" style versions: <0, 0, >0.
 int compare_api_versions(std::string_view a, std::string_view b);
 
+// "linux/arm64/v8" -> {"os":"linux","architecture":"arm64","variant":"v8"} (JSON text).
+Result<std::string> platform_json(const std::string& platform);
+
 struct ImageInfo {
   std::string id;
   std::vector<std::string> repo_tags;
@@ -78,6 +81,10 @@ class Client {
   // Connect and negotiate: GET /_ping, then min(ours, daemon's) unless overridden.
   static Result<Client> connect(const Endpoint& endpoint, const ClientOptions& options = {});
 
+  // A client that has not talked to the daemon (no ping): for code paths that do not
+  // use the API, such as the CLI backend's worker pool.
+  static Client offline(const Endpoint& endpoint);
+
   // A client on a new connection with the same endpoint and negotiated version.
   Client clone() const;
 
@@ -97,9 +104,12 @@ class Client {
                     const ProgressFn& progress = {});
   // Stream `docker save` of one or several images to `sink`; checks the tar framing
   // and fails when the stream is truncated or the daemon appended an error.
-  Result<std::uint64_t> save(std::span<const std::string> names, const Sink& sink);
-  // Load a tar (or compressed tar) streamed from `source` (chunked upload).
-  Result<LoadResult> load(const Source& source, const ProgressFn& progress = {});
+  // `platform` ("os/arch[/variant]") needs API 1.48 (Docker 28+); older daemons and
+  // Podman get an unsupported error rather than a silently different archive.
+  Result<std::uint64_t> save(std::span<const std::string> names, const Sink& sink, const std::string& platform = {});
+  // Load a tar (or compressed tar) streamed from `source` (chunked upload);
+  // `platform` as for save.
+  Result<LoadResult> load(const Source& source, const ProgressFn& progress = {}, const std::string& platform = {});
   Result<void> tag(const std::string& source, const std::string& repo, const std::string& tag);
   // Push `repo` at `tag`; `registry_auth` is the X-Registry-Auth value (anonymous if empty).
   Result<PushResult> push(const std::string& repo, const std::string& tag,
@@ -110,6 +120,10 @@ class Client {
 
   // Remove an image; returns the daemon's list of untagged/deleted entries.
   Result<std::vector<std::string>> remove(const std::string& name, bool force = false);
+
+  // The query value for a platform filter on save/load ("save"/"load"), or an
+  // unsupported error when this daemon cannot filter by platform there.
+  Result<std::string> platform_query(const std::string& platform, std::string_view what) const;
 
   // Base64url of "{}" (anonymous X-Registry-Auth).
   static constexpr std::string_view k_anonymous_auth = "e30=";

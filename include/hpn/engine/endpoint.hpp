@@ -39,6 +39,9 @@ enum class RuntimePreference { any, docker, podman };
 struct ResolveInputs {
   std::optional<std::string> host_flag;  // -H/--host
   RuntimePreference runtime = RuntimePreference::any;
+  // With a preferred runtime: also try the other runtime's sockets (Harpoon's
+  // runtime.auto_fallback). false = only the preferred runtime's sockets.
+  bool auto_fallback = true;
   std::function<std::optional<std::string>(const char*)> getenv;  // default: ::getenv
   std::function<bool(const std::string&)> socket_exists;          // default: stat()
   std::string home;  // default: $HOME

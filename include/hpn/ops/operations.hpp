@@ -47,6 +47,7 @@ struct SaveSpec {
   int level = archive::k_default_level;
   int threads = 0;          // zstd worker threads (0 = one per core)
   bool force = false;       // save even when an up-to-date archive exists
+  std::string platform;     // os/arch[/variant]; needs API 1.48
 };
 // Where `ref` is saved under `spec` (the name carries the compression suffix).
 std::filesystem::path save_path(const image::Reference& ref, const SaveSpec& spec);
@@ -56,13 +57,21 @@ std::vector<Task> save_tasks(const std::vector<image::Reference>& refs, const Sa
 Task bundle_task(const std::vector<image::Reference>& refs, const std::filesystem::path& file,
                  const SaveSpec& spec);
 
-// Stream `names` from the daemon into `path` (compressed per `spec`) with a sidecar
+// Where the bytes of an image tar come from: the API or a `docker save` process.
+// It hands every byte to the sink and returns the tar's size.
+using TarProducer = std::function<Result<std::uint64_t>(const engine::Sink&)>;
+
+// Stream a tar from `producer` into `path` (compressed per `spec`) with a sidecar
 // computed in the same pass. Nothing gets the final name unless all of it succeeded.
+Result<Outcome> write_archive(const TarProducer& producer, const std::filesystem::path& path, const SaveSpec& spec,
+                              const ProgressFn& progress = {});
+// write_archive() of the daemon's save of `names`.
 Result<Outcome> save_archive(engine::Client& client, const std::vector<std::string>& names,
                              const std::filesystem::path& path, const SaveSpec& spec,
                              const ProgressFn& progress = {});
 
-std::vector<Task> load_tasks(const std::vector<std::filesystem::path>& files, bool verify = true);
+std::vector<Task> load_tasks(const std::vector<std::filesystem::path>& files, bool verify = true,
+                             const std::string& platform = {});
 
 struct PushSpec {
   std::string registry;
