@@ -7,6 +7,8 @@ Scenarios (targets from the batch-operations issue, 2-core machine):
   save-tiny50   50 tiny images                              hpn -j4 >= 10x
   pull-mixed10  the mixed images from the local registry    hpn -j4 >= 1.35x
   pull-proxy20  20 tiny images through a proxy adding 50 ms round-trip time  >= 4x
+  backend-tiny50 / backend-mixed10   hpn save --backend cli (a docker process per image)
+                against the API backend, both with 4 workers (reported, no target)
   progress-mixed10   hpn save with the live progress display forced on against off:
                 within 3% (rendering costs nothing measurable)
   save-gzip-mixed10  `docker save IMG | gzip > F.tar.gz` loop against
@@ -201,6 +203,18 @@ class Bench:
         print(f"zstd output vs gzip output: {z / g:.3f} ({'no larger' if z <= g else 'LARGER'})")
         shutil.rmtree(out, ignore_errors=True)
 
+    def backend_scenario(self, name, images):
+        out = os.path.join(self.work, "out")
+
+        def clean():
+            shutil.rmtree(out, ignore_errors=True)
+            os.makedirs(out)
+
+        contenders = [("hpn save -j 4 --backend cli", lambda: self.hpn_run("save", images, 4, ("-p", out, "--backend", "cli"))),
+                      ("hpn save -j 4 (api)", lambda: self.hpn_run("save", images, 4, ("-p", out)))]
+        self.measure(name, contenders, clean, 1.0)
+        shutil.rmtree(out, ignore_errors=True)
+
     def progress_scenario(self, name, images):
         out = os.path.join(self.work, "out")
 
@@ -305,6 +319,10 @@ def main():
         mixed, tiny = b.fixtures()
         if want("save-mixed10"):
             b.save_scenario("save-mixed10", mixed, 1.35)
+        if want("backend-tiny50"):
+            b.backend_scenario("backend-tiny50", tiny)
+        if want("backend-mixed10"):
+            b.backend_scenario("backend-mixed10", mixed)
         if want("progress-mixed10"):
             b.progress_scenario("progress-mixed10", mixed)
         if want("save-gzip-mixed10"):
