@@ -4,6 +4,11 @@
 #include <cctype>
 #include <mutex>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 #include <curl/curl.h>
 
 #include "hpn/util/log.hpp"
@@ -155,6 +160,20 @@ struct Connection::Impl {
       case CURLE_COULDNT_RESOLVE_HOST:
       case CURLE_COULDNT_RESOLVE_PROXY: {
         std::string hint = "; is the daemon running? check -H/--host, DOCKER_HOST or the socket's permissions";
+        if (endpoint.transport == Transport::unix_socket) {
+          // libcurl does not say why; the socket file does.
+          const std::string& p = endpoint.socket_path;
+          struct stat st {};
+          if (::stat(p.c_str(), &st) != 0) {
+            detail = "no socket at " + p;
+            hint = "; is the daemon running? check -H/--host or DOCKER_HOST";
+          } else if (::access(p.c_str(), R_OK | W_OK) != 0 && errno == EACCES) {
+            detail = "Permission denied on " + p;
+            hint = "; run as root, or add your user to the socket's group (e.g. docker), or fix its permissions";
+          } else {
+            detail = "connection refused at " + p + " (a stale socket?)";
+          }
+        }
         return {ErrorKind::daemon_unreachable, "cannot connect to the daemon: " + detail + where + hint};
       }
       case CURLE_OPERATION_TIMEDOUT:

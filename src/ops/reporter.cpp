@@ -161,8 +161,9 @@ class TextReporter : public Reporter {
                      r.outcome.detail.empty() ? "" : " ", r.outcome.detail.c_str(), extra.c_str());
       }
     } else {
-      std::fprintf(o_.out, "[%zu/%zu] %s %s: %s\n", finished, total, mark(false).c_str(), r.label.c_str(),
-                   r.error ? r.error->describe().c_str() : "failed");
+      std::fprintf(o_.out, "[%zu/%zu] %s %s: %s%s\n", finished, total, mark(false).c_str(), r.label.c_str(),
+                   r.error ? r.error->describe().c_str() : "failed",
+                   r.attempts > 1 ? (" (after " + std::to_string(r.attempts) + " attempts)").c_str() : "");
     }
     std::fflush(o_.out);
     draw_area();
