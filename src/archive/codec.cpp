@@ -74,6 +74,9 @@ struct Compressor::Impl {
   std::optional<Error> out_error;
   bool finished = false;
 
+  // Free the writer first: freeing flushes through on_write, which uses the members.
+  ~Impl() { a.reset(); }
+
   static la_ssize_t on_write(struct archive*, void* self_, const void* buf, size_t n) {
     auto* self = static_cast<Impl*>(self_);
     auto st = self->out(std::string_view(static_cast<const char*>(buf), n));

@@ -177,6 +177,11 @@ std::vector<TaskResult> run_batch(const engine::Client& prototype, std::vector<T
         break;
       }
       auto delay = backoff_delay(o.retry, attempt, unit(rng));
+      // A daemon that cannot be reached is either restarting or gone: retry it, but
+      // briefly, so that a dead daemon fails the batch within seconds.
+      if (outcome.error().kind == ErrorKind::daemon_unreachable) {
+        delay = std::min(delay, std::chrono::milliseconds(1000));
+      }
       hpn::log::get("ops").info("{}: attempt {} failed ({}); retrying in {} ms", task.label, attempt,
                                 outcome.error().describe(), delay.count());
       {

@@ -183,7 +183,7 @@ TEST(Fault, DaemonKilledDuringLoadFailsFast) {
   daemon.kill_daemon();
   const int code = bg.wait(10s);
   EXPECT_EQ(code, 1) << slurp(bg.out) << slurp(bg.err);
-  EXPECT_LT(Clock::now() - killed, 5s);
+  EXPECT_LT(Clock::now() - killed, 5s) << slurp(bg.out) << slurp(bg.err);
   const std::string out = slurp(bg.out);
   EXPECT_NE(out.find("daemon_unreachable"), std::string::npos) << out;
   EXPECT_TRUE(fs::exists(archive));  // the input is untouched
@@ -343,7 +343,12 @@ TEST(Fault, TwoHundredImagesWithEightWorkersKeepFdsAndMemoryFlat) {
                 .exit_code,
             0);
   auto bg = Background::start(dir, "save -q -j 8 -f list.txt -p out --force", env("HPN_TEST_DOCKER_HOST"));
-  std::vector<std::pair<int, long>> samples;  // (open fds, VmRSS kB)
+  struct Sample {
+    int fds;
+    long rss_kb;
+    std::size_t done;  // archives finished so far
+  };
+  std::vector<Sample> samples;
   int status = 0;
   while (waitpid(bg.pid, &status, WNOHANG) == 0) {
     // The shell exec'd hpn, so bg.pid is hpn.
@@ -358,28 +363,42 @@ TEST(Fault, TwoHundredImagesWithEightWorkersKeepFdsAndMemoryFlat) {
     for (std::string line; std::getline(st, line);) {
       if (line.rfind("VmRSS:", 0) == 0) rss = std::stol(line.substr(6));
     }
-    if (fds > 0 && rss > 0) samples.emplace_back(fds, rss);
+    std::size_t done = 0;
+    for (auto it = fs::directory_iterator(dir / "out", ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      done += it->path().extension() == ".sha256" ? 1 : 0;
+    }
+    if (fds > 0 && rss > 0) samples.push_back({fds, rss, done});
     std::this_thread::sleep_for(2ms);
   }
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << slurp(bg.out) << slurp(bg.err);
   EXPECT_EQ(files_in(dir / "out").size(), 400u);  // archives + sidecars
-  ASSERT_GE(samples.size(), 8u) << "too few samples to judge";
-  // Compare the first and the last quarter of the run.
-  const std::size_t q = samples.size() / 4;
+  // Compare an early stretch of the batch (10-35% done) with a late one (65-95%).
   int fd_early = 0, fd_late = 0;
   long rss_early = 0, rss_late = 0;
-  for (std::size_t i = 0; i < q; ++i) {
-    fd_early = std::max(fd_early, samples[i].first);
-    rss_early = std::max(rss_early, samples[i].second);
+  std::size_t n_early = 0, n_late = 0;
+  for (const auto& s : samples) {
+    if (s.done >= 20 && s.done < 70) {
+      fd_early = std::max(fd_early, s.fds);
+      rss_early = std::max(rss_early, s.rss_kb);
+      ++n_early;
+    } else if (s.done >= 130 && s.done < 190) {
+      fd_late = std::max(fd_late, s.fds);
+      rss_late = std::max(rss_late, s.rss_kb);
+      ++n_late;
+    }
   }
-  for (std::size_t i = samples.size() - q; i < samples.size(); ++i) {
-    fd_late = std::max(fd_late, samples[i].first);
-    rss_late = std::max(rss_late, samples[i].second);
-  }
+  ASSERT_GE(n_early, 2u) << "too few samples to judge";
+  ASSERT_GE(n_late, 2u) << "too few samples to judge";
   EXPECT_LE(fd_late, fd_early + 2) << "open fds grew from " << fd_early << " to " << fd_late;
-  EXPECT_LE(rss_late, rss_early + 4096) << "RSS grew from " << rss_early << " kB to " << rss_late << " kB";
   EXPECT_LE(fd_late, 8 * 3 + 16) << "at most a socket, a file and a spare per worker";
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan's quarantine holds freed memory on purpose; the normal build checks RSS.
+  (void)rss_early;
+  (void)rss_late;
+#else
+  EXPECT_LE(rss_late, rss_early + 4096) << "RSS grew from " << rss_early << " kB to " << rss_late << " kB";
+#endif
   run_command("docker -H " + shell_quote(env("HPN_TEST_DOCKER_HOST")) +
               " images -q --filter reference='hpn-fd/*' | xargs -r docker -H " + shell_quote(env("HPN_TEST_DOCKER_HOST")) + " rmi -f >/dev/null");
 }
