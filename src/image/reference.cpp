@@ -212,6 +212,12 @@ Result<Reference> parse_reference(std::string_view text) {
   if (ref.domain == "docker.io" && ref.path.find('/') == std::string::npos) {
     ref.path = "library/" + ref.path;
   }
+  // The limit holds for the normalised name too, so that every accepted reference
+  // can be written out and parsed again (found by fuzz/fuzz_reference).
+  if (ref.repository().size() > k_max_name) {
+    return invalid(text, "repository name longer than 255 characters once normalised (" + ref.repository().substr(0, 40) +
+                             "...)");
+  }
   if (!ref.tag_given) ref.tag = "latest";
   return ref;
 }

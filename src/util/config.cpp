@@ -70,6 +70,11 @@ Result<std::chrono::milliseconds> parse_duration(const std::string& text) {
   else if (unit == "m") ms = value * 60'000;
   else if (unit == "h") ms = value * 3'600'000;
   else return Error(ErrorKind::invalid_argument, "invalid duration unit in '" + text + "' (use ms, s, m, h)");
+  // Out-of-range values would overflow the conversion (found by fuzz/fuzz_config).
+  constexpr double k_max_ms = 365.0 * 24 * 3600 * 1000;
+  if (!(ms >= 0 && ms <= k_max_ms)) {
+    return Error(ErrorKind::invalid_argument, "duration '" + text + "' is out of range (at most a year)");
+  }
   return std::chrono::milliseconds(static_cast<long long>(ms));
 }
 

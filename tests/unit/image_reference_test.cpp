@@ -112,3 +112,15 @@ TEST(ArchiveStem, HarpoonNaming) {
   EXPECT_EQ(archive_stem("nginx"), "nginx");
   EXPECT_EQ(archive_stem("a/b@sha256:ff"), "a_b_sha256_ff");
 }
+
+// Regression (fuzz/fuzz_reference): a name under 255 characters as written but over
+// it once "docker.io/library/" is added was accepted, and its canonical form was not.
+TEST(ReferenceParse, LengthLimitAppliesToTheNormalisedName) {
+  const std::string name(240, 'a');
+  auto r = parse_reference(name);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("once normalised"), std::string::npos);
+  auto ok = parse_reference(std::string(200, 'a'));
+  ASSERT_TRUE(ok.ok());
+  EXPECT_TRUE(parse_reference(ok->canonical()).ok());
+}

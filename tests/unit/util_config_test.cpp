@@ -97,3 +97,10 @@ TEST(Duration, Units) {
   EXPECT_FALSE(parse_duration("soon").ok());
   EXPECT_FALSE(parse_duration("5d").ok());
 }
+
+// Regression (fuzz/fuzz_config): huge durations overflowed the conversion.
+TEST(Duration, OutOfRangeIsAnErrorNotOverflow) {
+  EXPECT_FALSE(parse_duration("33333333333333333333333333333333333h").ok());
+  EXPECT_FALSE(parse_duration("9999999999h").ok());
+  EXPECT_TRUE(parse_duration("8760h").ok());
+}
