@@ -1,6 +1,5 @@
 #include "hpn/ops/cli_backend.hpp"
 
-#include "hpn/archive/archive_info.hpp"
 #include "hpn/engine/errors.hpp"
 #include "hpn/engine/tar_stream.hpp"
 #include "hpn/ops/signals.hpp"
@@ -92,14 +91,7 @@ std::vector<Task> cli_save_tasks(const std::vector<image::Reference>& refs, cons
           checker.feed(chunk);
           return sink(chunk);
         };
-        io.interrupt = &interrupt_flag();
-        const auto argv = tool.command({"save", local_name(ref)});
-        auto r = util::run_process(argv, io);
-        if (!r) return r.error();
-        if (r->exit_code != 0) {
-          const std::string msg = last_line(r->err);
-          return Error(engine::classify_message(msg, ErrorKind::daemon_error), describe(argv) + ": " + msg);
-        }
+        if (auto st = step(tool.command({"save", local_name(ref)}), io); !st) return st.error();
         if (auto st = checker.finish(); !st) return st.error();
         return checker.bytes();
       };
@@ -118,16 +110,7 @@ std::vector<Task> cli_load_tasks(const std::vector<std::filesystem::path>& files
     std::error_code ec;
     t.size_hint = std::filesystem::file_size(path, ec);
     t.run = [path, verify, tool](engine::Client&, const ProgressFn& progress) -> Result<Outcome> {
-      if (verify) {
-        auto check = archive::verify_sidecar(path);
-        if (!check) return check.error();
-        if (*check == archive::Checksum::mismatch) {
-          return Error(ErrorKind::invalid_argument,
-                       path.string() + " does not match its checksum " + archive::sidecar_path(path).string() +
-                           " (corrupt or replaced); save it again, or use --skip-verify to load it anyway");
-        }
-      }
-      auto reader = archive::DecompressingReader::open(path);
+      auto reader = open_for_load(path, verify, progress);
       if (!reader) return reader.error();
       const std::uint64_t size = reader->file_size();
       util::ProcessIo io;

@@ -238,6 +238,26 @@ Task bundle_task(const std::vector<image::Reference>& refs, const std::filesyste
   return t;
 }
 
+Result<archive::DecompressingReader> open_for_load(const std::filesystem::path& path, bool verify,
+                                                   const ProgressFn& progress) {
+  if (verify) {
+    progress("verifying", 0, 0);
+    auto check = archive::verify_sidecar(path);
+    if (!check) return check.error();
+    if (*check == archive::Checksum::mismatch) {
+      return Error(ErrorKind::invalid_argument,
+                   path.string() + " does not match its checksum " + archive::sidecar_path(path).string() +
+                       " (corrupt or replaced); save it again, or use --skip-verify to load it anyway");
+    }
+  }
+  auto reader = archive::DecompressingReader::open(path);
+  if (!reader) return reader.error();
+  if (reader->file_size() == 0) {
+    return Error(ErrorKind::invalid_argument, path.string() + " is empty; it is not an image archive");
+  }
+  return reader;
+}
+
 std::vector<Task> load_tasks(const std::vector<std::filesystem::path>& files, bool verify,
                              const std::string& platform) {
   std::vector<Task> tasks;
@@ -247,21 +267,8 @@ std::vector<Task> load_tasks(const std::vector<std::filesystem::path>& files, bo
     std::error_code ec;
     t.size_hint = std::filesystem::file_size(path, ec);
     t.run = [path, verify, platform](engine::Client& client, const ProgressFn& progress) -> Result<Outcome> {
-      if (verify) {
-        progress("verifying", 0, 0);
-        auto check = archive::verify_sidecar(path);
-        if (!check) return check.error();
-        if (*check == archive::Checksum::mismatch) {
-          return Error(ErrorKind::invalid_argument,
-                       path.string() + " does not match its checksum " + archive::sidecar_path(path).string() +
-                           " (corrupt or replaced); save it again, or use --skip-verify to load it anyway");
-        }
-      }
-      auto reader = archive::DecompressingReader::open(path);
+      auto reader = open_for_load(path, verify, progress);
       if (!reader) return reader.error();
-      if (reader->file_size() == 0) {
-        return Error(ErrorKind::invalid_argument, path.string() + " is empty; it is not an image archive");
-      }
       const std::uint64_t size = reader->file_size();
       progress("loading", 0, size);
       auto loaded = client.load([&](std::span<char> buf) -> Result<std::size_t> {

@@ -22,6 +22,7 @@ using hpn::test::env;
 using hpn::test::run_command;
 using hpn::test::shell_quote;
 using hpn::test::TempDir;
+using hpn::test::files_in;
 namespace fs = std::filesystem;
 
 namespace {
@@ -33,7 +34,7 @@ CommandResult run_hpn(const TempDir& cwd, const std::string& args, const std::st
                      shell_quote(host) + " " + shell_quote(env("HPN_BINARY")) + " " + args + " <" + stdin_file);
 }
 
-void write(const fs::path& p, const std::string& text) { std::ofstream(p) << text; }
+void write(const fs::path& p, const std::string& text) { hpn::test::write_file(p, text); }
 
 // Tags of `repo` in the test registry ("" when the repository does not exist).
 std::string registry_tags(const std::string& repo) {
@@ -43,17 +44,6 @@ std::string registry_tags(const std::string& repo) {
 
 bool docker_has(const std::string& name) {
   return hpn::test::connect_docker().inspect_image(name).ok();
-}
-
-std::vector<std::string> files_in(const fs::path& dir) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
-    if (it->is_regular_file()) out.push_back(fs::relative(it->path(), dir).string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
 }
 
 }  // namespace

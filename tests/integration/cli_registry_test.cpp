@@ -32,10 +32,7 @@ std::string auth_reg() { return env("HPN_TEST_AUTH_REGISTRY"); }
 std::string docker_host() { return env("HPN_TEST_DOCKER_HOST"); }
 std::string podman_host() { return env("HPN_TEST_PODMAN_HOST"); }
 
-void write(const fs::path& p, const std::string& text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p) << text;
-}
+void write(const fs::path& p, const std::string& text) { hpn::test::write_file(p, text); }
 
 std::string good_auth_json() {
   return R"({"auths":{")" + auth_reg() + R"(":{"auth":")" +

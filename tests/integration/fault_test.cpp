@@ -26,26 +26,12 @@ using hpn::test::env;
 using hpn::test::run_command;
 using hpn::test::shell_quote;
 using hpn::test::TempDir;
+using hpn::test::files_in;
+using hpn::test::slurp;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-std::vector<std::string> files_in(const fs::path& dir) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
-    if (it->is_regular_file()) out.push_back(fs::relative(it->path(), dir).string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p);
-  return std::string((std::istreambuf_iterator<char>(f)), {});
-}
 
 // hpn started in the background, output to files in `dir`.
 struct Background {

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "hpn/engine/client.hpp"
 
@@ -43,5 +44,12 @@ CommandResult run_command(const std::string& command);
 
 // Quote for the shell.
 std::string shell_quote(const std::string& s);
+
+// Regular files below `dir`, relative and sorted.
+std::vector<std::string> files_in(const std::filesystem::path& dir);
+// Whole file as a string ("" when unreadable).
+std::string slurp(const std::filesystem::path& p);
+// Write `text` to `p`, creating parent directories.
+void write_file(const std::filesystem::path& p, const std::string& text);
 
 }  // namespace hpn::test

@@ -70,6 +70,11 @@ Result<Outcome> save_archive(engine::Client& client, const std::vector<std::stri
                              const std::filesystem::path& path, const SaveSpec& spec,
                              const ProgressFn& progress = {});
 
+// Check an archive's sidecar (when `verify` and one exists) and open it for loading:
+// the decompressed tar. Errors name the file.
+Result<archive::DecompressingReader> open_for_load(const std::filesystem::path& path, bool verify,
+                                                   const ProgressFn& progress);
+
 std::vector<Task> load_tasks(const std::vector<std::filesystem::path>& files, bool verify = true,
                              const std::string& platform = {});
 
