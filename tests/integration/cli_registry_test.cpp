@@ -66,6 +66,9 @@ TEST(Registry, PushWithCredentialsFromAHelper) {
   EXPECT_EQ(d.exit_code, 0) << d.out << d.err;
   auto p = run_hpn(dir, "pull " + auth_reg() + "/helper/small:1", podman_host(), path_env);
   EXPECT_EQ(p.exit_code, 0) << p.out << p.err;
+  auto pp = run_hpn(dir, "push " + auth_reg() + "/helper/small:1 -r " + auth_reg() + " -p helper-podman", podman_host(),
+                    path_env);
+  EXPECT_EQ(pp.exit_code, 0) << pp.out << pp.err;
   // The same config without the helper on PATH: a clear error, no retry.
   auto missing = run_hpn(dir, "push hpn-test/small:1 -r " + auth_reg() + " -p helper", docker_host());
   EXPECT_EQ(missing.exit_code, 1);
@@ -86,6 +89,8 @@ TEST(Registry, PushWithCredentialsFromPodmanAuthJson) {
   EXPECT_EQ(p.exit_code, 0) << p.out << p.err;
   auto d = run_hpn(dir, "push hpn-test/base:1 -r " + auth_reg() + " -p authjson", docker_host(), e);
   EXPECT_EQ(d.exit_code, 0) << d.out << d.err;
+  auto pp = run_hpn(dir, "push " + auth_reg() + "/cfgjson/small:1 -r " + auth_reg() + " -p authjson-podman", podman_host(), e);
+  EXPECT_EQ(pp.exit_code, 0) << pp.out << pp.err;
 }
 
 TEST(Registry, WrongPasswordIsUnauthorizedWithTheRegistrysMessageAndNotRetried) {
