@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <type_traits>
 
 #include "hpn/engine/errors.hpp"
 #include "hpn/engine/tar_stream.hpp"
@@ -45,10 +46,14 @@ template <class T>
 T field_or(const nlohmann::json& j, const char* key, T fallback) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return fallback;
-  try {
-    return it->get<T>();
-  } catch (const nlohmann::json::exception&) {
-    return fallback;
+  if constexpr (std::is_same_v<T, std::int64_t>) {
+    return json_int(*it).value_or(fallback);  // no UB on out-of-range floats
+  } else {
+    try {
+      return it->get<T>();
+    } catch (const nlohmann::json::exception&) {
+      return fallback;
+    }
   }
 }
 

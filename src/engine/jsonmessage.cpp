@@ -1,5 +1,8 @@
 #include "hpn/engine/jsonmessage.hpp"
 
+#include <cmath>
+#include <cstdint>
+
 #include "hpn/engine/errors.hpp"
 
 namespace hpn::engine {
@@ -7,10 +10,7 @@ namespace {
 
 std::optional<std::int64_t> int_field(const nlohmann::json& obj, const char* key) {
   auto it = obj.find(key);
-  if (it != obj.end() && it->is_number()) {
-    return it->get<std::int64_t>();
-  }
-  return std::nullopt;
+  return it == obj.end() ? std::nullopt : json_int(*it);
 }
 
 std::string string_field(const nlohmann::json& obj, const char* key) {
@@ -30,6 +30,19 @@ std::string printable_excerpt(std::string_view s) {
 }
 
 }  // namespace
+
+std::optional<std::int64_t> json_int(const nlohmann::json& v) {
+  if (v.is_number_integer() && !v.is_number_unsigned()) return v.get<std::int64_t>();
+  if (v.is_number_unsigned()) {
+    const auto u = v.get<std::uint64_t>();
+    return u > static_cast<std::uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<std::int64_t>(u);
+  }
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (std::isfinite(d) && d >= -9.2e18 && d <= 9.2e18) return static_cast<std::int64_t>(d);
+  }
+  return std::nullopt;
+}
 
 Result<JsonMessage> parse_json_message(std::string_view text) {
   auto j = nlohmann::json::parse(text, nullptr, false);

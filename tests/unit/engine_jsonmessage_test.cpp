@@ -159,3 +159,15 @@ TEST(JsonMessageDecoder, EmptyStreamIsFine) {
   EXPECT_TRUE(c.decoder.finish().ok());
   EXPECT_TRUE(c.got.empty());
 }
+
+// Regression (fuzz/fuzz_jsonmessage): an out-of-range float in progressDetail was
+// converted to an integer with undefined behaviour.
+TEST(JsonMessageDecoder, OutOfRangeNumbersAreIgnoredNotConverted) {
+  Collector d;
+  ASSERT_TRUE(d.decoder.feed(R"({"progressDetail":{"current":2.2e31,"total":12.0}})").ok());
+  ASSERT_EQ(d.got.size(), 1u);
+  EXPECT_FALSE(d.got[0].current.has_value());
+  EXPECT_EQ(d.got[0].total, 12);
+  EXPECT_EQ(hpn::engine::json_int(nlohmann::json(18446744073709551615ull)), INT64_MAX);
+  EXPECT_FALSE(hpn::engine::json_int(nlohmann::json("12")).has_value());
+}

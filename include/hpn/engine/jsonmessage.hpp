@@ -26,6 +26,10 @@ struct JsonMessage {
   int error_code = 0;                   // errorDetail.code
 };
 
+// An integer from daemon JSON without undefined behaviour: integers as they are,
+// floats only when finite and in range; nullopt otherwise (found by fuzz_jsonmessage).
+std::optional<std::int64_t> json_int(const nlohmann::json& value);
+
 // Parse one object (already delimited). Returns a protocol error when `text` is not
 // a JSON object.
 Result<JsonMessage> parse_json_message(std::string_view text);
