@@ -16,11 +16,8 @@ int cmd_info(Context& ctx) {
   }
   std::printf("Endpoint:      %s\n", ep->uri.c_str());
   std::printf("Chosen from:   %s\n", ep->source.c_str());
-  auto client = connect(ctx);
-  if (!client) {
-    print_error(client.error());
-    return k_exit_failed;
-  }
+  auto client = connect_or_report(ctx);
+  if (!client) return k_exit_failed;
   const auto& p = client->server();
   std::printf("Server:        %s\n", p.server.empty() ? "(not reported)" : p.server.c_str());
   std::printf("Runtime:       %s\n", std::string(engine::to_string(p.runtime)).c_str());

@@ -41,11 +41,8 @@ int cmd_load(Context& ctx) {
     std::printf("Dry run: %zu files, nothing loaded\n", files->size());
     return k_exit_ok;
   }
-  auto cli = cli_backend(ctx);
-  if (!cli) {
-    print_error(cli.error());
-    return k_exit_usage;
-  }
+  auto cli = cli_backend_or_report(ctx);
+  if (!cli) return k_exit_usage;
   if (*cli) {
     if (!ctx.opt.platform.empty()) {
       print_error("--platform on load is not supported with --backend cli");
@@ -53,11 +50,8 @@ int cmd_load(Context& ctx) {
     }
     return run_tasks(ctx, (*cli)->client, ops::cli_load_tasks(*files, !ctx.opt.skip_verify, (*cli)->tool), "files");
   }
-  auto client = connect(ctx);
-  if (!client) {
-    print_error(client.error());
-    return k_exit_failed;
-  }
+  auto client = connect_or_report(ctx);
+  if (!client) return k_exit_failed;
   if (!ctx.opt.platform.empty()) {
     if (auto q = client->platform_query(ctx.opt.platform, "load"); !q) {
       print_error(q.error());

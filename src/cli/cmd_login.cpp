@@ -73,11 +73,8 @@ int cmd_login(Context& ctx) {
     print_error("empty password");
     return k_exit_usage;
   }
-  auto client = connect(ctx);
-  if (!client) {
-    print_error(client.error());
-    return k_exit_failed;
-  }
+  auto client = connect_or_report(ctx);
+  if (!client) return k_exit_failed;
   std::string check_address = engine::registry_key(domain);
   // Podman's /auth forces TLS verification except for "localhost:" addresses, even for
   // registries marked insecure; a loopback IP is the same server under that name.

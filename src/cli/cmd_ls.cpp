@@ -67,11 +67,8 @@ int cmd_ls(Context& ctx) {
     refs = read_images(ctx);
     if (!refs) return k_exit_usage;
   }
-  auto client = connect(ctx);
-  if (!client) {
-    print_error(client.error());
-    return k_exit_failed;
-  }
+  auto client = connect_or_report(ctx);
+  if (!client) return k_exit_failed;
   if (!check_list) {
     auto images = client->list_images();
     if (!images) {

@@ -8,17 +8,11 @@ namespace hpn::cli {
 int cmd_pull(Context& ctx) {
   auto refs = read_images(ctx);
   if (!refs) return k_exit_usage;
-  auto cli = cli_backend(ctx);
-  if (!cli) {
-    print_error(cli.error());
-    return k_exit_usage;
-  }
+  auto cli = cli_backend_or_report(ctx);
+  if (!cli) return k_exit_usage;
   if (*cli) return run_tasks(ctx, (*cli)->client, ops::cli_pull_tasks(*refs, ctx.opt.platform, (*cli)->tool));
-  auto client = connect(ctx);
-  if (!client) {
-    print_error(client.error());
-    return k_exit_failed;
-  }
+  auto client = connect_or_report(ctx);
+  if (!client) return k_exit_failed;
   const bool podman = client->runtime() == engine::Runtime::podman;
   return run_tasks(ctx, *client,
                    ops::pull_tasks(*refs, ctx.opt.platform, engine::CredentialSources::from_environment(podman)));

@@ -32,17 +32,11 @@ int cmd_push(Context& ctx) {
     std::printf("Dry run: %zu images, nothing pushed\n", refs->size());
     return k_exit_ok;
   }
-  auto cli = cli_backend(ctx);
-  if (!cli) {
-    print_error(cli.error());
-    return k_exit_usage;
-  }
+  auto cli = cli_backend_or_report(ctx);
+  if (!cli) return k_exit_usage;
   if (*cli) return run_tasks(ctx, (*cli)->client, ops::cli_push_tasks(*refs, spec, (*cli)->tool));
-  auto client = connect(ctx);
-  if (!client) {
-    print_error(client.error());
-    return k_exit_failed;
-  }
+  auto client = connect_or_report(ctx);
+  if (!client) return k_exit_failed;
   spec.credentials = engine::CredentialSources::from_environment(client->runtime() == engine::Runtime::podman);
   return run_tasks(ctx, *client, ops::push_tasks(*refs, spec));
 }

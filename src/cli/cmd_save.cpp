@@ -79,11 +79,8 @@ int cmd_save(Context& ctx) {
     std::printf("Dry run: %zu images, nothing saved\n", refs->size());
     return k_exit_ok;
   }
-  auto cli = cli_backend(ctx);
-  if (!cli) {
-    print_error(cli.error());
-    return k_exit_usage;
-  }
+  auto cli = cli_backend_or_report(ctx);
+  if (!cli) return k_exit_usage;
   if (*cli) {
     if (!bundle.empty() || !ctx.opt.platform.empty()) {
       print_error("--bundle and --platform are not supported with --backend cli");
@@ -91,11 +88,8 @@ int cmd_save(Context& ctx) {
     }
     return run_tasks(ctx, (*cli)->client, ops::cli_save_tasks(*refs, spec, (*cli)->tool));
   }
-  auto client = connect(ctx);
-  if (!client) {
-    print_error(client.error());
-    return k_exit_failed;
-  }
+  auto client = connect_or_report(ctx);
+  if (!client) return k_exit_failed;
   if (!ctx.opt.platform.empty()) {
     if (auto q = client->platform_query(ctx.opt.platform, "save"); !q) {
       print_error(q.error());

@@ -36,6 +36,24 @@ Result<engine::Client> connect(const Context& ctx) {
   return engine::Client::connect(*ep, opts);
 }
 
+std::optional<engine::Client> connect_or_report(const Context& ctx) {
+  auto client = connect(ctx);
+  if (!client) {
+    print_error(client.error());
+    return std::nullopt;
+  }
+  return std::move(*client);
+}
+
+std::optional<std::optional<CliBackend>> cli_backend_or_report(const Context& ctx) {
+  auto cli = cli_backend(ctx);
+  if (!cli) {
+    print_error(cli.error());
+    return std::nullopt;
+  }
+  return std::move(*cli);
+}
+
 Result<std::optional<CliBackend>> cli_backend(const Context& ctx) {
   if (ctx.opt.backend != "cli") return std::optional<CliBackend>{};
   std::string runtime = !ctx.opt.runtime.empty() ? ctx.opt.runtime : ctx.config.runtime.preferred;

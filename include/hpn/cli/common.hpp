@@ -66,6 +66,8 @@ struct Context {
 Result<engine::Endpoint> resolve(const Context& ctx);
 // Resolve, connect and negotiate.
 Result<engine::Client> connect(const Context& ctx);
+// connect(), printing the error when it fails (the caller then exits 1).
+std::optional<engine::Client> connect_or_report(const Context& ctx);
 
 // With --backend cli: the command-line tool to drive (docker -H URI, podman --url URI,
 // nerdctl) and an offline client for the worker pool; nullopt for the API backend.
@@ -74,6 +76,9 @@ struct CliBackend {
   engine::Client client;
 };
 Result<std::optional<CliBackend>> cli_backend(const Context& ctx);
+// cli_backend(), printing the error when the endpoint cannot be resolved: outer
+// nullopt means "stop with a usage error", inner nullopt means "use the API".
+std::optional<std::optional<CliBackend>> cli_backend_or_report(const Context& ctx);
 
 // The images to work on, from -f LIST and/or positional references. Prints every
 // problem (with line numbers) and returns nullopt when the batch must not start.
