@@ -65,6 +65,9 @@ std::vector<TaskResult> run_batch(const engine::Client& prototype, std::vector<T
   std::vector<bool> done(tasks.size(), false);
   std::mutex mu;
   std::size_t finished = 0;
+  // Archives the tasks leave uncommitted are synced in groups; the thread starts
+  // with the first one.
+  util::GroupCommit commits;
 
   auto finish = [&](std::size_t i, TaskResult r) {
     std::lock_guard lock(mu);
@@ -151,6 +154,7 @@ std::vector<TaskResult> run_batch(const engine::Client& prototype, std::vector<T
     TaskResult r;
     r.label = task.label;
     const auto t0 = Clock::now();
+    std::shared_ptr<util::FileGroup> uncommitted;
     for (int attempt = 1;; ++attempt) {
       r.attempts = attempt;
       if (o.operation_timeout.count() > 0) {
@@ -161,6 +165,7 @@ std::vector<TaskResult> run_batch(const engine::Client& prototype, std::vector<T
       client.connection().set_deadline(std::nullopt);
       if (outcome) {
         r.state = TaskState::succeeded;
+        uncommitted = std::exchange(outcome->uncommitted, nullptr);
         r.outcome = std::move(*outcome);
         r.error.reset();
         break;
@@ -195,9 +200,22 @@ std::vector<TaskResult> run_batch(const engine::Client& prototype, std::vector<T
         break;
       }
     }
+    if (uncommitted) {
+      // Reported once the files have their final names; the worker goes on.
+      commits.submit(std::move(*uncommitted), [&finish, i, t0, r](Status st) mutable {
+        if (!st) {
+          r.state = TaskState::failed;
+          r.error = st.error();
+        }
+        r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
+        finish(i, std::move(r));
+      });
+      return;
+    }
     r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
     finish(i, std::move(r));
   });
+  commits.drain();
 
   const bool was_interrupted = interrupted(o);
   for (std::size_t i = 0; i < tasks.size(); ++i) {

@@ -128,7 +128,7 @@ std::vector<Task> cli_load_tasks(const std::vector<std::filesystem::path>& files
           detail += (detail.empty() ? "loaded " : ", ") + out->substr(pos + prefix.size(), end == std::string::npos ? std::string::npos : end - pos - prefix.size());
         }
       }
-      return Outcome{.detail = detail, .bytes = size, .unchanged = false};
+      return Outcome{.detail = detail, .bytes = size, .unchanged = false, .uncommitted = {}};
     };
     tasks.push_back(std::move(t));
   }

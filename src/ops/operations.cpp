@@ -1,5 +1,6 @@
 #include "hpn/ops/operations.hpp"
 
+#include <array>
 #include <map>
 
 #include <cstdio>
@@ -167,12 +168,8 @@ Result<Outcome> write_archive(const TarProducer& producer, const std::filesystem
     if (auto st = compressor->finish(); !st) return st.error();
   }
   const std::uint64_t written = file->bytes_written();
-  if (auto st = file->commit(); !st) return st.error();
-  if (auto st = archive::write_sidecar(path, digest.hex_digest()); !st) {
-    std::error_code ec;
-    std::filesystem::remove(path, ec);  // an archive without its checksum would be trusted less; do not keep it
-    return st.error();
-  }
+  auto sidecar = archive::prepare_sidecar(path, digest.hex_digest());
+  if (!sidecar) return sidecar.error();
   Outcome o;
   o.detail = "-> " + path.string();
   if (spec.compression != archive::Compression::none) {
@@ -182,6 +179,21 @@ Result<Outcome> write_archive(const TarProducer& producer, const std::filesystem
     o.detail += ratio;
   }
   o.bytes = *n;
+  if (spec.group_commit) {
+    o.uncommitted = std::make_shared<util::FileGroup>();
+    o.uncommitted->push_back(std::move(*file));
+    o.uncommitted->push_back(std::move(*sidecar));
+    return o;
+  }
+  // The archive gets its name before its sidecar, and only once both are on disk.
+  const std::array<util::AtomicFile*, 2> files{&*file, &*sidecar};
+  if (auto st = util::commit_in_order(files); !st) {
+    if (file->committed()) {
+      std::error_code ec;
+      std::filesystem::remove(path, ec);  // an archive without its checksum would be trusted less; do not keep it
+    }
+    return st.error();
+  }
   return o;
 }
 
@@ -206,7 +218,7 @@ std::vector<Task> save_tasks(const std::vector<image::Reference>& refs, const Sa
         auto fresh = archive_freshness(path, ref, info->id);
         if (fresh.fresh) {
           return Outcome{.detail = "unchanged: " + path.string() + " already exists and verified", .bytes = 0,
-                         .unchanged = true};
+                         .unchanged = true, .uncommitted = {}};
         }
         hpn::log::get("ops").info("saving {} again: {}", ref.original, fresh.why);
       }
@@ -302,7 +314,7 @@ std::vector<Task> load_tasks(const std::vector<std::filesystem::path>& files, bo
       if (reader->compression() != archive::Compression::none) {
         detail += " (" + std::string(archive::to_string(reader->compression())) + ")";
       }
-      return Outcome{.detail = detail, .bytes = reader->file_size(), .unchanged = false};
+      return Outcome{.detail = detail, .bytes = reader->file_size(), .unchanged = false, .uncommitted = {}};
     };
     tasks.push_back(std::move(t));
   }
@@ -395,7 +407,7 @@ std::vector<Task> rmi_tasks(const std::vector<image::Reference>& refs, bool forc
         else ++deleted;
       }
       return Outcome{.detail = "(untagged " + std::to_string(untagged) + ", deleted " + std::to_string(deleted) + ")",
-                     .bytes = 0, .unchanged = false};
+                     .bytes = 0, .unchanged = false, .uncommitted = {}};
     };
     tasks.push_back(std::move(t));
   }

@@ -86,14 +86,45 @@ Status AtomicFile::write(std::string_view data) {
 }
 
 Status AtomicFile::commit() {
-  if (!fd_.valid()) {
-    return Error(ErrorKind::io, "commit of closed file " + part_.string());
+  if (auto st = sync(); !st) {
+    return st;
   }
-  if (::fsync(fd_.get()) != 0) {
+  return publish();
+}
+
+Status AtomicFile::close() {
+  if (fd_.valid() && ::close(fd_.release()) != 0) {
+    return errno_error(errno, "cannot close", part_);
+  }
+  return {};
+}
+
+Status AtomicFile::sync() {
+  if (committed_) {
+    return Error(ErrorKind::io, "sync of committed file " + final_.string());
+  }
+  Fd reopened;
+  int fd = fd_.get();
+  if (fd < 0) {
+    // fsync through a read-only descriptor flushes the same inode.
+    reopened.reset(::open(part_.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!reopened.valid()) {
+      return errno_error(errno, "cannot open", part_);
+    }
+    fd = reopened.get();
+  }
+  if (::fsync(fd) != 0) {
     return errno_error(errno, "cannot sync", part_);
   }
-  if (::close(fd_.release()) != 0) {
-    return errno_error(errno, "cannot close", part_);
+  return {};
+}
+
+Status AtomicFile::publish() {
+  if (committed_) {
+    return Error(ErrorKind::io, "commit of committed file " + final_.string());
+  }
+  if (auto st = close(); !st) {
+    return st;
   }
   if (::rename(part_.c_str(), final_.c_str()) != 0) {
     return errno_error(errno, "cannot rename to " + final_.string() + " from", part_);

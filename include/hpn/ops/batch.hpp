@@ -7,12 +7,14 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "hpn/engine/client.hpp"
 #include "hpn/util/config.hpp"
+#include "hpn/util/group_commit.hpp"
 #include "hpn/util/result.hpp"
 
 namespace hpn::ops {
@@ -21,6 +23,10 @@ struct Outcome {
   std::string detail;        // "-> images/nginx_latest.tar", "digest sha256:..."
   std::uint64_t bytes = 0;   // bytes moved
   bool unchanged = false;    // nothing to do (already there)
+  // Files written but not yet durable (an archive, then its sidecar): the batch
+  // syncs them together with others (util::GroupCommit) and reports the task once
+  // they have their final names.
+  std::shared_ptr<util::FileGroup> uncommitted;
 };
 
 // Progress of one task: a phase ("exporting", "saving", "pulling", ...) and bytes

@@ -48,6 +48,9 @@ struct SaveSpec {
   int threads = 0;          // zstd worker threads (0 = one per core)
   bool force = false;       // save even when an up-to-date archive exists
   std::string platform;     // os/arch[/variant]; needs API 1.48
+  // Leave the archive and sidecar to the batch's group commit (Outcome::uncommitted)
+  // instead of fsyncing and renaming them in the task.
+  bool group_commit = false;
 };
 // Where `ref` is saved under `spec` (the name carries the compression suffix).
 std::filesystem::path save_path(const image::Reference& ref, const SaveSpec& spec);

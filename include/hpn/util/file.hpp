@@ -31,13 +31,23 @@ class AtomicFile {
   ~AtomicFile();
 
   Status write(std::string_view data);
+  // fsync, close and rename: the data is on disk before it has its final name.
   Status commit();
+  // Close the descriptor (the .part file stays until publish() or discard()).
+  Status close();
+  // Make the data durable: fsync (reopening the .part file if closed).
+  Status sync();
+  // Close and rename to the final name, without syncing: only after sync() or
+  // after a syncfs() of the file's filesystem (GroupCommit does that).
+  Status publish();
   // Remove the partial file now (also done by the destructor).
   void discard();
 
   const std::filesystem::path& final_path() const { return final_; }
   const std::filesystem::path& part_path() const { return part_; }
   std::uint64_t bytes_written() const { return written_; }
+  bool committed() const { return committed_; }
+  int native_handle() const { return fd_.get(); }
 
  private:
   AtomicFile(Fd fd, std::filesystem::path final_path, std::filesystem::path part_path)

@@ -1,0 +1,181 @@
+#include "hpn/util/group_commit.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <map>
+#include <optional>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hpn/util/log.hpp"
+
+namespace hpn::util {
+
+Status commit_in_order(std::span<AtomicFile* const> files) {
+  for (AtomicFile* f : files) {
+    if (auto st = f->commit(); !st) return st;
+  }
+  return {};
+}
+
+GroupCommit::GroupCommit(std::chrono::milliseconds window, std::size_t max_pending)
+    : window_(window), max_pending_(std::max<std::size_t>(1, max_pending)) {}
+
+GroupCommit::~GroupCommit() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void GroupCommit::submit(FileGroup files, Done done) {
+  Status closed;
+  for (auto& f : files) {
+    if (auto st = f.close(); !st) {
+      closed = st;
+      break;
+    }
+  }
+  if (!closed) {
+    done(closed);  // the files are removed with `files`
+    return;
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+    if (queue_.empty()) first_queued_ = std::chrono::steady_clock::now();
+    queue_.push_back(Pending{std::move(files), std::move(done)});
+  }
+  wake_.notify_all();
+}
+
+void GroupCommit::drain() {
+  std::unique_lock lock(mu_);
+  if (queue_.empty() && !busy_) return;
+  flush_ = true;
+  wake_.notify_all();
+  idle_.wait(lock, [&] { return queue_.empty() && !busy_; });
+  flush_ = false;
+}
+
+Status GroupCommit::commit(FileGroup files) {
+  std::mutex m;
+  std::condition_variable cv;
+  std::optional<Status> result;
+  submit(std::move(files), [&](Status st) {
+    std::lock_guard lock(m);
+    result = std::move(st);
+    cv.notify_all();
+  });
+  drain();
+  std::unique_lock lock(m);
+  cv.wait(lock, [&] { return result.has_value(); });
+  return *result;
+}
+
+std::uint64_t GroupCommit::syncs() const {
+  std::lock_guard lock(mu_);
+  return syncs_;
+}
+
+std::uint64_t GroupCommit::groups() const {
+  std::lock_guard lock(mu_);
+  return groups_;
+}
+
+void GroupCommit::run() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    wake_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, nothing left
+    // Wait for company, unless told to hurry.
+    wake_.wait_until(lock, first_queued_ + window_,
+                     [&] { return stop_ || flush_ || queue_.size() >= max_pending_; });
+    std::vector<Pending> round;
+    round.swap(queue_);
+    busy_ = true;
+    lock.unlock();
+    process(round);
+    lock.lock();
+    busy_ = false;
+    ++syncs_;
+    groups_ += round.size();
+    idle_.notify_all();
+  }
+}
+
+namespace {
+
+// Remove the files of a group that were already published.
+void unpublish(FileGroup& files) {
+  for (auto& f : files) {
+    if (f.committed()) ::unlink(f.final_path().c_str());
+  }
+}
+
+}  // namespace
+
+void GroupCommit::process(std::vector<Pending>& round) {
+  // One syncfs() per filesystem, through a descriptor on each group's directory.
+  std::map<std::string, std::pair<Fd, dev_t>> dirs;  // directory -> (descriptor, device)
+  std::map<dev_t, int> filesystems;
+  std::vector<Status> results(round.size());
+  for (std::size_t i = 0; i < round.size(); ++i) {
+    for (auto& f : round[i].files) {
+      const std::string dir = f.part_path().parent_path().empty() ? "." : f.part_path().parent_path().string();
+      if (dirs.count(dir)) continue;
+      Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      struct stat st {};
+      if (!fd.valid() || ::fstat(fd.get(), &st) != 0) {
+        results[i] = errno_error(errno, "cannot open directory", dir);
+        break;
+      }
+      filesystems.emplace(st.st_dev, fd.get());
+      dirs.emplace(dir, std::make_pair(std::move(fd), st.st_dev));
+    }
+  }
+  std::map<dev_t, bool> synced;
+  for (const auto& [dev, fd] : filesystems) {
+    synced[dev] = ::syncfs(fd) == 0;
+    if (!synced[dev]) {
+      hpn::log::get("util").warn("syncfs failed ({}); syncing each file on its own", std::strerror(errno));
+    }
+  }
+  hpn::log::get("util").debug("group commit: {} groups, {} filesystem syncs", round.size(), filesystems.size());
+  for (std::size_t i = 0; i < round.size(); ++i) {
+    auto& files = round[i].files;
+    for (auto& f : files) {
+      if (!results[i]) break;
+      const std::string dir = f.part_path().parent_path().empty() ? "." : f.part_path().parent_path().string();
+      auto d = dirs.find(dir);
+      if (d == dirs.end()) {
+        results[i] = Error(ErrorKind::io, "cannot open directory " + dir);
+        break;
+      }
+      if (!synced[d->second.second]) {
+        if (auto st = f.sync(); !st) {
+          results[i] = st;
+          break;
+        }
+      }
+      if (auto st = f.publish(); !st) results[i] = st;
+    }
+    if (!results[i]) unpublish(files);
+  }
+  // The renames themselves: one directory sync each (a lost rename only leaves a .part).
+  for (auto& [dir, entry] : dirs) {
+    if (::fsync(entry.first.get()) != 0) {
+      hpn::log::get("util").debug("fsync of directory {} failed: {}", dir, std::strerror(errno));
+    }
+  }
+  for (std::size_t i = 0; i < round.size(); ++i) {
+    FileGroup done_files = std::move(round[i].files);  // partials are removed here on failure
+    done_files.clear();
+    round[i].done(results[i]);
+  }
+}
+
+}  // namespace hpn::util
