@@ -36,9 +36,13 @@ Error errno_error(int err, std::string_view what, const std::filesystem::path& p
 Result<AtomicFile> AtomicFile::create(const std::filesystem::path& final_path, mode_t mode) {
   std::filesystem::path part = final_path;
   part += ".part";
-  // O_EXCL on a fresh name: a stale .part from a crashed run is replaced, never appended to.
-  ::unlink(part.c_str());
+  // O_EXCL on a fresh name: a stale .part from a crashed run is replaced, never
+  // appended to. (Unlinking only when one exists: an unlink locks the directory.)
   int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0 && errno == EEXIST) {
+    ::unlink(part.c_str());
+    fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  }
   if (fd < 0) {
     return errno_error(errno, "cannot create", part);
   }

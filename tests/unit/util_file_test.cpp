@@ -57,3 +57,19 @@ TEST(Sha256, KnownVectors) {
   h.update("bc");
   EXPECT_EQ(h.hex_digest(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
+
+TEST(AtomicFile, StalePartFromACrashedRunIsReplacedNotAppended) {
+  hpn::test::TempDir dir;
+  {
+    std::FILE* stale = std::fopen((dir / "s.tar.part").c_str(), "w");
+    ASSERT_NE(stale, nullptr);
+    std::fputs("stale bytes from a crashed run", stale);
+    std::fclose(stale);
+  }
+  auto f = AtomicFile::create(dir / "s.tar");
+  ASSERT_TRUE(f.ok());
+  ASSERT_TRUE(f->write("new").ok());
+  ASSERT_TRUE(f->commit().ok());
+  EXPECT_EQ(fs::file_size(dir / "s.tar"), 3u);
+  EXPECT_FALSE(fs::exists(dir / "s.tar.part"));
+}
