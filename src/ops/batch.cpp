@@ -154,7 +154,7 @@ std::vector<TaskResult> run_batch(const engine::Client& prototype, std::vector<T
     TaskResult r;
     r.label = task.label;
     const auto t0 = Clock::now();
-    std::shared_ptr<util::FileGroup> uncommitted;
+    std::shared_ptr<util::PendingGroup> uncommitted;
     for (int attempt = 1;; ++attempt) {
       r.attempts = attempt;
       if (o.operation_timeout.count() > 0) {

@@ -142,10 +142,19 @@ Result<Outcome> save_archive(engine::Client& client, const std::vector<std::stri
 Result<Outcome> write_archive(const TarProducer& producer, const std::filesystem::path& path, const SaveSpec& spec,
                               const ProgressFn& progress) {
   if (auto st = archive::ensure_directory(path.parent_path()); !st) return st.error();
-  auto file = util::AtomicFile::create(path);
-  if (!file) return file.error();
+  // The .part file is created with the first bytes: the request is already with
+  // the daemon while the file system allocates it.
+  std::optional<util::AtomicFile> file;
+  auto open_file = [&]() -> Status {
+    if (file) return {};
+    auto f = util::AtomicFile::create(path);
+    if (!f) return f.error();
+    file.emplace(std::move(*f));
+    return {};
+  };
   util::Sha256 digest;
   auto to_file = [&](std::string_view chunk) -> Status {
+    if (auto st = open_file(); !st) return st;
     digest.update(chunk);
     return file->write(chunk);
   };
@@ -167,9 +176,8 @@ Result<Outcome> write_archive(const TarProducer& producer, const std::filesystem
   if (compressor) {
     if (auto st = compressor->finish(); !st) return st.error();
   }
+  if (auto st = open_file(); !st) return st.error();
   const std::uint64_t written = file->bytes_written();
-  auto sidecar = archive::prepare_sidecar(path, digest.hex_digest());
-  if (!sidecar) return sidecar.error();
   Outcome o;
   o.detail = "-> " + path.string();
   if (spec.compression != archive::Compression::none) {
@@ -180,11 +188,14 @@ Result<Outcome> write_archive(const TarProducer& producer, const std::filesystem
   }
   o.bytes = *n;
   if (spec.group_commit) {
-    o.uncommitted = std::make_shared<util::FileGroup>();
-    o.uncommitted->push_back(std::move(*file));
-    o.uncommitted->push_back(std::move(*sidecar));
+    // The commit thread writes the sidecar and gives both their names after one sync.
+    o.uncommitted = std::make_shared<util::PendingGroup>();
+    o.uncommitted->files.push_back(std::move(*file));
+    o.uncommitted->small_files.emplace_back(archive::sidecar_path(path), digest.hex_digest());
     return o;
   }
+  auto sidecar = archive::prepare_sidecar(path, digest.hex_digest());
+  if (!sidecar) return sidecar.error();
   // The archive gets its name before its sidecar, and only once both are on disk.
   const std::array<util::AtomicFile*, 2> files{&*file, &*sidecar};
   if (auto st = util::commit_in_order(files); !st) {

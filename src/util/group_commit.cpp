@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <sys/stat.h>
@@ -31,23 +32,26 @@ GroupCommit::~GroupCommit() {
   if (thread_.joinable()) thread_.join();
 }
 
-void GroupCommit::submit(FileGroup files, Done done) {
+void GroupCommit::submit(PendingGroup group, Done done) {
   Status closed;
-  for (auto& f : files) {
+  for (auto& f : group.files) {
+    // Start the writeback now: the round's syncfs() then mostly waits for I/O
+    // already under way. Only a hint; errors surface in syncfs().
+    if (f.native_handle() >= 0) ::sync_file_range(f.native_handle(), 0, 0, SYNC_FILE_RANGE_WRITE);
     if (auto st = f.close(); !st) {
       closed = st;
       break;
     }
   }
   if (!closed) {
-    done(closed);  // the files are removed with `files`
+    done(closed);  // the partials are removed with `group`
     return;
   }
   {
     std::lock_guard lock(mu_);
     if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
     if (queue_.empty()) first_queued_ = std::chrono::steady_clock::now();
-    queue_.push_back(Pending{std::move(files), std::move(done)});
+    queue_.push_back(Pending{std::move(group), std::move(done), {}});
   }
   wake_.notify_all();
 }
@@ -61,11 +65,11 @@ void GroupCommit::drain() {
   flush_ = false;
 }
 
-Status GroupCommit::commit(FileGroup files) {
+Status GroupCommit::commit(PendingGroup group) {
   std::mutex m;
   std::condition_variable cv;
   std::optional<Status> result;
-  submit(std::move(files), [&](Status st) {
+  submit(std::move(group), [&](Status st) {
     std::lock_guard lock(m);
     result = std::move(st);
     cv.notify_all();
@@ -91,12 +95,25 @@ void GroupCommit::run() {
   for (;;) {
     wake_.wait(lock, [&] { return stop_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping, nothing left
-    // Wait for company, unless told to hurry.
-    wake_.wait_until(lock, first_queued_ + window_,
-                     [&] { return stop_ || flush_ || queue_.size() >= max_pending_; });
-    std::vector<Pending> round;
-    round.swap(queue_);
+    // Gather a round until the window closes (or it is full, or we are told to
+    // hurry), writing each group's small files as it arrives.
+    const auto deadline = first_queued_ + window_;
     busy_ = true;
+    std::vector<Pending> round;
+    for (;;) {
+      std::vector<Pending> arrived;
+      arrived.swap(queue_);
+      lock.unlock();
+      for (auto& p : arrived) prepare(p);
+      std::move(arrived.begin(), arrived.end(), std::back_inserter(round));
+      lock.lock();
+      if (round.size() >= max_pending_) break;
+      if (stop_ || flush_) {
+        if (queue_.empty()) break;
+        continue;  // take the stragglers too
+      }
+      if (!wake_.wait_until(lock, deadline, [&] { return stop_ || flush_ || !queue_.empty(); })) break;
+    }
     lock.unlock();
     process(round);
     lock.lock();
@@ -105,6 +122,26 @@ void GroupCommit::run() {
     groups_ += round.size();
     idle_.notify_all();
   }
+}
+
+void GroupCommit::prepare(Pending& p) {
+  for (auto& [path, content] : p.group.small_files) {
+    auto f = AtomicFile::create(path);
+    if (!f) {
+      p.result = f.error();
+      break;
+    }
+    if (auto st = f->write(content); !st) {
+      p.result = st;
+      break;
+    }
+    if (auto st = f->close(); !st) {
+      p.result = st;
+      break;
+    }
+    p.group.files.push_back(std::move(*f));
+  }
+  p.group.small_files.clear();
 }
 
 namespace {
@@ -119,12 +156,14 @@ void unpublish(FileGroup& files) {
 }  // namespace
 
 void GroupCommit::process(std::vector<Pending>& round) {
+  std::vector<Status> results(round.size());
+  for (std::size_t i = 0; i < round.size(); ++i) results[i] = round[i].result;
   // One syncfs() per filesystem, through a descriptor on each group's directory.
   std::map<std::string, std::pair<Fd, dev_t>> dirs;  // directory -> (descriptor, device)
   std::map<dev_t, int> filesystems;
-  std::vector<Status> results(round.size());
   for (std::size_t i = 0; i < round.size(); ++i) {
-    for (auto& f : round[i].files) {
+    if (!results[i]) continue;
+    for (auto& f : round[i].group.files) {
       const std::string dir = f.part_path().parent_path().empty() ? "." : f.part_path().parent_path().string();
       if (dirs.count(dir)) continue;
       Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -146,7 +185,7 @@ void GroupCommit::process(std::vector<Pending>& round) {
   }
   hpn::log::get("util").debug("group commit: {} groups, {} filesystem syncs", round.size(), filesystems.size());
   for (std::size_t i = 0; i < round.size(); ++i) {
-    auto& files = round[i].files;
+    auto& files = round[i].group.files;
     for (auto& f : files) {
       if (!results[i]) break;
       const std::string dir = f.part_path().parent_path().empty() ? "." : f.part_path().parent_path().string();
@@ -172,7 +211,7 @@ void GroupCommit::process(std::vector<Pending>& round) {
     }
   }
   for (std::size_t i = 0; i < round.size(); ++i) {
-    FileGroup done_files = std::move(round[i].files);  // partials are removed here on failure
+    FileGroup done_files = std::move(round[i].group.files);  // partials are removed here on failure
     done_files.clear();
     round[i].done(results[i]);
   }

@@ -10,23 +10,21 @@
 
 namespace fs = std::filesystem;
 using hpn::util::AtomicFile;
-using hpn::util::FileGroup;
+using hpn::util::PendingGroup;
 using hpn::util::GroupCommit;
 
 namespace {
 
-FileGroup written(const fs::path& archive, const std::string& body) {
-  FileGroup g;
+// An archive the caller wrote, and its sidecar left to the commit thread.
+PendingGroup written(const fs::path& archive, const std::string& body) {
+  PendingGroup g;
   auto a = AtomicFile::create(archive);
   EXPECT_TRUE(a.ok());
   EXPECT_TRUE(a->write(body).ok());
-  g.push_back(std::move(*a));
+  g.files.push_back(std::move(*a));
   fs::path side = archive;
   side += ".sha256";
-  auto s = AtomicFile::create(side);
-  EXPECT_TRUE(s.ok());
-  EXPECT_TRUE(s->write("digest of " + body).ok());
-  g.push_back(std::move(*s));
+  g.small_files.emplace_back(side, "digest of " + body);
   return g;
 }
 
@@ -111,6 +109,18 @@ TEST(GroupCommit, AFailedSidecarTakesItsArchiveBackAndSparesTheOthers) {
   ASSERT_TRUE(good.has_value());
   EXPECT_TRUE(good->ok());
   EXPECT_EQ(slurp(dir / "good.tar"), "g");
+}
+
+TEST(GroupCommit, ASmallFileThatCannotBeWrittenKeepsItsArchiveUnnamed) {
+  hpn::test::TempDir dir;
+  GroupCommit commits(std::chrono::seconds(30));
+  auto g = written(dir / "lonely.tar", "l");
+  g.small_files[0].first = dir / "missing-dir" / "lonely.tar.sha256";
+  auto st = commits.commit(std::move(g));
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("missing-dir/lonely.tar.sha256.part"), std::string::npos) << st.error().message;
+  EXPECT_FALSE(fs::exists(dir / "lonely.tar"));
+  EXPECT_FALSE(fs::exists(dir / "lonely.tar.part"));
 }
 
 TEST(GroupCommit, CommitWaitsForItsOwnGroup) {

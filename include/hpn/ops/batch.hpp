@@ -26,7 +26,7 @@ struct Outcome {
   // Files written but not yet durable (an archive, then its sidecar): the batch
   // syncs them together with others (util::GroupCommit) and reports the task once
   // they have their final names.
-  std::shared_ptr<util::FileGroup> uncommitted;
+  std::shared_ptr<util::PendingGroup> uncommitted;
 };
 
 // Progress of one task: a phase ("exporting", "saving", "pulling", ...) and bytes

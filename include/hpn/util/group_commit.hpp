@@ -16,7 +16,9 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "hpn/util/file.hpp"
@@ -31,6 +33,14 @@ Status commit_in_order(std::span<AtomicFile* const> files);
 // all or nothing (a failure removes the ones of the group already published).
 using FileGroup = std::vector<AtomicFile>;
 
+// A group as handed to GroupCommit: files the caller wrote, and small files
+// (final path, content) that the commit thread writes itself, published after
+// `files`. A sidecar goes there: writing it is then off the worker's path.
+struct PendingGroup {
+  FileGroup files;
+  std::vector<std::pair<std::filesystem::path, std::string>> small_files;
+};
+
 class GroupCommit {
  public:
   using Done = std::function<void(Status)>;
@@ -43,25 +53,27 @@ class GroupCommit {
   GroupCommit(const GroupCommit&) = delete;
   GroupCommit& operator=(const GroupCommit&) = delete;
 
-  // Queue `files` (their descriptors are closed here). `done` runs on the commit
-  // thread once they have their final names, or with the error that stopped them.
+  // Queue a group (descriptors are closed here). `done` runs on the commit thread
+  // once its files have their final names, or with the error that stopped them.
   // If syncfs() fails, each file of that round is fsynced on its own so that the
   // error lands on the file it belongs to.
-  void submit(FileGroup files, Done done);
+  void submit(PendingGroup group, Done done);
   // Commit everything queued now and wait until every `done` has run.
   void drain();
   // submit() and wait for this group alone.
-  Status commit(FileGroup files);
+  Status commit(PendingGroup group);
 
   std::uint64_t syncs() const;   // syncfs() rounds so far
   std::uint64_t groups() const;  // groups committed or failed so far
 
  private:
   struct Pending {
-    FileGroup files;
+    PendingGroup group;
     Done done;
+    Status result;  // of writing the small files
   };
   void run();
+  void prepare(Pending& p);
   void process(std::vector<Pending>& round);
 
   const std::chrono::milliseconds window_;
