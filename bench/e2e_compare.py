@@ -115,6 +115,13 @@ class Bench:
             stem = img.replace("/", "_").replace(":", "_")
             run((docker or self.docker) + ["save", "-o", os.path.join(out, stem + ".tar"), img])
 
+    def curl_save(self, images, out):
+        args = ["curl", "-sf", "-Z", "--parallel-max", "4", "--unix-socket", self.host[len("unix://"):]]
+        for img in images:
+            stem = img.replace("/", "_").replace(":", "_")
+            args += ["-o", os.path.join(out, stem + ".tar"), "http://docker/images/get?names=" + img.replace("/", "%2F").replace(":", "%3A")]
+        run(args)
+
     def cli_save_gzip(self, images, out):
         for img in images:
             stem = img.replace("/", "_").replace(":", "_")
@@ -173,6 +180,10 @@ class Bench:
             contenders.append(("  same, /usr/bin/docker", lambda: self.cli_save(images, out, self.alt_docker)))
         for j in (1, 2, 4):
             contenders.append((f"hpn save -j {j}", lambda j=j: self.hpn_run("save", images, j, ("-p", out))))
+        if shutil.which("curl") and self.host.startswith("unix://"):
+            # Reference, no target: the same exports with one curl process, 4 parallel
+            # transfers on the socket, no checksum, no .part, no sync.
+            contenders.append(("  ref: curl -Z, 4 parallel", lambda: self.curl_save(images, out)))
         self.measure(name, contenders, clean, target)
         shutil.rmtree(out, ignore_errors=True)
 

@@ -1,4 +1,7 @@
 // Shared driver of the batch subcommands.
+#include <algorithm>
+#include <thread>
+
 #include "hpn/cli/app.hpp"
 #include "hpn/cli/commands.hpp"
 #include "hpn/ops/reporter.hpp"
@@ -12,6 +15,10 @@ int run_tasks(Context& ctx, engine::Client& client, std::vector<ops::Task> tasks
   bo.retry = ctx.config.runtime.retry;
   bo.operation_timeout = ctx.config.runtime.timeout;
   bo.interrupt = &ops::install_interrupt_handlers();
+  if (client.connection().endpoint().transport == engine::Transport::unix_socket) {
+    // A local daemon shares this machine's cores: large transfers one per core.
+    bo.heavy_limit = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
   ops::ReporterOptions ro;
   ro.format = ctx.opt.output == "json" ? ops::OutputFormat::json : ops::OutputFormat::text;
   ro.progress = ctx.opt.progress == "always" ? ops::ProgressMode::always

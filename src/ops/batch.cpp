@@ -1,8 +1,11 @@
 #include "hpn/ops/batch.hpp"
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -39,6 +42,58 @@ void parallel_over(const engine::Client& prototype, const std::vector<std::size_
       client.connection().watch(o.interrupt);
       for (std::size_t i; (i = next.fetch_add(1)) < indices.size();) {
         fn(client, indices[i]);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+}
+
+// Phase 2's scheduler: `queue` is in start order (largest first). A worker takes
+// the front, unless it is heavy and `heavy_limit` heavy tasks are running: then it
+// takes the smallest (the back) if that one is light, or waits for a heavy one to end.
+void parallel_scheduled(const engine::Client& prototype, std::deque<std::size_t> queue, int workers,
+                        const BatchOptions& o, const std::function<bool(std::size_t)>& heavy,
+                        const std::function<void(engine::Client&, std::size_t)>& fn) {
+  std::mutex mu;
+  std::condition_variable heavy_done;
+  int heavy_running = 0;
+  const int limit = o.heavy_limit;
+  struct Pick {
+    std::size_t index;
+    bool heavy;
+  };
+  auto take = [&]() -> std::optional<Pick> {
+    std::unique_lock lock(mu);
+    for (;;) {
+      if (queue.empty() || interrupted(o)) return std::nullopt;
+      const std::size_t front = queue.front();
+      const bool front_heavy = limit > 0 && heavy(front);
+      if (!front_heavy || heavy_running < limit) {
+        queue.pop_front();
+        if (front_heavy) ++heavy_running;
+        return Pick{front, front_heavy};
+      }
+      if (const std::size_t back = queue.back(); !heavy(back)) {
+        queue.pop_back();
+        return Pick{back, false};
+      }
+      heavy_done.wait_for(lock, std::chrono::milliseconds(50));  // also notices an interrupt
+    }
+  };
+  const int n = std::max(1, std::min<int>(workers, static_cast<int>(queue.size())));
+  std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(n));
+  for (int w = 0; w < n; ++w) {
+    threads.emplace_back([&] {
+      engine::Client client = prototype.clone();
+      client.connection().watch(o.interrupt);
+      while (auto pick = take()) {
+        fn(client, pick->index);
+        if (pick->heavy) {
+          std::lock_guard lock(mu);
+          --heavy_running;
+          heavy_done.notify_all();
+        }
       }
     });
   }
@@ -131,7 +186,9 @@ std::vector<TaskResult> run_batch(const engine::Client& prototype, std::vector<T
   }
 
   // Phase 2: run.
-  parallel_over(prototype, pending, o.workers, o, [&](engine::Client& client, std::size_t i) {
+  const auto heavy = [&](std::size_t i) { return tasks[i].size_hint >= o.heavy_bytes; };
+  parallel_scheduled(prototype, {pending.begin(), pending.end()}, o.workers, o, heavy,
+                     [&](engine::Client& client, std::size_t i) {
     Task& task = tasks[i];
     if (interrupted(o)) return;  // left as skipped
     {

@@ -80,6 +80,12 @@ struct BatchOptions {
   std::chrono::milliseconds operation_timeout{0};  // 0 = none
   const std::atomic<bool>* interrupt = nullptr;    // set by the signal handler
   bool largest_first = true;
+  // Tasks of at least `heavy_bytes` (size known) run at most `heavy_limit` at a time
+  // (0 = no limit); meanwhile the other workers take the smallest tasks. For a local
+  // daemon hpn sets the limit to the number of cores: more large exports at once
+  // than cores only share the same CPUs and disk (bench: save-mixed10).
+  int heavy_limit = 0;
+  std::uint64_t heavy_bytes = std::uint64_t{16} << 20;
 };
 
 // Run `tasks` and return one result per task, in list order.

@@ -1,0 +1,131 @@
+// The batch scheduler with tasks that do not touch the daemon (an offline client).
+#include "hpn/ops/batch.hpp"
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using namespace std::chrono_literals;
+
+class Quiet final : public hpn::ops::Reporter {
+ public:
+  void batch_started(const std::vector<std::string>&, const std::vector<std::uint64_t>&) override {}
+  void task_started(std::size_t index, const std::string&, std::uint64_t) override {
+    std::lock_guard lock(mu);
+    started.push_back(index);
+  }
+  void task_progress(std::size_t, std::string_view, std::uint64_t, std::uint64_t) override {}
+  void task_retrying(std::size_t, const std::string&, int, std::chrono::milliseconds, const hpn::Error&) override {}
+  void task_finished(const hpn::ops::TaskResult&, std::size_t, std::size_t) override {}
+  void batch_finished(const std::vector<hpn::ops::TaskResult>&, std::chrono::milliseconds, bool) override {}
+  std::mutex mu;
+  std::vector<std::size_t> started;
+};
+
+hpn::engine::Client offline_client() {
+  hpn::engine::Endpoint ep;
+  ep.transport = hpn::engine::Transport::unix_socket;
+  ep.socket_path = "/nonexistent/hpn-test.sock";
+  return hpn::engine::Client::offline(ep);
+}
+
+struct Concurrency {
+  std::atomic<int> heavy{0}, all{0}, max_heavy{0}, max_all{0};
+  static void raise(std::atomic<int>& max, int v) {
+    for (int m = max.load(); v > m && !max.compare_exchange_weak(m, v);) {
+    }
+  }
+};
+
+hpn::ops::Task sleeper(const std::string& label, std::uint64_t size, bool heavy, Concurrency& c) {
+  hpn::ops::Task t;
+  t.label = label;
+  t.size_hint = size;
+  t.run = [&c, heavy](hpn::engine::Client&, const hpn::ops::ProgressFn&) -> hpn::Result<hpn::ops::Outcome> {
+    if (heavy) Concurrency::raise(c.max_heavy, ++c.heavy);
+    Concurrency::raise(c.max_all, ++c.all);
+    std::this_thread::sleep_for(40ms);
+    --c.all;
+    if (heavy) --c.heavy;
+    return hpn::ops::Outcome{};
+  };
+  return t;
+}
+
+}  // namespace
+
+TEST(Batch, HeavyTasksRunAtMostTheLimitWhileLightOnesFillTheOtherWorkers) {
+  Concurrency c;
+  std::vector<hpn::ops::Task> tasks;
+  for (int i = 0; i < 4; ++i) tasks.push_back(sleeper("big" + std::to_string(i), (100 + i) << 20, true, c));
+  for (int i = 0; i < 6; ++i) tasks.push_back(sleeper("small" + std::to_string(i), 1 << 20, false, c));
+  hpn::ops::BatchOptions o;
+  o.workers = 4;
+  o.heavy_limit = 2;
+  o.heavy_bytes = 16 << 20;
+  Quiet r;
+  auto results = hpn::ops::run_batch(offline_client(), std::move(tasks), o, r);
+  for (const auto& res : results) EXPECT_EQ(res.state, hpn::ops::TaskState::succeeded) << res.label;
+  EXPECT_EQ(c.max_heavy.load(), 2);
+  EXPECT_EQ(c.max_all.load(), 4);  // the two free workers took small images meanwhile
+  // The largest start first.
+  ASSERT_GE(r.started.size(), 2u);
+  EXPECT_TRUE((r.started[0] == 3 && r.started[1] == 2) || (r.started[0] == 2 && r.started[1] == 3));
+}
+
+TEST(Batch, WithoutALimitEveryWorkerTakesTheLargestLeft) {
+  Concurrency c;
+  std::vector<hpn::ops::Task> tasks;
+  for (int i = 0; i < 4; ++i) tasks.push_back(sleeper("big" + std::to_string(i), (100 + i) << 20, true, c));
+  hpn::ops::BatchOptions o;
+  o.workers = 4;
+  Quiet r;
+  auto results = hpn::ops::run_batch(offline_client(), std::move(tasks), o, r);
+  EXPECT_EQ(c.max_heavy.load(), 4);
+}
+
+TEST(Batch, OnlyHeavyTasksLeftWaitForAFreeSlot) {
+  Concurrency c;
+  std::vector<hpn::ops::Task> tasks;
+  for (int i = 0; i < 5; ++i) tasks.push_back(sleeper("big" + std::to_string(i), 100 << 20, true, c));
+  hpn::ops::BatchOptions o;
+  o.workers = 4;
+  o.heavy_limit = 1;
+  Quiet r;
+  auto results = hpn::ops::run_batch(offline_client(), std::move(tasks), o, r);
+  for (const auto& res : results) EXPECT_EQ(res.state, hpn::ops::TaskState::succeeded) << res.label;
+  EXPECT_EQ(c.max_heavy.load(), 1);
+}
+
+TEST(Batch, UncommittedFilesAreReportedOnceTheyHaveTheirNames) {
+  // A task that leaves its archive to the batch's group commit.
+  const auto dir = std::filesystem::temp_directory_path() / ("hpn-batch-test-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  hpn::ops::Task t;
+  t.label = "one";
+  t.run = [&](hpn::engine::Client&, const hpn::ops::ProgressFn&) -> hpn::Result<hpn::ops::Outcome> {
+    auto f = hpn::util::AtomicFile::create(dir / "one.tar");
+    if (!f) return f.error();
+    if (auto st = f->write("bytes"); !st) return st.error();
+    hpn::ops::Outcome o;
+    o.uncommitted = std::make_shared<hpn::util::PendingGroup>();
+    o.uncommitted->files.push_back(std::move(*f));
+    o.uncommitted->small_files.emplace_back(dir / "one.tar.sha256", "digest");
+    return o;
+  };
+  std::vector<hpn::ops::Task> tasks;
+  tasks.push_back(std::move(t));
+  Quiet r;
+  auto results = hpn::ops::run_batch(offline_client(), std::move(tasks), {}, r);
+  EXPECT_EQ(results[0].state, hpn::ops::TaskState::succeeded);
+  EXPECT_TRUE(std::filesystem::exists(dir / "one.tar"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "one.tar.sha256"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "one.tar.part"));
+  std::filesystem::remove_all(dir);
+}
