@@ -110,7 +110,7 @@ int run(int argc, char** argv) {
   app.add_option("-f,--file", o.list_file, "Image list: one reference a line, '#' comments; '-' reads stdin");
   app.add_option("-j,--workers", o.workers, "Parallel workers (config parallel.max_workers, default 4)")
       ->check(CLI::Range(1, 256));
-  app.add_flag("-q,--quiet", o.quiet, "Print only failures and the summary");
+  app.add_flag("-q,--quiet", o.quiet, "Print only failures and the summary (no retry notices)");
   app.add_option("--output", o.output, "text (default) or json: one JSON event per line on stdout")
       ->check(CLI::IsMember({"text", "json"}));
   app.add_option("--progress", o.progress,

@@ -133,6 +133,7 @@ class TextReporter : public Reporter {
 
   void task_retrying(std::size_t, const std::string& label, int attempt, std::chrono::milliseconds delay,
                      const Error& error) override {
+    if (o_.quiet) return;  // a retry is not a failure; the final failure is still reported
     std::lock_guard lock(mu_);
     clear_area();
     std::fprintf(o_.err, "hpn: warning: %s: attempt %d failed (%s); retrying in %s\n", label.c_str(), attempt,

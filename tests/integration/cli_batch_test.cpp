@@ -242,6 +242,16 @@ TEST(CliPull, TransientRegistryFailureIsRetriedThenReported) {
   EXPECT_NE(r.out.find("registry_unavailable"), std::string::npos) << r.out;
 }
 
+TEST(CliPull, QuietKeepsRetriesToItselfButReportsTheFailure) {
+  TempDir dir;
+  write(dir / "config.yaml", "runtime:\n  retry: {max_attempts: 2, delay: 100ms, max_delay: 200ms}\n");
+  auto r = run_hpn(dir, "pull -q 127.0.0.1:1/hpn-test/x:1");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err.find("attempt 1 failed"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("registry_unavailable"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(after 2 attempts)"), std::string::npos) << r.out;
+}
+
 TEST(CliLoad, SavedArchivesLoadIntoADaemonThatLacksThem) {
   TempDir dir;
   auto c = hpn::test::connect_docker();
