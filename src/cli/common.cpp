@@ -62,11 +62,15 @@ Result<std::optional<CliBackend>> cli_backend(const Context& ctx) {
     engine::Endpoint none;
     none.uri = "containerd (nerdctl)";
     none.source = "--runtime nerdctl";
-    return std::optional<CliBackend>(CliBackend{ops::cli_tool("nerdctl", nullptr), engine::Client::offline(none)});
+    auto tool = ops::cli_tool("nerdctl", nullptr);
+    tool.env = ops::proxy_environment(ctx.config);
+    return std::optional<CliBackend>(CliBackend{std::move(tool), engine::Client::offline(none)});
   }
   auto ep = resolve(ctx);
   if (!ep) return ep.error();
-  return std::optional<CliBackend>(CliBackend{ops::cli_tool(runtime, &*ep), engine::Client::offline(*ep)});
+  auto tool = ops::cli_tool(runtime, &*ep);
+  tool.env = ops::proxy_environment(ctx.config);
+  return std::optional<CliBackend>(CliBackend{std::move(tool), engine::Client::offline(*ep)});
 }
 
 std::optional<std::vector<image::Reference>> read_images(const Context& ctx) {

@@ -21,9 +21,10 @@ std::string describe(const std::vector<std::string>& argv) {
 }
 
 // Run a step; a non-zero exit becomes an error classified from its stderr.
-Result<std::string> step(const std::vector<std::string>& argv, const util::ProcessIo& io = {}) {
+Result<std::string> step(const CliTool& tool, const std::vector<std::string>& argv, const util::ProcessIo& io = {}) {
   util::ProcessIo with_interrupt = io;
   with_interrupt.interrupt = &interrupt_flag();
+  with_interrupt.env = tool.env;
   std::string out;
   auto r = util::run_process(argv, with_interrupt, &out);
   if (!r) return r.error();
@@ -52,6 +53,20 @@ CliTool cli_tool(const std::string& runtime, const engine::Endpoint* ep) {
   return t;
 }
 
+std::vector<std::string> proxy_environment(const util::Config& config) {
+  std::vector<std::string> env;
+  if (!config.proxy.enabled) return env;
+  if (!config.proxy.http.empty()) {
+    env.push_back("HTTP_PROXY=" + config.proxy.http);
+    env.push_back("http_proxy=" + config.proxy.http);
+  }
+  if (!config.proxy.https.empty()) {
+    env.push_back("HTTPS_PROXY=" + config.proxy.https);
+    env.push_back("https_proxy=" + config.proxy.https);
+  }
+  return env;
+}
+
 std::vector<Task> cli_pull_tasks(const std::vector<image::Reference>& refs, const std::string& platform,
                                  const CliTool& tool) {
   std::vector<Task> tasks;
@@ -66,7 +81,7 @@ std::vector<Task> cli_pull_tasks(const std::vector<image::Reference>& refs, cons
         argv.push_back(platform);
       }
       argv.push_back(ref.digest.empty() ? ref.canonical() : ref.repository() + "@" + ref.digest);
-      auto out = step(argv);
+      auto out = step(tool, argv);
       if (!out) return out.error();
       Outcome o;
       if (auto pos = out->find("Digest: "); pos != std::string::npos) o.detail = last_line(out->substr(pos + 8, 71));
@@ -91,7 +106,7 @@ std::vector<Task> cli_save_tasks(const std::vector<image::Reference>& refs, cons
           checker.feed(chunk);
           return sink(chunk);
         };
-        if (auto st = step(tool.command({"save", local_name(ref)}), io); !st) return st.error();
+        if (auto st = step(tool, tool.command({"save", local_name(ref)}), io); !st) return st.error();
         if (auto st = checker.finish(); !st) return st.error();
         return checker.bytes();
       };
@@ -119,7 +134,7 @@ std::vector<Task> cli_load_tasks(const std::vector<std::filesystem::path>& files
         if (n) progress("loading", reader->bytes_consumed(), size);
         return n;
       };
-      auto out = step(tool.command({"load"}), io);
+      auto out = step(tool, tool.command({"load"}), io);
       if (!out) return out.error().with_context(path.string());
       std::string detail;
       for (std::string_view prefix : {"Loaded image: ", "Loaded image(s): ", "Loaded image ID: "}) {
@@ -148,14 +163,14 @@ std::vector<Task> cli_push_tasks(const std::vector<image::Reference>& refs, cons
       const std::string target_name = target->familiar();
       const bool same = local_name(ref) == target_name;
       // Keep a target tag that existed before; remove only the one we create.
-      const bool existed = same || step(tool.command({"image", "inspect", target_name})).ok();
+      const bool existed = same || step(tool, tool.command({"image", "inspect", target_name})).ok();
       progress("tagging", 0, 0);
       if (!same) {
-        if (auto st = step(tool.command({"tag", local_name(ref), target_name})); !st) return st.error();
+        if (auto st = step(tool, tool.command({"tag", local_name(ref), target_name})); !st) return st.error();
       }
       progress("pushing", 0, 0);
-      auto pushed = step(tool.command({"push", target_name}));
-      if (!existed) (void)step(tool.command({"rmi", target_name}));
+      auto pushed = step(tool, tool.command({"push", target_name}));
+      if (!existed) (void)step(tool, tool.command({"rmi", target_name}));
       if (!pushed) return pushed.error();
       Outcome o;
       o.detail = "-> " + *target_text;
@@ -174,7 +189,7 @@ std::vector<Task> cli_rmi_tasks(const std::vector<image::Reference>& refs, bool 
     t.label = ref.original;
     t.run = [ref, force, tool](engine::Client&, const ProgressFn&) -> Result<Outcome> {
       auto argv = force ? tool.command({"rmi", "-f", local_name(ref)}) : tool.command({"rmi", local_name(ref)});
-      auto out = step(argv);
+      auto out = step(tool, argv);
       if (!out) return out.error();
       return Outcome{};
     };

@@ -1,5 +1,6 @@
 #include "hpn/util/process.hpp"
 
+#include <algorithm>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -66,7 +67,22 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Pr
   posix_spawnattr_setsigdefault(&attr, &def);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
   pid_t pid = 0;
-  const int rc = posix_spawnp(&pid, argv[0].c_str(), &fa, &attr, args.data(), environ);
+  // The child's environment: ours, with io.env's NAME=VALUE entries replacing or adding.
+  std::vector<std::string> env_store;
+  std::vector<char*> envp;
+  if (!io.env.empty()) {
+    auto name_of = [](std::string_view kv) { return kv.substr(0, kv.find('=')); };
+    for (char** e = environ; *e != nullptr; ++e) {
+      const std::string_view kv(*e);
+      const bool replaced = std::any_of(io.env.begin(), io.env.end(),
+                                        [&](const std::string& x) { return name_of(x) == name_of(kv); });
+      if (!replaced) env_store.emplace_back(kv);
+    }
+    env_store.insert(env_store.end(), io.env.begin(), io.env.end());
+    for (auto& kv : env_store) envp.push_back(kv.data());
+    envp.push_back(nullptr);
+  }
+  const int rc = posix_spawnp(&pid, argv[0].c_str(), &fa, &attr, args.data(), envp.empty() ? environ : envp.data());
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {

@@ -22,6 +22,7 @@ struct ProcessIo {
   std::function<Result<std::size_t>(std::span<char>)> input;  // empty: stdin is /dev/null
   std::function<Status(std::string_view)> output;             // empty: stdout is kept in `captured`
   const std::atomic<bool>* interrupt = nullptr;
+  std::vector<std::string> env;  // NAME=VALUE set in the child's environment (overriding)
 };
 
 // Run argv[0] (looked up in PATH). Fails only when it cannot be started, when
