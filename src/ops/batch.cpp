@@ -28,24 +28,30 @@ void interruptible_sleep(std::chrono::milliseconds d, const BatchOptions& o) {
   }
 }
 
-// Run `fn(worker_client, index)` over `indices` with `workers` threads, each with
-// its own client (connection).
-void parallel_over(const engine::Client& prototype, const std::vector<std::size_t>& indices, int workers,
-                   const BatchOptions& o, const std::function<void(engine::Client&, std::size_t)>& fn) {
-  std::atomic<std::size_t> next{0};
-  const int n = std::max(1, std::min<int>(workers, static_cast<int>(indices.size())));
+// Run `body` on `workers` threads (no more than `jobs`), each with its own client
+// (connection), and wait for them.
+void on_workers(const engine::Client& prototype, int workers, std::size_t jobs, const BatchOptions& o,
+                const std::function<void(engine::Client&)>& body) {
+  const int n = std::max(1, std::min<int>(workers, static_cast<int>(jobs)));
   std::vector<std::thread> threads;
   threads.reserve(static_cast<std::size_t>(n));
   for (int w = 0; w < n; ++w) {
     threads.emplace_back([&] {
       engine::Client client = prototype.clone();
       client.connection().watch(o.interrupt);
-      for (std::size_t i; (i = next.fetch_add(1)) < indices.size();) {
-        fn(client, indices[i]);
-      }
+      body(client);
     });
   }
   for (auto& t : threads) t.join();
+}
+
+// Run `fn(worker_client, index)` over `indices` in order.
+void parallel_over(const engine::Client& prototype, const std::vector<std::size_t>& indices, int workers,
+                   const BatchOptions& o, const std::function<void(engine::Client&, std::size_t)>& fn) {
+  std::atomic<std::size_t> next{0};
+  on_workers(prototype, workers, indices.size(), o, [&](engine::Client& client) {
+    for (std::size_t i; (i = next.fetch_add(1)) < indices.size();) fn(client, indices[i]);
+  });
 }
 
 // Phase 2's scheduler: `queue` is in start order (largest first). A worker takes
@@ -80,24 +86,17 @@ void parallel_scheduled(const engine::Client& prototype, std::deque<std::size_t>
       heavy_done.wait_for(lock, std::chrono::milliseconds(50));  // also notices an interrupt
     }
   };
-  const int n = std::max(1, std::min<int>(workers, static_cast<int>(queue.size())));
-  std::vector<std::thread> threads;
-  threads.reserve(static_cast<std::size_t>(n));
-  for (int w = 0; w < n; ++w) {
-    threads.emplace_back([&] {
-      engine::Client client = prototype.clone();
-      client.connection().watch(o.interrupt);
-      while (auto pick = take()) {
-        fn(client, pick->index);
-        if (pick->heavy) {
-          std::lock_guard lock(mu);
-          --heavy_running;
-          heavy_done.notify_all();
-        }
+  const std::size_t jobs = queue.size();
+  on_workers(prototype, workers, jobs, o, [&](engine::Client& client) {
+    while (auto pick = take()) {
+      fn(client, pick->index);
+      if (pick->heavy) {
+        std::lock_guard lock(mu);
+        --heavy_running;
+        heavy_done.notify_all();
       }
-    });
-  }
-  for (auto& t : threads) t.join();
+    }
+  });
 }
 
 }  // namespace

@@ -376,7 +376,9 @@ TEST(Fault, TwoHundredImagesWithEightWorkersKeepFdsAndMemoryFlat) {
   }
   ASSERT_GE(n_early, 2u) << "too few samples to judge";
   ASSERT_GE(n_late, 2u) << "too few samples to judge";
-  EXPECT_LE(fd_late, fd_early + 2) << "open fds grew from " << fd_early << " to " << fd_late;
+  // A leak of one descriptor per image would add dozens between the stretches; the
+  // commit thread legitimately holds a directory and a sidecar open for a moment.
+  EXPECT_LE(fd_late, fd_early + 4) << "open fds grew from " << fd_early << " to " << fd_late;
   EXPECT_LE(fd_late, 8 * 3 + 16) << "at most a socket, a file and a spare per worker";
 #if defined(__SANITIZE_ADDRESS__)
   // ASan's quarantine holds freed memory on purpose; the normal build checks RSS.
