@@ -20,8 +20,8 @@ Status commit_in_order(std::span<AtomicFile* const> files) {
   return {};
 }
 
-GroupCommit::GroupCommit(std::chrono::milliseconds window, std::size_t max_pending)
-    : window_(window), max_pending_(std::max<std::size_t>(1, max_pending)) {}
+GroupCommit::GroupCommit(std::chrono::milliseconds window, std::size_t max_pending, std::size_t min_syncfs_files)
+    : window_(window), max_pending_(std::max<std::size_t>(1, max_pending)), min_syncfs_files_(min_syncfs_files) {}
 
 GroupCommit::~GroupCommit() {
   {
@@ -80,10 +80,12 @@ Status GroupCommit::commit(PendingGroup group) {
   return *result;
 }
 
-std::uint64_t GroupCommit::syncs() const {
+std::uint64_t GroupCommit::rounds() const {
   std::lock_guard lock(mu_);
-  return syncs_;
+  return rounds_;
 }
+
+std::uint64_t GroupCommit::filesystem_syncs() const { return fs_syncs_.load(); }
 
 std::uint64_t GroupCommit::groups() const {
   std::lock_guard lock(mu_);
@@ -118,7 +120,7 @@ void GroupCommit::run() {
     process(round);
     lock.lock();
     busy_ = false;
-    ++syncs_;
+    ++rounds_;
     groups_ += round.size();
     idle_.notify_all();
   }
@@ -158,32 +160,41 @@ void unpublish(FileGroup& files) {
 void GroupCommit::process(std::vector<Pending>& round) {
   std::vector<Status> results(round.size());
   for (std::size_t i = 0; i < round.size(); ++i) results[i] = round[i].result;
-  // One syncfs() per filesystem, through a descriptor on each group's directory.
+  // A directory descriptor for each group's directory, and the files per filesystem.
   std::map<std::string, std::pair<Fd, dev_t>> dirs;  // directory -> (descriptor, device)
-  std::map<dev_t, int> filesystems;
+  std::map<dev_t, std::pair<int, std::size_t>> filesystems;  // device -> (a descriptor, files)
   for (std::size_t i = 0; i < round.size(); ++i) {
     if (!results[i]) continue;
     for (auto& f : round[i].group.files) {
       const std::string dir = f.part_path().parent_path().empty() ? "." : f.part_path().parent_path().string();
-      if (dirs.count(dir)) continue;
-      Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-      struct stat st {};
-      if (!fd.valid() || ::fstat(fd.get(), &st) != 0) {
-        results[i] = errno_error(errno, "cannot open directory", dir);
-        break;
+      auto d = dirs.find(dir);
+      if (d == dirs.end()) {
+        Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        struct stat st {};
+        if (!fd.valid() || ::fstat(fd.get(), &st) != 0) {
+          results[i] = errno_error(errno, "cannot open directory", dir);
+          break;
+        }
+        filesystems.emplace(st.st_dev, std::make_pair(fd.get(), std::size_t{0}));
+        d = dirs.emplace(dir, std::make_pair(std::move(fd), st.st_dev)).first;
       }
-      filesystems.emplace(st.st_dev, fd.get());
-      dirs.emplace(dir, std::make_pair(std::move(fd), st.st_dev));
+      ++filesystems[d->second.second].second;
     }
   }
+  // Many files: one syncfs() of their filesystem. A few: fsync each, which spares
+  // whatever else is dirty there (the daemon's staging files, other programs' data).
   std::map<dev_t, bool> synced;
-  for (const auto& [dev, fd] : filesystems) {
-    synced[dev] = ::syncfs(fd) == 0;
-    if (!synced[dev]) {
+  for (const auto& [dev, entry] : filesystems) {
+    synced[dev] = false;
+    if (entry.second < min_syncfs_files_) continue;
+    synced[dev] = ::syncfs(entry.first) == 0;
+    if (synced[dev]) {
+      ++fs_syncs_;
+    } else {
       hpn::log::get("util").warn("syncfs failed ({}); syncing each file on its own", std::strerror(errno));
     }
   }
-  hpn::log::get("util").debug("group commit: {} groups, {} filesystem syncs", round.size(), filesystems.size());
+  hpn::log::get("util").debug("group commit: {} groups on {} filesystems", round.size(), filesystems.size());
   for (std::size_t i = 0; i < round.size(); ++i) {
     auto& files = round[i].group.files;
     for (auto& f : files) {

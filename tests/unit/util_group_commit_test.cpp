@@ -75,7 +75,8 @@ TEST(GroupCommit, ManyGroupsFromManyThreadsShareOneSync) {
   commits.drain();
   EXPECT_EQ(ok.load(), 40);
   EXPECT_EQ(commits.groups(), 40u);
-  EXPECT_EQ(commits.syncs(), 1u);
+  EXPECT_EQ(commits.rounds(), 1u);
+  EXPECT_EQ(commits.filesystem_syncs(), 1u);  // 80 files: one syncfs
   EXPECT_EQ(slurp(dir / "img3_7.tar"), "img3_7.tar");
 }
 
@@ -128,6 +129,9 @@ TEST(GroupCommit, CommitWaitsForItsOwnGroup) {
   GroupCommit commits(std::chrono::seconds(30));
   ASSERT_TRUE(commits.commit(written(dir / "one.tar", "1")).ok());
   EXPECT_EQ(slurp(dir / "one.tar"), "1");
+  EXPECT_EQ(slurp(dir / "one.tar.sha256"), "digest of 1");
+  EXPECT_EQ(commits.rounds(), 1u);
+  EXPECT_EQ(commits.filesystem_syncs(), 0u);  // two files: fsynced one by one
 }
 
 TEST(GroupCommit, DestructionCommitsWhatIsQueued) {
@@ -144,7 +148,7 @@ TEST(GroupCommit, DestructionCommitsWhatIsQueued) {
 TEST(GroupCommit, DrainWithNothingQueuedReturns) {
   GroupCommit commits;
   commits.drain();
-  EXPECT_EQ(commits.syncs(), 0u);
+  EXPECT_EQ(commits.rounds(), 0u);
 }
 
 TEST(AtomicFile, SyncAfterCloseReopensThePartFile) {
