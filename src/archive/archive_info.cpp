@@ -105,16 +105,10 @@ fs::path sidecar_path(const fs::path& archive) {
   return p;
 }
 
-Result<util::AtomicFile> prepare_sidecar(const fs::path& archive, const std::string& hex) {
+Status write_sidecar(const fs::path& archive, const std::string& hex) {
   auto f = util::AtomicFile::create(sidecar_path(archive));
   if (!f) return f.error();
-  if (auto st = f->write(hex); !st) return st.error();
-  return f;
-}
-
-Status write_sidecar(const fs::path& archive, const std::string& hex) {
-  auto f = prepare_sidecar(archive, hex);
-  if (!f) return f.error();
+  if (auto st = f->write(hex); !st) return st;
   return f->commit();
 }
 

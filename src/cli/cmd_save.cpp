@@ -20,7 +20,6 @@ static ops::SaveSpec save_spec(const Context& ctx) {
   spec.level = ctx.opt.level;
   spec.force = ctx.opt.force;
   spec.platform = ctx.opt.platform;
-  spec.group_commit = true;
   spec.by_project = mode == 3;
   if (!ctx.opt.path.empty()) {
     spec.dir = ctx.opt.path;

@@ -1,6 +1,5 @@
 #include "hpn/ops/operations.hpp"
 
-#include <array>
 #include <map>
 
 #include <cstdio>
@@ -187,24 +186,11 @@ Result<Outcome> write_archive(const TarProducer& producer, const std::filesystem
     o.detail += ratio;
   }
   o.bytes = *n;
-  if (spec.group_commit) {
-    // The commit thread writes the sidecar and gives both their names after one sync.
-    o.uncommitted = std::make_shared<util::PendingGroup>();
-    o.uncommitted->files.push_back(std::move(*file));
-    o.uncommitted->small_files.emplace_back(archive::sidecar_path(path), digest.hex_digest());
-    return o;
-  }
-  auto sidecar = archive::prepare_sidecar(path, digest.hex_digest());
-  if (!sidecar) return sidecar.error();
-  // The archive gets its name before its sidecar, and only once both are on disk.
-  const std::array<util::AtomicFile*, 2> files{&*file, &*sidecar};
-  if (auto st = util::commit_in_order(files); !st) {
-    if (file->committed()) {
-      std::error_code ec;
-      std::filesystem::remove(path, ec);  // an archive without its checksum would be trusted less; do not keep it
-    }
-    return st.error();
-  }
+  // The batch's commit thread writes the sidecar and gives both their names after
+  // one sync; a failure there removes the archive too.
+  o.uncommitted = std::make_shared<util::PendingGroup>();
+  o.uncommitted->files.push_back(std::move(*file));
+  o.uncommitted->small_files.emplace_back(archive::sidecar_path(path), digest.hex_digest());
   return o;
 }
 

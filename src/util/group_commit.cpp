@@ -13,13 +13,6 @@
 
 namespace hpn::util {
 
-Status commit_in_order(std::span<AtomicFile* const> files) {
-  for (AtomicFile* f : files) {
-    if (auto st = f->commit(); !st) return st;
-  }
-  return {};
-}
-
 GroupCommit::GroupCommit(std::chrono::milliseconds window, std::size_t max_pending, std::size_t min_syncfs_files)
     : window_(window), max_pending_(std::max<std::size_t>(1, max_pending)), min_syncfs_files_(min_syncfs_files) {}
 

@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "hpn/archive/codec.hpp"
-#include "hpn/util/file.hpp"
 #include "hpn/util/result.hpp"
 
 namespace hpn::archive {
@@ -34,8 +33,6 @@ Result<ArchiveInfo> read_archive_info(const std::filesystem::path& path);
 // ---- sidecars: F.tar.sha256 holds the lowercase hex SHA-256 of F.tar (Harpoon v2) ----
 
 std::filesystem::path sidecar_path(const std::filesystem::path& archive);
-// The sidecar written to its .part file (mode 0600), not yet committed.
-Result<util::AtomicFile> prepare_sidecar(const std::filesystem::path& archive, const std::string& hex);
 // Atomically write the sidecar (mode 0600).
 Status write_sidecar(const std::filesystem::path& archive, const std::string& hex);
 // The digest recorded in the sidecar; nullopt when there is none.

@@ -48,9 +48,6 @@ struct SaveSpec {
   int threads = 0;          // zstd worker threads (0 = one per core)
   bool force = false;       // save even when an up-to-date archive exists
   std::string platform;     // os/arch[/variant]; needs API 1.48
-  // Leave the archive and sidecar to the batch's group commit (Outcome::uncommitted)
-  // instead of fsyncing and renaming them in the task.
-  bool group_commit = false;
 };
 // Where `ref` is saved under `spec` (the name carries the compression suffix).
 std::filesystem::path save_path(const image::Reference& ref, const SaveSpec& spec);
@@ -64,8 +61,10 @@ Task bundle_task(const std::vector<image::Reference>& refs, const std::filesyste
 // It hands every byte to the sink and returns the tar's size.
 using TarProducer = std::function<Result<std::uint64_t>(const engine::Sink&)>;
 
-// Stream a tar from `producer` into `path` (compressed per `spec`) with a sidecar
-// computed in the same pass. Nothing gets the final name unless all of it succeeded.
+// Stream a tar from `producer` into `path`.part (compressed per `spec`), computing
+// its sidecar's digest in the same pass. The archive and the sidecar's content are
+// returned in Outcome::uncommitted: run_batch syncs them and gives them their final
+// names, archive first, or removes them.
 Result<Outcome> write_archive(const TarProducer& producer, const std::filesystem::path& path, const SaveSpec& spec,
                               const ProgressFn& progress = {});
 // write_archive() of the daemon's save of `names`.

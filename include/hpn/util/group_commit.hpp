@@ -17,7 +17,6 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <span>
 #include <string>
 #include <thread>
 #include <utility>
@@ -27,9 +26,6 @@
 #include "hpn/util/result.hpp"
 
 namespace hpn::util {
-
-// Sync and publish each of `files` in order, stopping at the first failure.
-Status commit_in_order(std::span<AtomicFile* const> files);
 
 // Files that belong together (an archive, then its sidecar): published in order,
 // all or nothing (a failure removes the ones of the group already published).
