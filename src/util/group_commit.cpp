@@ -148,24 +148,27 @@ void unpublish(FileGroup& files) {
   }
 }
 
+std::string directory_of(const AtomicFile& f) {
+  const auto dir = f.part_path().parent_path();
+  return dir.empty() ? "." : dir.string();
+}
+
 }  // namespace
 
 void GroupCommit::process(std::vector<Pending>& round) {
-  std::vector<Status> results(round.size());
-  for (std::size_t i = 0; i < round.size(); ++i) results[i] = round[i].result;
-  // A directory descriptor for each group's directory, and the files per filesystem.
-  std::map<std::string, std::pair<Fd, dev_t>> dirs;  // directory -> (descriptor, device)
+  // A descriptor on each directory of the round, and the round's files per filesystem.
+  std::map<std::string, std::pair<Fd, dev_t>> dirs;          // directory -> (descriptor, device)
   std::map<dev_t, std::pair<int, std::size_t>> filesystems;  // device -> (a descriptor, files)
-  for (std::size_t i = 0; i < round.size(); ++i) {
-    if (!results[i]) continue;
-    for (auto& f : round[i].group.files) {
-      const std::string dir = f.part_path().parent_path().empty() ? "." : f.part_path().parent_path().string();
+  for (auto& p : round) {
+    if (!p.result) continue;
+    for (auto& f : p.group.files) {
+      const std::string dir = directory_of(f);
       auto d = dirs.find(dir);
       if (d == dirs.end()) {
         Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         struct stat st {};
         if (!fd.valid() || ::fstat(fd.get(), &st) != 0) {
-          results[i] = errno_error(errno, "cannot open directory", dir);
+          p.result = errno_error(errno, "cannot open directory", dir);
           break;
         }
         filesystems.emplace(st.st_dev, std::make_pair(fd.get(), std::size_t{0}));
@@ -188,25 +191,19 @@ void GroupCommit::process(std::vector<Pending>& round) {
     }
   }
   hpn::log::get("util").debug("group commit: {} groups on {} filesystems", round.size(), filesystems.size());
-  for (std::size_t i = 0; i < round.size(); ++i) {
-    auto& files = round[i].group.files;
-    for (auto& f : files) {
-      if (!results[i]) break;
-      const std::string dir = f.part_path().parent_path().empty() ? "." : f.part_path().parent_path().string();
-      auto d = dirs.find(dir);
-      if (d == dirs.end()) {
-        results[i] = Error(ErrorKind::io, "cannot open directory " + dir);
-        break;
-      }
-      if (!synced[d->second.second]) {
+  for (auto& p : round) {
+    for (auto& f : p.group.files) {
+      if (!p.result) break;
+      // Every directory of a group still in the running was opened above.
+      if (!synced[dirs.at(directory_of(f)).second]) {
         if (auto st = f.sync(); !st) {
-          results[i] = st;
+          p.result = st;
           break;
         }
       }
-      if (auto st = f.publish(); !st) results[i] = st;
+      if (auto st = f.publish(); !st) p.result = st;
     }
-    if (!results[i]) unpublish(files);
+    if (!p.result) unpublish(p.group.files);
   }
   // The renames themselves: one directory sync each (a lost rename only leaves a .part).
   for (auto& [dir, entry] : dirs) {
@@ -214,10 +211,9 @@ void GroupCommit::process(std::vector<Pending>& round) {
       hpn::log::get("util").debug("fsync of directory {} failed: {}", dir, std::strerror(errno));
     }
   }
-  for (std::size_t i = 0; i < round.size(); ++i) {
-    FileGroup done_files = std::move(round[i].group.files);  // partials are removed here on failure
-    done_files.clear();
-    round[i].done(results[i]);
+  for (auto& p : round) {
+    p.group.files.clear();  // partials of a failed group are removed here
+    p.done(p.result);
   }
 }
 

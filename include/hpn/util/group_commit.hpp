@@ -73,7 +73,7 @@ class GroupCommit {
   struct Pending {
     PendingGroup group;
     Done done;
-    Status result;  // of writing the small files
+    Status result;  // the first failure of this group (small files, sync, rename)
   };
   void run();
   void prepare(Pending& p);
