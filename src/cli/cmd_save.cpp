@@ -1,5 +1,6 @@
 // hpn save: one archive per image, named as Harpoon names them.
 #include <cstdio>
+#include <thread>
 #include <filesystem>
 
 #include "hpn/archive/paths.hpp"
@@ -7,6 +8,7 @@
 #include "hpn/cli/commands.hpp"
 #include "hpn/archive/codec.hpp"
 #include "hpn/ops/operations.hpp"
+#include "hpn/util/sha256.hpp"
 #include "hpn/ops/reporter.hpp"
 
 namespace hpn::cli {
@@ -90,6 +92,8 @@ int cmd_save(Context& ctx) {
   }
   auto client = connect_or_report(ctx);
   if (!client) return k_exit_failed;
+  // Load the checksum algorithm while the daemon answers the next requests.
+  std::jthread prepare_digest(util::Sha256::prepare);
   if (!ctx.opt.platform.empty()) {
     if (auto q = client->platform_query(ctx.opt.platform, "save"); !q) {
       print_error(q.error());

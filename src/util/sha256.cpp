@@ -6,6 +6,23 @@
 
 namespace hpn::util {
 
+namespace {
+
+// The algorithm is fetched from OpenSSL's provider once: an implicit fetch in every
+// EVP_DigestInit_ex takes the provider store's locks, and the first one loads the
+// provider (about half a millisecond) while other threads wait on those locks.
+const EVP_MD* sha256_md() {
+  static const EVP_MD* const md = [] {
+    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return fetched != nullptr ? fetched : EVP_sha256();
+  }();
+  return md;
+}
+
+}  // namespace
+
+void Sha256::prepare() { (void)sha256_md(); }
+
 struct Sha256::Impl {
   struct Free {
     void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
@@ -14,7 +31,7 @@ struct Sha256::Impl {
 };
 
 Sha256::Sha256() : impl_(std::make_unique<Impl>()) {
-  if (!impl_->ctx || EVP_DigestInit_ex(impl_->ctx.get(), EVP_sha256(), nullptr) != 1) {
+  if (!impl_->ctx || EVP_DigestInit_ex2(impl_->ctx.get(), sha256_md(), nullptr) != 1) {
     throw std::runtime_error("cannot initialise SHA-256");
   }
 }

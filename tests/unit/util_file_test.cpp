@@ -2,6 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <thread>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "hpn/util/sha256.hpp"
@@ -56,6 +59,20 @@ TEST(Sha256, KnownVectors) {
   h.update("a");
   h.update("bc");
   EXPECT_EQ(h.hex_digest(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(Sha256, PreparedAlgorithmServesManyThreadsAtOnce) {
+  std::jthread early(hpn::util::Sha256::prepare);  // as save does, racing the first digests
+  std::vector<std::string> got(8);
+  {
+    std::vector<std::jthread> threads;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      threads.emplace_back([&got, i] {
+        for (int round = 0; round < 50; ++round) got[i] = hpn::util::sha256_hex("abc");
+      });
+    }
+  }
+  for (const auto& g : got) EXPECT_EQ(g, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 TEST(AtomicFile, StalePartFromACrashedRunIsReplacedNotAppended) {

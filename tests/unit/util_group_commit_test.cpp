@@ -145,6 +145,18 @@ TEST(GroupCommit, DestructionCommitsWhatIsQueued) {
   EXPECT_EQ(slurp(dir / "late.tar"), "l");
 }
 
+TEST(GroupCommit, OnlyLargeFilesStartTheirWritebackAtSubmit) {
+  hpn::test::TempDir dir;
+  GroupCommit commits;
+  ASSERT_TRUE(commits.commit(written(dir / "small.tar", "tiny")).ok());
+  EXPECT_EQ(commits.writeback_hints(), 0u);  // left to the round's sync
+  const std::string big(GroupCommit::k_early_writeback_bytes, 'x');
+  ASSERT_TRUE(commits.commit(written(dir / "big.tar", big)).ok());
+  EXPECT_EQ(commits.writeback_hints(), 1u);
+  EXPECT_EQ(fs::file_size(dir / "big.tar"), big.size());
+  EXPECT_EQ(slurp(dir / "small.tar"), "tiny");
+}
+
 TEST(GroupCommit, DrainWithNothingQueuedReturns) {
   GroupCommit commits;
   commits.drain();

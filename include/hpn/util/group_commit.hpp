@@ -68,6 +68,10 @@ class GroupCommit {
   std::uint64_t rounds() const;            // rounds committed so far
   std::uint64_t filesystem_syncs() const;  // syncfs() calls so far
   std::uint64_t groups() const;  // groups committed or failed so far
+  std::uint64_t writeback_hints() const;  // files whose writeback started at submit
+
+  // Files of at least this size start their writeback when submitted.
+  static constexpr std::uint64_t k_early_writeback_bytes = 4u << 20;
 
  private:
   struct Pending {
@@ -92,6 +96,7 @@ class GroupCommit {
   bool stop_ = false;
   std::uint64_t rounds_ = 0;
   std::atomic<std::uint64_t> fs_syncs_{0};
+  std::atomic<std::uint64_t> writeback_hints_{0};
   std::uint64_t groups_ = 0;
   std::thread thread_;
 };

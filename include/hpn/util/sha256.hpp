@@ -10,6 +10,8 @@ namespace hpn::util {
 class Sha256 {
  public:
   Sha256();
+  // Loads the algorithm ahead of the first Sha256 (thread-safe; later calls are free).
+  static void prepare();
   Sha256(Sha256&&) noexcept;
   Sha256& operator=(Sha256&&) noexcept;
   ~Sha256();
