@@ -3,7 +3,10 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include <algorithm>
 #include <cstring>
+#include <string>
+#include <thread>
 
 #include "hpn/util/log.hpp"
 
@@ -124,8 +127,11 @@ Result<Compressor> Compressor::open(Compression c, int level, int threads, Outpu
                                                     " (" + archive_message(a, "rejected") + ")");
     }
   }
-  if (c == Compression::zstd) {
-    const std::string v = std::to_string(threads);
+  // libarchive's zstd "threads" is zstd's worker count, and 0 there means no worker
+  // (compress on the calling thread), not one per core.
+  const int workers = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (c == Compression::zstd && workers > 1) {
+    const std::string v = std::to_string(workers);
     if (archive_write_set_filter_option(a, "zstd", "threads", v.c_str()) != ARCHIVE_OK) {
       hpn::log::get("archive").debug("libarchive ignores zstd threads; compressing on one thread");
     }

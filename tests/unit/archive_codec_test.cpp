@@ -1,7 +1,9 @@
 #include "hpn/archive/codec.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -66,6 +68,40 @@ TEST(Codec, EveryCodecRoundTripsAndIsDetectedFromTheBytes) {
     const fs::path p = dir / ("data." + std::string(to_string(c)) + ".tar");
     std::ofstream(p, std::ios::binary) << packed;
     EXPECT_EQ(read_all(p, c), data) << to_string(c);
+  }
+}
+
+// Threads of this process, from /proc.
+std::size_t thread_count() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+TEST(Codec, ZstdCompressesOnWorkerThreadsOnlyWhenAskedFor) {
+  const std::string data = sample(8 << 20);
+  const auto cores = static_cast<std::size_t>(std::max(1u, std::thread::hardware_concurrency()));
+  for (const int threads : {1, 2, 0}) {  // 0: one per core
+    const std::size_t before = thread_count();
+    std::size_t during = 0;
+    std::string out;
+    {
+      auto comp = Compressor::open(Compression::zstd, -1, threads, [&](std::string_view chunk) {
+        out.append(chunk);
+        return hpn::Status{};
+      });
+      ASSERT_TRUE(comp.ok());
+      ASSERT_TRUE(comp->write(data).ok());
+      during = thread_count();
+      ASSERT_TRUE(comp->finish().ok());
+    }
+    const std::size_t workers = threads == 1 ? 0 : threads == 0 ? (cores > 1 ? cores : 0) : 2;
+    if (workers == 0) {
+      EXPECT_EQ(during, before) << "threads " << threads;  // compressed on this thread
+    } else {
+      EXPECT_GE(during, before + workers) << "threads " << threads << ": zstd workers not started";
+    }
+    EXPECT_EQ(hpn::archive::detect_compression(out), Compression::zstd);
   }
 }
 

@@ -32,7 +32,8 @@ inline constexpr int k_default_level = -1;  // the codec's own default
 class Compressor {
  public:
   using Output = std::function<Status(std::string_view)>;
-  // `level` -1 = codec default; `threads` applies to zstd (0 = one per core).
+  // `level` -1 = codec default; `threads` applies to zstd and xz: 0 = one per core,
+  // 1 = on the calling thread.
   static Result<Compressor> open(Compression c, int level, int threads, Output out);
 
   Compressor(Compressor&&) noexcept;

@@ -16,6 +16,9 @@ int cmd_ls(Context& ctx);
 int cmd_login(Context& ctx);
 int cmd_logout(Context& ctx);
 
+// Worker count: -j, else config parallel.max_workers.
+int worker_count(const Context& ctx);
+
 // Connect, run `tasks` on the worker pool with the configured retries, timeouts and
 // interrupt handling, print results; returns the exit code.
 int run_tasks(Context& ctx, engine::Client& client, std::vector<ops::Task> tasks, const char* noun = "images");

@@ -45,7 +45,7 @@ struct SaveSpec {
   bool by_project = false;  // Harpoon save-mode 3
   archive::Compression compression = archive::Compression::none;
   int level = archive::k_default_level;
-  int threads = 0;          // zstd worker threads (0 = one per core)
+  int threads = 0;          // zstd/xz threads per archive (0 = one per core, 1 = the saving thread)
   bool force = false;       // save even when an up-to-date archive exists
   std::string platform;     // os/arch[/variant]; needs API 1.48
 };
