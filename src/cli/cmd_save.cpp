@@ -1,16 +1,16 @@
 // hpn save: one archive per image, named as Harpoon names them.
 #include <algorithm>
 #include <cstdio>
-#include <thread>
 #include <filesystem>
+#include <thread>
 
 #include "hpn/archive/paths.hpp"
 #include "hpn/cli/app.hpp"
 #include "hpn/cli/commands.hpp"
 #include "hpn/archive/codec.hpp"
 #include "hpn/ops/operations.hpp"
-#include "hpn/util/sha256.hpp"
 #include "hpn/ops/reporter.hpp"
+#include "hpn/util/sha256.hpp"
 
 namespace hpn::cli {
 
