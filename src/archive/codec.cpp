@@ -127,18 +127,14 @@ Result<Compressor> Compressor::open(Compression c, int level, int threads, Outpu
                                                     " (" + archive_message(a, "rejected") + ")");
     }
   }
-  // libarchive's zstd "threads" is zstd's worker count, and 0 there means no worker
-  // (compress on the calling thread), not one per core.
+  // zstd and xz take a "threads" option. hpn resolves 0 (one per core) itself:
+  // libarchive's zstd reads 0 as no worker (compress on the calling thread).
   const int workers = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  if (c == Compression::zstd && workers > 1) {
+  if ((c == Compression::zstd || c == Compression::xz) && workers > 1) {
     const std::string v = std::to_string(workers);
-    if (archive_write_set_filter_option(a, "zstd", "threads", v.c_str()) != ARCHIVE_OK) {
-      hpn::log::get("archive").debug("libarchive ignores zstd threads; compressing on one thread");
+    if (archive_write_set_filter_option(a, module, "threads", v.c_str()) != ARCHIVE_OK) {
+      hpn::log::get("archive").debug("libarchive ignores {} threads; compressing on one thread", module);
     }
-  }
-  if (c == Compression::xz && threads != 1) {
-    const std::string v = std::to_string(threads);
-    (void)archive_write_set_filter_option(a, "xz", "threads", v.c_str());
   }
   archive_write_set_format_raw(a);
   archive_write_set_bytes_per_block(a, 0);  // hand output on as it is produced
