@@ -56,6 +56,8 @@ AtomicFile& AtomicFile::operator=(AtomicFile&& other) noexcept {
     final_ = std::move(other.final_);
     part_ = std::move(other.part_);
     written_ = other.written_;
+    writeback_started_ = other.writeback_started_;
+    writeback_hints_ = other.writeback_hints_;
     committed_ = std::exchange(other.committed_, true);
   }
   return *this;
@@ -85,6 +87,12 @@ Status AtomicFile::write(std::string_view data) {
     }
     data.remove_prefix(static_cast<std::size_t>(n));
     written_ += static_cast<std::uint64_t>(n);
+  }
+  if (written_ - writeback_started_ >= k_writeback_step_bytes) {
+    ::sync_file_range(fd_.get(), static_cast<off_t>(writeback_started_),
+                      static_cast<off_t>(written_ - writeback_started_), SYNC_FILE_RANGE_WRITE);
+    writeback_started_ = written_;
+    ++writeback_hints_;
   }
   return {};
 }

@@ -75,6 +75,51 @@ TEST(Sha256, PreparedAlgorithmServesManyThreadsAtOnce) {
   for (const auto& g : got) EXPECT_EQ(g, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+TEST(AtomicFile, LargeWritesStartWritebackEveryStepAndKeepEveryByte) {
+  hpn::test::TempDir dir;
+  auto f = AtomicFile::create(dir / "big.tar");
+  ASSERT_TRUE(f.ok());
+  constexpr std::size_t k_chunk = 300u << 10;  // not a divisor of the step
+  std::string chunk(k_chunk, '\0');
+  hpn::util::Sha256 expected;
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; total < 2 * AtomicFile::k_writeback_step_bytes + k_chunk; ++i) {
+    for (std::size_t j = 0; j < chunk.size(); j += 4096) chunk[j] = static_cast<char>(i + j / 4096);
+    if (total + k_chunk < AtomicFile::k_writeback_step_bytes) {
+      ASSERT_EQ(f->writeback_hints(), 0u) << "a hint before the first step, at " << total;
+    }
+    ASSERT_TRUE(f->write(chunk).ok());
+    expected.update(chunk);
+    total += k_chunk;
+  }
+  EXPECT_EQ(f->writeback_hints(), total / AtomicFile::k_writeback_step_bytes);
+  ASSERT_TRUE(f->commit().ok());
+  ASSERT_EQ(fs::file_size(dir / "big.tar"), total);
+  auto reader = hpn::util::FileReader::open(dir / "big.tar");
+  ASSERT_TRUE(reader.ok());
+  hpn::util::Sha256 actual;
+  std::vector<char> buf(1 << 16);
+  for (;;) {
+    auto n = reader->read(buf);
+    ASSERT_TRUE(n.ok());
+    if (*n == 0) break;
+    actual.update(std::string_view(buf.data(), *n));
+  }
+  EXPECT_EQ(actual.hex_digest(), expected.hex_digest());
+}
+
+TEST(AtomicFile, SmallFilesStartNoWriteback) {
+  hpn::test::TempDir dir;
+  auto f = AtomicFile::create(dir / "small.tar");
+  ASSERT_TRUE(f.ok());
+  std::string chunk(1u << 20, 'x');
+  for (std::uint64_t total = 0; total + chunk.size() < AtomicFile::k_writeback_step_bytes; total += chunk.size()) {
+    ASSERT_TRUE(f->write(chunk).ok());
+  }
+  EXPECT_EQ(f->writeback_hints(), 0u);
+  ASSERT_TRUE(f->commit().ok());
+}
+
 TEST(AtomicFile, StalePartFromACrashedRunIsReplacedNotAppended) {
   hpn::test::TempDir dir;
   {

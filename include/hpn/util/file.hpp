@@ -22,6 +22,10 @@ Error errno_error(int err, std::string_view what, const std::filesystem::path& p
 // write never leaves a file with the final name.
 class AtomicFile {
  public:
+  // Every this many bytes, write() starts the writeback of what it wrote since the
+  // last time (a hint: the sync at the end then waits for little).
+  static constexpr std::uint64_t k_writeback_step_bytes = 8u << 20;
+
   static Result<AtomicFile> create(const std::filesystem::path& final_path, mode_t mode = 0600);
 
   AtomicFile(AtomicFile&&) noexcept = default;
@@ -46,6 +50,8 @@ class AtomicFile {
   const std::filesystem::path& final_path() const { return final_; }
   const std::filesystem::path& part_path() const { return part_; }
   std::uint64_t bytes_written() const { return written_; }
+  // How many times write() started writeback (one per k_writeback_step_bytes).
+  std::uint32_t writeback_hints() const { return writeback_hints_; }
   bool committed() const { return committed_; }
   int native_handle() const { return fd_.get(); }
 
@@ -57,6 +63,8 @@ class AtomicFile {
   std::filesystem::path final_;
   std::filesystem::path part_;
   std::uint64_t written_ = 0;
+  std::uint64_t writeback_started_ = 0;
+  std::uint32_t writeback_hints_ = 0;
   bool committed_ = false;
 };
 
