@@ -1,0 +1,75 @@
+// The man page documents every command and option that `hpn --help` shows: each long
+// option of the top level and of every subcommand, and every subcommand, must appear
+// in man/hpn.1 (troff's "\-" read as "-"). Runs the built binary; no daemon needed.
+#include <regex>
+#include <set>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "support/testenv.hpp"
+
+namespace {
+
+using hpn::test::run_command;
+using hpn::test::shell_quote;
+
+std::string man_text() {
+  std::string man = hpn::test::slurp(hpn::test::env("HPN_SOURCE_ROOT") + "/man/hpn.1");
+  std::string plain;
+  for (std::size_t i = 0; i < man.size(); ++i) {
+    if (man[i] == '\\' && i + 1 < man.size() && man[i + 1] == '-') continue;  // "\-" -> "-"
+    plain.push_back(man[i]);
+  }
+  return plain;
+}
+
+std::string help_of(const std::string& command) {
+  const std::string cmd = shell_quote(hpn::test::env("HPN_BINARY")) + (command.empty() ? "" : " " + command) + " --help";
+  auto r = run_command(cmd);
+  EXPECT_EQ(r.exit_code, 0) << cmd << ": " << r.err;
+  return r.out + r.err;
+}
+
+std::set<std::string> long_options(const std::string& help) {
+  std::set<std::string> out;
+  static const std::regex opt(R"((^|[\s,])(--[a-z][a-z0-9-]+))");
+  for (std::sregex_iterator it(help.begin(), help.end(), opt), end; it != end; ++it) out.insert((*it)[2]);
+  return out;
+}
+
+std::set<std::string> subcommands(const std::string& help) {
+  std::set<std::string> out;
+  const auto at = help.find("Subcommands:");
+  if (at == std::string::npos) return out;
+  static const std::regex line(R"(\n  ([a-z]+) )");
+  const std::string tail = help.substr(at);
+  for (std::sregex_iterator it(tail.begin(), tail.end(), line), end; it != end; ++it) out.insert((*it)[1]);
+  return out;
+}
+
+TEST(Docs, ManPageNamesEveryCommandAndOptionOfHelp) {
+  ASSERT_FALSE(hpn::test::env("HPN_BINARY").empty()) << "run through meson test, which sets HPN_BINARY";
+  const std::string man = man_text();
+  ASSERT_FALSE(man.empty()) << "man/hpn.1 not readable below HPN_SOURCE_ROOT";
+  const std::string top = help_of("");
+  const auto commands = subcommands(top);
+  ASSERT_GE(commands.size(), 8u) << "no subcommands found in hpn --help:\n" << top;
+  std::set<std::string> options = long_options(top);
+  for (const auto& c : commands) {
+    const bool entry = man.find("\n.B " + c + "\n") != std::string::npos || man.find("\n.BR " + c + " ") != std::string::npos;
+    EXPECT_TRUE(entry) << "man page has no entry for command " << c;
+    for (const auto& o : long_options(help_of(c))) options.insert(o);
+  }
+  ASSERT_GE(options.size(), 20u);
+  for (const auto& o : options) {
+    EXPECT_NE(man.find(o), std::string::npos) << "man page does not mention " << o;
+  }
+}
+
+TEST(Docs, OptionScannerFindsLongOptionsOnly) {
+  const auto found = long_options("  -h,--help  Print\n  --save-mode INT  1: ./NAME.tar\n  a--b not-an-option\n");
+  EXPECT_EQ(found, (std::set<std::string>{"--help", "--save-mode"}));
+}
+
+}  // namespace
