@@ -88,13 +88,16 @@ Status AtomicFile::write(std::string_view data) {
     data.remove_prefix(static_cast<std::size_t>(n));
     written_ += static_cast<std::uint64_t>(n);
   }
-  if (written_ - writeback_started_ >= k_writeback_step_bytes) {
-    ::sync_file_range(fd_.get(), static_cast<off_t>(writeback_started_),
-                      static_cast<off_t>(written_ - writeback_started_), SYNC_FILE_RANGE_WRITE);
-    writeback_started_ = written_;
-    ++writeback_hints_;
-  }
+  if (written_ - writeback_started_ >= k_writeback_step_bytes) start_writeback();
   return {};
+}
+
+void AtomicFile::start_writeback() {
+  if (!fd_.valid() || written_ == writeback_started_) return;
+  // nbytes 0: from the offset to the end of the file.
+  ::sync_file_range(fd_.get(), static_cast<off_t>(writeback_started_), 0, SYNC_FILE_RANGE_WRITE);
+  writeback_started_ = written_;
+  ++writeback_hints_;
 }
 
 Status AtomicFile::commit() {

@@ -23,7 +23,7 @@ Error errno_error(int err, std::string_view what, const std::filesystem::path& p
 class AtomicFile {
  public:
   // Every this many bytes, write() starts the writeback of what it wrote since the
-  // last time (a hint: the sync at the end then waits for little).
+  // last time (start_writeback(): a hint, the sync at the end then waits for little).
   static constexpr std::uint64_t k_writeback_step_bytes = 8u << 20;
 
   static Result<AtomicFile> create(const std::filesystem::path& final_path, mode_t mode = 0600);
@@ -35,6 +35,9 @@ class AtomicFile {
   ~AtomicFile();
 
   Status write(std::string_view data);
+  // Start the asynchronous writeback of what was written since the last start (up to
+  // the end of the file). Only a hint: errors surface in the sync.
+  void start_writeback();
   // fsync, close and rename: the data is on disk before it has its final name.
   Status commit();
   // Close the descriptor (the .part file stays until publish() or discard()).
@@ -50,7 +53,8 @@ class AtomicFile {
   const std::filesystem::path& final_path() const { return final_; }
   const std::filesystem::path& part_path() const { return part_; }
   std::uint64_t bytes_written() const { return written_; }
-  // How many times write() started writeback (one per k_writeback_step_bytes).
+  // How many times writeback was started (by write(), one per k_writeback_step_bytes,
+  // and by start_writeback()).
   std::uint32_t writeback_hints() const { return writeback_hints_; }
   bool committed() const { return committed_; }
   int native_handle() const { return fd_.get(); }
