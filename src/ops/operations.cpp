@@ -61,9 +61,12 @@ Result<SizeIndex> image_sizes(engine::Client& client) {
   if (!images) return images.error();
   SizeIndex index;
   for (const auto& img : *images) {
-    for (const auto& tag : img.repo_tags) {
-      if (auto ref = image::parse_reference(tag); ref) {
-        index[ref->canonical()] = static_cast<std::uint64_t>(std::max<std::int64_t>(0, img.size));
+    // By tag and by digest: an image listed as name@sha256:... needs no inspect either.
+    for (const auto* names : {&img.repo_tags, &img.repo_digests}) {
+      for (const auto& name : *names) {
+        if (auto ref = image::parse_reference(name); ref) {
+          index[ref->canonical()] = static_cast<std::uint64_t>(std::max<std::int64_t>(0, img.size));
+        }
       }
     }
   }

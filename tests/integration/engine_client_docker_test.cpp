@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "hpn/image/reference.hpp"
+#include "hpn/ops/operations.hpp"
 #include "hpn/util/file.hpp"
 #include "support/tar_util.hpp"
 #include "support/testenv.hpp"
@@ -211,6 +213,24 @@ TEST(DockerClient, PullFromLocalRegistry) {
   ASSERT_TRUE(info.ok());
   ASSERT_FALSE(info->repo_digests.empty());
   EXPECT_EQ(info->repo_digests[0].rfind(repo + "@sha256:", 0), 0u);
+}
+
+TEST(DockerClient, SizeIndexNamesImagesByTagAndByDigest) {
+  Client c = hpn::test::connect_docker();
+  const std::string repo = env("HPN_TEST_REGISTRY") + "/hpn-test/small";
+  ASSERT_TRUE(c.pull(repo, "1").ok());
+  auto info = c.inspect_image(repo + ":1");
+  ASSERT_TRUE(info.ok());
+  ASSERT_FALSE(info->repo_digests.empty());
+  auto index = hpn::ops::image_sizes(c);
+  ASSERT_TRUE(index.ok()) << index.error().describe();
+  for (const std::string name : {repo + ":1", info->repo_digests[0]}) {
+    auto ref = hpn::image::parse_reference(name);
+    ASSERT_TRUE(ref.ok()) << name;
+    auto it = index->find(ref->canonical());
+    ASSERT_NE(it, index->end()) << name << " is not in the size index";
+    EXPECT_EQ(it->second, static_cast<std::uint64_t>(info->size)) << name;
+  }
 }
 
 TEST(DockerClient, PullOfMissingTagFailsAsNotFound) {

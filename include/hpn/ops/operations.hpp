@@ -18,8 +18,8 @@ namespace hpn::ops {
 // form with an explicit tag, which Docker and Podman both resolve locally.
 std::string local_name(const image::Reference& ref);
 
-// Image sizes by canonical name, from one GET /images/json: saves a round trip per
-// image when ordering a batch. Names not found fall back to an inspect.
+// Image sizes by canonical name (tags and digests), from one GET /images/json: saves
+// a round trip per image when ordering a batch. Names not found fall back to an inspect.
 using SizeIndex = std::map<std::string, std::uint64_t>;
 Result<SizeIndex> image_sizes(engine::Client& client);
 
