@@ -6,7 +6,8 @@ Scenarios (targets from the batch-operations issue, 2-core machine):
   save-mixed10  6 small, 3 x ~40 MB, 1 x ~260 MB images   hpn -j4 >= 1.35x
   save-tiny50   50 tiny images                              hpn -j4 >= 10x
   pull-mixed10  the mixed images from the local registry    hpn -j4 >= 1.35x
-  pull-proxy20  20 tiny images through a proxy adding 50 ms round-trip time  >= 4x
+  pull-proxy20  20 tiny images through a proxy adding 50 ms round-trip time (to data and
+                to each TCP handshake; dockerd opens a connection per request)   >= 4x
   backend-tiny50 / backend-mixed10   hpn save --backend cli (a docker process per image)
                 against the API backend, both with 4 workers (reported, no target)
   progress-mixed10   hpn save with the live progress display forced on against off:
@@ -250,11 +251,13 @@ class Bench:
         self.rmi(remote)
 
 
-# ---- a TCP proxy on loopback that delays every chunk by rtt/2 each way ----------
+# ---- a TCP proxy on loopback that delays every chunk by rtt/2 each way, and ------
+# ---- a connection's first bytes by the TCP handshake's round trip too ------------
 class DelayProxy:
-    def __init__(self, target_port, rtt_s):
+    def __init__(self, target_port, rtt_s, handshake=True):
         self.target_port = target_port
         self.delay = rtt_s / 2
+        self.handshake = handshake
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
@@ -265,7 +268,7 @@ class DelayProxy:
         self.thread.start()
         self.ready.wait(10)
 
-    async def _pipe(self, reader, writer):
+    async def _pipe(self, reader, writer, not_before=0.0):
         queue = asyncio.Queue()
 
         async def sender():
@@ -286,7 +289,7 @@ class DelayProxy:
                 data = await reader.read(65536)
                 if not data:
                     break
-                queue.put_nowait((self.loop.time() + self.delay, data))
+                queue.put_nowait((max(self.loop.time() + self.delay, not_before), data))
         except ConnectionError:
             pass
         queue.put_nowait((0, None))
@@ -298,7 +301,11 @@ class DelayProxy:
         except OSError:
             w1.close()
             return
-        await asyncio.gather(self._pipe(r1, w2), self._pipe(r2, w1), return_exceptions=True)
+        # The handshake's round trip: on a link with this RTT the client's connect()
+        # returns one RTT after its SYN, so its first bytes reach the server 1.5 RTT
+        # after it started to connect.
+        handshake = self.loop.time() + 3 * self.delay if self.handshake else 0.0
+        await asyncio.gather(self._pipe(r1, w2, handshake), self._pipe(r2, w1), return_exceptions=True)
 
     def _run(self):
         asyncio.set_event_loop(self.loop)
@@ -350,7 +357,7 @@ def main():
             port = int(b.registry.rsplit(":", 1)[1])
             proxy = DelayProxy(port, 0.050)
             try:
-                b.pull_scenario("pull-proxy20 (50 ms RTT)", f"127.0.0.1:{proxy.port}", tiny[:20], 4.0, workers=(4, 8))
+                b.pull_scenario("pull-proxy20 (50 ms RTT)", f"127.0.0.1:{proxy.port}", tiny[:20], 4.0, workers=(1, 2, 4, 8))
             finally:
                 proxy.stop()
     finally:
