@@ -224,7 +224,7 @@ TEST(DockerClient, SizeIndexNamesImagesByTagAndByDigest) {
   ASSERT_FALSE(info->repo_digests.empty());
   auto index = hpn::ops::image_sizes(c);
   ASSERT_TRUE(index.ok()) << index.error().describe();
-  for (const std::string name : {repo + ":1", info->repo_digests[0]}) {
+  for (const std::string& name : {repo + ":1", info->repo_digests[0]}) {
     auto ref = hpn::image::parse_reference(name);
     ASSERT_TRUE(ref.ok()) << name;
     auto it = index->find(ref->canonical());
