@@ -92,12 +92,13 @@ Status AtomicFile::write(std::string_view data) {
   return {};
 }
 
-void AtomicFile::start_writeback() {
-  if (!fd_.valid() || written_ == writeback_started_) return;
+bool AtomicFile::start_writeback() {
+  if (!fd_.valid() || written_ == writeback_started_) return false;
   // nbytes 0: from the offset to the end of the file.
   ::sync_file_range(fd_.get(), static_cast<off_t>(writeback_started_), 0, SYNC_FILE_RANGE_WRITE);
   writeback_started_ = written_;
   ++writeback_hints_;
+  return true;
 }
 
 Status AtomicFile::commit() {

@@ -33,8 +33,7 @@ void GroupCommit::submit(PendingGroup group, Done done) {
     // files are left to the round's one syncfs(), which writes them together
     // (measured: 2% faster for 50 tiny archives than a writeback call each).
     // (What write() already started every k_writeback_step_bytes is not asked again.)
-    if (f.native_handle() >= 0 && f.bytes_written() >= k_early_writeback_bytes) {
-      f.start_writeback();
+    if (f.native_handle() >= 0 && f.bytes_written() >= k_early_writeback_bytes && f.start_writeback()) {
       writeback_hints_.fetch_add(1, std::memory_order_relaxed);
     }
     if (auto st = f.close(); !st) {

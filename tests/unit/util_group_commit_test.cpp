@@ -155,6 +155,11 @@ TEST(GroupCommit, OnlyLargeFilesStartTheirWritebackAtSubmit) {
   EXPECT_EQ(commits.writeback_hints(), 1u);
   EXPECT_EQ(fs::file_size(dir / "big.tar"), big.size());
   EXPECT_EQ(slurp(dir / "small.tar"), "tiny");
+  // A file whose every byte write() already handed to the writeback is not counted again.
+  const std::string step(AtomicFile::k_writeback_step_bytes, 'y');
+  ASSERT_TRUE(commits.commit(written(dir / "step.tar", step)).ok());
+  EXPECT_EQ(commits.writeback_hints(), 1u);
+  EXPECT_EQ(fs::file_size(dir / "step.tar"), step.size());
 }
 
 TEST(GroupCommit, DrainWithNothingQueuedReturns) {

@@ -36,8 +36,9 @@ class AtomicFile {
 
   Status write(std::string_view data);
   // Start the asynchronous writeback of what was written since the last start (up to
-  // the end of the file). Only a hint: errors surface in the sync.
-  void start_writeback();
+  // the end of the file). Only a hint: errors surface in the sync. False when there
+  // was nothing new to start.
+  bool start_writeback();
   // fsync, close and rename: the data is on disk before it has its final name.
   Status commit();
   // Close the descriptor (the .part file stays until publish() or discard()).
