@@ -254,10 +254,9 @@ class Bench:
 # ---- a TCP proxy on loopback that delays every chunk by rtt/2 each way, and ------
 # ---- a connection's first bytes by the TCP handshake's round trip too ------------
 class DelayProxy:
-    def __init__(self, target_port, rtt_s, handshake=True):
+    def __init__(self, target_port, rtt_s):
         self.target_port = target_port
         self.delay = rtt_s / 2
-        self.handshake = handshake
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
@@ -304,7 +303,7 @@ class DelayProxy:
         # The handshake's round trip: on a link with this RTT the client's connect()
         # returns one RTT after its SYN, so its first bytes reach the server 1.5 RTT
         # after it started to connect.
-        handshake = self.loop.time() + 3 * self.delay if self.handshake else 0.0
+        handshake = self.loop.time() + 3 * self.delay
         await asyncio.gather(self._pipe(r1, w2, handshake), self._pipe(r2, w1), return_exceptions=True)
 
     def _run(self):
