@@ -108,6 +108,10 @@ int cmd_save(Context& ctx) {
       return q.error().kind == ErrorKind::invalid_argument ? k_exit_usage : k_exit_failed;
     }
   }
+  // Small images go several per export where the daemon's archive layout allows splitting it.
+  spec.workers = static_cast<std::size_t>(std::max(1, worker_count(ctx)));
+  spec.group_small = bundle.empty() && client->runtime() == engine::Runtime::docker &&
+                     engine::compare_api_versions(client->api_version(), "1.44") < 0;
   // One list request gives the sizes for largest-first ordering; failure only costs speed.
   auto sizes = ops::image_sizes(*client);
   const ops::SizeIndex index = sizes ? *sizes : ops::SizeIndex{};

@@ -1,11 +1,14 @@
 #include "hpn/ops/operations.hpp"
 
 #include <map>
+#include <set>
 
 #include <cstdio>
 
 #include "hpn/archive/archive_info.hpp"
 #include "hpn/archive/paths.hpp"
+#include "hpn/ops/export_group.hpp"
+#include "hpn/ops/reporter.hpp"
 #include "hpn/util/file.hpp"
 #include "hpn/util/log.hpp"
 #include "hpn/util/sha256.hpp"
@@ -197,10 +200,51 @@ Result<Outcome> write_archive(const TarProducer& producer, const std::filesystem
   return o;
 }
 
+namespace {
+
+// Small images to export several per request: tag references of known size whose
+// archive is to be written (not one that may turn out unchanged), each name once.
+std::vector<std::shared_ptr<ExportGroup>> export_groups(const std::vector<image::Reference>& refs,
+                                                        const SaveSpec& spec, const SizeIndex& sizes) {
+  std::vector<std::shared_ptr<ExportGroup>> group_of(refs.size());
+  if (!spec.group_small || !spec.platform.empty()) return group_of;
+  std::vector<std::size_t> candidates;
+  std::vector<std::uint64_t> candidate_sizes;
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < refs.size(); ++i) {
+    const auto& ref = refs[i];
+    const auto it = sizes.find(ref.canonical());
+    std::error_code ec;
+    if (!ref.digest.empty() || it == sizes.end() || !seen.insert(ref.canonical()).second ||
+        (!spec.force && std::filesystem::exists(save_path(ref, spec), ec))) {
+      continue;
+    }
+    candidates.push_back(i);
+    candidate_sizes.push_back(it->second);
+  }
+  for (const auto& members : plan_export_groups(candidate_sizes, spec.workers)) {
+    std::vector<image::Reference> group_refs;
+    // Room for the archive's own files and headers (about 17 kB per image) besides the layers.
+    std::uint64_t budget = 1u << 20;
+    for (std::size_t m : members) {
+      group_refs.push_back(refs[candidates[m]]);
+      budget += candidate_sizes[m] + (64u << 10);
+    }
+    auto group = std::make_shared<ExportGroup>(std::move(group_refs), budget);
+    for (std::size_t m : members) group_of[candidates[m]] = group;
+  }
+  return group_of;
+}
+
+}  // namespace
+
 std::vector<Task> save_tasks(const std::vector<image::Reference>& refs, const SaveSpec& spec,
                              const SizeIndex& sizes) {
   std::vector<Task> tasks;
-  for (const auto& ref : refs) {
+  const auto groups = export_groups(refs, spec, sizes);
+  for (std::size_t i = 0; i < refs.size(); ++i) {
+    const auto& ref = refs[i];
+    const auto group = groups[i];
     Task t;
     t.label = ref.original;
     if (auto it = sizes.find(ref.canonical()); it != sizes.end()) {
@@ -209,7 +253,7 @@ std::vector<Task> save_tasks(const std::vector<image::Reference>& refs, const Sa
       t.prepare = [ref](engine::Client& client) { return inspect_size(client, ref); };
     }
     const auto path = save_path(ref, spec);
-    t.run = [ref, path, spec](engine::Client& client, const ProgressFn& progress) -> Result<Outcome> {
+    t.run = [ref, path, spec, group](engine::Client& client, const ProgressFn& progress) -> Result<Outcome> {
       std::error_code ec;
       if (!spec.force && std::filesystem::exists(path, ec)) {
         progress("verifying", 0, 0);
@@ -221,6 +265,19 @@ std::vector<Task> save_tasks(const std::vector<image::Reference>& refs, const Sa
                          .unchanged = true, .uncommitted = {}};
         }
         hpn::log::get("ops").info("saving {} again: {}", ref.original, fresh.why);
+      }
+      if (group) {
+        progress("exporting", 0, 0);
+        auto multi = group->acquire(client, ref);
+        if (!multi && multi.error().kind == ErrorKind::cancelled) return multi.error();
+        if (multi) {
+          auto single = (*multi)->single(ref);
+          if (single) {
+            return write_archive([&](const engine::Sink& sink) { return single->write(sink); }, path, spec,
+                                 progress);
+          }
+          hpn::log::get("ops").debug("{}: {}; exporting it alone", ref.original, single.error().message);
+        }
       }
       return save_archive(client, {local_name(ref)}, path, spec, progress);
     };

@@ -3,11 +3,14 @@
 #include <sys/mount.h>
 
 #include <fstream>
+#include <map>
 
 #include <gtest/gtest.h>
 
 #include "hpn/archive/archive_info.hpp"
 #include "hpn/engine/client.hpp"
+#include "hpn/image/reference.hpp"
+#include "support/tar_util.hpp"
 #include "support/testenv.hpp"
 
 using hpn::test::CommandResult;
@@ -204,4 +207,72 @@ TEST(Archives, NotEnoughFreeSpaceStopsEarlyAndFullDiskIsReported) {
   EXPECT_FALSE(fs::exists(dir / "small/hpn-test_multi_1.tar.zst"));
   EXPECT_TRUE(fs::exists(dir / "small/hpn-test_small_1.tar.zst"));
   ::umount2((dir / "small").c_str(), MNT_DETACH);
+}
+
+// Small images are exported several per request and the export split here: every
+// archive must hold exactly what the daemon's export of that image alone holds.
+TEST(Archives, SmallImagesExportedTogetherMatchTheirOwnExportsAndLoadBack) {
+  TempDir dir;
+  auto docker = hpn::test::connect_docker();
+  const std::string dh = "docker -H " + shell_quote(env("HPN_TEST_DOCKER_HOST"));
+  // A tiny base and two images on it (in a joint export the base layer is stored
+  // once and linked from the other copies), a second tag of one, two unrelated ones.
+  ASSERT_EQ(run_command("cd " + shell_quote(dir.path().string()) +
+                        " && mkdir -p r b1 b2 && echo base > r/base && tar -C r -cf - base | " + dh +
+                        " import - hpn-grp/base:1 >/dev/null && for i in 1 2; do echo $i > b$i/f && "
+                        "printf 'FROM hpn-grp/base:1\\nCOPY f /f\\n' > b$i/Dockerfile && DOCKER_BUILDKIT=0 " + dh +
+                        " build -q -t hpn-grp/child$i:1 b$i >/dev/null 2>&1 || exit 1; done && " + dh +
+                        " tag hpn-grp/child1:1 hpn-grp/child1:alias && for i in 1 2; do echo t$i > r/t && "
+                        "tar -C r -cf - t | " + dh + " import - hpn-grp/tiny$i:1 >/dev/null || exit 1; done")
+                .exit_code,
+            0);
+  const std::vector<std::string> names = {"hpn-grp/base:1",        "hpn-grp/child1:1", "hpn-grp/child2:1",
+                                          "hpn-grp/child1:alias", "hpn-grp/tiny1:1",  "hpn-grp/tiny2:1"};
+  std::string args;
+  for (const auto& n : names) args += " " + n;
+  auto r = run_hpn(dir, "save -j 1 --log-level debug -p out" + args);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  // One request for all six (one worker: one group), none alone.
+  std::size_t joint = 0, alone = 0;
+  std::istringstream err(r.err);
+  for (std::string line; std::getline(err, line);) {
+    if (line.find("request GET /v1.41/images/get?") == std::string::npos) continue;
+    std::size_t count = 0;
+    for (auto p = line.find("names="); p != std::string::npos; p = line.find("names=", p + 1)) ++count;
+    (count > 1 ? joint : alone) += 1;
+    if (count > 1) {
+      EXPECT_EQ(count, names.size()) << line;
+    }
+  }
+  EXPECT_EQ(joint, 1u) << r.err;
+  EXPECT_EQ(alone, 0u) << r.err;
+  std::map<std::string, std::string> ids;
+  for (const auto& n : names) {
+    const auto own = dir / ("alone-" + hpn::image::archive_stem(n) + ".tar");
+    {
+      std::ofstream f(own, std::ios::binary);
+      auto s = docker.save(std::vector<std::string>{n}, [&](std::string_view c) -> hpn::Status {
+        f.write(c.data(), static_cast<std::streamsize>(c.size()));
+        return {};
+      });
+      ASSERT_TRUE(s.ok()) << n;
+    }
+    const auto mine = dir / "out" / (hpn::image::archive_stem(n) + ".tar");
+    const auto expected = hpn::test::tar_member_digests(own);
+    EXPECT_GE(expected.size(), 5u) << n;  // VERSION, json, layer.tar, config, manifest.json
+    EXPECT_EQ(hpn::test::tar_member_digests(mine), expected) << n;
+    auto info = docker.inspect_image(n);
+    ASSERT_TRUE(info.ok()) << n;
+    ids[n] = info->id;
+  }
+  // Loaded into a daemon that lacks them, they come back as they were.
+  ASSERT_EQ(run_command(dh + " rmi -f" + args + " >/dev/null").exit_code, 0);
+  auto load = run_hpn(dir, "load out");
+  ASSERT_EQ(load.exit_code, 0) << load.out << load.err;
+  for (const auto& n : names) {
+    auto info = docker.inspect_image(n);
+    ASSERT_TRUE(info.ok()) << n;
+    EXPECT_EQ(info->id, ids[n]) << n;
+  }
+  run_command(dh + " rmi -f" + args + " >/dev/null 2>&1");
 }

@@ -48,6 +48,10 @@ struct SaveSpec {
   int threads = 0;          // zstd/xz threads per archive (0 = one per core, 1 = the saving thread)
   bool force = false;       // save even when an up-to-date archive exists
   std::string platform;     // os/arch[/variant]; needs API 1.48
+  // Export small images several per request and split the export (a Docker daemon
+  // with the legacy archive layout, API < 1.44: see archive/split.hpp).
+  bool group_small = false;
+  std::size_t workers = 1;  // of the batch: at least this many groups when there are enough small images
 };
 // Where `ref` is saved under `spec` (the name carries the compression suffix).
 std::filesystem::path save_path(const image::Reference& ref, const SaveSpec& spec);

@@ -1,0 +1,296 @@
+#include "hpn/archive/split.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <cstring>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+namespace hpn::archive {
+
+namespace {
+
+constexpr std::size_t k_block = 512;
+
+Error layout_error(const std::string& why) {
+  return Error(ErrorKind::protocol, "cannot split the daemon's multi-image export: " + why);
+}
+
+std::size_t padded(std::uint64_t n) { return static_cast<std::size_t>((n + k_block - 1) / k_block * k_block); }
+
+std::string field(const char* p, std::size_t n) {
+  std::size_t len = 0;
+  while (len < n && p[len] != '\0') ++len;
+  return std::string(p, len);
+}
+
+Result<std::uint64_t> octal(const char* p, std::size_t n) {
+  if (static_cast<unsigned char>(p[0]) & 0x80) return layout_error("a member larger than a small image can be");
+  std::uint64_t v = 0;
+  std::size_t i = 0;
+  while (i < n && p[i] == ' ') ++i;
+  for (; i < n && p[i] >= '0' && p[i] <= '7'; ++i) v = v * 8 + static_cast<std::uint64_t>(p[i] - '0');
+  return v;
+}
+
+// "a/b/../c" -> "a/c"; fails when it leaves the archive.
+std::optional<std::string> normalise(std::string_view path) {
+  std::vector<std::string> parts;
+  std::size_t i = 0;
+  while (i <= path.size()) {
+    const std::size_t j = std::min(path.find('/', i), path.size());
+    const std::string_view part = path.substr(i, j - i);
+    if (part == "..") {
+      if (parts.empty()) return std::nullopt;
+      parts.pop_back();
+    } else if (!part.empty() && part != ".") {
+      parts.emplace_back(part);
+    }
+    i = j + 1;
+  }
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : "/") + p;
+  return out;
+}
+
+// The daemon's JSON files end as it encodes them (with a newline): keep that.
+std::string trailer(std::string_view json) {
+  const auto end = json.find_last_not_of(" \t\r\n");
+  return std::string(end == std::string_view::npos ? json : json.substr(end + 1));
+}
+
+bool is_regular(char type) { return type == '0' || type == '\0'; }
+
+// A copy of a header block with a new size (and type, mode, no link), checksummed.
+std::string rewrite_header(const char* block, std::uint64_t size, char type, const char* mode = nullptr) {
+  std::string h(block, k_block);
+  char num[16];
+  std::snprintf(num, sizeof num, "%011llo", static_cast<unsigned long long>(size));
+  std::memcpy(h.data() + 124, num, 12);  // 11 digits and the NUL
+  h[156] = type;
+  if (type != '1' && type != '2') std::memset(h.data() + 157, 0, 100);  // linkname
+  if (mode) std::memcpy(h.data() + 100, mode, 8);
+  std::memset(h.data() + 148, ' ', 8);
+  unsigned sum = 0;
+  for (unsigned char c : h) sum += c;
+  std::snprintf(num, sizeof num, "%06o", sum);
+  std::memcpy(h.data() + 148, num, 7);  // six digits and the NUL, then the space
+  return h;
+}
+
+}  // namespace
+
+Result<MultiImageArchive> MultiImageArchive::parse(std::string bytes) {
+  MultiImageArchive a;
+  a.bytes_ = std::move(bytes);
+  const std::string& b = a.bytes_;
+  std::size_t pos = 0;
+  constexpr std::size_t none = std::string::npos;
+  std::size_t ext_start = none;  // where the current member's extended headers began
+  std::string long_name, long_link;
+  bool have_manifest = false;
+  while (pos + k_block <= b.size()) {
+    const char* h = b.data() + pos;
+    if (std::all_of(h, h + k_block, [](char c) { return c == '\0'; })) break;  // end of archive
+    auto size = octal(h + 124, 12);
+    if (!size) return size.error();
+    const char type = h[156];
+    const std::size_t end = pos + k_block + padded(*size);
+    if (end > b.size()) return layout_error("a member is cut short");
+    const std::string_view content(b.data() + pos + k_block, static_cast<std::size_t>(*size));
+    if (type == 'x' || type == 'L' || type == 'K') {
+      if (ext_start == none) ext_start = pos;
+      if (type == 'L') long_name = field(content.data(), content.size());
+      if (type == 'K') long_link = field(content.data(), content.size());
+      if (type == 'x') {
+        // Records "LEN key=value\n": only names and link targets matter here.
+        std::size_t i = 0;
+        while (i < content.size()) {
+          const std::size_t sp = content.find(' ', i);
+          if (sp == std::string_view::npos) break;
+          const std::size_t len = static_cast<std::size_t>(std::strtoull(std::string(content.substr(i, sp - i)).c_str(), nullptr, 10));
+          if (len == 0 || i + len > content.size()) return layout_error("a malformed pax header");
+          const std::string_view rec = content.substr(sp + 1, i + len - sp - 2);
+          if (rec.rfind("path=", 0) == 0) long_name = std::string(rec.substr(5));
+          if (rec.rfind("linkpath=", 0) == 0) long_link = std::string(rec.substr(9));
+          if (rec.rfind("size=", 0) == 0) return layout_error("a member larger than a small image can be");
+          i += len;
+        }
+      }
+      pos = end;
+      continue;
+    }
+    if (type == 'g') return layout_error("a global pax header");
+    Entry e;
+    std::string name = long_name;
+    if (name.empty()) {
+      name = field(h, 100);
+      if (std::memcmp(h + 257, "ustar", 5) == 0) {
+        const std::string prefix = field(h + 345, 155);
+        if (!prefix.empty()) name = prefix + "/" + name;
+      }
+    }
+    auto norm = normalise(name);
+    if (!norm || norm->empty()) return layout_error("a member named '" + name + "'");
+    e.name = *norm + (type == '5' ? "/" : "");
+    e.type = type;
+    e.link = !long_link.empty() ? long_link : field(h + 157, 100);
+    e.start = ext_start == none ? pos : ext_start;
+    e.header = pos;
+    e.data = pos + k_block;
+    e.size = *size;
+    e.end = end;
+    ext_start = none;
+    long_name.clear();
+    long_link.clear();
+
+    // The legacy layout: manifest.json, repositories, <config>.json, and layer
+    // directories holding VERSION, json and layer.tar.
+    const auto slash = e.name.find('/');
+    bool known = false;
+    if (slash == std::string::npos) {
+      known = is_regular(type) && (e.name == "manifest.json" || e.name == "repositories" ||
+                                   (e.name.size() > 5 && e.name.ends_with(".json") && e.name != "index.json"));
+    } else {
+      const std::string_view rest = std::string_view(e.name).substr(slash + 1);
+      known = (type == '5' && rest.empty()) ||
+              (is_regular(type) && (rest == "VERSION" || rest == "json" || rest == "layer.tar")) ||
+              ((type == '1' || type == '2') && rest == "layer.tar");
+    }
+    if (!known) return layout_error("an unexpected member '" + e.name + "'");
+    if (e.name == "manifest.json" || e.name == "repositories") {
+      if (e.start != e.header) return layout_error(e.name + " has extended headers");
+      (e.name == "manifest.json" ? a.manifest_ : a.repositories_) = std::string(content);
+      have_manifest = have_manifest || e.name == "manifest.json";
+    }
+    a.entries_.push_back(std::move(e));
+    pos = end;
+  }
+  if (!have_manifest) return layout_error("no manifest.json");
+  return a;
+}
+
+const MultiImageArchive::Entry* MultiImageArchive::find(std::string_view name) const {
+  for (const auto& e : entries_) {
+    if (e.name == name) return &e;
+  }
+  return nullptr;
+}
+
+void SingleArchive::add(std::string_view piece) {
+  if (piece.empty()) return;
+  pieces_.push_back(piece);
+  size_ += piece.size();
+}
+
+void SingleArchive::add_owned(std::string piece) {
+  owned_.push_back(std::move(piece));
+  add(owned_.back());
+}
+
+Result<std::uint64_t> SingleArchive::write(const engine::Sink& sink) const {
+  for (const auto& p : pieces_) {
+    if (auto st = sink(p); !st) return st.error();
+  }
+  return size_;
+}
+
+Result<SingleArchive> MultiImageArchive::single(const image::Reference& ref) const {
+  const auto want = ref.canonical();
+  auto same_image = [&](const std::string& name) {
+    auto r = image::parse_reference(name);
+    return r && r->canonical() == want;
+  };
+  nlohmann::ordered_json manifest = nlohmann::ordered_json::parse(manifest_, nullptr, false);
+  if (!manifest.is_array()) return layout_error("manifest.json is not a list");
+  std::optional<nlohmann::ordered_json> item;
+  for (const auto& m : manifest) {
+    if (!m.is_object() || !m.contains("RepoTags") || !m["RepoTags"].is_array()) continue;
+    for (const auto& t : m["RepoTags"]) {
+      if (t.is_string() && same_image(t.get<std::string>())) {
+        item = m;
+        (*item)["RepoTags"] = nlohmann::ordered_json::array({t});
+        // "Parent" names another image of the same export; alone, an image has none.
+        item->erase("Parent");
+        break;
+      }
+    }
+    if (item) break;
+  }
+  if (!item) return layout_error("it does not hold " + ref.original);
+  if (!item->contains("Config") || !(*item)["Config"].is_string() || !item->contains("Layers") ||
+      !(*item)["Layers"].is_array()) {
+    return layout_error("the manifest entry of " + ref.original + " lacks Config or Layers");
+  }
+  const std::string config = (*item)["Config"].get<std::string>();
+  std::set<std::string> dirs;
+  for (const auto& l : (*item)["Layers"]) {
+    if (!l.is_string() || !l.get<std::string>().ends_with("/layer.tar") || !find(l.get<std::string>())) {
+      return layout_error("a layer of " + ref.original + " that is not a layer directory's layer.tar");
+    }
+    const auto& s = l.get_ref<const std::string&>();
+    dirs.insert(s.substr(0, s.size() - std::string_view("layer.tar").size()));
+  }
+  if (!find(config)) return layout_error("the config of " + ref.original + " is missing");
+  auto selected = [&](const std::string& name) {
+    if (name == config) return true;
+    const auto slash = name.find('/');
+    return slash != std::string::npos && dirs.count(name.substr(0, slash + 1)) > 0;
+  };
+
+  std::string repositories;
+  if (!repositories_.empty()) {
+    auto all = nlohmann::json::parse(repositories_, nullptr, false);
+    if (!all.is_object()) return layout_error("repositories is not an object");
+    nlohmann::json mine = nlohmann::json::object();
+    for (const auto& [repo, tags] : all.items()) {
+      if (!tags.is_object()) continue;
+      for (const auto& [tag, id] : tags.items()) {
+        if (same_image(repo + ":" + tag)) mine[repo][tag] = id;
+      }
+    }
+    if (!mine.empty()) repositories = mine.dump() + trailer(repositories_);
+  }
+
+  static const std::string zeros(2 * k_block, '\0');
+  SingleArchive out;
+  auto add_file = [&](std::string header, std::string content) {
+    const std::size_t pad = padded(content.size()) - content.size();
+    out.add_owned(std::move(header));
+    out.add_owned(std::move(content));
+    out.add(std::string_view(zeros).substr(0, pad));
+  };
+  const std::string one = nlohmann::ordered_json::array({*item}).dump() + trailer(manifest_);
+  for (const auto& e : entries_) {
+    const char* h = bytes_.data() + e.header;
+    if (e.name == "manifest.json") {
+      add_file(rewrite_header(h, one.size(), e.type), one);
+    } else if (e.name == "repositories") {
+      if (!repositories.empty()) add_file(rewrite_header(h, repositories.size(), e.type), repositories);
+    } else if (!selected(e.name)) {
+      continue;
+    } else if (e.type == '1' || e.type == '2') {
+      // The daemon stored this layer once and linked the other copies to it; a
+      // single export has the file itself unless its target is in it too.
+      const auto dir = e.name.substr(0, e.name.rfind('/') + 1);
+      auto target_name = normalise(e.type == '2' ? dir + e.link : e.link);
+      const Entry* target = target_name ? find(*target_name) : nullptr;
+      if (!target || !is_regular(target->type)) return layout_error("a layer link to a missing layer in " + ref.original);
+      if (selected(target->name)) {
+        out.add(std::string_view(bytes_).substr(e.start, e.end - e.start));
+      } else {
+        if (e.start != e.header) return layout_error("a layer link with extended headers");
+        out.add_owned(rewrite_header(h, target->size, '0', bytes_.data() + target->header + 100));
+        out.add(std::string_view(bytes_).substr(target->data, target->end - target->data));
+      }
+    } else {
+      out.add(std::string_view(bytes_).substr(e.start, e.end - e.start));
+    }
+  }
+  out.add(zeros);
+  return out;
+}
+
+}  // namespace hpn::archive
