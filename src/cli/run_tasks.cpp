@@ -11,9 +11,11 @@ namespace hpn::cli {
 
 int worker_count(const Context& ctx) { return ctx.opt.workers > 0 ? ctx.opt.workers : ctx.config.max_workers; }
 
-int run_tasks(Context& ctx, engine::Client& client, std::vector<ops::Task> tasks, const char* noun) {
+int run_tasks(Context& ctx, engine::Client& client, std::vector<ops::Task> tasks, const char* noun,
+              std::chrono::milliseconds start_spacing) {
   ops::BatchOptions bo;
   bo.workers = worker_count(ctx);
+  bo.start_spacing = start_spacing;
   bo.retry = ctx.config.runtime.retry;
   bo.operation_timeout = ctx.config.runtime.timeout;
   bo.interrupt = &ops::install_interrupt_handlers();

@@ -30,16 +30,17 @@ void interruptible_sleep(std::chrono::milliseconds d, const BatchOptions& o) {
 
 // Run `body` on `workers` threads (no more than `jobs`), each with its own client
 // (connection), and wait for them.
+// `body` runs on each worker with the worker's number (0-based).
 void on_workers(const engine::Client& prototype, int workers, std::size_t jobs, const BatchOptions& o,
-                const std::function<void(engine::Client&)>& body) {
+                const std::function<void(engine::Client&, int)>& body) {
   const int n = std::max(1, std::min<int>(workers, static_cast<int>(jobs)));
   std::vector<std::thread> threads;
   threads.reserve(static_cast<std::size_t>(n));
   for (int w = 0; w < n; ++w) {
-    threads.emplace_back([&] {
+    threads.emplace_back([&, w] {
       engine::Client client = prototype.clone();
       client.connection().watch(o.interrupt);
-      body(client);
+      body(client, w);
     });
   }
   for (auto& t : threads) t.join();
@@ -49,7 +50,7 @@ void on_workers(const engine::Client& prototype, int workers, std::size_t jobs, 
 void parallel_over(const engine::Client& prototype, const std::vector<std::size_t>& indices, int workers,
                    const BatchOptions& o, const std::function<void(engine::Client&, std::size_t)>& fn) {
   std::atomic<std::size_t> next{0};
-  on_workers(prototype, workers, indices.size(), o, [&](engine::Client& client) {
+  on_workers(prototype, workers, indices.size(), o, [&](engine::Client& client, int) {
     for (std::size_t i; (i = next.fetch_add(1)) < indices.size();) fn(client, indices[i]);
   });
 }
@@ -87,7 +88,13 @@ void parallel_scheduled(const engine::Client& prototype, std::deque<std::size_t>
     }
   };
   const std::size_t jobs = queue.size();
-  on_workers(prototype, workers, jobs, o, [&](engine::Client& client) {
+  const int n = std::max(1, std::min<int>(workers, static_cast<int>(jobs)));
+  // Spaced starts: worker w takes its first task w * spacing after worker 0, the
+  // last one within k_max_start_spread.
+  const auto spacing = n > 1 ? std::min(o.start_spacing, BatchOptions::k_max_start_spread / (n - 1))
+                             : std::chrono::milliseconds(0);
+  on_workers(prototype, workers, jobs, o, [&](engine::Client& client, int w) {
+    if (spacing.count() > 0 && w > 0) interruptible_sleep(spacing * w, o);
     while (auto pick = take()) {
       fn(client, pick->index);
       if (pick->heavy) {

@@ -1,6 +1,7 @@
 // The batch scheduler with tasks that do not touch the daemon (an offline client).
 #include "hpn/ops/batch.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -134,4 +135,57 @@ TEST(Batch, UncommittedFilesAreReportedOnceTheyHaveTheirNames) {
   EXPECT_TRUE(std::filesystem::exists(dir / "one.tar.sha256"));
   EXPECT_FALSE(std::filesystem::exists(dir / "one.tar.part"));
   std::filesystem::remove_all(dir);
+}
+
+TEST(Batch, SpacedStartsGiveEachWorkerItsFirstTaskApartAndTheRestAtOnce) {
+  using Clock = std::chrono::steady_clock;
+  std::mutex mu;
+  std::vector<Clock::time_point> starts;
+  std::chrono::milliseconds duration = 300ms;  // longer than the spread: every worker takes one
+  auto timed = [&](const std::string& label) {
+    hpn::ops::Task t;
+    t.label = label;
+    t.run = [&](hpn::engine::Client&, const hpn::ops::ProgressFn&) -> hpn::Result<hpn::ops::Outcome> {
+      {
+        std::lock_guard lock(mu);
+        starts.push_back(Clock::now());
+      }
+      std::this_thread::sleep_for(duration);
+      return hpn::ops::Outcome{};
+    };
+    return t;
+  };
+  auto run = [&](std::chrono::milliseconds spacing, int workers, int tasks) {
+    starts.clear();
+    std::vector<hpn::ops::Task> v;
+    for (int i = 0; i < tasks; ++i) v.push_back(timed("t" + std::to_string(i)));
+    hpn::ops::BatchOptions o;
+    o.workers = workers;
+    o.start_spacing = spacing;
+    Quiet q;
+    const auto t0 = Clock::now();
+    auto results = hpn::ops::run_batch(offline_client(), std::move(v), o, q);
+    for (const auto& r : results) EXPECT_EQ(r.state, hpn::ops::TaskState::succeeded);
+    std::vector<long> ms;
+    for (auto s : starts) ms.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(s - t0).count());
+    std::sort(ms.begin(), ms.end());
+    return ms;
+  };
+  // Four workers 100 ms apart: first tasks at about 0, 100, 200 and 300 ms.
+  auto ms = run(100ms, 4, 4);
+  ASSERT_EQ(ms.size(), 4u);
+  for (int w = 1; w < 4; ++w) {
+    EXPECT_GE(ms[static_cast<std::size_t>(w)] - ms[0], 100 * w - 5) << w;
+    EXPECT_LT(ms[static_cast<std::size_t>(w)] - ms[0], 100 * w + 90) << w;
+  }
+  // Eight workers: the spread is capped (400 ms), so 57 ms apart.
+  duration = 600ms;
+  ms = run(100ms, 8, 8);
+  ASSERT_EQ(ms.size(), 8u);
+  EXPECT_GE(ms[7] - ms[0], 395);
+  EXPECT_LT(ms[7] - ms[0], 490);
+  // No spacing: all at once.
+  ms = run(0ms, 4, 4);
+  ASSERT_EQ(ms.size(), 4u);
+  EXPECT_LT(ms[3] - ms[0], 90);
 }

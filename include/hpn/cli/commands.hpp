@@ -1,6 +1,8 @@
 // Subcommand entry points, one file each under src/cli/. Each returns an exit code.
 #pragma once
 
+#include <chrono>
+
 #include "hpn/cli/common.hpp"
 #include "hpn/ops/batch.hpp"
 
@@ -21,6 +23,7 @@ int worker_count(const Context& ctx);
 
 // Connect, run `tasks` on the worker pool with the configured retries, timeouts and
 // interrupt handling, print results; returns the exit code.
-int run_tasks(Context& ctx, engine::Client& client, std::vector<ops::Task> tasks, const char* noun = "images");
+int run_tasks(Context& ctx, engine::Client& client, std::vector<ops::Task> tasks, const char* noun = "images",
+              std::chrono::milliseconds start_spacing = {});
 
 }  // namespace hpn::cli
