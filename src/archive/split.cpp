@@ -1,12 +1,12 @@
 #include "hpn/archive/split.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <set>
 
-#include <nlohmann/json.hpp>
+#include "hpn/engine/tar_stream.hpp"
 
 namespace hpn::archive {
 
@@ -24,15 +24,6 @@ std::string field(const char* p, std::size_t n) {
   std::size_t len = 0;
   while (len < n && p[len] != '\0') ++len;
   return std::string(p, len);
-}
-
-Result<std::uint64_t> octal(const char* p, std::size_t n) {
-  if (static_cast<unsigned char>(p[0]) & 0x80) return layout_error("a member larger than a small image can be");
-  std::uint64_t v = 0;
-  std::size_t i = 0;
-  while (i < n && p[i] == ' ') ++i;
-  for (; i < n && p[i] >= '0' && p[i] <= '7'; ++i) v = v * 8 + static_cast<std::uint64_t>(p[i] - '0');
-  return v;
 }
 
 // "a/b/../c" -> "a/c"; fails when it leaves the archive.
@@ -94,12 +85,13 @@ Result<MultiImageArchive> MultiImageArchive::parse(std::string bytes) {
   while (pos + k_block <= b.size()) {
     const char* h = b.data() + pos;
     if (std::all_of(h, h + k_block, [](char c) { return c == '\0'; })) break;  // end of archive
-    auto size = octal(h + 124, 12);
-    if (!size) return size.error();
+    std::uint64_t size = 0;
+    if (!engine::parse_tar_number(h + 124, 12, size)) return layout_error("a header with a malformed size");
     const char type = h[156];
-    const std::size_t end = pos + k_block + padded(*size);
+    if (size > b.size()) return layout_error("a member is cut short");
+    const std::size_t end = pos + k_block + padded(size);
     if (end > b.size()) return layout_error("a member is cut short");
-    const std::string_view content(b.data() + pos + k_block, static_cast<std::size_t>(*size));
+    const std::string_view content(b.data() + pos + k_block, static_cast<std::size_t>(size));
     if (type == 'x' || type == 'L' || type == 'K') {
       if (ext_start == none) ext_start = pos;
       if (type == 'L') long_name = field(content.data(), content.size());
@@ -140,7 +132,7 @@ Result<MultiImageArchive> MultiImageArchive::parse(std::string bytes) {
     e.start = ext_start == none ? pos : ext_start;
     e.header = pos;
     e.data = pos + k_block;
-    e.size = *size;
+    e.size = size;
     e.end = end;
     ext_start = none;
     long_name.clear();
@@ -162,8 +154,16 @@ Result<MultiImageArchive> MultiImageArchive::parse(std::string bytes) {
     if (!known) return layout_error("an unexpected member '" + e.name + "'");
     if (e.name == "manifest.json" || e.name == "repositories") {
       if (e.start != e.header) return layout_error(e.name + " has extended headers");
-      (e.name == "manifest.json" ? a.manifest_ : a.repositories_) = std::string(content);
-      have_manifest = have_manifest || e.name == "manifest.json";
+      if (e.name == "manifest.json") {
+        a.manifest_ = nlohmann::ordered_json::parse(content, nullptr, false);
+        if (!a.manifest_.is_array()) return layout_error("manifest.json is not a list");
+        a.manifest_end_ = trailer(content);
+        have_manifest = true;
+      } else {
+        a.repositories_ = nlohmann::json::parse(content, nullptr, false);
+        if (!a.repositories_.is_object()) return layout_error("repositories is not an object");
+        a.repositories_end_ = trailer(content);
+      }
     }
     a.entries_.push_back(std::move(e));
     pos = end;
@@ -203,10 +203,8 @@ Result<SingleArchive> MultiImageArchive::single(const image::Reference& ref) con
     auto r = image::parse_reference(name);
     return r && r->canonical() == want;
   };
-  nlohmann::ordered_json manifest = nlohmann::ordered_json::parse(manifest_, nullptr, false);
-  if (!manifest.is_array()) return layout_error("manifest.json is not a list");
   std::optional<nlohmann::ordered_json> item;
-  for (const auto& m : manifest) {
+  for (const auto& m : manifest_) {
     if (!m.is_object() || !m.contains("RepoTags") || !m["RepoTags"].is_array()) continue;
     for (const auto& t : m["RepoTags"]) {
       if (t.is_string() && same_image(t.get<std::string>())) {
@@ -241,17 +239,15 @@ Result<SingleArchive> MultiImageArchive::single(const image::Reference& ref) con
   };
 
   std::string repositories;
-  if (!repositories_.empty()) {
-    auto all = nlohmann::json::parse(repositories_, nullptr, false);
-    if (!all.is_object()) return layout_error("repositories is not an object");
+  if (repositories_.is_object()) {
     nlohmann::json mine = nlohmann::json::object();
-    for (const auto& [repo, tags] : all.items()) {
+    for (const auto& [repo, tags] : repositories_.items()) {
       if (!tags.is_object()) continue;
       for (const auto& [tag, id] : tags.items()) {
         if (same_image(repo + ":" + tag)) mine[repo][tag] = id;
       }
     }
-    if (!mine.empty()) repositories = mine.dump() + trailer(repositories_);
+    if (!mine.empty()) repositories = mine.dump() + repositories_end_;
   }
 
   static const std::string zeros(2 * k_block, '\0');
@@ -262,7 +258,7 @@ Result<SingleArchive> MultiImageArchive::single(const image::Reference& ref) con
     out.add_owned(std::move(content));
     out.add(std::string_view(zeros).substr(0, pad));
   };
-  const std::string one = nlohmann::ordered_json::array({*item}).dump() + trailer(manifest_);
+  const std::string one = nlohmann::ordered_json::array({*item}).dump() + manifest_end_;
   for (const auto& e : entries_) {
     const char* h = bytes_.data() + e.header;
     if (e.name == "manifest.json") {

@@ -10,8 +10,9 @@ namespace {
 constexpr std::size_t k_block = 512;
 constexpr std::size_t k_tail = 4096;
 
-// Numeric header field: octal text, or base-256 when the high bit of the first byte is set.
-bool parse_number(const char* field, std::size_t len, std::uint64_t& out) {
+}  // namespace
+
+bool parse_tar_number(const char* field, std::size_t len, std::uint64_t& out) {
   const auto* f = reinterpret_cast<const unsigned char*>(field);
   if (f[0] & 0x80) {
     std::uint64_t v = f[0] & 0x7f;
@@ -37,9 +38,11 @@ bool parse_number(const char* field, std::size_t len, std::uint64_t& out) {
   return any || true;
 }
 
+namespace {
+
 bool header_checksum_ok(const std::array<char, 512>& b) {
   std::uint64_t stored = 0;
-  if (!parse_number(b.data() + 148, 8, stored)) return false;
+  if (!parse_tar_number(b.data() + 148, 8, stored)) return false;
   std::uint64_t sum = 0;
   for (std::size_t i = 0; i < k_block; ++i) {
     sum += (i >= 148 && i < 156) ? ' ' : static_cast<unsigned char>(b[i]);
@@ -79,7 +82,7 @@ void TarStreamChecker::on_header() {
     return;
   }
   std::uint64_t size = 0;
-  if (!parse_number(block_.data() + 124, 12, size)) {
+  if (!parse_tar_number(block_.data() + 124, 12, size)) {
     state_ = State::corrupt;
     corrupt_reason_ = "a tar header has an unreadable size";
     return;

@@ -28,12 +28,14 @@ void interruptible_sleep(std::chrono::milliseconds d, const BatchOptions& o) {
   }
 }
 
-// Run `body` on `workers` threads (no more than `jobs`), each with its own client
-// (connection), and wait for them.
-// `body` runs on each worker with the worker's number (0-based).
+// How many worker threads run `jobs` with `workers` asked for.
+int worker_threads(int workers, std::size_t jobs) { return std::max(1, std::min<int>(workers, static_cast<int>(jobs))); }
+
+// Run `body` on worker_threads() threads, each with its own client (connection) and
+// its number (0-based), and wait for them.
 void on_workers(const engine::Client& prototype, int workers, std::size_t jobs, const BatchOptions& o,
                 const std::function<void(engine::Client&, int)>& body) {
-  const int n = std::max(1, std::min<int>(workers, static_cast<int>(jobs)));
+  const int n = worker_threads(workers, jobs);
   std::vector<std::thread> threads;
   threads.reserve(static_cast<std::size_t>(n));
   for (int w = 0; w < n; ++w) {
@@ -88,7 +90,7 @@ void parallel_scheduled(const engine::Client& prototype, std::deque<std::size_t>
     }
   };
   const std::size_t jobs = queue.size();
-  const int n = std::max(1, std::min<int>(workers, static_cast<int>(jobs)));
+  const int n = worker_threads(workers, jobs);
   // Spaced starts: worker w takes its first task w * spacing after worker 0, the
   // last one within k_max_start_spread.
   const auto spacing = n > 1 ? std::min(o.start_spacing, BatchOptions::k_max_start_spread / (n - 1))

@@ -32,7 +32,7 @@ std::vector<std::vector<std::size_t>> plan_export_groups(const std::vector<std::
 }
 
 ExportGroup::ExportGroup(std::vector<image::Reference> members, std::uint64_t budget)
-    : members_(std::move(members)), served_(members_.size(), false), left_(members_.size()), budget_(budget) {}
+    : members_(std::move(members)), served_(members_.size(), false), budget_(budget) {}
 
 Result<std::shared_ptr<const archive::MultiImageArchive>> ExportGroup::acquire(engine::Client& client,
                                                                               const image::Reference& member) {
@@ -45,7 +45,6 @@ Result<std::shared_ptr<const archive::MultiImageArchive>> ExportGroup::acquire(e
     return Error(ErrorKind::invalid_argument, member.original + " has no archive waiting in its group");
   }
   served_[k] = true;
-  --left_;
   if (!tried_) {
     tried_ = true;
     std::vector<std::string> names;
@@ -77,7 +76,9 @@ Result<std::shared_ptr<const archive::MultiImageArchive>> ExportGroup::acquire(e
   Result<std::shared_ptr<const archive::MultiImageArchive>> out =
       archive_ ? Result<std::shared_ptr<const archive::MultiImageArchive>>(archive_)
                : Result<std::shared_ptr<const archive::MultiImageArchive>>(*error_);
-  if (left_ == 0) archive_.reset();  // the members still writing hold their own reference
+  if (std::find(served_.begin(), served_.end(), false) == served_.end()) {
+    archive_.reset();  // every member has asked; those still writing hold their own reference
+  }
   return out;
 }
 

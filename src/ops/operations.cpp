@@ -1,7 +1,6 @@
 #include "hpn/ops/operations.hpp"
 
 #include <map>
-#include <set>
 
 #include <cstdio>
 
@@ -203,20 +202,19 @@ Result<Outcome> write_archive(const TarProducer& producer, const std::filesystem
 namespace {
 
 // Small images to export several per request: tag references of known size whose
-// archive is to be written (not one that may turn out unchanged), each name once.
+// archive is to be written (not one that may turn out unchanged). `refs` are distinct:
+// the image list drops duplicates (a repeated member would only be exported alone).
 std::vector<std::shared_ptr<ExportGroup>> export_groups(const std::vector<image::Reference>& refs,
                                                         const SaveSpec& spec, const SizeIndex& sizes) {
   std::vector<std::shared_ptr<ExportGroup>> group_of(refs.size());
   if (!spec.group_small || !spec.platform.empty()) return group_of;
   std::vector<std::size_t> candidates;
   std::vector<std::uint64_t> candidate_sizes;
-  std::set<std::string> seen;
   for (std::size_t i = 0; i < refs.size(); ++i) {
     const auto& ref = refs[i];
     const auto it = sizes.find(ref.canonical());
     std::error_code ec;
-    if (!ref.digest.empty() || it == sizes.end() || !seen.insert(ref.canonical()).second ||
-        (!spec.force && std::filesystem::exists(save_path(ref, spec), ec))) {
+    if (!ref.digest.empty() || it == sizes.end() || (!spec.force && std::filesystem::exists(save_path(ref, spec), ec))) {
       continue;
     }
     candidates.push_back(i);

@@ -23,6 +23,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "hpn/engine/connection.hpp"
 #include "hpn/image/reference.hpp"
 #include "hpn/util/result.hpp"
@@ -55,8 +57,6 @@ class MultiImageArchive {
   // here: an error means nothing was written, and the image can be exported alone.
   Result<SingleArchive> single(const image::Reference& ref) const;
 
-  std::size_t members() const { return entries_.size(); }
-
  private:
   struct Entry {
     std::string name;         // normalised: no "./", directories end in "/"
@@ -72,8 +72,10 @@ class MultiImageArchive {
 
   std::string bytes_;
   std::vector<Entry> entries_;
-  std::string manifest_;      // manifest.json content
-  std::string repositories_;  // repositories content ("" when absent)
+  nlohmann::ordered_json manifest_;  // manifest.json, its keys in the daemon's order
+  std::string manifest_end_;         // what followed its JSON (the encoder's newline)
+  nlohmann::json repositories_;      // null when the export has none
+  std::string repositories_end_;
 };
 
 }  // namespace hpn::archive

@@ -47,8 +47,7 @@ class ExportGroup {
  private:
   std::mutex mu_;
   std::vector<image::Reference> members_;
-  std::vector<bool> served_;
-  std::size_t left_;
+  std::vector<bool> served_;  // members that have asked
   std::uint64_t budget_;
   bool tried_ = false;
   std::shared_ptr<const archive::MultiImageArchive> archive_;
