@@ -26,8 +26,28 @@ std::vector<std::vector<std::size_t>> plan_export_groups(const std::vector<std::
                                              static_cast<std::size_t>((total + limits.max_group_bytes - 1) /
                                                                       std::max<std::uint64_t>(1, limits.max_group_bytes)));
   groups = std::clamp<std::size_t>(std::max(groups, workers), 1, n / 2);
+  std::vector<std::size_t> want(groups, n / groups);
+  for (std::size_t g = 0; g < n % groups; ++g) ++want[g];
+  // In waves of one group per worker: a wave's members are dealt round-robin over
+  // the next stretch of the list, so its first members (which export the groups)
+  // start together and the rest follow before the next wave. Dealing the whole list
+  // round-robin would export every group before writing any follower, holding all
+  // the small images in memory at once.
+  const std::size_t wave = std::clamp<std::size_t>(workers, 1, groups);
   std::vector<std::vector<std::size_t>> out(groups);
-  for (std::size_t k = 0; k < n; ++k) out[k % groups].push_back(order[k]);
+  std::size_t k = 0;
+  for (std::size_t first = 0; first < groups; first += wave) {
+    const std::size_t last = std::min(groups, first + wave);
+    for (bool dealt = true; dealt;) {
+      dealt = false;
+      for (std::size_t g = first; g < last; ++g) {
+        if (out[g].size() < want[g]) {
+          out[g].push_back(order[k++]);
+          dealt = true;
+        }
+      }
+    }
+  }
   return out;
 }
 

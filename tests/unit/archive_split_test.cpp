@@ -193,14 +193,14 @@ TEST(SplitExport, WhatItCannotPlaceIsAnErrorSoTheImagesAreExportedAlone) {
   EXPECT_FALSE(dangling->single(*hpn::image::parse_reference("x:1")).ok());
 }
 
-TEST(ExportGroups, SmallImagesDealtRoundRobinLargestFirst) {
+TEST(ExportGroups, SmallImagesDealtInWavesOfOneGroupPerWorkerLargestFirst) {
   // Larger than max_image stay out; the rest, largest first.
   auto g = plan_export_groups({5u << 20, 10, 20, 30, 2u << 20, 40});
   ASSERT_EQ(g.size(), 1u);
   EXPECT_EQ(g[0], (std::vector<std::size_t>{5, 3, 2, 1}));
 
   std::vector<std::uint64_t> tiny(50, 100);
-  g = plan_export_groups(tiny);
+  g = plan_export_groups(tiny, 4);
   ASSERT_EQ(g.size(), 9u);  // about six each
   std::size_t total = 0;
   for (const auto& group : g) {
@@ -209,9 +209,18 @@ TEST(ExportGroups, SmallImagesDealtRoundRobinLargestFirst) {
     total += group.size();
   }
   EXPECT_EQ(total, 50u);
-  EXPECT_EQ(g[0][0], 0u);  // dealt: the first nine start nine different groups
-  EXPECT_EQ(g[1][0], 1u);
-  EXPECT_EQ(g[0][1], 9u);
+  // First wave: the first four start four different groups, whose other members
+  // follow in the list before the next wave begins.
+  for (std::size_t w = 0; w < 4; ++w) EXPECT_EQ(g[w][0], w);
+  EXPECT_EQ(g[0][1], 4u);
+  std::size_t first_wave = 0;
+  for (std::size_t w = 0; w < 4; ++w) first_wave += g[w].size();
+  EXPECT_EQ(g[4][0], first_wave);
+  for (std::size_t w = 0; w < 4; ++w) EXPECT_LT(g[w].back(), first_wave);
+  // One worker: one group after the other.
+  g = plan_export_groups(tiny, 1);
+  ASSERT_EQ(g.size(), 9u);
+  EXPECT_EQ(g[0], (std::vector<std::size_t>{0, 1, 2, 3, 4, 5}));
 
   // At least one group per worker when there are enough small images.
   g = plan_export_groups(std::vector<std::uint64_t>(8, 100), 4);
