@@ -28,25 +28,38 @@ std::vector<std::vector<std::size_t>> plan_export_groups(const std::vector<std::
   groups = std::clamp<std::size_t>(std::max(groups, workers), 1, n / 2);
   std::vector<std::size_t> want(groups, n / groups);
   for (std::size_t g = 0; g < n % groups; ++g) ++want[g];
-  // In waves of one group per worker: a wave's members are dealt round-robin over
-  // the next stretch of the list, so its first members (which export the groups)
-  // start together and the rest follow before the next wave. Dealing the whole list
-  // round-robin would export every group before writing any follower, holding all
-  // the small images in memory at once.
+  // In waves of one group per worker: a wave's first members (which export its
+  // groups) start together, and its other members follow the next wave's first
+  // members. So the workers start the next wave's exports as they finish, the
+  // daemon never waits for the slowest export of a wave, and the followers, written
+  // from memory, come when their export is long done. About two waves (two groups
+  // per worker) are held in memory at a time; dealing the whole list round-robin
+  // would hold every small image at once.
   const std::size_t wave = std::clamp<std::size_t>(workers, 1, groups);
+  const std::size_t waves = (groups + wave - 1) / wave;
   std::vector<std::vector<std::size_t>> out(groups);
   std::size_t k = 0;
-  for (std::size_t first = 0; first < groups; first += wave) {
-    const std::size_t last = std::min(groups, first + wave);
+  auto deal_firsts = [&](std::size_t w) {
+    for (std::size_t g = w * wave; g < std::min(groups, (w + 1) * wave); ++g) out[g].push_back(order[k++]);
+  };
+  auto deal_followers = [&](std::size_t w) {
     for (bool dealt = true; dealt;) {
       dealt = false;
-      for (std::size_t g = first; g < last; ++g) {
+      for (std::size_t g = w * wave; g < std::min(groups, (w + 1) * wave); ++g) {
         if (out[g].size() < want[g]) {
           out[g].push_back(order[k++]);
           dealt = true;
         }
       }
     }
+  };
+  // One worker writes the followers between exports whatever the order.
+  const bool ahead = workers > 1;
+  if (ahead) deal_firsts(0);
+  for (std::size_t w = 0; w < waves; ++w) {
+    if (!ahead) deal_firsts(w);
+    if (ahead && w + 1 < waves) deal_firsts(w + 1);
+    deal_followers(w);
   }
   return out;
 }

@@ -193,7 +193,7 @@ TEST(SplitExport, WhatItCannotPlaceIsAnErrorSoTheImagesAreExportedAlone) {
   EXPECT_FALSE(dangling->single(*hpn::image::parse_reference("x:1")).ok());
 }
 
-TEST(ExportGroups, SmallImagesDealtInWavesOfOneGroupPerWorkerLargestFirst) {
+TEST(ExportGroups, SmallImagesDealtInWavesOfOneGroupPerWorkerTheNextWaveStartingBeforeTheFollowersLargestFirst) {
   // Larger than max_image stay out; the rest, largest first.
   auto g = plan_export_groups({5u << 20, 10, 20, 30, 2u << 20, 40});
   ASSERT_EQ(g.size(), 1u);
@@ -209,15 +209,23 @@ TEST(ExportGroups, SmallImagesDealtInWavesOfOneGroupPerWorkerLargestFirst) {
     total += group.size();
   }
   EXPECT_EQ(total, 50u);
-  // First wave: the first four start four different groups, whose other members
-  // follow in the list before the next wave begins.
-  for (std::size_t w = 0; w < 4; ++w) EXPECT_EQ(g[w][0], w);
-  EXPECT_EQ(g[0][1], 4u);
+  // The first four start four different groups, the next four the second wave's
+  // groups; then the first wave's other members, round-robin, then the third wave's
+  // first member, then the second wave's other members.
+  for (std::size_t w = 0; w < 8; ++w) EXPECT_EQ(g[w][0], w);
+  EXPECT_EQ(g[0][1], 8u);
+  EXPECT_EQ(g[1][1], 9u);
   std::size_t first_wave = 0;
   for (std::size_t w = 0; w < 4; ++w) first_wave += g[w].size();
-  EXPECT_EQ(g[4][0], first_wave);
-  for (std::size_t w = 0; w < 4; ++w) EXPECT_LT(g[w].back(), first_wave);
-  // One worker: one group after the other.
+  EXPECT_EQ(g[8][0], first_wave + 4);  // after the first wave's members and the second wave's first
+  for (std::size_t w = 0; w < 4; ++w) EXPECT_LT(g[w].back(), first_wave + 4);
+  for (std::size_t w = 4; w < 8; ++w) EXPECT_GT(g[w][1], g[8][0]);
+  // Every position dealt once.
+  std::vector<std::size_t> all;
+  for (const auto& group : g) all.insert(all.end(), group.begin(), group.end());
+  std::sort(all.begin(), all.end());
+  for (std::size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i], i);
+  // One worker: one group after the other (nothing runs beside it).
   g = plan_export_groups(tiny, 1);
   ASSERT_EQ(g.size(), 9u);
   EXPECT_EQ(g[0], (std::vector<std::size_t>{0, 1, 2, 3, 4, 5}));

@@ -26,9 +26,11 @@ struct GroupLimits {
 // Groups of the candidates, given their sizes in list order: each candidate lands in
 // at most one group; groups have at least two members, and there are at least as
 // many as `workers` when the candidates allow. In the order the batch starts them
-// (largest first), members are dealt in waves of `workers` groups, round-robin
-// within a wave: workers taking the list in order each start a different group
-// rather than wait for one, and about `workers` groups are held in memory at a time.
+// (largest first), members are dealt in waves of `workers` groups: first a wave's
+// first members (one per group: workers taking the list in order each start a
+// different group rather than wait for one), then the next wave's first members,
+// then this wave's other members round-robin. About two waves are in memory at a
+// time (and groups whose last members are still being written).
 // Candidates larger than max_image stay out.
 std::vector<std::vector<std::size_t>> plan_export_groups(const std::vector<std::uint64_t>& sizes,
                                                          std::size_t workers = 1, const GroupLimits& limits = {});
