@@ -27,6 +27,7 @@ enum Opt : unsigned {
   k_verify = 1u << 9,     // load: --skip-verify
   k_login = 1u << 10,     // login: REGISTRY, -u, --password-stdin
   k_logout = 1u << 11,    // logout: REGISTRY
+  k_resolve = 1u << 12,   // pull: --no-resolve
 };
 
 struct Command {
@@ -37,7 +38,7 @@ struct Command {
 };
 
 const Command k_commands[] = {
-    {"pull", "Pull the listed images from their registries", cmd_pull, k_list | k_platform},
+    {"pull", "Pull the listed images from their registries", cmd_pull, k_list | k_platform | k_resolve},
     {"save", "Save each listed image to its own archive (NAME.tar, Harpoon naming)", cmd_save,
      k_list | k_path | k_dry_run | k_archive | k_platform},
     {"load", "Load archives (any compression) from files or directories into the daemon", cmd_load,
@@ -173,6 +174,10 @@ int run(int argc, char** argv) {
     }
     if (c.opts & k_verify) {
       sub->add_flag("--skip-verify", o.skip_verify, "Load even when an archive does not match its .sha256 sidecar");
+    }
+    if (c.opts & k_resolve) {
+      sub->add_flag("--no-resolve", o.no_resolve,
+                    "Pull by tag only: do not ask registries for the digests of the images after the first round");
     }
     if (c.opts & k_platform) {
       sub->add_option("--platform", o.platform,

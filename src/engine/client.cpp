@@ -189,6 +189,8 @@ Result<nlohmann::json> Client::get_json(const std::string& p, std::string_view w
 
 Result<nlohmann::json> Client::version() { return get_json("/version", "version"); }
 
+Result<nlohmann::json> Client::info() { return get_json("/info", "info"); }
+
 Result<ImageInfo> Client::inspect_image(const std::string& name) {
   auto j = get_json("/images/" + name + "/json", "inspect " + name);
   if (!j) {

@@ -84,24 +84,38 @@ Result<std::string> auth_header_for(const std::string& domain, const CredentialL
 }
 
 std::vector<Task> pull_tasks(const std::vector<image::Reference>& refs, const std::string& platform,
-                             const CredentialLookup& credentials) {
+                             const CredentialLookup& credentials, std::shared_ptr<const engine::TagResolver> digests) {
   std::vector<Task> tasks;
-  for (const auto& ref : refs) {
+  for (std::size_t i = 0; i < refs.size(); ++i) {
+    const auto& ref = refs[i];
     Task t;
     t.label = ref.original;
-    t.run = [ref, platform, credentials](engine::Client& client, const ProgressFn& progress) -> Result<Outcome> {
+    t.run = [ref, i, platform, credentials, digests](engine::Client& client,
+                                                     const ProgressFn& progress) -> Result<Outcome> {
       LayerProgress layers;
       std::string digest;
       auto auth = auth_header_for(ref.domain, credentials);
       if (!auth) return auth.error();
+      // Known already: the daemon skips asking the registry for the tag's digest.
+      const auto resolved = digests && ref.digest.empty() ? digests->digest(i) : std::nullopt;
       progress("pulling", 0, 0);
-      auto st = client.pull(ref.repository(), ref.tag_or_digest(), platform, *auth,
+      auto st = client.pull(ref.repository(), resolved ? *resolved : ref.tag_or_digest(), platform, *auth,
                             [&](const engine::JsonMessage& m) {
                               if (m.status.rfind("Digest: ", 0) == 0) digest = m.status.substr(8);
                               layers.update(m, "Downloading", progress, "pulling");
                               if (m.status == "Extracting") progress("extracting", layers.done(), layers.total());
                             });
       if (!st) return st.error();
+      if (resolved) {
+        hpn::log::get("ops").debug("{}: pulled by digest {}", ref.original, *resolved);
+        if (auto tagged = client.tag(ref.repository() + "@" + *resolved, ref.repository(), ref.tag); !tagged) {
+          Error e = tagged.error();
+          e.message = ref.original + ": pulled " + *resolved + " (its digest at the registry), then tagging it failed: " +
+                      e.message;
+          return e;
+        }
+        if (digest.empty()) digest = *resolved;
+      }
       Outcome o;
       o.bytes = layers.total();
       if (!digest.empty()) o.detail = digest;

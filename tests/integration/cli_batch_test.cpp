@@ -8,6 +8,8 @@
 #include <fstream>
 #include <thread>
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -354,7 +356,12 @@ TEST(CliPull, ByDigestKeepsTheDigest) {
   auto info = c.inspect_image(reg + "/hpn-test/base:1");
   ASSERT_TRUE(info.ok());
   ASSERT_FALSE(info->repo_digests.empty());
-  const std::string by_digest = info->repo_digests[0];  // REG/hpn-test/base@sha256:...
+  // REG/hpn-test/base@sha256:... (other tests push the same image under other names)
+  const auto it = std::find_if(info->repo_digests.begin(), info->repo_digests.end(), [&](const std::string& d) {
+    return d.rfind(reg + "/hpn-test/base@", 0) == 0;
+  });
+  ASSERT_NE(it, info->repo_digests.end());
+  const std::string by_digest = *it;
   (void)c.remove(reg + "/hpn-test/base:1");
   (void)c.remove(by_digest);
   auto r = run_hpn(dir, "pull " + by_digest);

@@ -174,6 +174,51 @@ TEST(Registry, DebugLogOfAnAuthenticatedPushHasNoSecrets) {
   EXPECT_EQ(r.err.find(password), std::string::npos);
 }
 
+TEST(Registry, PullOfSeveralFromTheAuthRegistryEndsTaggedAndLogsNoSecrets) {
+  // With one worker, the images after the first have their digests asked of the
+  // registry (Basic auth, credentials from config.json) while the first pulls.
+  TempDir dir;
+  write(dir / "docker/config.json", good_auth_json());
+  std::string list;
+  for (const char* project : {"res1", "res2", "res3"}) {
+    auto push = run_hpn(dir, "push hpn-test/small:1 -r " + auth_reg() + " -p " + project, docker_host());
+    ASSERT_EQ(push.exit_code, 0) << push.out << push.err;
+    const std::string name = auth_reg() + "/" + project + "/small:1";
+    (void)run_command("docker -H " + shell_quote(docker_host()) + " rmi " + shell_quote(name));
+    list += name + "\n";
+  }
+  write(dir / "list.txt", list);
+  auto r = run_hpn(dir, "pull -j 1 -f list.txt --log-level debug --log-file d.log", docker_host());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (const char* project : {"res1", "res2", "res3"}) {
+    const std::string name = auth_reg() + "/" + project + "/small:1";
+    auto inspect = run_command("docker -H " + shell_quote(docker_host()) + " image inspect -f '{{.Id}}' " +
+                               shell_quote(name) + " hpn-test/small:1");
+    ASSERT_EQ(inspect.exit_code, 0) << name << " is not tagged: " << inspect.err;
+    const auto nl = inspect.out.find('\n');
+    EXPECT_EQ(inspect.out.substr(0, nl), inspect.out.substr(nl + 1, nl)) << name;  // the same image as pushed
+  }
+  std::ifstream f(dir / "d.log");
+  std::string log((std::istreambuf_iterator<char>(f)), {});
+  const std::string password = env("HPN_TEST_AUTH_PASSWORD");
+  EXPECT_EQ(log.find(password), std::string::npos);
+  EXPECT_EQ(log.find(hpn::engine::base64_encode(env("HPN_TEST_AUTH_USER") + ":" + password)), std::string::npos);
+  EXPECT_EQ(r.err.find(password), std::string::npos);
+
+  // --no-resolve: every image by tag, no request of hpn's own to the registry.
+  for (const char* project : {"res1", "res2", "res3"}) {
+    (void)run_command("docker -H " + shell_quote(docker_host()) + " rmi " +
+                      shell_quote(auth_reg() + "/" + project + "/small:1"));
+  }
+  auto n = run_hpn(dir, "pull -j 1 -f list.txt --no-resolve --log-level debug --log-file n.log", docker_host());
+  ASSERT_EQ(n.exit_code, 0) << n.out << n.err;
+  std::ifstream nf(dir / "n.log");
+  std::string nlog((std::istreambuf_iterator<char>(nf)), {});
+  EXPECT_NE(nlog.find("/images/create"), std::string::npos) << nlog.substr(0, 1500);
+  EXPECT_EQ(nlog.find("[registry]"), std::string::npos) << nlog;
+  EXPECT_EQ(nlog.find("by digest"), std::string::npos) << nlog;
+}
+
 // ---- the CLI backend against the API backend ------------------------------------
 
 #include "support/tar_util.hpp"

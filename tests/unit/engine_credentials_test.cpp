@@ -1,4 +1,5 @@
 #include "hpn/engine/credentials.hpp"
+#include "hpn/engine/registry.hpp"
 
 #include <fstream>
 
@@ -114,4 +115,24 @@ TEST(StoreCredentials, WritesConfigJson0600KeepingOtherKeysAndErases) {
   ASSERT_TRUE(erase_credentials("reg:5000", s).ok());
   EXPECT_FALSE(find_credentials("reg:5000", s)->has_value());
   EXPECT_FALSE(erase_credentials("reg:5000", s).ok());
+}
+
+TEST(InsecureRegistries, TheDaemonsInfoDecidesLikeTheDaemon) {
+  using hpn::engine::daemon_treats_as_insecure;
+  // Docker 20.10's own /info on the test machine.
+  const auto info = nlohmann::json::parse(
+      R"({"RegistryConfig":{"InsecureRegistryCIDRs":["127.0.0.0/8"],"IndexConfigs":{"docker.io":{"Name":"docker.io","Mirrors":[],"Secure":true,"Official":true},"reg.lan:5000":{"Name":"reg.lan:5000","Secure":false}},"Mirrors":[]}})");
+  EXPECT_TRUE(daemon_treats_as_insecure(info, "127.0.0.1:5000"));
+  EXPECT_TRUE(daemon_treats_as_insecure(info, "127.1.2.3"));
+  EXPECT_TRUE(daemon_treats_as_insecure(info, "localhost:5000"));
+  EXPECT_TRUE(daemon_treats_as_insecure(info, "reg.lan:5000"));  // listed as not Secure
+  EXPECT_FALSE(daemon_treats_as_insecure(info, "128.0.0.1:5000"));
+  EXPECT_FALSE(daemon_treats_as_insecure(info, "docker.io"));
+  EXPECT_FALSE(daemon_treats_as_insecure(info, "quay.io"));
+  EXPECT_FALSE(daemon_treats_as_insecure(info, "127.0.0.1.example.com"));
+  // The older {"IP","Mask"} form of a CIDR: 10.0.0.0/8.
+  const auto old = nlohmann::json::parse(R"({"RegistryConfig":{"InsecureRegistryCIDRs":[{"IP":"10.0.0.0","Mask":"/wAAAA=="}]}})");
+  EXPECT_TRUE(daemon_treats_as_insecure(old, "10.9.8.7:443"));
+  EXPECT_FALSE(daemon_treats_as_insecure(old, "11.0.0.1"));
+  EXPECT_FALSE(daemon_treats_as_insecure(nlohmann::json::object(), "127.0.0.1"));  // no /info: secure
 }

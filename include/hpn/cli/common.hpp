@@ -52,6 +52,7 @@ struct Options {
   int level = -1;
   std::string bundle;
   bool skip_verify = false;
+  bool no_resolve = false;  // pull: by tag only
   // login
   std::string username;
   bool password_stdin = false;

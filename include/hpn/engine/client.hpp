@@ -95,6 +95,7 @@ class Client {
 
   Result<PingInfo> ping();
   Result<nlohmann::json> version();
+  Result<nlohmann::json> info();  // GET /info
   Result<ImageInfo> inspect_image(const std::string& name);
   Result<std::vector<ImageSummary>> list_images();
 

@@ -4,11 +4,13 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "hpn/archive/codec.hpp"
 #include "hpn/engine/credentials.hpp"
+#include "hpn/engine/registry.hpp"
 #include "hpn/image/reference.hpp"
 #include "hpn/ops/batch.hpp"
 
@@ -37,8 +39,11 @@ using CredentialLookup = std::optional<engine::CredentialSources>;
 // The X-Registry-Auth header for `domain`; errors when a configured helper fails.
 Result<std::string> auth_header_for(const std::string& domain, const CredentialLookup& lookup);
 
+// Pull each image. With `digests` (engine/registry.hpp), an image whose digest is
+// known when its pull starts is pulled by that digest and then tagged.
 std::vector<Task> pull_tasks(const std::vector<image::Reference>& refs, const std::string& platform,
-                             const CredentialLookup& credentials = std::nullopt);
+                             const CredentialLookup& credentials = std::nullopt,
+                             std::shared_ptr<const engine::TagResolver> digests = nullptr);
 
 struct SaveSpec {
   std::filesystem::path dir;

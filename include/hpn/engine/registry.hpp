@@ -1,0 +1,86 @@
+// Tag-to-digest resolution at the registry itself, ahead of the pulls.
+//
+// The daemon pulls a tag in round trips it makes one after the other, each on a new
+// connection: an HTTPS attempt (for a registry it treats as insecure), /v2/, the
+// manifest by tag (for its digest), the manifest by digest, then the blobs. Asked
+// for a digest it skips the manifest by tag. So while the first pulls run, a few
+// threads ask the registry for the digests of the images further down the list, on
+// connections they keep; a pull whose digest is known by the time it starts asks
+// the daemon for that digest and tags it afterwards. Anything this cannot do
+// (a token-auth registry, a failure, a slow answer) leaves that image to the usual
+// pull by tag: resolution only ever saves time.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "hpn/engine/credentials.hpp"
+#include "hpn/image/reference.hpp"
+
+namespace hpn::engine {
+
+struct ResolverOptions {
+  std::size_t threads = 4;
+  // Registries the daemon reaches over plain HTTP when HTTPS fails (its insecure
+  // registries); asked lazily, once, only when an HTTPS request fails.
+  std::function<bool(const std::string& host)> insecure;
+  // Whether to resolve images of `domain` at all (false, say, for docker.io when the
+  // daemon pulls it through a mirror); asked once per domain.
+  std::function<bool(const std::string& domain)> resolve_domain;
+  std::optional<CredentialSources> credentials;  // nullopt: anonymous only
+  long connect_timeout_ms = 3000;
+  long timeout_ms = 10000;
+};
+
+class TagResolver {
+ public:
+  // Resolves refs[i] for i in [first, refs.size()) that name a tag, in that order,
+  // on background threads that start at once.
+  TagResolver(std::vector<image::Reference> refs, std::size_t first, ResolverOptions options);
+  ~TagResolver();  // stops the threads (requests in flight are aborted)
+  TagResolver(const TagResolver&) = delete;
+  TagResolver& operator=(const TagResolver&) = delete;
+
+  // The digest of refs[i] if it is known now (never waits).
+  std::optional<std::string> digest(std::size_t i) const;
+  // Wait until every image has been tried (for tests).
+  void wait() const;
+
+ private:
+  struct HostState;
+  void work();
+  std::optional<std::string> resolve(void* curl, const image::Reference& ref);
+
+  std::vector<image::Reference> refs_;
+  ResolverOptions options_;
+  mutable std::mutex mu_;  // hosts_, next_ (held while asking the daemon or a credential helper)
+  std::vector<std::unique_ptr<HostState>> hosts_;
+  std::size_t next_;
+  mutable std::mutex results_mu_;  // digests_, tried_: what the pulls ask for, never held long
+  mutable std::condition_variable done_cv_;
+  std::vector<std::optional<std::string>> digests_;
+  std::size_t tried_ = 0;
+  std::size_t todo_ = 0;
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
+};
+
+// The registry host the Engine API's "docker.io" means.
+std::string registry_api_host(const std::string& domain);
+
+// Whether the daemon's GET /info says it reaches `host` ("name[:port]") as an
+// insecure registry: marked not Secure, or an IPv4 address (localhost counts as
+// 127.0.0.1) inside one of its insecure CIDRs (127.0.0.0/8 by default).
+bool daemon_treats_as_insecure(const nlohmann::json& info, const std::string& host);
+
+}  // namespace hpn::engine

@@ -1,0 +1,328 @@
+#include "hpn/engine/registry.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+
+#include <curl/curl.h>
+
+#include "hpn/util/log.hpp"
+
+namespace hpn::engine {
+namespace {
+
+// What the daemon accepts for a pull, so the registry answers with the digest the
+// daemon itself would have asked for.
+constexpr const char* k_accept[] = {
+    "Accept: application/vnd.oci.image.index.v1+json",
+    "Accept: application/vnd.docker.distribution.manifest.list.v2+json",
+    "Accept: application/vnd.docker.distribution.manifest.v2+json",
+    "Accept: application/vnd.oci.image.manifest.v1+json",
+};
+
+bool starts_with_nocase(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() &&
+         std::equal(prefix.begin(), prefix.end(), s.begin(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+         });
+}
+
+bool valid_digest(const std::string& d) {
+  if (d.size() != 71 || d.rfind("sha256:", 0) != 0) return false;
+  return std::all_of(d.begin() + 7, d.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+struct Reply {
+  CURLcode code = CURLE_OK;
+  long status = 0;
+  std::string digest;
+  std::string challenge;  // WWW-Authenticate
+};
+
+struct HeaderSink {
+  Reply* reply;
+};
+
+std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
+  auto* sink = static_cast<HeaderSink*>(user);
+  std::string_view line(data, size * n);
+  while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
+  auto value = [&](std::string_view name) -> std::optional<std::string> {
+    if (!starts_with_nocase(line, name) || line.size() <= name.size() || line[name.size()] != ':') return std::nullopt;
+    std::string_view v = line.substr(name.size() + 1);
+    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+    return std::string(v);
+  };
+  if (line.rfind("HTTP/", 0) == 0) {  // a new response (after a redirect): forget the last one's headers
+    sink->reply->digest.clear();
+    sink->reply->challenge.clear();
+  } else if (auto d = value("docker-content-digest")) {
+    sink->reply->digest = *d;
+  } else if (auto c = value("www-authenticate")) {
+    sink->reply->challenge = *c;
+  }
+  return size * n;
+}
+
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(user)->load() ? 1 : 0;
+}
+
+}  // namespace
+
+std::string registry_api_host(const std::string& domain) {
+  return domain == "docker.io" ? "registry-1.docker.io" : domain;
+}
+
+namespace {
+
+std::optional<std::uint32_t> parse_ipv4(std::string_view s) {
+  std::uint32_t ip = 0;
+  int parts = 0;
+  while (parts < 4) {
+    std::size_t len = 0;
+    std::uint32_t octet = 0;
+    while (len < s.size() && len < 3 && std::isdigit(static_cast<unsigned char>(s[len]))) {
+      octet = octet * 10 + static_cast<std::uint32_t>(s[len] - '0');
+      ++len;
+    }
+    if (len == 0 || octet > 255) return std::nullopt;
+    ip = (ip << 8) | octet;
+    s.remove_prefix(len);
+    if (++parts < 4) {
+      if (s.empty() || s.front() != '.') return std::nullopt;
+      s.remove_prefix(1);
+    }
+  }
+  if (!s.empty()) return std::nullopt;
+  return ip;
+}
+
+}  // namespace
+
+bool daemon_treats_as_insecure(const nlohmann::json& info, const std::string& host) {
+  const auto cfg = info.find("RegistryConfig");
+  if (cfg == info.end() || !cfg->is_object()) return false;
+  if (auto idx = cfg->find("IndexConfigs"); idx != cfg->end() && idx->is_object()) {
+    if (auto h = idx->find(host); h != idx->end() && h->is_object() && h->value("Secure", true) == false) return true;
+  }
+  std::string name = host.substr(0, host.rfind(':') == std::string::npos ? host.size() : host.rfind(':'));
+  if (name == "localhost") name = "127.0.0.1";
+  const auto ip = parse_ipv4(name);
+  if (!ip) return false;
+  auto cidrs = cfg->find("InsecureRegistryCIDRs");
+  if (cidrs == cfg->end() || !cidrs->is_array()) return false;
+  for (const auto& c : *cidrs) {
+    // Docker 20.10 gives {"IP": "127.0.0.0", "Mask": "/wAAAA=="}; newer ones "127.0.0.0/8".
+    std::optional<std::uint32_t> net;
+    int bits = -1;
+    if (c.is_string()) {
+      const std::string text = c.get<std::string>();
+      const auto slash = text.find('/');
+      if (slash == std::string::npos) continue;
+      net = parse_ipv4(std::string_view(text).substr(0, slash));
+      try {
+        bits = std::stoi(text.substr(slash + 1));
+      } catch (...) {
+        continue;
+      }
+    } else if (c.is_object() && c.contains("IP") && c["IP"].is_string() && c.contains("Mask") && c["Mask"].is_string()) {
+      net = parse_ipv4(c["IP"].get<std::string>());
+      auto mask = base64_decode(c["Mask"].get<std::string>());
+      if (!mask || mask->size() != 4) continue;
+      bits = 0;
+      for (unsigned char b : *mask) bits += __builtin_popcount(b);
+    }
+    if (!net || bits < 0 || bits > 32) continue;
+    const std::uint32_t m = bits == 0 ? 0 : ~std::uint32_t{0} << (32 - bits);
+    if ((*ip & m) == (*net & m)) return true;
+  }
+  return false;
+}
+
+struct TagResolver::HostState {
+  std::string host;
+  enum class Scheme { unknown, https, https_insecure, http, failed } scheme = Scheme::unknown;
+  std::optional<bool> insecure;
+  bool credentials_looked_up = false;
+  std::optional<Credentials> credentials;
+  bool basic = false;  // the registry asked for Basic auth and we have credentials
+};
+
+TagResolver::TagResolver(std::vector<image::Reference> refs, std::size_t first, ResolverOptions options)
+    : refs_(std::move(refs)), options_(std::move(options)), next_(first), digests_(refs_.size()) {
+  for (std::size_t i = first; i < refs_.size(); ++i) {
+    if (refs_[i].digest.empty()) ++todo_;
+  }
+  if (todo_ == 0) return;
+  curl_global_init(CURL_GLOBAL_DEFAULT);  // reference-counted; the daemon client has run it already
+  const std::size_t n = std::clamp<std::size_t>(options_.threads, 1, todo_);
+  for (std::size_t t = 0; t < n; ++t) threads_.emplace_back([this] { work(); });
+}
+
+TagResolver::~TagResolver() {
+  stop_ = true;
+  for (auto& t : threads_) t.join();
+}
+
+std::optional<std::string> TagResolver::digest(std::size_t i) const {
+  std::lock_guard lock(results_mu_);
+  return i < digests_.size() ? digests_[i] : std::nullopt;
+}
+
+void TagResolver::wait() const {
+  std::unique_lock lock(results_mu_);
+  done_cv_.wait(lock, [&] { return tried_ >= todo_ || stop_; });
+}
+
+void TagResolver::work() {
+  CURL* curl = curl_easy_init();  // one per thread: its connections are kept between requests
+  while (!stop_) {
+    std::size_t i;
+    {
+      std::lock_guard lock(mu_);
+      while (next_ < refs_.size() && !refs_[next_].digest.empty()) ++next_;
+      if (next_ >= refs_.size()) break;
+      i = next_++;
+    }
+    std::optional<std::string> d = curl ? resolve(curl, refs_[i]) : std::nullopt;
+    {
+      std::lock_guard lock(results_mu_);
+      digests_[i] = std::move(d);
+      ++tried_;
+    }
+    done_cv_.notify_all();
+  }
+  if (curl) curl_easy_cleanup(curl);
+}
+
+std::optional<std::string> TagResolver::resolve(void* handle, const image::Reference& ref) {
+  using Scheme = HostState::Scheme;
+  auto* curl = static_cast<CURL*>(handle);
+  auto& log = hpn::log::get("registry");
+  const std::string host = registry_api_host(ref.domain);
+  HostState* state = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& h : hosts_) {
+      if (h->host == host) state = h.get();
+    }
+    if (!state) {
+      hosts_.push_back(std::make_unique<HostState>());
+      state = hosts_.back().get();
+      state->host = host;
+      if (options_.resolve_domain && !options_.resolve_domain(ref.domain)) state->scheme = Scheme::failed;
+    }
+    if (state->scheme == Scheme::failed) return std::nullopt;
+  }
+  auto host_insecure = [&] {
+    std::lock_guard lock(mu_);
+    if (!state->insecure) state->insecure = options_.insecure && options_.insecure(host);
+    return *state->insecure;
+  };
+  auto give_up = [&](const std::string& why) {
+    std::lock_guard lock(mu_);
+    if (state->scheme != Scheme::failed) {
+      log.debug("not resolving tags at {} ({}); those images are pulled by tag", host, why);
+    }
+    state->scheme = Scheme::failed;
+    return std::nullopt;
+  };
+
+  const std::string path = "/v2/" + ref.path + "/manifests/" + ref.tag;
+  for (int attempt = 0; attempt < 4 && !stop_; ++attempt) {
+    Scheme scheme;
+    std::optional<Credentials> creds;
+    {
+      std::lock_guard lock(mu_);
+      scheme = state->scheme;
+      if (state->basic) creds = state->credentials;
+    }
+    if (scheme == Scheme::failed) return std::nullopt;
+    if (scheme == Scheme::unknown) scheme = host_insecure() ? Scheme::https_insecure : Scheme::https;
+    const std::string url = (scheme == Scheme::http ? "http://" : "https://") + host + path;
+
+    Reply reply;
+    HeaderSink sink{&reply};
+    curl_slist* headers = nullptr;
+    for (const char* a : k_accept) headers = curl_slist_append(headers, a);
+    curl_easy_reset(curl);
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &sink);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, options_.timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &stop_);
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 3L);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "hpn");
+    if (scheme == Scheme::https_insecure) {
+      // What the daemon does for a registry it treats as insecure.
+      curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+      curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    } else if (scheme == Scheme::https) {
+      std::error_code ec;
+      const auto ca = std::filesystem::path("/etc/docker/certs.d") / host / "ca.crt";
+      if (std::filesystem::exists(ca, ec)) curl_easy_setopt(curl, CURLOPT_CAINFO, ca.c_str());
+    }
+    if (creds) {
+      curl_easy_setopt(curl, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+      curl_easy_setopt(curl, CURLOPT_USERNAME, creds->username.c_str());
+      curl_easy_setopt(curl, CURLOPT_PASSWORD, creds->password.c_str());
+      curl_easy_setopt(curl, CURLOPT_UNRESTRICTED_AUTH, 0L);
+    }
+    reply.code = curl_easy_perform(curl);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.status);
+    curl_slist_free_all(headers);
+    if (stop_) return std::nullopt;
+
+    if (reply.code != CURLE_OK) {
+      if (scheme != Scheme::http && host_insecure()) {
+        std::lock_guard lock(mu_);
+        if (state->scheme != Scheme::failed) state->scheme = Scheme::http;  // as the daemon falls back
+        continue;
+      }
+      return give_up(curl_easy_strerror(reply.code));
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (state->scheme == Scheme::unknown || state->scheme == Scheme::https_insecure) state->scheme = scheme;
+    }
+    if (reply.status == 401) {
+      if (creds || !starts_with_nocase(reply.challenge, "basic")) {
+        return give_up(reply.challenge.empty() ? "HTTP 401" : "asks for " + reply.challenge.substr(0, 6) + "auth");
+      }
+      std::lock_guard lock(mu_);
+      if (!state->credentials_looked_up) {
+        state->credentials_looked_up = true;
+        if (options_.credentials) {
+          auto found = find_credentials(ref.domain, *options_.credentials);
+          if (found && *found && !(*found)->username.empty() && !(*found)->password.empty()) {
+            state->credentials = **found;
+          }
+        }
+      }
+      if (!state->credentials) {
+        state->scheme = Scheme::failed;
+        log.debug("not resolving tags at {} (no credentials for Basic auth); pulled by tag", host);
+        return std::nullopt;
+      }
+      state->basic = true;
+      continue;
+    }
+    if (reply.status != 200 || !valid_digest(reply.digest)) {
+      log.debug("{}: no digest from the registry (HTTP {}); pulled by tag", ref.original, reply.status);
+      return std::nullopt;
+    }
+    log.debug("{} resolved to {} at {}", ref.original, reply.digest, host);
+    return reply.digest;
+  }
+  return std::nullopt;
+}
+
+}  // namespace hpn::engine
