@@ -295,7 +295,9 @@ std::optional<std::string> TagResolver::resolve(void* handle, const image::Refer
     }
     if (reply.status == 401) {
       if (creds || !starts_with_nocase(reply.challenge, "basic")) {
-        return give_up(reply.challenge.empty() ? "HTTP 401" : "asks for " + reply.challenge.substr(0, 6) + "auth");
+        return give_up(reply.challenge.empty() || creds
+                           ? "HTTP 401"
+                           : "asks for " + reply.challenge.substr(0, reply.challenge.find(' ')) + " auth");
       }
       std::lock_guard lock(mu_);
       if (!state->credentials_looked_up) {
