@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 
 #include "hpn/util/log.hpp"
+#include "hpn/util/sha256.hpp"
 
 namespace hpn::engine {
 namespace {
@@ -42,6 +43,28 @@ struct Reply {
 struct HeaderSink {
   Reply* reply;
 };
+
+constexpr std::size_t k_max_manifest = 4u << 20;
+
+std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
+  auto* body = static_cast<std::string*>(user);
+  if (body->size() + size * n > k_max_manifest) return 0;  // not a manifest: abort
+  body->append(data, size * n);
+  return size * n;
+}
+
+// Bytes to download for a single-platform manifest (config and layers); 0 for an
+// index or anything else.
+std::uint64_t manifest_size(const std::string& body) {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (!j.is_object() || !j.contains("layers") || !j["layers"].is_array()) return 0;
+  std::uint64_t total = 0;
+  if (j.contains("config") && j["config"].is_object()) total += j["config"].value("size", std::uint64_t{0});
+  for (const auto& l : j["layers"]) {
+    if (l.is_object()) total += l.value("size", std::uint64_t{0});
+  }
+  return total;
+}
 
 std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
   auto* sink = static_cast<HeaderSink*>(user);
@@ -167,7 +190,18 @@ TagResolver::~TagResolver() {
 
 std::optional<std::string> TagResolver::digest(std::size_t i) const {
   std::lock_guard lock(results_mu_);
-  return i < digests_.size() ? digests_[i] : std::nullopt;
+  if (i >= digests_.size() || !digests_[i]) return std::nullopt;
+  return digests_[i]->digest;
+}
+
+std::uint64_t TagResolver::size(std::size_t i) const {
+  std::lock_guard lock(results_mu_);
+  return i < digests_.size() && digests_[i] ? digests_[i]->size : 0;
+}
+
+bool TagResolver::wait_for(std::chrono::milliseconds limit) const {
+  std::unique_lock lock(results_mu_);
+  return done_cv_.wait_for(lock, limit, [&] { return tried_ >= todo_; });
 }
 
 void TagResolver::wait() const {
@@ -185,7 +219,7 @@ void TagResolver::work() {
       if (next_ >= refs_.size()) break;
       i = next_++;
     }
-    std::optional<std::string> d = curl ? resolve(curl, refs_[i]) : std::nullopt;
+    std::optional<Resolved> d = curl ? resolve(curl, refs_[i]) : std::nullopt;
     {
       std::lock_guard lock(results_mu_);
       digests_[i] = std::move(d);
@@ -196,7 +230,7 @@ void TagResolver::work() {
   if (curl) curl_easy_cleanup(curl);
 }
 
-std::optional<std::string> TagResolver::resolve(void* handle, const image::Reference& ref) {
+std::optional<TagResolver::Resolved> TagResolver::resolve(void* handle, const image::Reference& ref) {
   using Scheme = HostState::Scheme;
   auto* curl = static_cast<CURL*>(handle);
   auto& log = hpn::log::get("registry");
@@ -248,7 +282,9 @@ std::optional<std::string> TagResolver::resolve(void* handle, const image::Refer
     for (const char* a : k_accept) headers = curl_slist_append(headers, a);
     curl_easy_reset(curl);
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    std::string body;
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &sink);
@@ -317,12 +353,16 @@ std::optional<std::string> TagResolver::resolve(void* handle, const image::Refer
       state->basic = true;
       continue;
     }
-    if (reply.status != 200 || !valid_digest(reply.digest)) {
-      log.debug("{}: no digest from the registry (HTTP {}); pulled by tag", ref.original, reply.status);
+    // The digest is the manifest's own: check the registry's header against it.
+    const std::string computed = "sha256:" + util::sha256_hex(body);
+    if (reply.status != 200 || (!reply.digest.empty() && reply.digest != computed)) {
+      log.debug("{}: no digest from the registry (HTTP {}{}); pulled by tag", ref.original, reply.status,
+                reply.status == 200 ? ", its digest header does not match the manifest" : "");
       return std::nullopt;
     }
-    log.debug("{} resolved to {} at {}", ref.original, reply.digest, host);
-    return reply.digest;
+    Resolved r{computed, manifest_size(body)};
+    log.debug("{} resolved to {} at {} ({} bytes to fetch)", ref.original, r.digest, host, r.size);
+    return r;
   }
   return std::nullopt;
 }

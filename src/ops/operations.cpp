@@ -126,6 +126,14 @@ std::vector<Task> pull_tasks(const std::vector<image::Reference>& refs, const st
   return tasks;
 }
 
+bool size_pulls(std::vector<Task>& tasks, const engine::TagResolver& digests) {
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    if (digests.size(i) == 0) return false;
+  }
+  for (std::size_t i = 0; i < tasks.size(); ++i) tasks[i].size_hint = digests.size(i);
+  return true;
+}
+
 std::filesystem::path save_path(const image::Reference& ref, const SaveSpec& spec) {
   return archive::archive_path(ref, spec.dir, spec.by_project, archive::file_suffix(spec.compression));
 }

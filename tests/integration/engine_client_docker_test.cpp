@@ -387,6 +387,25 @@ TEST(Resolver, TagsResolveToTheDigestsTheRegistryHoldsAndPullsByThemEndTagged) {
   EXPECT_EQ(resolver->digest(0), std::optional<std::string>(pushed[0]));
   EXPECT_EQ(resolver->digest(1), std::optional<std::string>(pushed[1]));
   EXPECT_FALSE(resolver->digest(2).has_value());  // not there: left to the pull by tag and its error
+  // Sizes: config and layers of each manifest, as the registry lists them.
+  for (std::size_t i = 0; i < 2; ++i) {
+    auto m = run_command("curl -sf -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' http://" + reg +
+                         "/v2/" + refs[i].path + "/manifests/r1");
+    ASSERT_EQ(m.exit_code, 0) << m.err;
+    const auto j = nlohmann::json::parse(m.out);
+    std::uint64_t total = j["config"]["size"].get<std::uint64_t>();
+    for (const auto& l : j["layers"]) total += l["size"].get<std::uint64_t>();
+    EXPECT_GT(total, 0u);
+    EXPECT_EQ(resolver->size(i), total) << refs[i].original;
+  }
+  EXPECT_EQ(resolver->size(2), 0u);
+  auto sized = hpn::ops::pull_tasks(refs, "", std::nullopt, resolver);
+  EXPECT_FALSE(hpn::ops::size_pulls(sized, *resolver));  // one unknown: the list's order stays
+  EXPECT_EQ(sized[1].size_hint, 0u);
+  sized.pop_back();
+  ASSERT_TRUE(hpn::ops::size_pulls(sized, *resolver));
+  EXPECT_EQ(sized[0].size_hint, resolver->size(0));
+  EXPECT_EQ(sized[1].size_hint, resolver->size(1));
 
   // Pulled by those digests, each ends up under its tag, pointing at that digest.
   for (std::size_t i = 0; i < 2; ++i) ASSERT_TRUE(c.remove(refs[i].canonical()).ok());

@@ -6,12 +6,16 @@
 // for a digest it skips the manifest by tag. So while the first pulls run, a few
 // threads ask the registry for the digests of the images further down the list, on
 // connections they keep; a pull whose digest is known by the time it starts asks
-// the daemon for that digest and tags it afterwards. Anything this cannot do
+// the daemon for that digest and tags it afterwards. The manifest also gives the
+// bytes a pull fetches, so when every image is resolved at once (a near registry),
+// the batch can start the largest first. Anything this cannot do
 // (a token-auth registry, a failure, a slow answer) leaves that image to the usual
 // pull by tag: resolution only ever saves time.
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
@@ -53,13 +57,21 @@ class TagResolver {
 
   // The digest of refs[i] if it is known now (never waits).
   std::optional<std::string> digest(std::size_t i) const;
-  // Wait until every image has been tried (for tests).
+  // Bytes its pull fetches (config and layers of a single-platform manifest), if
+  // known now; 0 otherwise (not resolved yet, or a multi-platform index).
+  std::uint64_t size(std::size_t i) const;
+  // Wait until every image has been tried; wait_for: at most `limit`, true if done.
   void wait() const;
+  bool wait_for(std::chrono::milliseconds limit) const;
 
  private:
   struct HostState;
+  struct Resolved {
+    std::string digest;
+    std::uint64_t size = 0;
+  };
   void work();
-  std::optional<std::string> resolve(void* curl, const image::Reference& ref);
+  std::optional<Resolved> resolve(void* curl, const image::Reference& ref);
 
   std::vector<image::Reference> refs_;
   ResolverOptions options_;
@@ -68,7 +80,7 @@ class TagResolver {
   std::size_t next_;
   mutable std::mutex results_mu_;  // digests_, tried_: what the pulls ask for, never held long
   mutable std::condition_variable done_cv_;
-  std::vector<std::optional<std::string>> digests_;
+  std::vector<std::optional<Resolved>> digests_;
   std::size_t tried_ = 0;
   std::size_t todo_ = 0;
   std::atomic<bool> stop_{false};

@@ -44,6 +44,9 @@ Result<std::string> auth_header_for(const std::string& domain, const CredentialL
 std::vector<Task> pull_tasks(const std::vector<image::Reference>& refs, const std::string& platform,
                              const CredentialLookup& credentials = std::nullopt,
                              std::shared_ptr<const engine::TagResolver> digests = nullptr);
+// Size hints for pull tasks (so the largest start first) when every image's size is
+// known from its manifest; otherwise none, and the list's order stays. True if set.
+bool size_pulls(std::vector<Task>& tasks, const engine::TagResolver& digests);
 
 struct SaveSpec {
   std::filesystem::path dir;
