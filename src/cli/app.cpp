@@ -177,7 +177,7 @@ int run(int argc, char** argv) {
     }
     if (c.opts & k_resolve) {
       sub->add_flag("--no-resolve", o.no_resolve,
-                    "Pull by tag only: do not ask registries for the digests of the images after the first round");
+                    "Pull by tag only, in the list's order: do not ask registries for manifests first");
     }
     if (c.opts & k_platform) {
       sub->add_option("--platform", o.platform,

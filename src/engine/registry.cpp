@@ -28,11 +28,6 @@ bool starts_with_nocase(std::string_view s, std::string_view prefix) {
          });
 }
 
-bool valid_digest(const std::string& d) {
-  if (d.size() != 71 || d.rfind("sha256:", 0) != 0) return false;
-  return std::all_of(d.begin() + 7, d.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
-
 struct Reply {
   CURLcode code = CURLE_OK;
   long status = 0;
