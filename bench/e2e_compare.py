@@ -167,8 +167,9 @@ class Bench:
                 print(f"output {name:<21}{size / 1e6:>10.1f} MB")
         one = [n for n, _ in contenders if n.startswith("hpn") and n.endswith("-j 1")]
         if ceiling and one:
-            # Each pull is the daemon's work from start to end: 4 workers can at most
-            # run 4 at once, so 4 x the one-worker ratio bounds the 4-worker ratio.
+            # Latency-bound: each pull is the daemon's round trips from start to end, and
+            # 4 workers run at most 4 at once, so 4 x the one-worker ratio bounds the
+            # 4-worker ratio (unless hpn makes each pull cheaper than -j 1 does).
             r1 = base / statistics.median(times[one[0]])
             print(f"ceiling: 4 workers overlapping perfectly, 4 x the -j 1 ratio: {4 * r1:.2f}x")
         verdict = "PASS" if best >= target else "MISS"
@@ -246,14 +247,14 @@ class Bench:
         self.measure(name, contenders, clean, 0.97)
         shutil.rmtree(out, ignore_errors=True)
 
-    def pull_scenario(self, name, registry, images, target, workers=(1, 2, 4)):
+    def pull_scenario(self, name, registry, images, target, workers=(1, 2, 4), ceiling=False):
         remote = [f"{registry}/{img}" for img in images]
         contenders = [("harpoon (docker pull loop)", lambda: self.cli_pull(remote))]
         if self.alt_docker:
             contenders.append(("  same, /usr/bin/docker", lambda: self.cli_pull(remote, self.alt_docker)))
         for j in workers:
             contenders.append((f"hpn pull -j {j}", lambda j=j: self.hpn_run("pull", remote, j)))
-        self.measure(name, contenders, lambda: self.rmi(remote), target, ceiling=True)
+        self.measure(name, contenders, lambda: self.rmi(remote), target, ceiling=ceiling)
         self.rmi(remote)
 
 
@@ -362,7 +363,8 @@ def main():
             port = int(b.registry.rsplit(":", 1)[1])
             proxy = DelayProxy(port, 0.050)
             try:
-                b.pull_scenario("pull-proxy20 (50 ms RTT)", f"127.0.0.1:{proxy.port}", tiny[:20], 4.0, workers=(1, 2, 4, 8))
+                b.pull_scenario("pull-proxy20 (50 ms RTT)", f"127.0.0.1:{proxy.port}", tiny[:20], 4.0, workers=(1, 2, 4, 8),
+                                ceiling=True)
             finally:
                 proxy.stop()
     finally:
