@@ -3,14 +3,14 @@
 // The daemon pulls a tag in round trips it makes one after the other, each on a new
 // connection: an HTTPS attempt (for a registry it treats as insecure), /v2/, the
 // manifest by tag (for its digest), the manifest by digest, then the blobs. Asked
-// for a digest it skips the manifest by tag. So while the first pulls run, a few
-// threads ask the registry for the digests of the images further down the list, on
-// connections they keep; a pull whose digest is known by the time it starts asks
-// the daemon for that digest and tags it afterwards. The manifest also gives the
-// bytes a pull fetches, so when every image is resolved at once (a near registry),
-// the batch can start the largest first. Anything this cannot do
-// (a token-auth registry, a failure, a slow answer) leaves that image to the usual
-// pull by tag: resolution only ever saves time.
+// for a digest it skips the manifest by tag. So while the pulls run, a few threads
+// GET the manifests of the listed tags from the registries, on connections they
+// keep; a pull whose digest is known by the time it starts asks the daemon for that
+// digest and tags it afterwards. The manifest also gives the bytes a pull fetches,
+// so when every image is resolved at once (a near registry), the batch can start
+// the largest first. Anything this cannot do (a token-auth registry, a failure, a
+// slow answer) leaves that image to the usual pull by tag: resolution only ever
+// saves time.
 #pragma once
 
 #include <atomic>
