@@ -36,7 +36,8 @@ namespace hpn::engine {
 struct ResolverOptions {
   std::size_t threads = 4;
   // Registries the daemon reaches over plain HTTP when HTTPS fails (its insecure
-  // registries); asked lazily, once, only when an HTTPS request fails.
+  // registries): HTTPS without verification, then HTTP. Asked once per host, before
+  // its first request.
   std::function<bool(const std::string& host)> insecure;
   // Whether to resolve images of `domain` at all (false, say, for docker.io when the
   // daemon pulls it through a mirror); asked once per domain.
