@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hpn/engine/tar_stream.hpp"
 #include "hpn/util/sha256.hpp"
 
 namespace hpn::archive {
@@ -36,6 +37,39 @@ bool is_hex64(std::string_view s) {
 }
 
 }  // namespace
+
+Status check_image_archive(const fs::path& path) {
+  auto reader = DecompressingReader::open(path);
+  if (!reader) return reader.error();
+  char header[512];
+  std::size_t got = 0;
+  while (got < sizeof header) {
+    auto n = reader->read(std::span<char>(header + got, sizeof header - got));
+    if (!n) {
+      return Error(ErrorKind::invalid_argument,
+                   path.string() + " is not an image archive (" + n.error().message + "); give a file that hpn save, docker save or podman save wrote");
+    }
+    if (*n == 0) break;
+    got += *n;
+  }
+  // A tar header: its checksum field (octal, bytes 148-155) is the sum of the
+  // header's bytes with that field read as spaces.
+  bool ok = got == sizeof header;
+  if (ok) {
+    std::uint64_t recorded = 0;
+    ok = engine::parse_tar_number(header + 148, 8, recorded);
+    std::uint64_t sum = 0;
+    for (std::size_t i = 0; i < sizeof header; ++i) {
+      sum += (i >= 148 && i < 156) ? static_cast<unsigned char>(' ') : static_cast<unsigned char>(header[i]);
+    }
+    ok = ok && sum == recorded && header[0] != '\0';
+  }
+  if (!ok) {
+    return Error(ErrorKind::invalid_argument, path.string() + " is not an image archive (no tar header at its start); " +
+                                                  "give a file that hpn save, docker save or podman save wrote");
+  }
+  return {};
+}
 
 Result<ArchiveInfo> read_archive_info(const fs::path& path) {
   ArchiveInfo info;

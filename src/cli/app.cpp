@@ -1,11 +1,16 @@
 #include "hpn/cli/app.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "hpn/cli/commands.hpp"
+#include "hpn/cli/completion.hpp"
 #include "hpn/util/log.hpp"
 
 namespace hpn::cli {
@@ -28,31 +33,107 @@ enum Opt : unsigned {
   k_login = 1u << 10,     // login: REGISTRY, -u, --password-stdin
   k_logout = 1u << 11,    // logout: REGISTRY
   k_resolve = 1u << 12,   // pull: --no-resolve
+  k_format = 1u << 13,    // ls: --format
 };
+
+// Options that hpn takes before the subcommand (Harpoon v1 style) and after it. Each
+// subcommand lists the ones that apply to it in its own --help; they bind the same
+// variables, so either place works.
+enum Shared : unsigned {
+  s_daemon = 1u << 0,    // -H, --runtime, --auto-fallback, --connect-timeout
+  s_config = 1u << 1,    // -c, --log-level, --log-file, --output
+  s_batch = 1u << 2,     // -j, -q, --progress, --no-color, --stats, --backend
+  s_list = 1u << 3,      // -f
+  s_registry = 1u << 4,  // -r
+  s_v1 = 1u << 5,        // -a, -p/--project, the mode flags
+};
+constexpr unsigned k_everything = ~0u;
 
 struct Command {
   const char* name;
   const char* help;
   Runner run;
   unsigned opts;
+  unsigned shared;  // which Shared options apply
 };
 
+constexpr unsigned k_base = s_daemon | s_config;
+constexpr unsigned k_batch = k_base | s_batch;
+constexpr unsigned k_list_batch = k_batch | s_list;
+
 const Command k_commands[] = {
-    {"pull", "Pull the listed images from their registries", cmd_pull, k_list | k_platform | k_resolve},
+    {"pull", "Pull the listed images from their registries", cmd_pull, k_list | k_platform | k_resolve, k_list_batch},
     {"save", "Save each listed image to its own archive (NAME.tar, Harpoon naming)", cmd_save,
-     k_list | k_path | k_dry_run | k_archive | k_platform},
+     k_list | k_path | k_dry_run | k_archive | k_platform, k_list_batch},
     {"load", "Load archives (any compression) from files or directories into the daemon", cmd_load,
-     k_files | k_path | k_dry_run | k_recursive | k_verify | k_platform},
+     k_files | k_path | k_dry_run | k_recursive | k_verify | k_platform, k_batch},
     {"push", "Tag each listed image for a registry, push it, remove the temporary tag", cmd_push,
-     k_list | k_registry | k_dry_run},
-    {"rmi", "Remove the listed images from the daemon", cmd_rmi, k_list | k_force},
+     k_list | k_registry | k_dry_run, k_list_batch | s_registry},
+    {"rmi", "Remove the listed images from the daemon", cmd_rmi, k_list | k_force, k_list_batch},
     {"ls", "List daemon images, archives in a directory (-p), or which listed images are present",
-     cmd_ls, k_list | k_path | k_recursive},
-    {"info", "Show the daemon endpoint, how it was chosen, server and API version", cmd_info, 0},
+     cmd_ls, k_list | k_path | k_recursive | k_format, k_base | s_list},
+    {"info", "Show the daemon endpoint, how it was chosen, server and API version", cmd_info, 0, k_base},
     {"login", "Check registry credentials through the daemon and store them (docker config or helper)",
-     cmd_login, k_login},
-    {"logout", "Remove stored credentials for a registry", cmd_logout, k_logout},
+     cmd_login, k_login, k_base},
+    {"logout", "Remove stored credentials for a registry", cmd_logout, k_logout, k_base},
 };
+
+// The first word that is not an option or an option's value, when it names no
+// subcommand: "unknown command 'sav' (did you mean 'save'?)". "" when all is well.
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string unknown_command(CLI::App& app, int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") return {};
+    if (arg.size() > 1 && arg[0] == '-') {
+      if (arg.find('=') != std::string::npos) continue;
+      // "-j4" carries its value; "-j 4" and "--workers 4" take the next word.
+      const std::string name = arg.rfind("--", 0) == 0 ? arg : arg.substr(0, 2);
+      const CLI::Option* opt = app.get_option_no_throw(name);
+      if (opt != nullptr && opt->get_expected_max() != 0 && (arg.rfind("--", 0) == 0 || arg.size() == 2)) ++i;
+      continue;
+    }
+    std::string best;
+    std::size_t best_d = 3;
+    for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+      if (sub->get_name() == arg) return {};
+      const std::size_t d = edit_distance(arg, sub->get_name());
+      if (d < best_d) best = sub->get_name(), best_d = d;
+    }
+    return "unknown command '" + arg + "'" + (best.empty() ? "" : " (did you mean '" + best + "'?)") +
+           "; see 'hpn --help'";
+  }
+  return {};
+}
+
+// A global option given before the subcommand that does nothing for it: a warning.
+void warn_unused(const CLI::App& app, const CLI::App& sub, const std::string& command) {
+  for (const CLI::Option* opt : app.get_options()) {
+    if (opt->count() == 0) continue;
+    const std::string name = opt->get_name();
+    if (name == "--help" || name == "--version" || name == "--action" || name == "--project" ||
+        name == "--save-mode" || name == "--load-mode" || name == "--push-mode") {
+      continue;  // help, or checked elsewhere (-a, -p, and the mode flags are errors)
+    }
+    if (sub.get_option_no_throw(name) == nullptr) {
+      std::fprintf(stderr, "hpn: warning: %s does nothing for '%s'\n", name.c_str(), command.c_str());
+    }
+  }
+}
 
 int apply_logging(Context& ctx) {
   std::string level = ctx.opt.log_level;
@@ -82,6 +163,76 @@ bool modes_fit(const Options& o, const std::string& action) {
   return true;
 }
 
+
+void add_shared_options(CLI::App& app, Options& o, unsigned which, const std::string& command) {
+  const auto group = [&](CLI::Option* opt) { return command.empty() ? opt : opt->group("Global options"); };
+  if (which & s_daemon) {
+    group(app.add_option("-H,--host", o.host,
+                         "Daemon: unix:///path, tcp://host:port or host:port (default: DOCKER_HOST, docker "
+                         "context, CONTAINER_HOST, default sockets)"));
+    group(app.add_option("--runtime", o.runtime,
+                         "docker|podman: prefer this runtime's default socket (config runtime.preferred); "
+                         "nerdctl with --backend cli")
+              ->check(CLI::IsMember({"docker", "podman", "nerdctl"})));
+    group(app.add_flag_callback("--auto-fallback", [&o] { o.auto_fallback = true; },
+                                "Use the other runtime's socket when the preferred one is missing (default)"));
+    group(app.add_flag_callback("--no-auto-fallback", [&o] { o.auto_fallback = false; },
+                                "Only use the preferred runtime's socket"));
+    group(app.add_option("--connect-timeout", o.connect_timeout_s,
+                         "Seconds to wait for the daemon to accept a connection")
+              ->check(CLI::PositiveNumber));
+  }
+  if (which & s_config) {
+    group(app.add_option("-c,--config", o.config_file,
+                         "Config file (default: ./config.yaml, ~/.hpn/config.yaml, /etc/hpn/config.yaml)"));
+    group(app.add_option("--output", o.output, "text (default) or json: JSON on stdout (see the man page)")
+              ->check(CLI::IsMember({"text", "json"})));
+    group(app.add_option("--log-level", o.log_level,
+                         "Diagnostics on stderr: trace|debug|info|warn|error|off (HPN_LOG_LEVEL, logging.level)")
+              ->check(CLI::IsMember({"trace", "debug", "info", "warn", "warning", "error", "off"})));
+    group(app.add_option("--log-file", o.log_file, "Write diagnostics to FILE (HPN_LOG_FILE, logging.file)"));
+  }
+  if (which & s_list) {
+    group(app.add_option("-f,--file", o.list_file, "Image list: one reference a line, '#' comments; '-' reads stdin"));
+  }
+  if (which & s_batch) {
+    group(app.add_option("-j,--workers", o.workers, "Parallel workers (config parallel.max_workers, default 4)")
+              ->check(CLI::Range(1, 256)));
+    group(app.add_flag("-q,--quiet", o.quiet, "Print only failures and the summary (no retry notices)"));
+    group(app.add_option("--progress", o.progress,
+                         "Live progress on stderr: auto (when stderr is a terminal), always, never")
+              ->check(CLI::IsMember({"auto", "always", "never"})));
+    group(app.add_flag("--no-color", o.no_color, "No colors (also NO_COLOR, logging.colors: false)"));
+    group(app.add_flag("--stats", o.stats, "Add per-image timings to the summary"));
+    group(app.add_option("--backend", o.backend,
+                         "api (default): the Engine API; cli: one docker/podman/nerdctl process per step, as Harpoon")
+              ->check(CLI::IsMember({"api", "cli"})));
+  }
+  if (which & s_registry) {
+    group(app.add_option("-r,--registry", o.registry, "Target registry for push (config registry, HPN_REGISTRY)"));
+  }
+  if (which & s_v1) {
+    app.add_option("-p,--project", o.project,
+                   "Before a subcommand: its -p (push: project; save, load, ls: path). With -a: the push project "
+                   "(switches push mode 1 to 2)");
+    app.add_option("-a,--action", o.action, "Harpoon v1 action: pull, save, load or push")
+        ->check(CLI::IsMember({"pull", "save", "load", "push"}));
+  }
+  // The mode flags: everywhere at the top; after a subcommand only where they apply.
+  if ((which & s_v1) || command == "save") {
+    group(app.add_option("--save-mode", o.save_mode, "1: ./NAME.tar  2: ./images/NAME.tar  3: ./images/PROJECT/NAME.tar")
+              ->check(CLI::Range(1, 3)));
+  }
+  if ((which & s_v1) || command == "load") {
+    group(app.add_option("--load-mode", o.load_mode, "1: ./*.tar  2: ./images/*.tar  3: ./images recursively")
+              ->check(CLI::Range(1, 3)));
+  }
+  if ((which & s_v1) || command == "push") {
+    group(app.add_option("--push-mode", o.push_mode, "1: REGISTRY/NAME:TAG  2: REGISTRY/PROJECT/NAME:TAG")
+              ->check(CLI::Range(1, 2)));
+  }
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -95,57 +246,14 @@ int run(int argc, char** argv) {
   Context ctx;
   Options& o = ctx.opt;
 
-  app.add_option("-H,--host", o.host,
-                 "Daemon: unix:///path, tcp://host:port or host:port (default: DOCKER_HOST, docker "
-                 "context, CONTAINER_HOST, default sockets)");
-  app.add_option("--runtime", o.runtime,
-                 "docker|podman: prefer this runtime's default socket (config runtime.preferred); "
-                 "nerdctl with --backend cli")
-      ->check(CLI::IsMember({"docker", "podman", "nerdctl"}));
-  app.add_flag_callback("--auto-fallback", [&o] { o.auto_fallback = true; },
-                        "Use the other runtime's socket when the preferred one is missing (default)");
-  app.add_flag_callback("--no-auto-fallback", [&o] { o.auto_fallback = false; },
-                        "Only use the preferred runtime's socket");
-  app.add_option("-c,--config", o.config_file,
-                 "Config file (default: ./config.yaml, ~/.hpn/config.yaml, /etc/hpn/config.yaml)");
-  app.add_option("-f,--file", o.list_file, "Image list: one reference a line, '#' comments; '-' reads stdin");
-  app.add_option("-j,--workers", o.workers, "Parallel workers (config parallel.max_workers, default 4)")
-      ->check(CLI::Range(1, 256));
-  app.add_flag("-q,--quiet", o.quiet, "Print only failures and the summary (no retry notices)");
-  app.add_option("--output", o.output, "text (default) or json: one JSON event per line on stdout")
-      ->check(CLI::IsMember({"text", "json"}));
-  app.add_option("--progress", o.progress,
-                 "Live progress on stderr: auto (when stderr is a terminal), always, never")
-      ->check(CLI::IsMember({"auto", "always", "never"}));
-  app.add_flag("--no-color", o.no_color, "No colors (also NO_COLOR, logging.colors: false)");
-  app.add_flag("--stats", o.stats, "Add per-image timings to the summary");
-  app.add_option("--backend", o.backend,
-                 "api (default): the Engine API; cli: one docker/podman/nerdctl process per step, as Harpoon")
-      ->check(CLI::IsMember({"api", "cli"}));
-  app.add_option("-r,--registry", o.registry, "Target registry for push (config registry, HPN_REGISTRY)");
-  app.add_option("-p,--project", o.project,
-                 "Harpoon v1: target project for push (switches push mode 1 to 2)");
-  app.add_option("-a,--action", o.action, "Harpoon v1 action: pull, save, load or push")
-      ->check(CLI::IsMember({"pull", "save", "load", "push"}));
-  app.add_option("--save-mode", o.save_mode, "1: ./NAME.tar  2: ./images/NAME.tar  3: ./images/PROJECT/NAME.tar")
-      ->check(CLI::Range(1, 3));
-  app.add_option("--load-mode", o.load_mode, "1: ./*.tar  2: ./images/*.tar  3: ./images recursively")
-      ->check(CLI::Range(1, 3));
-  app.add_option("--push-mode", o.push_mode, "1: REGISTRY/NAME:TAG  2: REGISTRY/PROJECT/NAME:TAG")
-      ->check(CLI::Range(1, 2));
-  app.add_option("--log-level", o.log_level,
-                 "Diagnostics on stderr: trace|debug|info|warn|error|off (HPN_LOG_LEVEL, logging.level)")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "warning", "error", "off"}));
-  app.add_option("--log-file", o.log_file, "Write diagnostics to FILE (HPN_LOG_FILE, logging.file)");
-  app.add_option("--connect-timeout", o.connect_timeout_s, "Seconds to wait for the daemon to accept a connection")
-      ->check(CLI::PositiveNumber);
-
+  add_shared_options(app, o, k_everything, "");
   std::vector<std::pair<CLI::App*, const Command*>> subs;
   for (const auto& c : k_commands) {
     CLI::App* sub = app.add_subcommand(c.name, c.help);
     sub->fallthrough();
+    add_shared_options(*sub, o, c.shared, c.name);
     if (c.opts & k_list) {
-      sub->add_option("images", o.positional, "Image references (in addition to -f)");
+      sub->add_option("images", o.positional, "Image references (also with -f LIST)");
     }
     if (c.opts & k_files) {
       sub->add_option("files", o.positional, "Archives or directories to load (default: see --path)");
@@ -164,6 +272,8 @@ int run(int argc, char** argv) {
       sub->add_option("--level", o.level, "Compression level (codec default if omitted)")->check(CLI::Range(0, 22));
       sub->add_flag("--force", o.force, "Save again even when an up-to-date, verified archive exists");
       sub->add_option("--bundle", o.bundle, "Save all images into this one archive (shared layers stored once)");
+      sub->add_flag("--no-wait", o.no_wait,
+                    "Stop with exit 1 when another hpn is saving into the same directory (default: wait)");
     }
     if (c.opts & (k_login | k_logout)) {
       sub->add_option("registry", o.positional, "Registry host[:port] (Docker Hub: docker.io)")->required();
@@ -179,6 +289,11 @@ int run(int argc, char** argv) {
       sub->add_flag("--no-resolve", o.no_resolve,
                     "Pull by tag only, in the list's order: do not ask registries for manifests first");
     }
+    if (c.opts & k_format) {
+      sub->add_option("--format", o.format,
+                      "Template for each daemon image, as docker's: {{.Repository}} {{.Tag}} {{.ID}} {{.Size}} "
+                      "{{.Digest}} {{.FullID}}");
+    }
     if (c.opts & k_platform) {
       sub->add_option("--platform", o.platform,
                       std::string(c.name) == "pull" ? "os/arch[/variant] to pull"
@@ -190,16 +305,38 @@ int run(int argc, char** argv) {
     subs.emplace_back(sub, &c);
   }
   auto* version = app.add_subcommand("version", "Print hpn's version");
+  version->add_option("--output", o.output, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
+  std::string shell;
+  auto* completion = app.add_subcommand("completion", "Print the shell completion script for bash, zsh or fish");
+  completion->add_option("shell", shell, "bash, zsh or fish")->required()->check(CLI::IsMember({"bash", "zsh", "fish"}));
 
+  if (auto unknown = unknown_command(app, argc, argv); !unknown.empty()) {
+    print_error(unknown);
+    return k_exit_usage;
+  }
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e) == 0 ? k_exit_ok : k_exit_usage;
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e) == 0 ? k_exit_ok : k_exit_usage;
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e) == 0 ? k_exit_ok : k_exit_usage;
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? k_exit_ok : k_exit_usage;
+    print_error(std::string(e.what()) + "; see 'hpn --help' or 'hpn COMMAND --help'");
+    return k_exit_usage;
   }
 
+  if (*completion) {
+    std::fputs(completion_script(app, shell).value_or("").c_str(), stdout);
+    return k_exit_ok;
+  }
   if (*version) {
-    std::printf("hpn %s\n", HPN_VERSION);
+    if (o.output == "json") {
+      print_json({{"version", HPN_VERSION}});
+    } else {
+      std::printf("hpn %s\n", HPN_VERSION);
+    }
     return k_exit_ok;
   }
 
@@ -243,9 +380,19 @@ int run(int argc, char** argv) {
     print_error("nerdctl has no Engine API socket; use --backend cli with --runtime nerdctl");
     return k_exit_usage;
   }
-  if (!o.project.empty() && std::string(chosen->name) != "push") {
-    print_error("-p/--project applies to push only; save and load take -p/--path after the subcommand");
-    return k_exit_usage;
+  const std::string name = chosen->name;
+  if (!o.project.empty() && name != "push") {
+    // -p before a subcommand means what it means after it: the path of save, load and ls.
+    if (o.action.empty() && (chosen->opts & k_path) && o.path.empty()) {
+      o.path = std::exchange(o.project, {});
+    } else {
+      print_error("-p means --project for push only; '" + name + "' takes " +
+                  ((chosen->opts & k_path) ? "-p/--path DIR" : "no -p"));
+      return k_exit_usage;
+    }
+  }
+  for (const auto& [sub, cmd] : subs) {
+    if (cmd == chosen && o.action.empty()) warn_unused(app, *sub, name);
   }
   return chosen->run(ctx);
 }

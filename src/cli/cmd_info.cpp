@@ -14,25 +14,51 @@ int cmd_info(Context& ctx) {
     print_error(ep.error());
     return ep.error().kind == ErrorKind::invalid_argument ? k_exit_usage : k_exit_failed;
   }
-  std::printf("Endpoint:      %s\n", ep->uri.c_str());
-  std::printf("Chosen from:   %s\n", ep->source.c_str());
-  auto client = connect_or_report(ctx);
-  if (!client) return k_exit_failed;
-  const auto& p = client->server();
-  std::printf("Server:        %s\n", p.server.empty() ? "(not reported)" : p.server.c_str());
-  std::printf("Runtime:       %s\n", std::string(engine::to_string(p.runtime)).c_str());
-  std::printf("Daemon API:    %s\n", p.api_version.empty() ? "(not reported)" : p.api_version.c_str());
-  std::printf("Using API:     %s%s\n", client->api_version().c_str(),
-              std::getenv("DOCKER_API_VERSION") ? " (DOCKER_API_VERSION)" : " (negotiated)");
-  if (!p.libpod_version.empty()) {
-    std::printf("Libpod API:    %s\n", p.libpod_version.c_str());
+  auto client = connect(ctx);
+  nlohmann::json j{{"endpoint", ep->uri}, {"chosen_from", ep->source},
+                   {"config_file", ctx.config.loaded_from.empty() ? nullptr : nlohmann::json(ctx.config.loaded_from)}};
+  if (client) {
+    const auto& p = client->server();
+    j["server"] = p.server;
+    j["runtime"] = std::string(engine::to_string(p.runtime));
+    j["daemon_api"] = p.api_version;
+    j["api"] = client->api_version();
+    j["api_from"] = std::getenv("DOCKER_API_VERSION") ? "DOCKER_API_VERSION" : "negotiated";
+    if (!p.libpod_version.empty()) j["libpod_api"] = p.libpod_version;
+    if (auto v = client->version(); v && v->is_object()) {
+      j["version"] = v->value("Version", std::string());
+      j["os"] = v->value("Os", std::string());
+      j["arch"] = v->value("Arch", std::string());
+    }
   }
-  if (auto v = client->version(); v && v->is_object()) {
-    std::printf("Version:       %s\n", v->value("Version", std::string("?")).c_str());
-    std::printf("OS/Arch:       %s/%s\n", v->value("Os", std::string("?")).c_str(),
-                v->value("Arch", std::string("?")).c_str());
+  if (json_output(ctx)) {
+    if (!client) j["error"] = client.error().message;
+    print_json(j);
+    if (!client) print_error(client.error());
+    return client ? k_exit_ok : k_exit_failed;
   }
-  std::printf("Config file:   %s\n", ctx.config.loaded_from.empty() ? "(none)" : ctx.config.loaded_from.c_str());
+  auto field = [&](const char* label, const char* key, const char* unset = "(not reported)") {
+    const auto it = j.find(key);
+    const std::string v = it != j.end() && it->is_string() ? it->get<std::string>() : "";
+    std::printf("%-15s%s\n", label, v.empty() ? unset : v.c_str());
+  };
+  field("Endpoint:", "endpoint");
+  field("Chosen from:", "chosen_from");
+  if (!client) {
+    print_error(client.error());
+    return k_exit_failed;
+  }
+  field("Server:", "server");
+  field("Runtime:", "runtime");
+  field("Daemon API:", "daemon_api");
+  std::printf("%-15s%s (%s)\n", "Using API:", client->api_version().c_str(),
+              j["api_from"].get<std::string>().c_str());
+  if (j.contains("libpod_api")) field("Libpod API:", "libpod_api");
+  if (j.contains("version")) {
+    field("Version:", "version", "?");
+    std::printf("%-15s%s/%s\n", "OS/Arch:", j["os"].get<std::string>().c_str(), j["arch"].get<std::string>().c_str());
+  }
+  field("Config file:", "config_file", "(none)");
   return k_exit_ok;
 }
 

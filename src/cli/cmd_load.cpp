@@ -1,5 +1,8 @@
 // hpn load: load archives from files or directories.
 #include <cstdio>
+#include <filesystem>
+
+#include "hpn/archive/archive_info.hpp"
 
 #include "hpn/archive/paths.hpp"
 #include "hpn/cli/app.hpp"
@@ -34,12 +37,19 @@ int cmd_load(Context& ctx) {
                 (recursive ? "" : "; use --recursive to look in subdirectories"));
     return k_exit_failed;
   }
-  if (ctx.opt.dry_run) {
-    for (std::size_t i = 0; i < files->size(); ++i) {
-      std::printf("[%zu/%zu] would load %s\n", i + 1, files->size(), (*files)[i].c_str());
+  // Files named on the command line are checked before anything needs the daemon.
+  for (const auto& input : ctx.opt.positional) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(input, ec)) continue;
+    if (auto st = archive::check_image_archive(input); !st) {
+      print_error(st.error());
+      return k_exit_usage;
     }
-    std::printf("Dry run: %zu files, nothing loaded\n", files->size());
-    return k_exit_ok;
+  }
+  if (ctx.opt.dry_run) {
+    std::vector<DryRunItem> items;
+    for (const auto& f : *files) items.push_back({f.string(), "", ""});
+    return print_dry_run(ctx, "load", "load", "files", items);
   }
   auto cli = cli_backend_or_report(ctx);
   if (!cli) return k_exit_usage;

@@ -1,5 +1,6 @@
 // hpn ls: images in the daemon, archives in a directory, or which listed images
-// are present (exit 1 if any is missing).
+// are present (exit 1 if any is missing). Text tables, --format templates, or one
+// JSON document with --output json.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -19,48 +20,199 @@ std::string short_id(const std::string& id) {
   return s.substr(0, 12);
 }
 
+// "repo:tag" -> {"repo", "tag"}; "<none>:<none>" for untagged images.
+std::pair<std::string, std::string> split_tag(const std::string& name) {
+  const auto slash = name.rfind('/');
+  const auto colon = name.rfind(':');
+  if (colon == std::string::npos || (slash != std::string::npos && colon < slash)) return {name, ""};
+  return {name.substr(0, colon), name.substr(colon + 1)};
+}
+
+// docker's --format placeholders: {{.Repository}} {{.Tag}} {{.ID}} {{.Size}} {{.Digest}},
+// and \t, \n escapes.
+std::string apply_format(const std::string& format, const std::string& repository, const std::string& tag,
+                         const std::string& id, std::uint64_t size, const std::string& digest) {
+  std::string out;
+  for (std::size_t i = 0; i < format.size();) {
+    if (format.compare(i, 2, "{{") == 0) {
+      const auto end = format.find("}}", i);
+      if (end != std::string::npos) {
+        std::string field = format.substr(i + 2, end - i - 2);
+        field.erase(std::remove(field.begin(), field.end(), ' '), field.end());
+        std::string value;
+        if (field == ".Repository") value = repository;
+        else if (field == ".Tag") value = tag;
+        else if (field == ".ID") value = short_id(id);
+        else if (field == ".FullID") value = id;
+        else if (field == ".Size") value = ops::human_bytes(size);
+        else if (field == ".Digest") value = digest;
+        else value = "{{" + format.substr(i + 2, end - i - 2) + "}}";
+        out += value;
+        i = end + 2;
+        continue;
+      }
+    }
+    if (format[i] == '\\' && i + 1 < format.size() && (format[i + 1] == 't' || format[i + 1] == 'n')) {
+      out += format[i + 1] == 't' ? '\t' : '\n';
+      i += 2;
+      continue;
+    }
+    out += format[i++];
+  }
+  return out;
+}
+
+bool format_is_valid(const std::string& format) {
+  static const char* const k_fields[] = {".Repository", ".Tag", ".ID", ".FullID", ".Size", ".Digest"};
+  for (auto at = format.find("{{"); at != std::string::npos; at = format.find("{{", at + 2)) {
+    const auto end = format.find("}}", at);
+    if (end == std::string::npos) return false;
+    std::string field = format.substr(at + 2, end - at - 2);
+    field.erase(std::remove(field.begin(), field.end(), ' '), field.end());
+    if (std::none_of(std::begin(k_fields), std::end(k_fields), [&](const char* f) { return field == f; })) return false;
+  }
+  return true;
+}
+
 // Each archive with its compression, size and checksum status, then the images in it
 // (tags and image ID from manifest.json). Exit 1 when an archive is unreadable or
 // does not match its checksum.
-int list_archives(const std::string& dir, bool recursive) {
+int list_archives(const Context& ctx, const std::string& dir, bool recursive) {
   auto files = archive::find_archives({dir}, recursive);
   if (!files) {
     print_error(files.error());
     return k_exit_usage;
   }
+  const bool json = json_output(ctx);
+  if (files->empty()) {
+    if (json) {
+      print_json({{"directory", dir}, {"archives", nlohmann::json::array()}});
+    } else {
+      std::printf("no archives (*.tar, *.tar.gz, *.tar.zst, *.tar.xz) in %s%s\n", dir.c_str(),
+                  recursive ? "" : "; use --recursive to look in subdirectories");
+    }
+    return k_exit_ok;
+  }
   int rc = k_exit_ok;
-  std::printf("%-50s %-5s %10s %-9s %s\n", "ARCHIVE", "COMP", "SIZE", "CHECKSUM", "IMAGES");
+  nlohmann::json list = nlohmann::json::array();
+  if (!json) std::printf("%-50s %-5s %10s %-9s %s\n", "ARCHIVE", "COMP", "SIZE", "CHECKSUM", "IMAGES");
   for (const auto& f : *files) {
     auto check = archive::verify_sidecar(f);
     const std::string sum = check ? std::string(archive::to_string(*check)) : "error";
     if (!check || *check == archive::Checksum::mismatch) rc = k_exit_failed;
     auto info = archive::read_archive_info(f);
+    std::error_code ec;
+    const auto size = info ? info->file_size : static_cast<std::uint64_t>(std::filesystem::file_size(f, ec));
+    nlohmann::json entry{{"path", f.string()}, {"size", ec ? 0 : size}, {"checksum", sum}};
     if (!info) {
-      std::error_code ec;
-      std::printf("%-50s %-5s %10s %-9s unreadable: %s\n", f.c_str(), "?",
-                  ops::human_bytes(std::filesystem::file_size(f, ec)).c_str(), sum.c_str(), info.error().message.c_str());
       rc = k_exit_failed;
+      entry["error"] = info.error().message;
+      if (json) list.push_back(std::move(entry));
+      else std::printf("%-50s %-5s %10s %-9s unreadable: %s\n", f.c_str(), "?", ops::human_bytes(size).c_str(),
+                       sum.c_str(), info.error().message.c_str());
       continue;
     }
-    std::string images;
+    entry["compression"] = std::string(archive::to_string(info->compression));
+    nlohmann::json images = nlohmann::json::array();
+    std::string text;
     for (const auto& img : info->images) {
+      images.push_back({{"tags", img.repo_tags}, {"id", img.image_id}, {"layers", img.layers}});
       std::string tags;
       for (const auto& t : img.repo_tags) tags += (tags.empty() ? "" : ",") + t;
-      images += (images.empty() ? "" : "; ") + (tags.empty() ? std::string("<untagged>") : tags) + " " +
-                short_id(img.image_id);
+      text += (text.empty() ? "" : "; ") + (tags.empty() ? std::string("<untagged>") : tags) + " " + short_id(img.image_id);
     }
-    std::printf("%-50s %-5s %10s %-9s %s\n", f.c_str(), std::string(archive::to_string(info->compression)).c_str(),
-                ops::human_bytes(info->file_size).c_str(), sum.c_str(), images.c_str());
+    entry["images"] = std::move(images);
+    if (json) list.push_back(std::move(entry));
+    else std::printf("%-50s %-5s %10s %-9s %s\n", f.c_str(), std::string(archive::to_string(info->compression)).c_str(),
+                     ops::human_bytes(info->file_size).c_str(), sum.c_str(), text.c_str());
   }
+  if (json) print_json({{"directory", dir}, {"archives", list}});
   return rc;
+}
+
+int list_daemon_images(const Context& ctx, engine::Client& client) {
+  auto images = client.list_images();
+  if (!images) {
+    print_error(images.error());
+    return k_exit_failed;
+  }
+  std::vector<std::pair<std::string, const engine::ImageSummary*>> rows;
+  for (const auto& img : *images) {
+    if (img.repo_tags.empty()) rows.emplace_back("<none>:<none>", &img);
+    for (const auto& t : img.repo_tags) rows.emplace_back(t, &img);
+  }
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  const bool json = json_output(ctx);
+  nlohmann::json list = nlohmann::json::array();
+  if (!json && ctx.opt.format.empty()) std::printf("%-60s %-12s %10s\n", "IMAGE", "ID", "SIZE");
+  for (const auto& [name, img] : rows) {
+    const auto size = static_cast<std::uint64_t>(std::max<std::int64_t>(0, img->size));
+    const auto [repository, tag] = split_tag(name);
+    std::string digest;
+    for (const auto& d : img->repo_digests) {
+      if (d.rfind(repository + "@", 0) == 0) digest = d.substr(repository.size() + 1);
+    }
+    if (json) {
+      list.push_back({{"name", name}, {"repository", repository}, {"tag", tag}, {"id", img->id},
+                      {"digest", digest}, {"size", size}});
+    } else if (!ctx.opt.format.empty()) {
+      std::printf("%s\n", apply_format(ctx.opt.format, repository, tag, img->id, size, digest).c_str());
+    } else {
+      std::printf("%-60s %-12s %10s\n", name.c_str(), short_id(img->id).c_str(), ops::human_bytes(size).c_str());
+    }
+  }
+  if (json) print_json({{"images", list}});
+  return k_exit_ok;
+}
+
+int list_presence(const Context& ctx, engine::Client& client, const std::vector<image::Reference>& refs) {
+  const bool json = json_output(ctx);
+  nlohmann::json list = nlohmann::json::array();
+  std::size_t missing = 0;
+  for (const auto& ref : refs) {
+    auto info = client.inspect_image(ops::local_name(ref));
+    if (!info && info.error().kind != ErrorKind::not_found) {
+      print_error(info.error());
+      return k_exit_failed;
+    }
+    if (!info) ++missing;
+    if (json) {
+      nlohmann::json j{{"image", ref.original}, {"present", info.ok()}};
+      if (info) j["id"] = info->id;
+      list.push_back(std::move(j));
+    } else if (info) {
+      std::printf("present  %-50s %s\n", ref.original.c_str(), short_id(info->id).c_str());
+    } else {
+      std::printf("missing  %s\n", ref.original.c_str());
+    }
+  }
+  if (json) {
+    print_json({{"images", list}, {"present", refs.size() - missing}, {"missing", missing}, {"total", refs.size()}});
+  } else {
+    std::printf("%zu present, %zu missing of %zu\n", refs.size() - missing, missing, refs.size());
+  }
+  return missing == 0 ? k_exit_ok : k_exit_failed;
 }
 
 }  // namespace
 
 int cmd_ls(Context& ctx) {
-  if (!ctx.opt.path.empty()) {
-    return list_archives(ctx.opt.path, ctx.opt.recursive);
+  if (!ctx.opt.format.empty()) {
+    if (json_output(ctx)) {
+      print_error("--format and --output json exclude each other");
+      return k_exit_usage;
+    }
+    if (!ctx.opt.path.empty() || !ctx.opt.list_file.empty() || !ctx.opt.positional.empty()) {
+      print_error("--format applies to the daemon's image list only (hpn ls without -p or images)");
+      return k_exit_usage;
+    }
+    if (!format_is_valid(ctx.opt.format)) {
+      print_error("--format '" + ctx.opt.format +
+                  "' is not understood; use {{.Repository}}, {{.Tag}}, {{.ID}}, {{.FullID}}, {{.Size}} or {{.Digest}}");
+      return k_exit_usage;
+    }
   }
+  if (!ctx.opt.path.empty()) return list_archives(ctx, ctx.opt.path, ctx.opt.recursive);
   const bool check_list = !ctx.opt.list_file.empty() || !ctx.opt.positional.empty();
   std::optional<std::vector<image::Reference>> refs;
   if (check_list) {
@@ -69,40 +221,7 @@ int cmd_ls(Context& ctx) {
   }
   auto client = connect_or_report(ctx);
   if (!client) return k_exit_failed;
-  if (!check_list) {
-    auto images = client->list_images();
-    if (!images) {
-      print_error(images.error());
-      return k_exit_failed;
-    }
-    std::vector<std::pair<std::string, const engine::ImageSummary*>> rows;
-    for (const auto& img : *images) {
-      if (img.repo_tags.empty()) rows.emplace_back("<none>:<none>", &img);
-      for (const auto& t : img.repo_tags) rows.emplace_back(t, &img);
-    }
-    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    std::printf("%-60s %-12s %10s\n", "IMAGE", "ID", "SIZE");
-    for (const auto& [name, img] : rows) {
-      std::printf("%-60s %-12s %10s\n", name.c_str(), short_id(img->id).c_str(),
-                  ops::human_bytes(static_cast<std::uint64_t>(std::max<std::int64_t>(0, img->size))).c_str());
-    }
-    return k_exit_ok;
-  }
-  std::size_t missing = 0;
-  for (const auto& ref : *refs) {
-    auto info = client->inspect_image(ops::local_name(ref));
-    if (info) {
-      std::printf("present  %-50s %s\n", ref.original.c_str(), short_id(info->id).c_str());
-    } else if (info.error().kind == ErrorKind::not_found) {
-      ++missing;
-      std::printf("missing  %s\n", ref.original.c_str());
-    } else {
-      print_error(info.error());
-      return k_exit_failed;
-    }
-  }
-  std::printf("%zu present, %zu missing of %zu\n", refs->size() - missing, missing, refs->size());
-  return missing == 0 ? k_exit_ok : k_exit_failed;
+  return check_list ? list_presence(ctx, *client, *refs) : list_daemon_images(ctx, *client);
 }
 
 }  // namespace hpn::cli

@@ -24,13 +24,12 @@ int cmd_push(Context& ctx) {
     spec.project = ctx.config.project;
   }
   if (ctx.opt.dry_run) {
-    for (std::size_t i = 0; i < refs->size(); ++i) {
-      auto target = ops::push_target((*refs)[i], spec);
-      std::printf("[%zu/%zu] would push %s -> %s\n", i + 1, refs->size(), (*refs)[i].original.c_str(),
-                  target ? target->c_str() : target.error().message.c_str());
+    std::vector<DryRunItem> items;
+    for (const auto& ref : *refs) {
+      auto target = ops::push_target(ref, spec);
+      items.push_back({ref.original, target ? *target : "", target ? "" : target.error().message});
     }
-    std::printf("Dry run: %zu images, nothing pushed\n", refs->size());
-    return k_exit_ok;
+    return print_dry_run(ctx, "push", "push", "images", items);
   }
   auto cli = cli_backend_or_report(ctx);
   if (!cli) return k_exit_usage;

@@ -10,6 +10,8 @@
 #include "hpn/archive/codec.hpp"
 #include "hpn/ops/operations.hpp"
 #include "hpn/ops/reporter.hpp"
+#include "hpn/ops/signals.hpp"
+#include "hpn/util/dir_lock.hpp"
 #include "hpn/util/sha256.hpp"
 
 namespace hpn::cli {
@@ -60,6 +62,30 @@ static Status check_space(const std::vector<image::Reference>& refs, const ops::
   return {};
 }
 
+// One run at a time writes into a directory: a second run waits for the first (or,
+// with --no-wait, stops), so that neither removes the other's partial files. After the
+// wait, the images the first run has just saved are found unchanged.
+static std::optional<util::DirLock> lock_directory(const Context& ctx, const std::filesystem::path& dir) {
+  const std::filesystem::path where = dir.empty() ? std::filesystem::path(".") : dir;
+  if (auto st = archive::ensure_directory(where); !st) {
+    print_error(st.error());
+    return std::nullopt;
+  }
+  util::DirLock::Options lo;
+  lo.what = "saving into " + where.string();
+  lo.wait = !ctx.opt.no_wait;
+  lo.interrupt = &ops::install_interrupt_handlers();
+  lo.on_wait = [&](const util::DirLock::Holder& h) {
+    if (!ctx.opt.quiet) std::fprintf(stderr, "hpn: waiting for %s\n", h.describe().c_str());
+  };
+  auto lock = util::DirLock::acquire(where, lo);
+  if (!lock) {
+    print_error(lock.error());
+    return std::nullopt;
+  }
+  return std::move(*lock);
+}
+
 int cmd_save(Context& ctx) {
   auto refs = read_images(ctx);
   if (!refs) return k_exit_usage;
@@ -77,17 +103,11 @@ int cmd_save(Context& ctx) {
     spec.threads = 1;
   }
   if (ctx.opt.dry_run) {
-    if (!bundle.empty()) {
-      std::printf("would save %zu images into %s\n", refs->size(), bundle.c_str());
-      return k_exit_ok;
+    std::vector<DryRunItem> items;
+    for (const auto& ref : *refs) {
+      items.push_back({ref.original, bundle.empty() ? ops::save_path(ref, spec).string() : bundle.string(), ""});
     }
-    for (std::size_t i = 0; i < refs->size(); ++i) {
-      const auto& ref = (*refs)[i];
-      std::printf("[%zu/%zu] would save %s -> %s\n", i + 1, refs->size(), ref.original.c_str(),
-                  ops::save_path(ref, spec).c_str());
-    }
-    std::printf("Dry run: %zu images, nothing saved\n", refs->size());
-    return k_exit_ok;
+    return print_dry_run(ctx, "save", "save", "images", items);
   }
   auto cli = cli_backend_or_report(ctx);
   if (!cli) return k_exit_usage;
@@ -96,6 +116,8 @@ int cmd_save(Context& ctx) {
       print_error("--bundle and --platform are not supported with --backend cli");
       return k_exit_usage;
     }
+    auto lock = lock_directory(ctx, spec.dir);
+    if (!lock) return ops::interrupt_flag().load() ? k_exit_interrupted : k_exit_failed;
     return run_tasks(ctx, (*cli)->client, ops::cli_save_tasks(*refs, spec, (*cli)->tool));
   }
   auto client = connect_or_report(ctx);
@@ -115,6 +137,8 @@ int cmd_save(Context& ctx) {
   // One list request gives the sizes for largest-first ordering; failure only costs speed.
   auto sizes = ops::image_sizes(*client);
   const ops::SizeIndex index = sizes ? *sizes : ops::SizeIndex{};
+  auto lock = lock_directory(ctx, bundle.empty() ? spec.dir : bundle.parent_path());
+  if (!lock) return ops::interrupt_flag().load() ? k_exit_interrupted : k_exit_failed;
   if (auto st = check_space(*refs, spec, index, bundle); !st) {
     print_error(st.error());
     return k_exit_failed;

@@ -6,6 +6,17 @@
 #include <set>
 
 namespace hpn::cli {
+namespace {
+
+constexpr int k_exit_ok_dry_run = 0;
+
+// "saved", "loaded", "pushed"
+std::string past_tense(std::string_view verb) {
+  std::string s(verb);
+  return s.back() == 'e' ? s + "d" : s + "ed";
+}
+
+}  // namespace
 
 Result<engine::Endpoint> resolve(const Context& ctx) {
   engine::ResolveInputs in;
@@ -107,6 +118,43 @@ std::optional<std::vector<image::Reference>> read_images(const Context& ctx) {
     return std::nullopt;
   }
   return refs;
+}
+
+bool json_output(const Context& ctx) { return ctx.opt.output == "json"; }
+
+void print_json(const nlohmann::json& document) {
+  const std::string text = document.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::printf("%s\n", text.c_str());
+}
+
+int print_dry_run(const Context& ctx, const char* command, const char* verb, const char* noun,
+                  const std::vector<DryRunItem>& items) {
+  if (json_output(ctx)) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& it : items) {
+      nlohmann::json j{{"input", it.input}};
+      if (!it.target.empty()) j["target"] = it.target;
+      if (!it.error.empty()) j["error"] = it.error;
+      list.push_back(std::move(j));
+    }
+    print_json({{"command", command}, {"dry_run", true}, {"total", items.size()}, {"items", list}});
+    return k_exit_ok_dry_run;
+  }
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const auto& it = items[i];
+    std::string line = "[" + std::to_string(i + 1) + "/" + std::to_string(items.size()) + "] would " + verb + " " + it.input;
+    if (!it.error.empty()) line += ": " + it.error;
+    else if (!it.target.empty()) line += " -> " + it.target;
+    std::printf("%s\n", line.c_str());
+  }
+  std::printf("Dry run: %s, nothing %s\n", count_of(items.size(), noun).c_str(), past_tense(verb).c_str());
+  return k_exit_ok_dry_run;
+}
+
+std::string count_of(std::size_t n, std::string_view noun) {
+  std::string s = std::to_string(n) + " " + std::string(noun);
+  if (n == 1 && !s.empty() && s.back() == 's') s.pop_back();
+  return s;
 }
 
 void print_error(const std::string& message) { std::fprintf(stderr, "hpn: error: %s\n", message.c_str()); }

@@ -57,13 +57,11 @@ Result<std::optional<Endpoint>> from_context(const ResolveInputs& in, const std:
     name = *c;
     why = "DOCKER_CONTEXT";
   } else {
-    auto text = util::read_small_file(fs::path(cfg_dir) / "config.json");
-    if (!text) {
-      if (text.error().kind == ErrorKind::not_found) {
-        return std::optional<Endpoint>{};
-      }
-      return text.error();
-    }
+    const fs::path cfg = fs::path(cfg_dir) / "config.json";
+    std::error_code ec;
+    if (!fs::exists(cfg, ec)) return std::optional<Endpoint>{};
+    auto text = util::read_small_file(cfg);
+    if (!text) return text.error();
     auto j = nlohmann::json::parse(*text, nullptr, false);
     if (j.is_discarded() || !j.is_object()) {
       return Error(ErrorKind::invalid_argument,

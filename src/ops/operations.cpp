@@ -48,8 +48,12 @@ Result<std::uint64_t> inspect_size(engine::Client& client, const image::Referenc
   auto info = client.inspect_image(local_name(ref));
   if (!info) {
     if (info.error().kind == ErrorKind::not_found) {
-      return Error(ErrorKind::not_found, "image " + ref.original + " is not in the daemon (" +
-                                             info.error().message + "); pull it first");
+      // The daemon's words without the "inspect NAME: " context: the line names the image.
+      std::string_view said = info.error().message;
+      if (const std::string ctx = "inspect " + local_name(ref) + ": "; said.rfind(ctx, 0) == 0) {
+        said.remove_prefix(ctx.size());
+      }
+      return Error(ErrorKind::not_found, "not in the daemon (" + std::string(said) + "); pull it first");
     }
     return info.error();
   }
@@ -118,6 +122,12 @@ std::vector<Task> pull_tasks(const std::vector<image::Reference>& refs, const st
       }
       Outcome o;
       o.bytes = layers.total();
+      if (o.bytes == 0 && client.runtime() == engine::Runtime::podman) {
+        // Podman's pull stream reports no byte counts: the image's size stands in.
+        if (auto info = client.inspect_image(local_name(ref)); info) {
+          o.bytes = static_cast<std::uint64_t>(std::max<std::int64_t>(0, info->size));
+        }
+      }
       if (!digest.empty()) o.detail = digest;
       return o;
     };

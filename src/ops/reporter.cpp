@@ -18,6 +18,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Plain output: at most one progress line per image this often.
+constexpr std::chrono::seconds k_plain_interval{10};
+
 std::chrono::milliseconds since(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t);
 }
@@ -46,6 +49,13 @@ Counts count(const std::vector<TaskResult>& results) {
     }
   }
   return c;
+}
+
+// "kind: message" of a failed task, its label left out of the message (the line
+// names it already).
+std::string failure_text(const TaskResult& r) {
+  if (!r.error) return "failed";
+  return std::string(to_string(r.error->kind)) + ": " + without_name(r.error->message, r.label);
 }
 
 // Display width of UTF-8 text (continuation bytes take no column).
@@ -111,23 +121,19 @@ class TextReporter : public Reporter {
     auto it = active_.find(index);
     if (it == active_.end()) return;
     Active& a = it->second;
-    const bool phase_changed = a.phase != phase;
     a.phase.assign(phase);
     a.done = done;
     if (total) a.total = total;
     dirty_ = true;
     if (live_ || o_.quiet) return;
-    // Plain output: a line per change of phase, and a progress line every 10 s.
-    if (phase_changed) {
-      std::fprintf(o_.out, "      %s: %s\n", a.label.c_str(), a.phase.c_str());
-      std::fflush(o_.out);
-    } else if (since(a.last_plain) >= std::chrono::seconds(10)) {
-      std::fprintf(o_.out, "      %s: %s %s, %s\n", a.label.c_str(), a.phase.c_str(), amount(a).c_str(),
-                   rate(a.done, since(a.start)).c_str());
-      std::fflush(o_.out);
-    } else {
-      return;
-    }
+    // Plain output (logs): phase changes fold into the lines there are; a transfer
+    // still running gets one progress line every 10 s, whatever the daemon streams.
+    if (since(a.last_plain) < k_plain_interval) return;
+    std::string line = "      " + a.label + ": " + a.phase;
+    if (const auto amt = amount(a); !amt.empty()) line += " " + amt;
+    if (a.done > 0) line += ", " + rate(a.done, since(a.start));
+    std::fprintf(o_.out, "%s\n", line.c_str());
+    std::fflush(o_.out);
     a.last_plain = Clock::now();
   }
 
@@ -163,7 +169,7 @@ class TextReporter : public Reporter {
       }
     } else {
       std::fprintf(o_.out, "[%zu/%zu] %s %s: %s%s\n", finished, total, mark(false).c_str(), r.label.c_str(),
-                   r.error ? r.error->describe().c_str() : "failed",
+                   failure_text(r).c_str(),
                    r.attempts > 1 ? (" (after " + std::to_string(r.attempts) + " attempts)").c_str() : "");
     }
     std::fflush(o_.out);
@@ -196,11 +202,26 @@ class TextReporter : public Reporter {
     if (wall.count() > 0 && c.bytes > 0) std::fprintf(out, " (%s)", rate(c.bytes, wall).c_str());
     std::fprintf(out, "\n");
     if (c.failed > 0) {
-      std::fprintf(out, "Failed:\n");
+      // Each reason once, with the images that failed for it.
+      std::vector<std::pair<std::string, std::vector<std::string>>> reasons;
       for (const auto& r : results) {
-        if (r.state == TaskState::failed) {
-          std::fprintf(out, "  %s: %s\n", r.label.c_str(), r.error ? r.error->describe().c_str() : "failed");
+        if (r.state != TaskState::failed) continue;
+        const std::string why = failure_text(r);
+        auto it = std::find_if(reasons.begin(), reasons.end(), [&](const auto& g) { return g.first == why; });
+        if (it == reasons.end()) it = reasons.insert(reasons.end(), {why, {}});
+        it->second.push_back(r.label);
+      }
+      std::fprintf(out, "Failed:\n");
+      for (const auto& [why, labels] : reasons) {
+        if (labels.size() == 1) {
+          std::fprintf(out, "  %s: %s\n", labels.front().c_str(), why.c_str());
+          continue;
         }
+        std::string names;
+        constexpr std::size_t k_named = 3;
+        for (std::size_t i = 0; i < labels.size() && i < k_named; ++i) names += (i ? ", " : "") + labels[i];
+        if (labels.size() > k_named) names += ", ... " + std::to_string(labels.size() - k_named) + " more";
+        std::fprintf(out, "  %zu %s (%s): %s\n", labels.size(), o_.noun.c_str(), names.c_str(), why.c_str());
       }
     }
     if (interrupted) std::fprintf(out, "Interrupted: %zu %s not started\n", c.skipped, o_.noun.c_str());
@@ -408,6 +429,72 @@ class JsonReporter : public Reporter {
 };
 
 }  // namespace
+
+namespace {
+
+// Spellings of `name` that a daemon's message may use: as given, with the implied
+// ":latest", and with Docker Hub's implied prefixes.
+std::vector<std::string> spellings(std::string_view name) {
+  std::vector<std::string> out{std::string(name)};
+  const auto slash = name.rfind('/');
+  const bool tagged = name.find('@') != std::string_view::npos ||
+                      name.find(':', slash == std::string_view::npos ? 0 : slash) != std::string_view::npos;
+  if (!tagged) out.push_back(std::string(name) + ":latest");
+  const std::size_t n = out.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    out.push_back("docker.io/" + out[i]);
+    if (slash == std::string_view::npos) out.push_back("docker.io/library/" + out[i]);
+  }
+  // Longest first, so that "docker.io/x:1" is taken before "x:1".
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  return out;
+}
+
+bool ends_with(std::string_view s, std::string_view tail) {
+  return s.size() >= tail.size() && s.substr(s.size() - tail.size()) == tail;
+}
+
+}  // namespace
+
+std::string without_name(std::string_view message, std::string_view name) {
+  if (name.empty()) return std::string(message);
+  const auto names = spellings(name);
+  // The message's ": "-separated parts; a part that is only the name goes, a name
+  // at a part's end or start is cut from it ("failed to find image X: X: No such
+  // image" -> "failed to find image: No such image"; "No such image: X (HTTP 404)" ->
+  // "No such image (HTTP 404)").
+  std::vector<std::string> parts;
+  std::size_t from = 0;
+  for (;;) {
+    const auto at = message.find(": ", from);
+    parts.emplace_back(message.substr(from, at == std::string_view::npos ? std::string_view::npos : at - from));
+    if (at == std::string_view::npos) break;
+    from = at + 2;
+  }
+  std::vector<std::string> kept;
+  for (auto part : parts) {
+    bool drop = false;
+    for (const auto& n : names) {
+      if (part == n) {
+        drop = true;
+        break;
+      }
+      if (ends_with(part, " " + n)) {
+        part.resize(part.size() - n.size() - 1);
+        break;
+      }
+      if (part.rfind(n + " ", 0) == 0 && !kept.empty()) {
+        kept.back() += part.substr(n.size());  // keeps the space before the rest
+        drop = true;
+        break;
+      }
+    }
+    if (!drop && !part.empty()) kept.push_back(std::move(part));
+  }
+  std::string out;
+  for (const auto& k : kept) out += (out.empty() ? "" : ": ") + k;
+  return out.empty() ? std::string(message) : out;
+}
 
 std::string human_bytes(std::uint64_t bytes) {
   char buf[32];

@@ -26,9 +26,6 @@ Error errno_error(int err, std::string_view what, const std::filesystem::path& p
     msg += ")";
     return {kind, msg};
   }
-  if (err == ENOENT) {
-    kind = ErrorKind::not_found;
-  }
   msg = std::string(what) + " " + path.string() + ": " + std::strerror(err);
   return {kind, msg};
 }

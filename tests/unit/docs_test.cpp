@@ -67,6 +67,65 @@ TEST(Docs, ManPageNamesEveryCommandAndOptionOfHelp) {
   }
 }
 
+// Every subcommand and option of --help, top level and per subcommand.
+std::set<std::string> help_words() {
+  const std::string top = help_of("");
+  std::set<std::string> words = long_options(top);
+  for (const auto& c : subcommands(top)) {
+    words.insert(c);
+    for (const auto& o : long_options(help_of(c))) words.insert(o);
+  }
+  return words;
+}
+
+std::string completion_file(const std::string& name) {
+  return hpn::test::slurp(hpn::test::env("HPN_COMPLETIONS_DIR") + "/" + name);
+}
+
+TEST(Completions, EveryShellAcceptsItsScript) {
+  ASSERT_FALSE(hpn::test::env("HPN_COMPLETIONS_DIR").empty()) << "run through meson test";
+  const std::string dir = hpn::test::env("HPN_COMPLETIONS_DIR");
+  for (const auto& [shell, file] : {std::pair{"bash", "hpn"}, {"zsh", "_hpn"}, {"fish", "hpn.fish"}}) {
+    auto r = run_command(std::string(shell) + " -n " + shell_quote(dir + "/" + file));
+    EXPECT_EQ(r.exit_code, 0) << shell << " -n " << file << ": " << r.err;
+  }
+}
+
+TEST(Completions, NameEverySubcommandAndLongOptionOfHelp) {
+  const auto words = help_words();
+  ASSERT_GE(words.size(), 30u);
+  for (const auto& [shell, file] : {std::pair{"bash", "hpn"}, {"zsh", "_hpn"}, {"fish", "hpn.fish"}}) {
+    const std::string text = completion_file(file);
+    ASSERT_FALSE(text.empty()) << file << " was not built";
+    // The installed file is what `hpn completion SHELL` prints now.
+    EXPECT_EQ(text, run_command(shell_quote(hpn::test::env("HPN_BINARY")) + " completion " + shell).out) << shell;
+    for (const auto& w : words) {
+      const std::string bare = w.rfind("--", 0) == 0 ? w.substr(2) : w;
+      // bash and zsh spell options out ("--no-wait"); fish names them ("-l no-wait").
+      const std::string wanted = std::string(shell) == "fish" && w != bare ? "-l " + bare : w;
+      EXPECT_NE(text.find(wanted), std::string::npos) << shell << " completion lacks " << w;
+    }
+  }
+}
+
+TEST(Completions, BashAndFishComplete) {
+  const std::string dir = hpn::test::env("HPN_COMPLETIONS_DIR");
+  auto bash = [&](const std::string& words) {
+    return run_command("bash -c " + shell_quote("source " + shell_quote(dir + "/hpn") + "; COMP_WORDS=(" + words +
+                                                "); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _hpn; echo \"${COMPREPLY[*]}\""))
+        .out;
+  };
+  EXPECT_EQ(bash("hpn sa"), "save\n");
+  EXPECT_EQ(bash("hpn save --no-w"), "--no-wait\n");
+  EXPECT_EQ(bash("hpn save --compress z"), "zstd\n");
+  EXPECT_EQ(bash("hpn -j 4 pu"), "pull push\n");
+  auto fish = run_command("fish -c " + shell_quote("source " + shell_quote(dir + "/hpn.fish") + "; complete -C 'hpn sa'"));
+  EXPECT_NE(fish.out.find("save"), std::string::npos) << fish.out << fish.err;
+  auto fish_opt = run_command("fish -c " + shell_quote("source " + shell_quote(dir + "/hpn.fish") +
+                                                       "; complete -C 'hpn save --no-w'"));
+  EXPECT_NE(fish_opt.out.find("--no-wait"), std::string::npos) << fish_opt.out << fish_opt.err;
+}
+
 TEST(Docs, OptionScannerFindsLongOptionsOnly) {
   const auto found = long_options("  -h,--help  Print\n  --save-mode INT  1: ./NAME.tar\n  a--b not-an-option\n");
   EXPECT_EQ(found, (std::set<std::string>{"--help", "--save-mode"}));

@@ -43,7 +43,7 @@ TEST(AtomicFile, UncommittedFileLeavesNothingBehind) {
 TEST(AtomicFile, CreateInMissingDirectoryNamesThePath) {
   auto f = AtomicFile::create("/nonexistent-dir-hpn/x.tar");
   ASSERT_FALSE(f.ok());
-  EXPECT_EQ(f.error().kind, hpn::ErrorKind::not_found);
+  EXPECT_EQ(f.error().kind, hpn::ErrorKind::io);  // a local I/O failure, not a missing image
   EXPECT_NE(f.error().message.find("/nonexistent-dir-hpn/x.tar.part"), std::string::npos);
 }
 

@@ -30,6 +30,10 @@ struct ArchiveInfo {
 // file's name when it is not an image archive or is corrupt.
 Result<ArchiveInfo> read_archive_info(const std::filesystem::path& path);
 
+// Cheap check that `path` is a tar (after any compression): its first header is
+// valid. Fails with ErrorKind::invalid_argument naming the file otherwise.
+Status check_image_archive(const std::filesystem::path& path);
+
 // ---- sidecars: F.tar.sha256 holds the lowercase hex SHA-256 of F.tar (Harpoon v2) ----
 
 std::filesystem::path sidecar_path(const std::filesystem::path& archive);

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "hpn/engine/client.hpp"
 #include "hpn/engine/endpoint.hpp"
 #include "hpn/image/image_list.hpp"
@@ -53,6 +55,8 @@ struct Options {
   std::string bundle;
   bool skip_verify = false;
   bool no_resolve = false;  // pull: by tag only
+  std::string format;       // ls: --format TEMPLATE
+  bool no_wait = false;     // save: fail at once when another run writes into the directory
   // login
   std::string username;
   bool password_stdin = false;
@@ -84,6 +88,25 @@ std::optional<std::optional<CliBackend>> cli_backend_or_report(const Context& ct
 // The images to work on, from -f LIST and/or positional references. Prints every
 // problem (with line numbers) and returns nullopt when the batch must not start.
 std::optional<std::vector<image::Reference>> read_images(const Context& ctx);
+
+// --output json was asked for.
+bool json_output(const Context& ctx);
+// One JSON document on stdout, on one line.
+void print_json(const nlohmann::json& document);
+
+// What a --dry-run would do: each input and what it would become ("" when nothing
+// more is to say), as "[i/n] would VERB INPUT -> TARGET" lines and a closing line, or
+// as one JSON document {"command","dry_run":true,"total","items":[{"input","target"}]}.
+struct DryRunItem {
+  std::string input;
+  std::string target;
+  std::string error;  // why it could not be planned ("" when it could)
+};
+int print_dry_run(const Context& ctx, const char* command, const char* verb, const char* noun,
+                  const std::vector<DryRunItem>& items);
+
+// "1 image", "3 images" (noun given in the plural).
+std::string count_of(std::size_t n, std::string_view noun);
 
 // "hpn: error: <message>" on stderr.
 void print_error(const Error& e);

@@ -5,12 +5,16 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "hpn/ops/batch.hpp"
 
 namespace hpn::ops {
 
 std::string human_bytes(std::uint64_t bytes);
+// `message` without the repetitions of the image `name` that daemons put in their
+// errors (the failure line names the image once, before the message).
+std::string without_name(std::string_view message, std::string_view name);
 std::string human_duration(std::chrono::milliseconds d);
 
 enum class OutputFormat { text, json };

@@ -13,8 +13,9 @@
 
 namespace hpn::util {
 
-// Error for a failed system call on `path`, with errno mapped to an ErrorKind
-// (ENOSPC -> no_space, ENOENT -> not_found, others -> io).
+// Error for a failed system call on `path`: ErrorKind::no_space for ENOSPC and EDQUOT,
+// ErrorKind::io for everything else (a missing file included: it is a local I/O
+// failure, never an image that is not found).
 Error errno_error(int err, std::string_view what, const std::filesystem::path& path);
 
 // Writes to `<final>.part`; only commit() (fsync + rename) gives the data its final
