@@ -163,20 +163,21 @@ struct Connection::Impl {
       case CURLE_COULDNT_RESOLVE_PROXY: {
         std::string hint = "; is the daemon running? check -H/--host, DOCKER_HOST or the socket's permissions";
         if (endpoint.transport == Transport::unix_socket) {
-          // libcurl does not say why; the socket file does.
+          // libcurl does not say why; the socket file does. The endpoint names the path.
           const std::string& p = endpoint.socket_path;
           struct stat st {};
           if (::stat(p.c_str(), &st) != 0) {
-            detail = "no socket at " + p;
+            detail = "no socket there";
             hint = "; is the daemon running? check -H/--host or DOCKER_HOST";
           } else if (::access(p.c_str(), R_OK | W_OK) != 0 && errno == EACCES) {
-            detail = "Permission denied on " + p;
+            detail = "Permission denied";
             hint = "; run as root, or add your user to the socket's group (e.g. docker), or fix its permissions";
           } else {
-            detail = "connection refused at " + p + " (a stale socket?)";
+            detail = "connection refused (a stale socket?)";
           }
         }
-        return {ErrorKind::daemon_unreachable, "cannot connect to the daemon: " + detail + where + hint};
+        return {ErrorKind::daemon_unreachable,
+                "cannot connect to the daemon at " + endpoint.describe() + ": " + detail + hint};
       }
       case CURLE_OPERATION_TIMEDOUT:
         return {ErrorKind::timeout, "daemon did not answer in time: " + detail + where};

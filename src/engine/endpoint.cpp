@@ -262,12 +262,12 @@ Result<Endpoint> resolve_endpoint(const ResolveInputs& given) {
                         fell_back ? "default socket; preferred runtime not found, auto_fallback" : "default socket");
     }
   }
-  std::string tried;
-  for (const auto& c : candidates) {
-    tried += (tried.empty() ? "" : ", ") + c;
+  std::string others;  // the endpoint names the first one
+  for (std::size_t i = 1; i < candidates.size(); ++i) {
+    others += (others.empty() ? "" : ", ") + candidates[i];
   }
   auto ep = parse_host("unix://" + candidates.front(),
-                       "default socket; none of " + tried + " exists");
+                       others.empty() ? "default socket" : "default socket; no " + others + " either");
   return ep;
 }
 

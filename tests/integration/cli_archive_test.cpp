@@ -103,7 +103,12 @@ TEST(Archives, WrongSidecarAndCorruptArchiveAreRejectedNamingTheFileWhileOthersL
   auto unguarded = run_hpn(dir, "load " + shell_quote(gz.string()));
   EXPECT_EQ(unguarded.exit_code, 1);
   EXPECT_NE(unguarded.out.find("\u2717 " + gz.string() + ": "), std::string::npos) << unguarded.out;
-  EXPECT_NE(unguarded.out.find(gz.string() + ": load: "), std::string::npos) << unguarded.out;
+  EXPECT_NE(unguarded.out.find(gz.string() + ": daemon_error: load: "), std::string::npos) << unguarded.out;
+  // The failure line names the file once.
+  const auto from = unguarded.out.find("\u2717 ");
+  ASSERT_NE(from, std::string::npos);
+  const std::string line = unguarded.out.substr(from, unguarded.out.find('\n', from) - from);
+  EXPECT_EQ(line.find(gz.string(), line.find(gz.string()) + 1), std::string::npos) << line;
 }
 
 TEST(Archives, TruncatedArchiveFailsCleanly) {
