@@ -57,10 +57,8 @@ int cmd_pull(Context& ctx) {
   // start first, as saves do, so the batch does not end on one big image. A far or
   // slow one costs this wait once, and the list's order stays.
   if (digests && digests->wait_for(std::chrono::milliseconds(60))) ops::size_pulls(tasks, *digests);
-  // Workers start 100 ms apart, so that pulls of images alike do not unpack at the
-  // same moments (measured with 20 tiny images through a 50 ms proxy, -j 4, medians
-  // of 6 alternating runs: 3.89 s together, 3.72 s 60 ms apart, 3.63 s 100 ms apart,
-  // 3.70 s 140 ms apart).
+  // Workers start a little apart, so that pulls of images alike do not reach the
+  // daemon's unpacking at the same moments.
   return run_tasks(ctx, *client, std::move(tasks), "images", std::chrono::milliseconds(100));
 }
 

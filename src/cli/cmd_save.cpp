@@ -96,9 +96,9 @@ int cmd_save(Context& ctx) {
   auto spec = save_spec(ctx);
   const std::filesystem::path bundle = ctx.opt.bundle;
   // Compressing several archives at once, the workers already keep every core busy:
-  // each archive is compressed on its own worker's thread (measured: extra zstd
-  // threads per archive only added CPU on the 10 mixed images). One archive at a
-  // time (a bundle, one image, -j 1) gets every core.
+  // each archive is compressed on its own worker's thread, since extra zstd threads
+  // per archive would only add CPU. One archive at a time (a bundle, one image,
+  // -j 1) gets every core.
   if (bundle.empty() && std::min<std::size_t>(static_cast<std::size_t>(worker_count(ctx)), refs->size()) > 1) {
     spec.threads = 1;
   }

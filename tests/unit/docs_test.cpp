@@ -1,7 +1,9 @@
 // The man page documents every command and option that `hpn --help` shows: each long
 // option of the top level and of every subcommand, and every subcommand, must appear
 // in man/hpn.1 (troff's "\-" read as "-"). Runs the built binary; no daemon needed.
+#include <filesystem>
 #include <regex>
+#include <sstream>
 #include <set>
 #include <string>
 
@@ -124,6 +126,41 @@ TEST(Completions, BashAndFishComplete) {
   auto fish_opt = run_command("fish -c " + shell_quote("source " + shell_quote(dir + "/hpn.fish") +
                                                        "; complete -C 'hpn save --no-w'"));
   EXPECT_NE(fish_opt.out.find("--no-wait"), std::string::npos) << fish_opt.out << fish_opt.err;
+}
+
+// The project's files describe the product and its design, not how it was developed:
+// no sessions, issue numbers, commit hashes or abandoned attempts.
+TEST(Docs, ProjectFilesCarryNoDevelopmentHistory) {
+  namespace fs = std::filesystem;
+  const fs::path root = hpn::test::env("HPN_SOURCE_ROOT");
+  std::vector<fs::path> files = {root / "README.md", root / "ARCHITECTURE.md", root / "man" / "hpn.1"};
+  for (const char* dir : {"docs", "src", "include", "scripts", "completions", "bench", ".ci"}) {
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(root / dir, ec), end; it != end; it.increment(ec)) {
+      if (it->is_regular_file()) files.push_back(it->path());
+    }
+  }
+  ASSERT_GE(files.size(), 40u);
+  static const std::regex history(R"(\bsessions?\b|\bissues? #?[0-9]+|\(issue|tried and not kept|\bnot kept\b)",
+                                  std::regex::icase);
+  static const std::regex hash(R"(\b[0-9a-f]{7,40}\b)");
+  for (const auto& f : files) {
+    std::istringstream in(hpn::test::slurp(f));
+    int n = 0;
+    for (std::string line; std::getline(in, line);) {
+      ++n;
+      EXPECT_FALSE(std::regex_search(line, history)) << f.string() << ":" << n << ": " << line;
+      if (line.find("sha256") != std::string::npos || line.find("digest") != std::string::npos) continue;
+      for (std::sregex_iterator it(line.begin(), line.end(), hash), end; it != end; ++it) {
+        const std::string h = it->str();
+        const bool has_digit = h.find_first_of("0123456789") != std::string::npos;
+        const bool has_letter = h.find_first_of("abcdef") != std::string::npos;
+        if (has_digit && has_letter && std::string("0123456789abcdef").find(h) == std::string::npos) {
+          ADD_FAILURE() << f.string() << ":" << n << ": looks like a commit hash: " << line;
+        }
+      }
+    }
+  }
 }
 
 TEST(Docs, OptionScannerFindsLongOptionsOnly) {

@@ -19,7 +19,7 @@ namespace hpn::ops {
 struct GroupLimits {
   std::uint64_t max_image = 1u << 20;        // larger images are exported alone
   std::uint64_t max_group_bytes = 4u << 20;  // sum of the members' sizes
-  std::size_t members = 6;                   // aimed at per group (measured: 4 to 7 did best)
+  std::size_t members = 6;                   // aimed at per group
   std::size_t max_members = 8;
 };
 

@@ -47,8 +47,8 @@ class GroupCommit {
   // `max_pending`: queued groups that trigger the sync at once.
   // `min_syncfs_files`: a round with at least this many files on one filesystem
   // syncs it with one syncfs(); fewer are fsynced one by one (a syncfs also flushes
-  // everything else dirty there: measured, fsync is the cheaper of the two for a
-  // few large archives, syncfs by far for many small ones).
+  // everything else dirty there, so fsync is the cheaper of the two for a few large
+  // archives, syncfs by far for many small ones).
   explicit GroupCommit(std::chrono::milliseconds window = std::chrono::milliseconds(50),
                        std::size_t max_pending = 64, std::size_t min_syncfs_files = 8);
   ~GroupCommit();  // commits what is queued
