@@ -5,10 +5,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
 #include "hpn/engine/tar_stream.hpp"
+#include "hpn/image/reference.hpp"
 #include "hpn/util/sha256.hpp"
 
 namespace hpn::archive {
@@ -20,6 +22,9 @@ struct ReadFree {
 };
 
 constexpr std::size_t k_max_manifest = 16 << 20;
+// Blobs small enough to be manifests are kept while scanning, up to a total.
+constexpr la_int64_t k_max_small_blob = 256 << 10;
+constexpr std::size_t k_max_small_blobs = 8 << 20;
 
 std::string id_from_config_name(const std::string& config) {
   // Docker 20.10 and Podman: "<hex>.json"; Docker 25+ (OCI layout): "blobs/sha256/<hex>".
@@ -87,23 +92,42 @@ Result<ArchiveInfo> read_archive_info(const fs::path& path) {
     return Error(ErrorKind::invalid_argument, path.string() + " is not a tar archive (" +
                                                   std::string(archive_error_string(a.get()) ? archive_error_string(a.get()) : "?") + ")");
   }
-  std::string manifest;
-  bool found = false;
+  // manifest.json names each image's config and layers; in the OCI layout index.json
+  // names its manifest, and the manifest (a small blob, kept while scanning: the
+  // daemons write blobs first) tells whether the layers are stored compressed.
+  std::string manifest, index;
+  bool found = false, have_index = false, oci = false;
+  std::map<std::string, std::string> small_blobs;  // "sha256:<hex>" -> content
+  std::size_t small_total = 0;
   archive_entry* e = nullptr;
   int r;
+  auto read_member = [&](std::string& out) -> bool {
+    char buf[65536];
+    la_ssize_t n;
+    while ((n = archive_read_data(a.get(), buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+    return n == 0;
+  };
   while ((r = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK) {
     std::string name = archive_entry_pathname(e);
     if (name.rfind("./", 0) == 0) name = name.substr(2);
-    if (name != "manifest.json") continue;
-    if (archive_entry_size(e) > static_cast<la_int64_t>(k_max_manifest)) {
-      return Error(ErrorKind::invalid_argument, path.string() + ": manifest.json is implausibly large");
+    const auto size = archive_entry_size(e);
+    if (name == "oci-layout" || name.rfind("blobs/", 0) == 0) oci = true;
+    if (name.rfind("blobs/sha256/", 0) == 0 && archive_entry_filetype(e) == AE_IFREG && size <= k_max_small_blob &&
+        small_total + static_cast<std::size_t>(size) <= k_max_small_blobs) {
+      std::string content;
+      if (!read_member(content)) break;
+      small_total += content.size();
+      small_blobs["sha256:" + name.substr(13)] = std::move(content);
+      continue;
     }
-    char buf[65536];
-    la_ssize_t n;
-    while ((n = archive_read_data(a.get(), buf, sizeof buf)) > 0) manifest.append(buf, static_cast<std::size_t>(n));
-    if (n < 0) break;
-    found = true;
-    break;
+    if (name != "manifest.json" && name != "index.json") continue;
+    if (size > static_cast<la_int64_t>(k_max_manifest)) {
+      return Error(ErrorKind::invalid_argument, path.string() + ": " + name + " is implausibly large");
+    }
+    if (!read_member(name == "index.json" ? index : manifest)) break;
+    (name == "index.json" ? have_index : found) = true;
+    // The legacy layout has no index.json: stop at manifest.json.
+    if (found && (have_index || !oci)) break;
   }
   if (!found) {
     const char* why = archive_error_string(a.get());
@@ -117,6 +141,22 @@ Result<ArchiveInfo> read_archive_info(const fs::path& path) {
   if (j.is_discarded() || !j.is_array()) {
     return Error(ErrorKind::invalid_argument, path.string() + ": manifest.json is not a JSON array");
   }
+  // index.json: the manifest (or index) descriptor of each tag, by canonical name.
+  std::map<std::string, nlohmann::json> by_name;
+  if (have_index) {
+    auto ij = nlohmann::json::parse(index, nullptr, false);
+    if (ij.is_object() && ij.contains("manifests") && ij["manifests"].is_array()) {
+      for (const auto& d : ij["manifests"]) {
+        if (!d.is_object() || !d.contains("annotations") || !d["annotations"].is_object()) continue;
+        const auto& an = d["annotations"];
+        for (const char* key : {"io.containerd.image.name", "org.opencontainers.image.ref.name"}) {
+          if (auto it = an.find(key); it != an.end() && it->is_string()) {
+            if (auto ref = image::parse_reference(it->get<std::string>()); ref) by_name.emplace(ref->canonical(), d);
+          }
+        }
+      }
+    }
+  }
   for (const auto& item : j) {
     if (!item.is_object()) continue;
     ArchiveImage img;
@@ -127,7 +167,28 @@ Result<ArchiveInfo> read_archive_info(const fs::path& path) {
     }
     if (auto it = item.find("Config"); it != item.end() && it->is_string()) img.config = it->get<std::string>();
     if (auto it = item.find("Layers"); it != item.end() && it->is_array()) img.layers = it->size();
-    img.image_id = id_from_config_name(img.config);
+    img.config_id = id_from_config_name(img.config);
+    img.image_id = img.config_id;
+    for (const auto& tag : img.repo_tags) {
+      auto ref = image::parse_reference(tag);
+      auto it = ref ? by_name.find(ref->canonical()) : by_name.end();
+      if (it == by_name.end() || !it->second.contains("digest") || !it->second["digest"].is_string()) continue;
+      img.manifest_digest = it->second["digest"].get<std::string>();
+      const std::string media = it->second.value("mediaType", "");
+      if (media.find("index") != std::string::npos || media.find("manifest.list") != std::string::npos) {
+        img.image_id = img.manifest_digest;  // only the containerd image store exports indexes
+      } else if (auto b = small_blobs.find(img.manifest_digest); b != small_blobs.end()) {
+        auto m = nlohmann::json::parse(b->second, nullptr, false);
+        if (m.is_object() && m.contains("layers") && m["layers"].is_array() && !m["layers"].empty()) {
+          const bool compressed = std::all_of(m["layers"].begin(), m["layers"].end(), [](const nlohmann::json& l) {
+            const std::string t = l.is_object() ? l.value("mediaType", "") : "";
+            return t.find("gzip") != std::string::npos || t.find("zstd") != std::string::npos;
+          });
+          if (compressed) img.image_id = img.manifest_digest;
+        }
+      }
+      break;
+    }
     info.images.push_back(std::move(img));
   }
   return info;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -139,10 +140,23 @@ Result<MultiImageArchive> MultiImageArchive::parse(std::string bytes) {
     long_link.clear();
 
     // The legacy layout: manifest.json, repositories, <config>.json, and layer
-    // directories holding VERSION, json and layer.tar.
+    // directories holding VERSION, json and layer.tar. The OCI layout (Docker 25+):
+    // blobs/sha256/<digest>, index.json and oci-layout beside manifest.json and
+    // repositories.
     const auto slash = e.name.find('/');
     bool known = false;
-    if (slash == std::string::npos) {
+    if (e.name == "blobs/" || e.name == "blobs/sha256/") {
+      known = type == '5';
+      a.oci_ = true;
+    } else if (e.name.rfind("blobs/sha256/", 0) == 0) {
+      const std::string_view hex = std::string_view(e.name).substr(13);
+      known = is_regular(type) && hex.size() == 64 &&
+              hex.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+      a.oci_ = true;
+    } else if (e.name == "index.json" || e.name == "oci-layout") {
+      known = is_regular(type);
+      a.oci_ = true;
+    } else if (slash == std::string::npos) {
       known = is_regular(type) && (e.name == "manifest.json" || e.name == "repositories" ||
                                    (e.name.size() > 5 && e.name.ends_with(".json") && e.name != "index.json"));
     } else {
@@ -152,9 +166,15 @@ Result<MultiImageArchive> MultiImageArchive::parse(std::string bytes) {
               ((type == '1' || type == '2') && rest == "layer.tar");
     }
     if (!known) return layout_error("an unexpected member '" + e.name + "'");
-    if (e.name == "manifest.json" || e.name == "repositories") {
+    if (e.name == "manifest.json" || e.name == "repositories" || e.name == "index.json") {
       if (e.start != e.header) return layout_error(e.name + " has extended headers");
-      if (e.name == "manifest.json") {
+      if (e.name == "index.json") {
+        a.index_ = nlohmann::ordered_json::parse(content, nullptr, false);
+        if (!a.index_.is_object() || !a.index_.contains("manifests") || !a.index_["manifests"].is_array()) {
+          return layout_error("index.json has no list of manifests");
+        }
+        a.index_end_ = trailer(content);
+      } else if (e.name == "manifest.json") {
         a.manifest_ = nlohmann::ordered_json::parse(content, nullptr, false);
         if (!a.manifest_.is_array()) return layout_error("manifest.json is not a list");
         a.manifest_end_ = trailer(content);
@@ -169,6 +189,7 @@ Result<MultiImageArchive> MultiImageArchive::parse(std::string bytes) {
     pos = end;
   }
   if (!have_manifest) return layout_error("no manifest.json");
+  if (a.oci_ && a.index_.is_null()) return layout_error("blobs but no index.json");
   return a;
 }
 
@@ -222,6 +243,7 @@ Result<SingleArchive> MultiImageArchive::single(const image::Reference& ref) con
       !(*item)["Layers"].is_array()) {
     return layout_error("the manifest entry of " + ref.original + " lacks Config or Layers");
   }
+  if (oci_) return single_oci(ref, *item);
   const std::string config = (*item)["Config"].get<std::string>();
   std::set<std::string> dirs;
   for (const auto& l : (*item)["Layers"]) {
@@ -281,6 +303,142 @@ Result<SingleArchive> MultiImageArchive::single(const image::Reference& ref) con
         out.add_owned(rewrite_header(h, target->size, '0', bytes_.data() + target->header + 100));
         out.add(std::string_view(bytes_).substr(target->data, target->end - target->data));
       }
+    } else {
+      out.add(std::string_view(bytes_).substr(e.start, e.end - e.start));
+    }
+  }
+  out.add(zeros);
+  return out;
+}
+
+std::string_view MultiImageArchive::content(const Entry& e) const {
+  return std::string_view(bytes_).substr(e.data, static_cast<std::size_t>(e.size));
+}
+
+std::string MultiImageArchive::repositories_of(const image::Reference& ref) const {
+  if (!repositories_.is_object()) return {};
+  const auto want = ref.canonical();
+  nlohmann::json mine = nlohmann::json::object();
+  for (const auto& [repo, tags] : repositories_.items()) {
+    if (!tags.is_object()) continue;
+    for (const auto& [tag, id] : tags.items()) {
+      auto r = image::parse_reference(repo + ":" + tag);
+      if (r && r->canonical() == want) mine[repo][tag] = id;
+    }
+  }
+  return mine.empty() ? std::string() : mine.dump() + repositories_end_;
+}
+
+// The OCI layout: the image's index.json entries (one per tag), the blobs its
+// manifest names, and, from Docker's classic store, the legacy per-layer configs
+// ("json" of the old layout, stored as blobs no manifest names) of its layer chain.
+Result<SingleArchive> MultiImageArchive::single_oci(const image::Reference& ref,
+                                                    const nlohmann::ordered_json& item) const {
+  const auto want = ref.canonical();
+  auto blob = [&](const std::string& digest) -> const Entry* {
+    if (digest.rfind("sha256:", 0) != 0) return nullptr;
+    return find("blobs/sha256/" + digest.substr(7));
+  };
+  auto parse_blob = [&](const Entry* e) {
+    return e ? nlohmann::json::parse(content(*e), nullptr, false) : nlohmann::json();
+  };
+  // Every blob some image manifest of the export names: the others are legacy configs.
+  std::set<std::string> named;
+  nlohmann::ordered_json mine = nlohmann::ordered_json::array();
+  std::set<std::string> selected;
+  for (const auto& d : index_["manifests"]) {
+    if (!d.is_object() || !d.contains("digest") || !d["digest"].is_string()) return layout_error("an index.json entry without a digest");
+    const std::string digest = d["digest"].get<std::string>();
+    const std::string media = d.value("mediaType", "");
+    if (media.find("index") != std::string::npos || media.find("manifest.list") != std::string::npos) {
+      return layout_error("an image index (a multi-platform image) in index.json");
+    }
+    const Entry* me = blob(digest);
+    auto m = parse_blob(me);
+    if (!m.is_object() || !m.contains("config") || !m.contains("layers") || !m["layers"].is_array()) {
+      return layout_error("the manifest " + digest + " is missing or not an image manifest");
+    }
+    std::vector<std::string> parts = {digest, m["config"].value("digest", "")};
+    for (const auto& l : m["layers"]) parts.push_back(l.is_object() ? l.value("digest", "") : "");
+    for (const auto& p : parts) named.insert(p);
+    std::string name;
+    if (d.contains("annotations") && d["annotations"].is_object()) {
+      name = d["annotations"].value("io.containerd.image.name", "");
+    }
+    auto r = image::parse_reference(name);
+    if (!r || r->canonical() != want) continue;
+    mine.push_back(d);
+    for (const auto& p : parts) {
+      const Entry* e = blob(p);
+      if (!e) return layout_error("a blob of " + ref.original + " is missing (" + p + ")");
+      selected.insert(e->name);
+    }
+  }
+  if (mine.empty()) return layout_error("index.json does not name " + ref.original);
+
+  // Legacy layer configs: {"id", "parent"?...}; the image's top one repeats its
+  // config's "created" and "config", the others are empty but for the chain.
+  std::map<std::string, const Entry*> legacy;  // id -> blob
+  for (const auto& e : entries_) {
+    if (e.name.rfind("blobs/sha256/", 0) != 0 || !is_regular(e.type) || named.count("sha256:" + e.name.substr(13)) > 0) {
+      continue;
+    }
+    auto j = parse_blob(&e);
+    if (!j.is_object() || !j.contains("id") || !j["id"].is_string()) {
+      return layout_error("a blob no manifest names that is not a legacy layer config (" + e.name + ")");
+    }
+    legacy[j["id"].get<std::string>()] = &e;
+  }
+  if (!legacy.empty()) {
+    const Entry* ce = find(item["Config"].get<std::string>());
+    auto config = parse_blob(ce);
+    if (!config.is_object()) return layout_error("the config of " + ref.original + " is not JSON");
+    const std::size_t layers = item["Layers"].size();
+    std::vector<std::vector<const Entry*>> chains;
+    for (const auto& [id, e] : legacy) {
+      auto top = parse_blob(e);
+      if (top.value("created", "") != config.value("created", "") ||
+          top.value("config", nlohmann::json()) != config.value("config", nlohmann::json())) {
+        continue;
+      }
+      std::vector<const Entry*> chain = {e};
+      std::string parent = top.value("parent", "");
+      while (!parent.empty() && chain.size() <= layers) {
+        auto it = legacy.find(parent);
+        if (it == legacy.end()) break;
+        chain.push_back(it->second);
+        parent = parse_blob(it->second).value("parent", "");
+      }
+      if (parent.empty() && chain.size() == layers) chains.push_back(std::move(chain));
+    }
+    if (chains.size() != 1) {
+      return layout_error("cannot tell which legacy layer configs belong to " + ref.original);
+    }
+    for (const Entry* e : chains.front()) selected.insert(e->name);
+  }
+
+  nlohmann::ordered_json index = index_;
+  index["manifests"] = mine;
+  const std::string index_text = index.dump() + index_end_;
+  const std::string manifest_text = nlohmann::ordered_json::array({item}).dump() + manifest_end_;
+  const std::string repositories = repositories_of(ref);
+
+  static const std::string zeros(2 * k_block, '\0');
+  SingleArchive out;
+  auto add_file = [&](const Entry& e, const std::string& text) {
+    out.add_owned(rewrite_header(bytes_.data() + e.header, text.size(), e.type));
+    out.add_owned(text);
+    out.add(std::string_view(zeros).substr(0, padded(text.size()) - text.size()));
+  };
+  for (const auto& e : entries_) {
+    if (e.name == "index.json") {
+      add_file(e, index_text);
+    } else if (e.name == "manifest.json") {
+      add_file(e, manifest_text);
+    } else if (e.name == "repositories") {
+      if (!repositories.empty()) add_file(e, repositories);
+    } else if (e.name.rfind("blobs/sha256/", 0) == 0 && is_regular(e.type) && selected.count(e.name) == 0) {
+      continue;
     } else {
       out.add(std::string_view(bytes_).substr(e.start, e.end - e.start));
     }

@@ -130,10 +130,23 @@ int cmd_save(Context& ctx) {
       return q.error().kind == ErrorKind::invalid_argument ? k_exit_usage : k_exit_failed;
     }
   }
-  // Small images go several per export where the daemon's archive layout allows splitting it.
+  // The containerd image store exports the layers as it holds them, compressed as
+  // pulled: compressing the archive again costs time and saves nothing, so it is
+  // written as a plain tar (loadable everywhere, as docker save writes it).
+  // A bundle keeps the compression its name asks for.
+  if (spec.compression != archive::Compression::none && bundle.empty()) {
+    if (auto cs = client->containerd_store(); cs && *cs) {
+      if (!ctx.opt.quiet) {
+        std::fprintf(stderr, "hpn: the daemon keeps images in the containerd image store, compressed; "
+                             "archives are written as .tar with their layers as stored, not compressed again (--compress %s)\n",
+                     ctx.opt.compress.c_str());
+      }
+      spec.compression = archive::Compression::none;
+    }
+  }
+  // Small images go several per export (Docker only: Podman's exports cannot be split).
   spec.workers = static_cast<std::size_t>(std::max(1, worker_count(ctx)));
-  spec.group_small = bundle.empty() && client->runtime() == engine::Runtime::docker &&
-                     engine::compare_api_versions(client->api_version(), "1.44") < 0;
+  spec.group_small = bundle.empty() && client->runtime() == engine::Runtime::docker;
   // One list request gives the sizes for largest-first ordering; failure only costs speed.
   auto sizes = ops::image_sizes(*client);
   const ops::SizeIndex index = sizes ? *sizes : ops::SizeIndex{};

@@ -191,6 +191,21 @@ Result<nlohmann::json> Client::version() { return get_json("/version", "version"
 
 Result<nlohmann::json> Client::info() { return get_json("/info", "info"); }
 
+Result<bool> Client::containerd_store() {
+  if (ping_.runtime != Runtime::docker) return false;
+  auto j = info();
+  if (!j) return j.error();
+  if (auto ds = j->find("DriverStatus"); ds != j->end() && ds->is_array()) {
+    for (const auto& pair : *ds) {
+      if (pair.is_array() && pair.size() == 2 && pair[0] == "driver-type" &&
+          pair[1] == "io.containerd.snapshotter.v1") {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 Result<ImageInfo> Client::inspect_image(const std::string& name) {
   auto j = get_json("/images/" + name + "/json", "inspect " + name);
   if (!j) {
@@ -206,6 +221,8 @@ Result<ImageInfo> Client::inspect_image(const std::string& name) {
   info.size = field_or<std::int64_t>(*j, "Size", 0);
   info.os = field_or<std::string>(*j, "Os", "");
   info.architecture = field_or<std::string>(*j, "Architecture", "");
+  info.created = field_or<std::string>(*j, "Created", "");
+  if (auto rf = j->find("RootFS"); rf != j->end() && rf->is_object()) info.layers = string_list(*rf, "Layers");
   if (info.id.empty()) {
     return Error(ErrorKind::protocol, "inspect " + name + ": daemon sent no image Id");
   }
@@ -213,7 +230,10 @@ Result<ImageInfo> Client::inspect_image(const std::string& name) {
 }
 
 Result<std::vector<ImageSummary>> Client::list_images() {
-  auto j = get_json("/images/json", "list images");
+  // `manifests` (API 1.47) adds, on the containerd image store, each platform's
+  // content size: what an export writes.
+  const bool manifests = ping_.runtime == Runtime::docker && compare_api_versions(api_version_, "1.47") >= 0;
+  auto j = get_json(manifests ? "/images/json?manifests=1" : "/images/json", "list images");
   if (!j) {
     return j.error();
   }
@@ -229,6 +249,17 @@ Result<std::vector<ImageSummary>> Client::list_images() {
     s.repo_digests = string_list(item, "RepoDigests");
     s.size = field_or<std::int64_t>(item, "Size", 0);
     s.created = field_or<std::int64_t>(item, "Created", 0);
+    if (auto d = item.find("Descriptor"); d != item.end() && d->is_object()) {
+      s.target_digest = field_or<std::string>(*d, "digest", "");
+    }
+    if (auto ms = item.find("Manifests"); ms != item.end() && ms->is_array() && !ms->empty()) {
+      std::int64_t content = 0;
+      for (const auto& m : *ms) {
+        if (!m.is_object() || !m.value("Available", false)) continue;
+        if (auto sz = m.find("Size"); sz != m.end() && sz->is_object()) content += field_or<std::int64_t>(*sz, "Content", 0);
+      }
+      if (content > 0) s.content_size = content;
+    }
     out.push_back(std::move(s));
   }
   return out;

@@ -31,9 +31,14 @@ std::string trim(std::string_view s) {
 
 ErrorKind classify_message(std::string_view message, ErrorKind fallback) {
   const std::string m = lower(message);
-  // Order matters: "pull access denied ... does not exist" is a missing repository.
+  // Order matters: "pull access denied ... does not exist" is a missing repository,
+  // unless the registry said it wants credentials (Docker 28: "... may require
+  // authorization: authorization failed: no basic auth credentials").
   if (contains_any(m, {"no space left on device"})) {
     return ErrorKind::no_space;
+  }
+  if (contains_any(m, {"authorization failed", "no basic auth credentials", "401 unauthorized"})) {
+    return ErrorKind::unauthorized;
   }
   if (contains_any(m, {"no such image", "not found", "manifest unknown", "does not exist",
                        "name unknown", "no such file", "reference does not exist"})) {

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "hpn/archive/archive_info.hpp"
+#include "hpn/archive/blob_check.hpp"
 #include "hpn/archive/paths.hpp"
 #include "hpn/ops/export_group.hpp"
 #include "hpn/ops/reporter.hpp"
@@ -67,11 +68,23 @@ Result<SizeIndex> image_sizes(engine::Client& client) {
   if (!images) return images.error();
   SizeIndex index;
   for (const auto& img : *images) {
+    // What the export will write: the content size where the store says it
+    // (containerd: Size also counts unpacked snapshots), else the image's size.
+    const auto size = static_cast<std::uint64_t>(std::max<std::int64_t>(0, img.content_size >= 0 ? img.content_size : img.size));
     // By tag and by digest: an image listed as name@sha256:... needs no inspect either.
     for (const auto* names : {&img.repo_tags, &img.repo_digests}) {
       for (const auto& name : *names) {
-        if (auto ref = image::parse_reference(name); ref) {
-          index[ref->canonical()] = static_cast<std::uint64_t>(std::max<std::int64_t>(0, img.size));
+        if (auto ref = image::parse_reference(name); ref) index[ref->canonical()] = size;
+      }
+    }
+    // Where the ID is the manifest digest (containerd), every repository of the
+    // image names it by that digest.
+    if (!img.target_digest.empty() && img.target_digest == img.id) {
+      for (const auto& tag : img.repo_tags) {
+        if (auto ref = image::parse_reference(tag); ref) {
+          if (auto by_digest = image::parse_reference(ref->repository() + "@" + img.id); by_digest) {
+            index[by_digest->canonical()] = size;
+          }
         }
       }
     }
@@ -160,7 +173,7 @@ Freshness archive_freshness(const std::filesystem::path& path, const image::Refe
     for (const auto& tag : img.repo_tags) {
       auto t = image::parse_reference(tag);
       if (t && t->canonical() == ref.canonical()) {
-        if (img.image_id == current_id) return {true, {}};
+        if (img.has_id(current_id)) return {true, {}};
         return {false, "image changed (archive has " + img.image_id.substr(0, 19) + ")"};
       }
     }
@@ -370,8 +383,18 @@ std::vector<Task> load_tasks(const std::vector<std::filesystem::path>& files, bo
       if (!reader) return reader.error();
       const std::uint64_t size = reader->file_size();
       progress("loading", 0, size);
+      // Blobs named by their digest are checked as they pass: a damaged one stops
+      // the upload, so the daemon never commits the image.
+      archive::BlobChecker blobs("archive");
+      std::optional<Error> damaged;
       auto loaded = client.load([&](std::span<char> buf) -> Result<std::size_t> {
         auto n = reader->read(buf);
+        if (n && *n > 0) {
+          if (auto st = blobs.feed(std::string_view(buf.data(), *n)); !st) {
+            damaged = st.error();
+            return st.error();
+          }
+        }
         if (n && *n == 0) {
           progress("importing", size, size);  // all sent; the daemon is still writing layers
         } else if (n) {
@@ -380,6 +403,7 @@ std::vector<Task> load_tasks(const std::vector<std::filesystem::path>& files, bo
         return n;
       }, {}, platform);
       if (!loaded) {
+        if (damaged) return *damaged;
         // A reader error (corrupt compressed data) names the file already.
         if (loaded.error().message.find(path.string()) != std::string::npos) return loaded.error();
         // The daemon may reject garbage before the codec's checksum at the end of a

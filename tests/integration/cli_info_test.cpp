@@ -17,7 +17,9 @@ TEST(CliInfo, DockerViaHostFlag) {
   EXPECT_NE(r.out.find("Endpoint:      " + env("HPN_TEST_DOCKER_HOST")), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Chosen from:   --host"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Runtime:       docker"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("Using API:     1.41 (negotiated)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Using API:     " + hpn::test::docker_negotiated_api() + " (negotiated)"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("Daemon API:    " + hpn::test::docker_daemon_api() + "\n"), std::string::npos) << r.out;
 }
 
 TEST(CliInfo, PodmanViaDockerHost) {

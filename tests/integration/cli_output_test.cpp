@@ -187,7 +187,7 @@ TEST(Output, DebugLogShowsRequestsButNoCredentials) {
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   std::ifstream f(dir / "hpn.log");
   std::string log((std::istreambuf_iterator<char>(f)), {});
-  EXPECT_NE(log.find("[engine] request POST /v1.41/images/" + reg + "/debuglog/small/push?tag=1"), std::string::npos)
+  EXPECT_NE(log.find("[engine] request POST /v" + hpn::test::docker_negotiated_api() + "/images/" + reg + "/debuglog/small/push?tag=1"), std::string::npos)
       << log.substr(0, 2000);
   EXPECT_NE(log.find("HTTP 200"), std::string::npos);
   EXPECT_EQ(log.find("X-Registry-Auth"), std::string::npos);

@@ -227,11 +227,15 @@ TEST(CliBackend, SameBatchGivesTheSameArchivesAndImages) {
   TempDir dir;
   write(dir / "docker/config.json", "{}");  // podman's CLI insists DOCKER_CONFIG holds one
   const std::string list = "hpn-test/small:1 hpn-test/multi:1";
-  auto api = run_hpn(dir, "save -p api --compress zstd " + list, docker_host());
+  // On the containerd image store the API back end writes plain tars (the layers
+  // are compressed already); the CLI back end compresses what docker save gives.
+  const std::string codec = hpn::test::containerd_store() ? "none" : "zstd";
+  const std::string suffix = hpn::test::saved_suffix(codec);
+  auto api = run_hpn(dir, "save -p api --compress " + codec + " " + list, docker_host());
   ASSERT_EQ(api.exit_code, 0) << api.out << api.err;
-  auto cli = run_hpn(dir, "save --backend cli -p cli --compress zstd " + list, docker_host());
+  auto cli = run_hpn(dir, "save --backend cli -p cli --compress " + codec + " " + list, docker_host());
   ASSERT_EQ(cli.exit_code, 0) << cli.out << cli.err;
-  for (const char* f : {"hpn-test_small_1.tar.zst", "hpn-test_multi_1.tar.zst"}) {
+  for (const std::string f : {"hpn-test_small_1" + suffix, "hpn-test_multi_1" + suffix}) {
     SCOPED_TRACE(f);
     ASSERT_TRUE(fs::exists(dir / "cli" / f));
     ASSERT_TRUE(fs::exists(dir / "cli" / (std::string(f) + ".sha256")));
@@ -250,7 +254,7 @@ TEST(CliBackend, SameBatchGivesTheSameArchivesAndImages) {
   auto load = run_hpn(dir, "load --backend cli --runtime podman cli", podman_host());
   ASSERT_EQ(load.exit_code, 0) << load.out << load.err;
   auto docker = hpn::test::connect_docker();
-  EXPECT_EQ(podman.inspect_image("hpn-test/multi:1")->id, docker.inspect_image("hpn-test/multi:1")->id);
+  EXPECT_TRUE(hpn::test::same_image(*podman.inspect_image("hpn-test/multi:1"), *docker.inspect_image("hpn-test/multi:1")));
 
   // Push and pull through the CLI.
   auto push = run_hpn(dir, "push --backend cli hpn-test/small:1 -r " + env("HPN_TEST_REGISTRY") + " -p viacli",

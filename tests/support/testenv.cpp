@@ -37,6 +37,43 @@ static engine::Client must_connect(const engine::Endpoint& ep) {
   return std::move(*c);
 }
 
+std::string docker_daemon() {
+  auto d = env("HPN_TEST_DOCKER");
+  return d.empty() ? "docker20" : d;
+}
+
+bool containerd_store() { return docker_daemon() == "docker28c"; }
+
+std::string docker_daemon_api() {
+  const auto host = env("HPN_TEST_DOCKER_HOST");
+  const std::string sock = host.rfind("unix://", 0) == 0 ? host.substr(7) : host;
+  auto r = run_command("curl -sI --unix-socket " + shell_quote(sock) +
+                       " http://d/_ping | tr -d '\\r' | sed -n 's/^[Aa]pi-[Vv]ersion: //p'");
+  auto v = r.out;
+  while (!v.empty() && (v.back() == '\n' || v.back() == ' ')) v.pop_back();
+  return v;
+}
+
+std::string docker_negotiated_api() {
+  const auto daemon = docker_daemon_api();
+  return engine::compare_api_versions(daemon, engine::k_client_api_version) < 0
+             ? daemon
+             : std::string(engine::k_client_api_version);
+}
+
+std::string saved_suffix(const std::string& codec) {
+  if (codec == "none" || containerd_store()) return ".tar";
+  if (codec == "gzip") return ".tar.gz";
+  if (codec == "zstd") return ".tar.zst";
+  return ".tar.xz";
+}
+
+bool same_image(const engine::ImageInfo& a, const engine::ImageInfo& b) {
+  if (a.id == b.id) return true;
+  return !a.layers.empty() && a.layers == b.layers && !a.created.empty() &&
+         a.created.substr(0, 19) == b.created.substr(0, 19);
+}
+
 engine::Client connect_docker() { return must_connect(docker_endpoint()); }
 engine::Client connect_podman() { return must_connect(podman_endpoint()); }
 

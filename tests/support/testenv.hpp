@@ -16,6 +16,25 @@ std::string env(const char* name);
 // The test environment's endpoints (from HPN_TEST_* variables).
 engine::Endpoint docker_endpoint();
 engine::Endpoint podman_endpoint();
+// Which Docker daemon of the environment the tests talk to (HPN_TEST_DOCKER):
+// "docker20" (Debian's 20.10), "docker28" (classic store) or "docker28c"
+// (containerd image store).
+std::string docker_daemon();
+// True for a daemon that keeps images in the containerd image store: its image IDs
+// are manifest digests and its exports carry the layers compressed.
+bool containerd_store();
+// The API version the daemon announces (its /_ping Api-Version header, read with
+// curl), and the one hpn should negotiate with it: the lower of that and hpn's.
+std::string docker_daemon_api();
+std::string docker_negotiated_api();
+// The file suffix of an archive `hpn save --compress CODEC` writes on this daemon:
+// ".tar.zst" and so on, ".tar" on the containerd image store (whose exports carry
+// the layers compressed, so hpn does not compress them again).
+std::string saved_suffix(const std::string& codec);
+// Whether two daemons' inspections are of the same image. IDs differ between
+// stores (the containerd image store's ID is the manifest digest, the others' the
+// config digest), so this compares the layers' diff IDs and the creation time.
+bool same_image(const engine::ImageInfo& a, const engine::ImageInfo& b);
 // Connect and negotiate, failing the test (ADD_FAILURE) on error.
 engine::Client connect_docker();
 engine::Client connect_podman();

@@ -15,9 +15,21 @@ namespace hpn::archive {
 
 struct ArchiveImage {
   std::vector<std::string> repo_tags;
-  std::string config;    // path of the config blob inside the archive
-  std::string image_id;  // sha256:<hex>, derived from the config blob's name (its digest)
+  std::string config;     // path of the config blob inside the archive
+  std::string config_id;  // sha256:<hex>, derived from the config blob's name (its digest)
+  // OCI layout (Docker 25+): the digest of the manifest, or image index, that
+  // index.json names for the image's tags; "" in the legacy layout.
+  std::string manifest_digest;
+  // The image ID the daemon that wrote the archive used: the manifest (or index)
+  // digest for an export of the containerd image store (its layers stored
+  // compressed, as pulled, or an index), otherwise the config digest, which is what
+  // Docker's classic store and Podman call the ID.
+  std::string image_id;
   std::size_t layers = 0;
+  // True when `id` names this image under any of the daemons' conventions.
+  bool has_id(const std::string& id) const {
+    return !id.empty() && (id == config_id || id == manifest_digest || id == image_id);
+  }
 };
 
 struct ArchiveInfo {

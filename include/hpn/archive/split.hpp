@@ -12,9 +12,12 @@
 // daemon's own headers are kept, except for the two rewritten files and for a layer
 // the daemon stored as a link to another image's copy, which becomes a regular file.
 //
-// Only the legacy docker-archive layout (Docker API < 1.44) is accepted; anything
-// else (OCI index.json, blobs/, a member it cannot place) is an error, and the
-// caller exports the images one by one instead.
+// The OCI layout of Docker 25+ (both image stores) is split the same way: the
+// image's index.json entries, the blobs its manifest names and, from the classic
+// store, the legacy layer configs of its layer chain (blobs no manifest names,
+// matched to the image by its config and their parent links). An image index
+// (a multi-platform image), a blob it cannot place or a member it does not know is
+// an error, and the caller exports the images one by one instead.
 #pragma once
 
 #include <cstdint>
@@ -69,6 +72,9 @@ class MultiImageArchive {
     std::string link;         // link target of a symlink ('2') or hard link ('1')
   };
   const Entry* find(std::string_view name) const;
+  std::string_view content(const Entry& e) const;
+  std::string repositories_of(const image::Reference& ref) const;
+  Result<SingleArchive> single_oci(const image::Reference& ref, const nlohmann::ordered_json& item) const;
 
   std::string bytes_;
   std::vector<Entry> entries_;
@@ -76,6 +82,9 @@ class MultiImageArchive {
   std::string manifest_end_;         // what followed its JSON (the encoder's newline)
   nlohmann::json repositories_;      // null when the export has none
   std::string repositories_end_;
+  bool oci_ = false;                 // the OCI layout (blobs/, index.json)
+  nlohmann::ordered_json index_;     // index.json, its keys in the daemon's order
+  std::string index_end_;
 };
 
 }  // namespace hpn::archive

@@ -19,8 +19,9 @@
 
 namespace hpn::engine {
 
-// The newest API version hpn speaks; negotiation takes min(this, daemon's).
-inline constexpr std::string_view k_client_api_version = "1.47";
+// The newest API version hpn speaks (Docker 28); negotiation takes min(this,
+// daemon's). Behaviour that differs between versions is gated on the negotiated one.
+inline constexpr std::string_view k_client_api_version = "1.51";
 // What a daemon that sends no Api-Version header is assumed to speak.
 inline constexpr std::string_view k_fallback_api_version = "1.24";
 
@@ -48,6 +49,8 @@ struct ImageInfo {
   std::int64_t size = 0;
   std::string os;
   std::string architecture;
+  std::string created;              // the config's creation time, as the daemon writes it
+  std::vector<std::string> layers;  // RootFS.Layers: the layers' diff IDs
 };
 
 struct ImageSummary {
@@ -56,6 +59,13 @@ struct ImageSummary {
   std::vector<std::string> repo_digests;
   std::int64_t size = 0;
   std::int64_t created = 0;
+  // The containerd image store (API 1.47+, `manifests=1`): the bytes of content its
+  // available platforms hold, which is what an export writes (Size also counts the
+  // unpacked snapshots there); -1 when the daemon does not say.
+  std::int64_t content_size = -1;
+  // The target descriptor's digest (API 1.48+, multi-platform stores only): the
+  // manifest or index digest that is the image ID there.
+  std::string target_digest;
 };
 
 struct LoadResult {
@@ -96,6 +106,10 @@ class Client {
   Result<PingInfo> ping();
   Result<nlohmann::json> version();
   Result<nlohmann::json> info();  // GET /info
+  // True when the daemon keeps images in the containerd image store (Docker 29's
+  // default; /info's DriverStatus names the snapshotter driver type). Its image IDs
+  // are manifest digests and its exports carry the layers compressed, as pulled.
+  Result<bool> containerd_store();
   Result<ImageInfo> inspect_image(const std::string& name);
   Result<std::vector<ImageSummary>> list_images();
 
