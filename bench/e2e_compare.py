@@ -15,6 +15,18 @@ Scenarios (targets from the batch-operations issue, 2-core machine):
   save-gzip-mixed10  `docker save IMG | gzip > F.tar.gz` loop against
                 hpn save --compress zstd / gzip         zstd >= 5x, output no larger than gzip's
 
+On Docker 28 (the test environment's two Docker 28 daemons), against the Docker 28 CLI
+loop (/usr/local/bin/docker, else the first docker on PATH) and the floor (one
+`curl -Z --parallel-max 4` fetching the same exports from the socket):
+  d28-save-tiny50 / d28-save-mixed10     classic store: >= 10x / >= 1.35x the CLI loop
+  d28c-save-tiny50 / d28c-save-mixed10   containerd store: within 1.15x of the floor
+  d28c-zstd-mixed10    containerd store: --compress zstd <= 1.1x a plain save
+  d28c-rerun-mixed10   containerd store: a second save --compress zstd with nothing
+                       changed saves nothing, says so, and takes < 0.5 s
+Stress cases (Docker 20.10 and Docker 28 classic, against the CLI loop, with hpn's
+peak RSS and the machine's CPU utilisation while each contender runs):
+  stress-small100 / stress-large5    100 small images / 5 images of about 250 MB
+
 Needs the test environment (eval "$(scripts/testenv start)") and a built hpn.
 Prints medians of --repeats runs and ratios; exits 1 if a target is missed and
 --check is given.
@@ -39,7 +51,21 @@ def run(cmd, **kw):
     return subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
 
 
+def cpu_times():
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    with open("/proc/stat") as f:
+        parts = [int(x) for x in f.readline().split()[1:]]
+    idle = parts[3] + (parts[4] if len(parts) > 4 else 0)
+    return sum(parts) - idle, sum(parts)
+
+
 class Bench:
+    def use(self, host, docker_cli=None):
+        """Point the contenders at another daemon (and its CLI loop at docker_cli)."""
+        self.host = host
+        self.docker = [docker_cli or "docker", "-H", host]
+        self.alt_docker = None
+
     def __init__(self, args):
         self.host = os.environ["HPN_TEST_DOCKER_HOST"]
         self.registry = os.environ["HPN_TEST_REGISTRY"]
@@ -54,6 +80,7 @@ class Bench:
             self.alt_docker = ["/usr/bin/docker", "-H", self.host]
         self.work = tempfile.mkdtemp(prefix="hpn-bench.")
         self.results = []
+        self.peak_rss_kb = 0
 
     # ---- image fixtures -------------------------------------------------
     def build(self, tag, sizes_kib, seed):
@@ -129,39 +156,68 @@ class Bench:
             subprocess.run(" ".join(self.docker) + f" save {img} | gzip > {os.path.join(out, stem + '.tar.gz')}",
                            shell=True, check=True, executable="/bin/bash")
 
-    def hpn_run(self, verb, images, workers, extra=()):
+    def hpn_run(self, verb, images, workers, extra=(), capture=False):
         lst = os.path.join(self.work, "list.txt")
         with open(lst, "w") as f:
             f.write("\n".join(images) + "\n")
         env = dict(os.environ, DOCKER_HOST=self.host)
-        quiet = [] if "--progress" in extra else ["-q"]
-        run([self.hpn, verb, *quiet, "-j", str(workers), "-f", lst, *extra], env=env)
+        quiet = [] if "--progress" in extra or capture else ["-q"]
+        # Peak RSS of each hpn run, from GNU time.
+        rss = os.path.join(self.work, "rss")
+        timer = ["/usr/bin/time", "-f", "%M", "-o", rss] if os.path.exists("/usr/bin/time") else []
+        if capture:
+            r = subprocess.run(timer + [self.hpn, verb, *quiet, "-j", str(workers), "-f", lst, *extra], env=env,
+                               check=True, capture_output=True, text=True)
+        else:
+            run(timer + [self.hpn, verb, *quiet, "-j", str(workers), "-f", lst, *extra], env=env)
+        if timer:
+            with open(rss) as f:
+                self.peak_rss_kb = max(self.peak_rss_kb, int(f.read().split()[-1]))
+        return r.stdout if capture else None
 
     def cli_pull(self, images, docker=None):
         for img in images:
             run((docker or self.docker) + ["pull", "-q", img])
 
     # ---- measurement ------------------------------------------------------
-    def measure(self, scenario, contenders, setup, target, sizes=None, ceiling=False):
+    def measure(self, scenario, contenders, setup, target, sizes=None, ceiling=False, base_row=0, stats=False,
+                what=None):
+        """Median times; the ratio of each row is base_row's median over its own.
+        `what` names the row the target applies to (default: the hpn -j 4 row)."""
         times = {name: [] for name, _ in contenders}
+        cpu = {name: [] for name, _ in contenders}
+        rss = {name: 0 for name, _ in contenders}
         for rep in range(self.repeats):
             order = contenders[rep % len(contenders):] + contenders[:rep % len(contenders)]
             for name, fn in order:
                 setup()
+                self.peak_rss_kb = 0
+                b0, t0j = cpu_times()
                 t0 = time.perf_counter()
                 fn()
                 times[name].append(time.perf_counter() - t0)
-        base = statistics.median(times[contenders[0][0]])
+                b1, t1j = cpu_times()
+                cpu[name].append((b1 - b0) / max(1, t1j - t0j))
+                rss[name] = max(rss[name], self.peak_rss_kb)
+        base = statistics.median(times[contenders[base_row][0]])
         print(f"\n## {scenario} (median of {self.repeats})")
-        print(f"{'contender':<28}{'median s':>10}{'ratio':>8}   runs")
+        extra = f"{'CPU':>6}{'hpn RSS':>10}" if stats else ""
+        print(f"{'contender':<32}{'median s':>10}{'ratio':>8}{extra}   runs")
         best = 0.0
         for name, _ in contenders:
             med = statistics.median(times[name])
             ratio = base / med if med > 0 else float("inf")
-            if name.startswith("hpn") and "-j 4" in name and "gzip" not in name and "never" not in name:
+            chosen = name == what if what else (name.startswith("hpn") and "-j 4" in name and "gzip" not in name and
+                                                "never" not in name)
+            if chosen:
                 best = ratio
             runs = " ".join(f"{t:.2f}" for t in times[name])
-            print(f"{name:<28}{med:>10.3f}{ratio:>7.2f}x   {runs}")
+            more = ""
+            if stats:
+                util = f"{100 * statistics.median(cpu[name]):.0f}%"
+                peak = f"{rss[name] / 1024:.1f} MiB" if rss[name] else "-"
+                more = f"{util:>6}{peak:>10}"
+            print(f"{name:<32}{med:>10.3f}{ratio:>7.2f}x{more}   {runs}")
         if sizes:
             for name, size in sizes.items():
                 print(f"output {name:<21}{size / 1e6:>10.1f} MB")
@@ -173,8 +229,11 @@ class Bench:
             r1 = base / statistics.median(times[one[0]])
             print(f"ceiling: 4 workers overlapping perfectly, 4 x the -j 1 ratio: {4 * r1:.2f}x")
         verdict = "PASS" if best >= target else "MISS"
-        print(f"target: ratio of hpn -j 4 to the first row >= {target}x: {best:.2f}x {verdict}", flush=True)
+        row = what or "hpn -j 4"
+        print(f"target: ratio of {row} to '{contenders[base_row][0].strip()}' >= {target}x: {best:.2f}x {verdict}",
+              flush=True)
         self.results.append((scenario, best, target, verdict))
+        return times
 
     def save_scenario(self, name, images, target):
         out = os.path.join(self.work, "out")
@@ -246,6 +305,88 @@ class Bench:
         # hpn_run passes -q, which turns the display off; use the plain form here.
         self.measure(name, contenders, clean, 0.97)
         shutil.rmtree(out, ignore_errors=True)
+
+    def floor_scenario(self, name, images, target, against_floor):
+        """Save on the daemon in use: its CLI loop, hpn, and the floor (curl -Z). The target
+        is against the CLI loop, or (against_floor) hpn -j 4 within 1/target of the floor."""
+        out = os.path.join(self.work, "out")
+
+        def clean():
+            shutil.rmtree(out, ignore_errors=True)
+            os.makedirs(out)
+
+        contenders = [("CLI loop (docker save)", lambda: self.cli_save(images, out))]
+        for j in (1, 2, 4):
+            contenders.append((f"hpn save -j {j}", lambda j=j: self.hpn_run("save", images, j, ("-p", out))))
+        contenders.append(("floor: curl -Z, 4 parallel", lambda: self.curl_save(images, out)))
+        self.measure(name, contenders, clean, target, base_row=len(contenders) - 1 if against_floor else 0)
+        shutil.rmtree(out, ignore_errors=True)
+
+    def zstd_cost_scenario(self, name, images, target):
+        out = os.path.join(self.work, "out")
+
+        def clean():
+            shutil.rmtree(out, ignore_errors=True)
+            os.makedirs(out)
+
+        contenders = [("hpn save -j 4 (plain)", lambda: self.hpn_run("save", images, 4, ("-p", out))),
+                      ("hpn save -j 4 --compress zstd", lambda: self.hpn_run("save", images, 4, ("-p", out, "--compress", "zstd")))]
+        self.measure(name, contenders, clean, target, what="hpn save -j 4 --compress zstd")
+        shutil.rmtree(out, ignore_errors=True)
+
+    def rerun_scenario(self, name, images, limit_s):
+        out = os.path.join(self.work, "out")
+        shutil.rmtree(out, ignore_errors=True)
+        self.hpn_run("save", images, 4, ("-p", out, "--compress", "zstd"))
+        times, said = [], True
+        for _ in range(self.repeats):
+            t0 = time.perf_counter()
+            text = self.hpn_run("save", images, 4, ("-p", out, "--compress", "zstd", "--progress", "never"), capture=True)
+            times.append(time.perf_counter() - t0)
+            said = said and f"({len(images)} unchanged)" in text
+        med = statistics.median(times)
+        ok = said and med < limit_s
+        verdict = "PASS" if ok else "MISS"
+        print(f"\n## {name} (median of {self.repeats})")
+        print(f"second save --compress zstd, nothing changed: {med:.3f} s ({' '.join(f'{t:.2f}' for t in times)}); "
+              f"says '{len(images)} unchanged': {'yes' if said else 'NO'}")
+        print(f"target: under {limit_s} s and nothing saved: {verdict}", flush=True)
+        self.results.append((name, limit_s / med if med > 0 else float("inf"), 1.0, verdict))
+        shutil.rmtree(out, ignore_errors=True)
+
+    def stress_scenario(self, name, images):
+        out = os.path.join(self.work, "out")
+
+        def clean():
+            shutil.rmtree(out, ignore_errors=True)
+            os.makedirs(out)
+
+        contenders = [("CLI loop (docker save)", lambda: self.cli_save(images, out)),
+                      ("hpn save -j 4", lambda: self.hpn_run("save", images, 4, ("-p", out)))]
+        self.measure(name, contenders, clean, 1.0, stats=True)
+        shutil.rmtree(out, ignore_errors=True)
+
+    def stress_fixtures(self):
+        small = [f"hpn-stress/small{i}:1" for i in range(100)]
+        for i, tag in enumerate(small):
+            self.import_blob(tag, 1024 + 8 * i, i)
+        large = [f"hpn-stress/large{i}:1" for i in range(5)]
+        for i, tag in enumerate(large):
+            self.build(tag, [125 * 1024, 125 * 1024], 1000 + i)
+        return small, large
+
+    def import_blob(self, tag, kib, seed):
+        """A one-layer image holding one file of `kib` KiB, half random."""
+        ctx = os.path.join(self.work, "blob")
+        shutil.rmtree(ctx, ignore_errors=True)
+        os.makedirs(ctx)
+        rnd = random.Random(seed)
+        half = kib * 512
+        with open(os.path.join(ctx, "data.bin"), "wb") as f:
+            f.write(rnd.randbytes(half))
+            f.write((f"hpn stress {seed} " * (half // 12 + 1)).encode()[:half])
+        tar = subprocess.run(["tar", "-C", ctx, "-cf", "-", "."], check=True, capture_output=True).stdout
+        subprocess.run(self.docker + ["import", "-", tag], input=tar, check=True, stdout=subprocess.DEVNULL)
 
     def pull_scenario(self, name, registry, images, target, workers=(1, 2, 4), ceiling=False):
         remote = [f"{registry}/{img}" for img in images]
@@ -324,6 +465,14 @@ class DelayProxy:
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 
+def docker28_cli():
+    """The Docker 28 CLI for the loop: /usr/local/bin/docker here, else the first on PATH."""
+    for c in ("/usr/local/bin/docker", shutil.which("docker")):
+        if c and os.path.exists(c):
+            return c
+    return "docker"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--hpn", default=os.path.join(ROOT, "build", "hpn"))
@@ -340,6 +489,7 @@ def main():
     try:
         ver = subprocess.run(["docker", "version", "-f", "{{.Client.Version}}"], capture_output=True, text=True).stdout
         print(f"# docker CLI {shutil.which('docker')} {ver.strip()}, hpn {args.hpn}, {os.cpu_count()} cores", flush=True)
+        docker20 = b.host
         mixed, tiny = b.fixtures()
         if want("save-mixed10"):
             b.save_scenario("save-mixed10", mixed, 1.35)
@@ -367,7 +517,45 @@ def main():
                                 ceiling=True)
             finally:
                 proxy.stop()
+        stress = [s for s in ("stress-small100", "stress-large5") if want(s)]
+        if stress:
+            for label, host, cli in (("docker20", docker20, "docker"),
+                                     ("d28", os.environ.get("HPN_TEST_DOCKER28_HOST"), docker28_cli())):
+                if not host:
+                    continue
+                b.use(host, cli)
+                small, large = b.stress_fixtures()
+                try:
+                    if want("stress-small100"):
+                        b.stress_scenario(f"{label}-stress-small100", small)
+                    if want("stress-large5"):
+                        b.stress_scenario(f"{label}-stress-large5", large)
+                finally:
+                    b.rmi(small + large)
+        for label, var in (("d28", "HPN_TEST_DOCKER28_HOST"), ("d28c", "HPN_TEST_DOCKER28C_HOST")):
+            host = os.environ.get(var)
+            names = [f"{label}-save-tiny50", f"{label}-save-mixed10", f"{label}-zstd-mixed10", f"{label}-rerun-mixed10"]
+            if not host or not any(want(n) for n in names):
+                continue
+            cli = docker28_cli()
+            b.use(host, cli)
+            print(f"\n# {label}: {host}, CLI loop with {cli}", flush=True)
+            m28, t28 = b.fixtures()
+            try:
+                containerd = label == "d28c"
+                if want(f"{label}-save-tiny50"):
+                    b.floor_scenario(f"{label}-save-tiny50", t28, 1 / 1.15 if containerd else 10.0, containerd)
+                if want(f"{label}-save-mixed10"):
+                    b.floor_scenario(f"{label}-save-mixed10", m28, 1 / 1.15 if containerd else 1.35, containerd)
+                if containerd and want(f"{label}-zstd-mixed10"):
+                    b.zstd_cost_scenario(f"{label}-zstd-mixed10", m28, 1 / 1.1)
+                if containerd and want(f"{label}-rerun-mixed10"):
+                    b.rerun_scenario(f"{label}-rerun-mixed10", m28, 0.5)
+            finally:
+                b.rmi(m28 + t28)
+        b.use(docker20)
     finally:
+        b.use(docker20) if "docker20" in locals() else None
         b.rmi(mixed + tiny if "mixed" in locals() else [])
         shutil.rmtree(b.work, ignore_errors=True)
     print("\n## summary")

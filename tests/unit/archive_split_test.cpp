@@ -1,13 +1,17 @@
 // Splitting one multi-image export into the archives single exports give, on
-// archives built here in the daemon's (Docker 20.10) layout; the integration tests
-// compare against the real daemon's single exports.
+// archives built here in the daemons' layouts (Docker 20.10's legacy one, Docker 28's
+// OCI layout); the integration tests compare against the real daemons' single
+// exports. Also the check of digest-named members on load.
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <set>
 
 #include <gtest/gtest.h>
 
+#include "hpn/archive/blob_check.hpp"
 #include "hpn/archive/split.hpp"
+#include "hpn/util/sha256.hpp"
 #include "hpn/ops/export_group.hpp"
 #include "support/tar_util.hpp"
 #include "support/testenv.hpp"
@@ -168,7 +172,8 @@ TEST(SplitExport, ALinkWhoseTargetIsInTheSameImageStaysALink) {
 }
 
 TEST(SplitExport, WhatItCannotPlaceIsAnErrorSoTheImagesAreExportedAlone) {
-  // Layouts other than the legacy one (Docker 25's OCI index and blobs).
+  // OCI layout pieces that do not make one: an index.json without manifests, an
+  // oci-layout without index.json, a blob not named by a digest.
   for (const std::string& extra : {file("index.json", "{}"), file("oci-layout", "{}"), dir("blobs/") + file("blobs/sha256/x", "x")}) {
     auto a = MultiImageArchive::parse(extra + sample());
     ASSERT_FALSE(a.ok());
@@ -246,4 +251,141 @@ TEST(ExportGroups, SmallImagesDealtInWavesOfOneGroupPerWorkerTheNextWaveStarting
   g = plan_export_groups({1, 2, 3}, 1, GroupLimits{.max_image = 1u << 20, .max_group_bytes = 1, .members = 6, .max_members = 8});
   ASSERT_EQ(g.size(), 1u);
   EXPECT_EQ(g[0].size(), 3u);
+}
+
+namespace {
+
+std::string blob_name(const std::string& content) { return "blobs/sha256/" + hpn::util::sha256_hex(content); }
+std::string digest_of(const std::string& content) { return "sha256:" + hpn::util::sha256_hex(content); }
+
+// A joint export as Docker 28's classic store writes it: image "a:1" (layers L1, L2)
+// and "b:1" (layer L1), their manifests and configs, and the legacy layer configs:
+// per image one per layer, chained by parent, the top one repeating the config's
+// created and config.
+struct OciSample {
+  std::string tar, manifest_a, config_a, manifest_b, config_b, l1, l2, legacy_a_top, legacy_a_bottom, legacy_b;
+};
+
+OciSample oci_sample() {
+  OciSample s;
+  s.l1 = std::string(700, '1');
+  s.l2 = std::string(1300, '2');
+  s.config_a = R"({"created":"2026-01-02T03:04:05.6Z","config":{"Cmd":["a"]},"rootfs":{"type":"layers"}})";
+  s.config_b = R"({"created":"2026-02-03T04:05:06.7Z","config":{"Cmd":["b"]},"rootfs":{"type":"layers"}})";
+  auto manifest = [](const std::string& config, const std::vector<std::string>& layers) {
+    std::string m = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"digest":")" +
+                    digest_of(config) + R"(","size":1},"layers":[)";
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      m += (i ? "," : "") + std::string(R"({"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":")") +
+           digest_of(layers[i]) + R"(","size":1})";
+    }
+    return m + "]}";
+  };
+  s.manifest_a = manifest(s.config_a, {s.l1, s.l2});
+  s.manifest_b = manifest(s.config_b, {s.l1});
+  s.legacy_a_bottom = R"({"id":"1111","created":"1970-01-01T00:00:00Z","container_config":{}})";
+  s.legacy_a_top = R"({"id":"2222","parent":"1111","created":"2026-01-02T03:04:05.6Z","config":{"Cmd":["a"]}})";
+  s.legacy_b = R"({"id":"3333","created":"2026-02-03T04:05:06.7Z","config":{"Cmd":["b"]}})";
+  auto entry = [](const std::string& m, const std::string& name) {
+    return R"({"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" + digest_of(m) +
+           R"(","size":1,"annotations":{"io.containerd.image.name":"docker.io/library/)" + name +
+           R"(","org.opencontainers.image.ref.name":"1"}})";
+  };
+  const std::string index = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[)" +
+                            entry(s.manifest_a, "a:1") + "," + entry(s.manifest_b, "b:1") + "]}\n";
+  const std::string mj = R"([{"Config":")" + blob_name(s.config_a) + R"(","RepoTags":["a:1"],"Layers":[")" +
+                         blob_name(s.l1) + R"(",")" + blob_name(s.l2) + R"("]},{"Config":")" + blob_name(s.config_b) +
+                         R"(","RepoTags":["b:1"],"Layers":[")" + blob_name(s.l1) + R"("]}])" + "\n";
+  std::map<std::string, std::string> blobs;
+  for (const auto* c : {&s.l1, &s.l2, &s.config_a, &s.config_b, &s.manifest_a, &s.manifest_b, &s.legacy_a_top,
+                        &s.legacy_a_bottom, &s.legacy_b}) {
+    blobs[blob_name(*c)] = *c;
+  }
+  s.tar = dir("blobs/") + dir("blobs/sha256/");
+  for (const auto& [name, content] : blobs) s.tar += file(name, content);
+  s.tar += file("index.json", index) + file("manifest.json", mj) + file("oci-layout", R"({"imageLayoutVersion":"1.0.0"})") +
+           file("repositories", R"({"a":{"1":"x"},"b":{"1":"y"}})" "\n") + k_end;
+  return s;
+}
+
+}  // namespace
+
+TEST(SplitExport, OciLayoutGivesEachImageItsManifestBlobsAndLegacyChain) {
+  const auto s = oci_sample();
+  auto a = MultiImageArchive::parse(s.tar);
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  auto ma = members(single(*a, "a:1"));
+  std::set<std::string> blobs;
+  for (const auto& [n, m] : ma) {
+    if (n.rfind("blobs/sha256/", 0) == 0 && m.type == '0') blobs.insert(n);
+  }
+  EXPECT_EQ(blobs, (std::set<std::string>{blob_name(s.l1), blob_name(s.l2), blob_name(s.config_a), blob_name(s.manifest_a),
+                                          blob_name(s.legacy_a_top), blob_name(s.legacy_a_bottom)}));
+  EXPECT_EQ(ma["index.json"].content.find("b:1"), std::string::npos) << ma["index.json"].content;
+  EXPECT_NE(ma["index.json"].content.find(digest_of(s.manifest_a)), std::string::npos);
+  EXPECT_EQ(ma["index.json"].content.back(), '\n');
+  EXPECT_EQ(ma["manifest.json"].content.find("b:1"), std::string::npos);
+  EXPECT_EQ(ma["repositories"].content, "{\"a\":{\"1\":\"x\"}}\n");
+  EXPECT_EQ(ma.count("oci-layout"), 1u);
+  EXPECT_EQ(ma.count("blobs/"), 1u);
+
+  auto mb = members(single(*a, "b:1"));
+  blobs.clear();
+  for (const auto& [n, m] : mb) {
+    if (n.rfind("blobs/sha256/", 0) == 0 && m.type == '0') blobs.insert(n);
+  }
+  EXPECT_EQ(blobs, (std::set<std::string>{blob_name(s.l1), blob_name(s.config_b), blob_name(s.manifest_b),
+                                          blob_name(s.legacy_b)}));
+}
+
+TEST(SplitExport, OciLayoutItCannotPlaceIsAnError) {
+  auto s = oci_sample();
+  // An image index in index.json (a multi-platform image of the containerd store).
+  std::string tar = s.tar;
+  const std::string from = "application/vnd.oci.image.manifest.v1+json\",\"digest\":\"" + digest_of(s.manifest_a);
+  auto at = tar.find(from, tar.find("index.json"));
+  ASSERT_NE(at, std::string::npos);
+  // Same length, so the header's size stays right.
+  tar.replace(at, std::string("application/vnd.oci.image.manifest.v1+json").size(), "application/vnd.oci.image.indexxxx.v1+json");
+  auto a = MultiImageArchive::parse(tar);
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  auto r = a->single(*hpn::image::parse_reference("a:1"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("image index"), std::string::npos) << r.error().message;
+  // An image whose legacy chain cannot be told: two top candidates.
+  const std::string extra = R"({"id":"4444","created":"2026-02-03T04:05:06.7Z","config":{"Cmd":["b"]}})";
+  const std::string twice = s.tar.substr(0, 512) + file(blob_name(extra), extra) + s.tar.substr(512);
+  auto b = MultiImageArchive::parse(twice);
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  auto rb = b->single(*hpn::image::parse_reference("b:1"));
+  ASSERT_FALSE(rb.ok());
+  EXPECT_NE(rb.error().message.find("legacy layer configs"), std::string::npos) << rb.error().message;
+}
+
+TEST(BlobCheck, MembersNamedByTheirDigestMustMatchIt) {
+  const std::string good = "the content of a blob";
+  const std::string config = R"({"architecture":"amd64"})";
+  const std::string tar = dir("blobs/") + file(blob_name(good), good) + file(hpn::util::sha256_hex(config) + ".json", config) +
+                          file("abc/layer.tar", "not named by a digest") + k_end;
+  // Fed in small odd pieces: the checker keeps its place across them.
+  hpn::archive::BlobChecker ok("archive");
+  for (std::size_t i = 0; i < tar.size(); i += 7) {
+    ASSERT_TRUE(ok.feed(std::string_view(tar).substr(i, 7)).ok());
+  }
+  EXPECT_EQ(ok.checked(), 2u);
+
+  std::string bad = tar;
+  const auto at = bad.find(good);
+  bad[at] = 'T';
+  hpn::archive::BlobChecker checker("archive");
+  auto st = checker.feed(bad);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().kind, hpn::ErrorKind::invalid_argument);
+  EXPECT_NE(st.error().message.find("the archive is damaged: its member " + blob_name(good)), std::string::npos)
+      << st.error().message;
+
+  // A long name from a pax header is the name checked.
+  const std::string longer = pax("path", blob_name(good)) + file("short", "the content of a blOb") + k_end;
+  hpn::archive::BlobChecker paxed("archive");
+  EXPECT_FALSE(paxed.feed(longer).ok());
 }
