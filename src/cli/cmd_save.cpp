@@ -132,10 +132,12 @@ int cmd_save(Context& ctx) {
   }
   // The containerd image store exports the layers as it holds them, compressed as
   // pulled: compressing the archive again costs time and saves nothing, so it is
-  // written as a plain tar (loadable everywhere, as docker save writes it).
-  // A bundle keeps the compression its name asks for.
+  // written as a plain tar (loadable everywhere, as docker save writes it). A
+  // bundle keeps the compression its name asks for.
+  const auto store = client->containerd_store();
+  const bool containerd = store && *store;
   if (spec.compression != archive::Compression::none && bundle.empty()) {
-    if (auto cs = client->containerd_store(); cs && *cs) {
+    if (containerd) {
       if (!ctx.opt.quiet) {
         std::fprintf(stderr, "hpn: the daemon keeps images in the containerd image store, compressed; "
                              "archives are written as .tar with their layers as stored, not compressed again (--compress %s)\n",
@@ -147,8 +149,10 @@ int cmd_save(Context& ctx) {
   // Small images go several per export (Docker only: Podman's exports cannot be split).
   spec.workers = static_cast<std::size_t>(std::max(1, worker_count(ctx)));
   spec.group_small = bundle.empty() && client->runtime() == engine::Runtime::docker;
-  // One list request gives the sizes for largest-first ordering; failure only costs speed.
-  auto sizes = ops::image_sizes(*client);
+  // One list request gives the sizes for largest-first ordering (on the containerd
+  // image store, whose list is slow, an inspect per image); failure only costs speed.
+  auto sizes = containerd ? Result<ops::SizeIndex>(ops::image_sizes_of(*client, *refs, spec.workers))
+                          : ops::image_sizes(*client);
   const ops::SizeIndex index = sizes ? *sizes : ops::SizeIndex{};
   auto lock = lock_directory(ctx, bundle.empty() ? spec.dir : bundle.parent_path());
   if (!lock) return ops::interrupt_flag().load() ? k_exit_interrupted : k_exit_failed;

@@ -1,6 +1,10 @@
 #include "hpn/ops/operations.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <map>
+#include <mutex>
+#include <thread>
 
 #include <cstdio>
 
@@ -88,6 +92,26 @@ Result<SizeIndex> image_sizes(engine::Client& client) {
         }
       }
     }
+  }
+  return index;
+}
+
+SizeIndex image_sizes_of(const engine::Client& client, const std::vector<image::Reference>& refs, std::size_t workers) {
+  SizeIndex index;
+  std::mutex mu;
+  std::atomic<std::size_t> next{0};
+  auto work = [&] {
+    engine::Client c = client.clone();
+    for (std::size_t i = next++; i < refs.size(); i = next++) {
+      auto info = c.inspect_image(local_name(refs[i]));
+      if (!info) continue;
+      std::lock_guard lock(mu);
+      index[refs[i].canonical()] = static_cast<std::uint64_t>(std::max<std::int64_t>(0, info->size));
+    }
+  };
+  {
+    std::vector<std::jthread> pool;
+    for (std::size_t w = 0; w < std::clamp<std::size_t>(workers, 1, refs.size()); ++w) pool.emplace_back(work);
   }
   return index;
 }

@@ -24,6 +24,12 @@ std::string local_name(const image::Reference& ref);
 // a round trip per image when ordering a batch. Names not found fall back to an inspect.
 using SizeIndex = std::map<std::string, std::uint64_t>;
 Result<SizeIndex> image_sizes(engine::Client& client);
+// The same for the listed images only, by inspecting each (`workers` at a time, on
+// connections of their own). For the containerd image store, whose image list is
+// slow (it sums every image's content and snapshots: 0.3 s for 33 images) while an
+// inspect takes milliseconds and already gives the content size an export writes.
+// Images the daemon does not have are left out.
+SizeIndex image_sizes_of(const engine::Client& client, const std::vector<image::Reference>& refs, std::size_t workers);
 
 // Is the archive at `path` an up-to-date save of `ref`: its sidecar verifies and it
 // holds the image ID the daemon has now for `ref`? Reasons for "no" are returned too.
