@@ -116,7 +116,11 @@ int list_archives(const Context& ctx, const std::string& dir, bool recursive) {
     nlohmann::json images = nlohmann::json::array();
     std::string text;
     for (const auto& img : info->images) {
-      images.push_back({{"tags", img.repo_tags}, {"id", img.image_id}, {"layers", img.layers}});
+      images.push_back({{"tags", img.repo_tags},
+                        {"id", img.image_id},
+                        {"config_digest", img.config_id},
+                        {"manifest_digest", img.manifest_digest},
+                        {"layers", img.layers}});
       std::string tags;
       for (const auto& t : img.repo_tags) tags += (tags.empty() ? "" : ",") + t;
       text += (text.empty() ? "" : "; ") + (tags.empty() ? std::string("<untagged>") : tags) + " " + short_id(img.image_id);

@@ -73,6 +73,39 @@ TEST(Archives, EveryCodecRoundTripsThroughDockerAndPodman) {
   }
 }
 
+// An archive saved from the daemon under test loads into every other daemon of the
+// environment (the three Docker daemons and Podman) to the same image: same layers,
+// same creation time, whatever each store calls its ID. Run once per Docker daemon,
+// this covers every pair.
+TEST(Archives, ArchiveFromThisDaemonLoadsIntoEveryOtherDaemonToTheSameImage) {
+  TempDir dir;
+  auto docker = hpn::test::connect_docker();
+  const std::string img = fresh_tag(docker, "hpn-test/multi:1", "cross-" + hpn::test::docker_daemon());
+  const auto before = *docker.inspect_image(img);
+  auto save = run_hpn(dir, "save --compress zstd -p out " + img);
+  ASSERT_EQ(save.exit_code, 0) << save.out << save.err;
+  const auto files = hpn::test::files_in(dir / "out");
+  ASSERT_EQ(files.size(), 2u);  // the archive and its sidecar
+  const fs::path file = dir / "out" / files[0];
+  for (const char* var : {"HPN_TEST_DOCKER20_HOST", "HPN_TEST_DOCKER28_HOST", "HPN_TEST_DOCKER28C_HOST", "HPN_TEST_PODMAN_HOST"}) {
+    const std::string host = env(var);
+    ASSERT_FALSE(host.empty()) << var;
+    SCOPED_TRACE(var);
+    auto ep = hpn::engine::parse_host(host, var);
+    ASSERT_TRUE(ep.ok());
+    auto other = hpn::engine::Client::connect(*ep);
+    ASSERT_TRUE(other.ok()) << other.error().message;
+    if (host != env("HPN_TEST_DOCKER_HOST")) (void)other->remove(img, true);
+    auto load = run_hpn(dir, "load " + shell_quote(file.string()), host);
+    ASSERT_EQ(load.exit_code, 0) << load.out << load.err;
+    auto after = other->inspect_image(img);
+    ASSERT_TRUE(after.ok()) << after.error().message;
+    EXPECT_TRUE(hpn::test::same_image(*after, before)) << after->id << " " << before.id;
+    if (host != env("HPN_TEST_DOCKER_HOST")) (void)other->remove(img, true);
+  }
+  (void)docker.remove(img, true);
+}
+
 TEST(Archives, WrongSidecarAndCorruptArchiveAreRejectedNamingTheFileWhileOthersLoad) {
   TempDir dir;
   ASSERT_EQ(run_hpn(dir, "save --compress zstd hpn-test/small:1 hpn-test/base:1").exit_code, 0);

@@ -184,6 +184,19 @@ TEST(JsonOutput, LsInfoVersionAndDryRunsParseAndMatchTheText) {
   EXPECT_EQ(a[0]["images"][0]["tags"][0], "hpn-test/small:1");
   auto arch_text = run_hpn(dir, "ls -p out");
   EXPECT_NE(arch_text.out.find(a[0]["images"][0]["id"].get<std::string>().substr(7, 12)), std::string::npos);
+  // The archive's ID is the one the daemon uses, and both digests are given.
+  const auto daemon_id = hpn::test::connect_docker().inspect_image("hpn-test/small:1")->id;
+  EXPECT_EQ(a[0]["images"][0]["id"], daemon_id);
+  const std::string config_digest = a[0]["images"][0]["config_digest"].get<std::string>();
+  if (hpn::test::containerd_store()) {
+    EXPECT_NE(config_digest, daemon_id);  // there the ID is the manifest's digest
+    EXPECT_EQ(a[0]["images"][0]["manifest_digest"], daemon_id);
+  } else {
+    EXPECT_EQ(config_digest, daemon_id);
+  }
+  EXPECT_EQ(a[0]["images"][0]["manifest_digest"].get<std::string>().empty(), hpn::test::docker_daemon() == "docker20");
+  auto images_text = run_hpn(dir, "ls hpn-test/small:1");
+  EXPECT_NE(images_text.out.find(daemon_id.substr(7, 12)), std::string::npos) << images_text.out;
   fs::create_directories(dir / "empty");
   auto none = run_hpn(dir, "ls -p empty");
   EXPECT_EQ(none.exit_code, 0);
