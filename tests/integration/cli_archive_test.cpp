@@ -101,9 +101,23 @@ TEST(Archives, ArchiveFromThisDaemonLoadsIntoEveryOtherDaemonToTheSameImage) {
     auto after = other->inspect_image(img);
     ASSERT_TRUE(after.ok()) << after.error().message;
     EXPECT_TRUE(hpn::test::same_image(*after, before)) << after->id << " " << before.id;
-    if (host != env("HPN_TEST_DOCKER_HOST")) (void)other->remove(img, true);
+    if (host != env("HPN_TEST_DOCKER_HOST") && host != env("HPN_TEST_PODMAN_HOST")) (void)other->remove(img, true);
   }
-  (void)docker.remove(img, true);
+  // And back: Podman's archive of it loads into this daemon to the same image.
+  auto psave = run_hpn(dir, "save -p podman " + img, env("HPN_TEST_PODMAN_HOST"));
+  ASSERT_EQ(psave.exit_code, 0) << psave.out << psave.err;
+  (void)hpn::test::connect_podman().remove(img, true);
+  ASSERT_TRUE(docker.remove(img, true).ok());
+  auto pload = run_hpn(dir, "load -p podman");
+  ASSERT_EQ(pload.exit_code, 0) << pload.out << pload.err;
+  // Podman names an image it got from a legacy archive localhost/NAME, and saves it so.
+  auto back = docker.inspect_image(img);
+  const bool local = !back.ok();
+  if (local) back = docker.inspect_image("localhost/" + img);
+  ASSERT_TRUE(back.ok()) << back.error().message << "\n" << pload.out;
+  EXPECT_TRUE(hpn::test::same_image(*back, before)) << back->id << " " << before.id;
+  (void)docker.remove(local ? "localhost/" + img : img, true);
+  (void)hpn::test::connect_podman().remove(img, true);
 }
 
 TEST(Archives, WrongSidecarAndCorruptArchiveAreRejectedNamingTheFileWhileOthersLoad) {
