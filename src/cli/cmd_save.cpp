@@ -103,6 +103,13 @@ int cmd_save(Context& ctx) {
     spec.threads = 1;
   }
   if (ctx.opt.dry_run) {
+    // The names a real run would write: a reachable containerd image store gets
+    // plain tars (see below); without a daemon, the names as asked.
+    if (spec.compression != archive::Compression::none && bundle.empty() && ctx.opt.backend != "cli") {
+      if (auto c = connect(ctx); c) {
+        if (auto cs = c->containerd_store(); cs && *cs) spec.compression = archive::Compression::none;
+      }
+    }
     std::vector<DryRunItem> items;
     for (const auto& ref : *refs) {
       items.push_back({ref.original, bundle.empty() ? ops::save_path(ref, spec).string() : bundle.string(), ""});

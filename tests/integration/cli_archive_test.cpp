@@ -221,6 +221,10 @@ TEST(Archives, SecondRunWithNothingChangedSavesNothing) {
   const std::string img = fresh_tag(docker, "hpn-test/small:1", "incremental");
   ASSERT_EQ(run_hpn(dir, "save --compress zstd " + img + " hpn-test/base:1").exit_code, 0);
   const fs::path f = dir / ("images/hpn-test_incremental_1" + hpn::test::saved_suffix("zstd"));
+  // A dry run names the file the real run writes.
+  auto dry = run_hpn(dir, "save --dry-run --compress zstd " + img);
+  EXPECT_NE(dry.out.find("-> ./images/hpn-test_incremental_1" + hpn::test::saved_suffix("zstd") + "\n"), std::string::npos)
+      << dry.out;
   const auto mtime = fs::last_write_time(f);
   auto again = run_hpn(dir, "save --compress zstd " + img + " hpn-test/base:1");
   ASSERT_EQ(again.exit_code, 0) << again.out;
