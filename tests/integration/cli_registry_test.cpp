@@ -242,7 +242,7 @@ TEST(CliBackend, SameBatchGivesTheSameArchivesAndImages) {
   ASSERT_EQ(api.exit_code, 0) << api.out << api.err;
   auto cli = run_hpn(dir, "save --backend cli -p cli --compress " + codec + " " + list, docker_host());
   ASSERT_EQ(cli.exit_code, 0) << cli.out << cli.err;
-  for (const std::string f : {"hpn-test_small_1" + suffix, "hpn-test_multi_1" + suffix}) {
+  for (const std::string& f : {"hpn-test_small_1" + suffix, "hpn-test_multi_1" + suffix}) {
     SCOPED_TRACE(f);
     ASSERT_TRUE(fs::exists(dir / "cli" / f));
     ASSERT_TRUE(fs::exists(dir / "cli" / (std::string(f) + ".sha256")));
