@@ -257,9 +257,12 @@ TEST(Usage, FilesAreCheckedBeforeTheDaemonAndMistakesAreNamed) {
 TEST(Overlap, TwoSavesIntoOneDirectoryBothSucceedAndEveryArchiveVerifies) {
   TempDir dir;
   const std::string list = joined(k_mixed);
-  // Both started together; each writes a log of its own.
+  // The second starts once the first holds the directory (its first "start" line,
+  // printed after it took the lock, while the large image still has seconds to go);
+  // each writes a log of its own.
   const std::string d = shell_quote(dir.path().string());
   auto both = run_command("(" + hpn_at(dir, "save -p shared " + list) + " >" + d + "/a.out 2>" + d + "/a.err & a=$!; " +
+                          "for i in $(seq 1 1200); do grep -q '^start ' " + d + "/a.out && break; sleep 0.05; done; " +
                           hpn_at(dir, "save -p shared " + list) + " >" + d + "/b.out 2>" + d + "/b.err & b=$!; " +
                           "wait $a; echo $?; wait $b; echo $?) </dev/null");
   EXPECT_EQ(both.out, "0\n0\n") << hpn::test::slurp(dir / "a.out") << hpn::test::slurp(dir / "a.err")
