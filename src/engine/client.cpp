@@ -192,7 +192,8 @@ Result<nlohmann::json> Client::version() { return get_json("/version", "version"
 Result<nlohmann::json> Client::info() { return get_json("/info", "info"); }
 
 Result<bool> Client::containerd_store() {
-  if (ping_.runtime != Runtime::docker) return false;
+  // The store arrived with Docker 24 (API 1.43); older daemons are spared the /info.
+  if (ping_.runtime != Runtime::docker || compare_api_versions(api_version_, "1.43") < 0) return false;
   auto j = info();
   if (!j) return j.error();
   if (auto ds = j->find("DriverStatus"); ds != j->end() && ds->is_array()) {
