@@ -14,6 +14,7 @@ namespace hpn::archive {
 namespace {
 
 constexpr std::size_t k_block = 512;
+const std::string k_zeros(2 * k_block, '\0');  // the end-of-archive blocks, and padding
 
 Error layout_error(const std::string& why) {
   return Error(ErrorKind::protocol, "cannot split the daemon's multi-image export: " + why);
@@ -260,33 +261,15 @@ Result<SingleArchive> MultiImageArchive::single(const image::Reference& ref) con
     return slash != std::string::npos && dirs.count(name.substr(0, slash + 1)) > 0;
   };
 
-  std::string repositories;
-  if (repositories_.is_object()) {
-    nlohmann::json mine = nlohmann::json::object();
-    for (const auto& [repo, tags] : repositories_.items()) {
-      if (!tags.is_object()) continue;
-      for (const auto& [tag, id] : tags.items()) {
-        if (same_image(repo + ":" + tag)) mine[repo][tag] = id;
-      }
-    }
-    if (!mine.empty()) repositories = mine.dump() + repositories_end_;
-  }
-
-  static const std::string zeros(2 * k_block, '\0');
+  const std::string repositories = repositories_of(ref);
   SingleArchive out;
-  auto add_file = [&](std::string header, std::string content) {
-    const std::size_t pad = padded(content.size()) - content.size();
-    out.add_owned(std::move(header));
-    out.add_owned(std::move(content));
-    out.add(std::string_view(zeros).substr(0, pad));
-  };
   const std::string one = nlohmann::ordered_json::array({*item}).dump() + manifest_end_;
   for (const auto& e : entries_) {
     const char* h = bytes_.data() + e.header;
     if (e.name == "manifest.json") {
-      add_file(rewrite_header(h, one.size(), e.type), one);
+      add_file(out, e, one);
     } else if (e.name == "repositories") {
-      if (!repositories.empty()) add_file(rewrite_header(h, repositories.size(), e.type), repositories);
+      if (!repositories.empty()) add_file(out, e, repositories);
     } else if (!selected(e.name)) {
       continue;
     } else if (e.type == '1' || e.type == '2') {
@@ -307,8 +290,15 @@ Result<SingleArchive> MultiImageArchive::single(const image::Reference& ref) con
       out.add(std::string_view(bytes_).substr(e.start, e.end - e.start));
     }
   }
-  out.add(zeros);
+  out.add(k_zeros);
   return out;
+}
+
+// A member written anew: the daemon's header with the new size, the text, its padding.
+void MultiImageArchive::add_file(SingleArchive& out, const Entry& e, const std::string& text) const {
+  out.add_owned(rewrite_header(bytes_.data() + e.header, text.size(), e.type));
+  out.add_owned(text);
+  out.add(std::string_view(k_zeros).substr(0, padded(text.size()) - text.size()));
 }
 
 std::string_view MultiImageArchive::content(const Entry& e) const {
@@ -423,27 +413,21 @@ Result<SingleArchive> MultiImageArchive::single_oci(const image::Reference& ref,
   const std::string manifest_text = nlohmann::ordered_json::array({item}).dump() + manifest_end_;
   const std::string repositories = repositories_of(ref);
 
-  static const std::string zeros(2 * k_block, '\0');
   SingleArchive out;
-  auto add_file = [&](const Entry& e, const std::string& text) {
-    out.add_owned(rewrite_header(bytes_.data() + e.header, text.size(), e.type));
-    out.add_owned(text);
-    out.add(std::string_view(zeros).substr(0, padded(text.size()) - text.size()));
-  };
   for (const auto& e : entries_) {
     if (e.name == "index.json") {
-      add_file(e, index_text);
+      add_file(out, e, index_text);
     } else if (e.name == "manifest.json") {
-      add_file(e, manifest_text);
+      add_file(out, e, manifest_text);
     } else if (e.name == "repositories") {
-      if (!repositories.empty()) add_file(e, repositories);
+      if (!repositories.empty()) add_file(out, e, repositories);
     } else if (e.name.rfind("blobs/sha256/", 0) == 0 && is_regular(e.type) && selected.count(e.name) == 0) {
       continue;
     } else {
       out.add(std::string_view(bytes_).substr(e.start, e.end - e.start));
     }
   }
-  out.add(zeros);
+  out.add(k_zeros);
   return out;
 }
 

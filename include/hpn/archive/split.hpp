@@ -73,6 +73,7 @@ class MultiImageArchive {
   };
   const Entry* find(std::string_view name) const;
   std::string_view content(const Entry& e) const;
+  void add_file(SingleArchive& out, const Entry& e, const std::string& text) const;
   std::string repositories_of(const image::Reference& ref) const;
   Result<SingleArchive> single_oci(const image::Reference& ref, const nlohmann::ordered_json& item) const;
 
