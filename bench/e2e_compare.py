@@ -180,6 +180,14 @@ class Bench:
             run((docker or self.docker) + ["pull", "-q", img])
 
     # ---- measurement ------------------------------------------------------
+    @staticmethod
+    def emptier(out):
+        """The setup of a save contender: an empty output directory."""
+        def clean():
+            shutil.rmtree(out, ignore_errors=True)
+            os.makedirs(out)
+        return clean
+
     def measure(self, scenario, contenders, setup, target, sizes=None, ceiling=False, base_row=0, stats=False,
                 what=None):
         """Median times; the ratio of each row is base_row's median over its own.
@@ -237,10 +245,7 @@ class Bench:
 
     def save_scenario(self, name, images, target):
         out = os.path.join(self.work, "out")
-
-        def clean():
-            shutil.rmtree(out, ignore_errors=True)
-            os.makedirs(out)
+        clean = self.emptier(out)
 
         contenders = [("harpoon (docker save loop)", lambda: self.cli_save(images, out))]
         if self.alt_docker:
@@ -257,10 +262,7 @@ class Bench:
     def save_gzip_scenario(self, name, images, target):
         out = os.path.join(self.work, "out")
         sizes = {}
-
-        def clean():
-            shutil.rmtree(out, ignore_errors=True)
-            os.makedirs(out)
+        clean = self.emptier(out)
 
         def du():
             return sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out) if not f.endswith(".sha256"))
@@ -283,10 +285,7 @@ class Bench:
 
     def backend_scenario(self, name, images):
         out = os.path.join(self.work, "out")
-
-        def clean():
-            shutil.rmtree(out, ignore_errors=True)
-            os.makedirs(out)
+        clean = self.emptier(out)
 
         contenders = [("hpn save -j 4 --backend cli", lambda: self.hpn_run("save", images, 4, ("-p", out, "--backend", "cli"))),
                       ("hpn save -j 4 (api)", lambda: self.hpn_run("save", images, 4, ("-p", out)))]
@@ -295,10 +294,7 @@ class Bench:
 
     def progress_scenario(self, name, images):
         out = os.path.join(self.work, "out")
-
-        def clean():
-            shutil.rmtree(out, ignore_errors=True)
-            os.makedirs(out)
+        clean = self.emptier(out)
 
         contenders = [("hpn save -j 4 --progress never", lambda: self.hpn_run("save", images, 4, ("-p", out, "--progress", "never"))),
                       ("hpn save -j 4 --progress always", lambda: self.hpn_run("save", images, 4, ("-p", out, "--progress", "always")))]
@@ -310,10 +306,7 @@ class Bench:
         """Save on the daemon in use: its CLI loop, hpn, and the floor (curl -Z). The target
         is against the CLI loop, or (against_floor) hpn -j 4 within 1/target of the floor."""
         out = os.path.join(self.work, "out")
-
-        def clean():
-            shutil.rmtree(out, ignore_errors=True)
-            os.makedirs(out)
+        clean = self.emptier(out)
 
         contenders = [("CLI loop (docker save)", lambda: self.cli_save(images, out))]
         for j in (1, 2, 4):
@@ -324,10 +317,7 @@ class Bench:
 
     def zstd_cost_scenario(self, name, images, target):
         out = os.path.join(self.work, "out")
-
-        def clean():
-            shutil.rmtree(out, ignore_errors=True)
-            os.makedirs(out)
+        clean = self.emptier(out)
 
         contenders = [("hpn save -j 4 (plain)", lambda: self.hpn_run("save", images, 4, ("-p", out))),
                       ("hpn save -j 4 --compress zstd", lambda: self.hpn_run("save", images, 4, ("-p", out, "--compress", "zstd")))]
@@ -356,10 +346,7 @@ class Bench:
 
     def stress_scenario(self, name, images):
         out = os.path.join(self.work, "out")
-
-        def clean():
-            shutil.rmtree(out, ignore_errors=True)
-            os.makedirs(out)
+        clean = self.emptier(out)
 
         contenders = [("CLI loop (docker save)", lambda: self.cli_save(images, out)),
                       ("hpn save -j 4", lambda: self.hpn_run("save", images, 4, ("-p", out)))]
