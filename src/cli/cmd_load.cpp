@@ -51,24 +51,12 @@ int cmd_load(Context& ctx) {
     for (const auto& f : *files) items.push_back({f.string(), "", ""});
     return print_dry_run(ctx, "load", "load", "files", items);
   }
-  auto cli = cli_backend_or_report(ctx);
-  if (!cli) return k_exit_usage;
-  if (*cli) {
-    if (!ctx.opt.platform.empty()) {
-      print_error("--platform on load is not supported with --backend cli");
-      return k_exit_usage;
-    }
-    return run_tasks(ctx, (*cli)->client, ops::cli_load_tasks(*files, !ctx.opt.skip_verify, (*cli)->tool), "files");
-  }
-  auto client = connect_or_report(ctx);
-  if (!client) return k_exit_failed;
-  if (!ctx.opt.platform.empty()) {
-    if (auto q = client->platform_query(ctx.opt.platform, "load"); !q) {
-      print_error(q.error());
-      return q.error().kind == ErrorKind::invalid_argument ? k_exit_usage : k_exit_failed;
-    }
-  }
-  return run_tasks(ctx, *client, ops::load_tasks(*files, !ctx.opt.skip_verify, ctx.opt.platform), "files");
+  int code = k_exit_failed;
+  auto store = open_store(ctx, code);
+  if (!store) return code;
+  auto plan = ops::plan_load(*store, *files, {.verify = !ctx.opt.skip_verify, .platform = ctx.opt.platform});
+  if (!plan) return plan_failed(plan.error());
+  return run_plan(ctx, *store, std::move(*plan));
 }
 
 }  // namespace hpn::cli

@@ -31,13 +31,10 @@ int cmd_push(Context& ctx) {
     }
     return print_dry_run(ctx, "push", "push", "images", items);
   }
-  auto cli = cli_backend_or_report(ctx);
-  if (!cli) return k_exit_usage;
-  if (*cli) return run_tasks(ctx, (*cli)->client, ops::cli_push_tasks(*refs, spec, (*cli)->tool));
-  auto client = connect_or_report(ctx);
-  if (!client) return k_exit_failed;
-  spec.credentials = engine::CredentialSources::from_environment(client->runtime() == engine::Runtime::podman);
-  return run_tasks(ctx, *client, ops::push_tasks(*refs, spec));
+  int code = k_exit_failed;
+  auto store = open_store(ctx, code);
+  if (!store) return code;
+  return run_plan(ctx, *store, ops::plan_push(*store, *refs, spec));
 }
 
 }  // namespace hpn::cli

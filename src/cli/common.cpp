@@ -5,6 +5,10 @@
 #include <cstdlib>
 #include <set>
 
+#include "hpn/cli/app.hpp"
+#include "hpn/ops/cli_store.hpp"
+#include "hpn/ops/daemon_store.hpp"
+
 namespace hpn::cli {
 namespace {
 
@@ -56,32 +60,33 @@ std::optional<engine::Client> connect_or_report(const Context& ctx) {
   return std::move(*client);
 }
 
-std::optional<std::optional<CliBackend>> cli_backend_or_report(const Context& ctx) {
-  auto cli = cli_backend(ctx);
-  if (!cli) {
-    print_error(cli.error());
-    return std::nullopt;
-  }
-  return std::move(*cli);
-}
-
-Result<std::optional<CliBackend>> cli_backend(const Context& ctx) {
-  if (ctx.opt.backend != "cli") return std::optional<CliBackend>{};
-  std::string runtime = !ctx.opt.runtime.empty() ? ctx.opt.runtime : ctx.config.runtime.preferred;
-  if (runtime.empty()) runtime = "docker";
-  if (runtime == "nerdctl") {
-    engine::Endpoint none;
-    none.uri = "containerd (nerdctl)";
-    none.source = "--runtime nerdctl";
-    auto tool = ops::cli_tool("nerdctl", nullptr);
+std::unique_ptr<ops::ImageStore> open_store(const Context& ctx, int& exit_code) {
+  if (ctx.opt.backend == "cli") {
+    std::string runtime = !ctx.opt.runtime.empty() ? ctx.opt.runtime : ctx.config.runtime.preferred;
+    if (runtime.empty()) runtime = "docker";
+    if (runtime == "nerdctl") {
+      // nerdctl talks to containerd on this machine itself.
+      auto tool = ops::cli_tool("nerdctl", nullptr);
+      tool.env = ops::proxy_environment(ctx.config);
+      return std::make_unique<ops::CliStore>(std::move(tool), true);
+    }
+    auto ep = resolve(ctx);
+    if (!ep) {
+      print_error(ep.error());
+      exit_code = k_exit_usage;
+      return nullptr;
+    }
+    auto tool = ops::cli_tool(runtime, &*ep);
     tool.env = ops::proxy_environment(ctx.config);
-    return std::optional<CliBackend>(CliBackend{std::move(tool), engine::Client::offline(none)});
+    return std::make_unique<ops::CliStore>(std::move(tool), ep->transport == engine::Transport::unix_socket);
   }
-  auto ep = resolve(ctx);
-  if (!ep) return ep.error();
-  auto tool = ops::cli_tool(runtime, &*ep);
-  tool.env = ops::proxy_environment(ctx.config);
-  return std::optional<CliBackend>(CliBackend{std::move(tool), engine::Client::offline(*ep)});
+  auto client = connect(ctx);
+  if (!client) {
+    print_error(client.error());
+    exit_code = k_exit_failed;
+    return nullptr;
+  }
+  return std::make_unique<ops::DaemonStore>(std::move(*client));
 }
 
 std::optional<std::vector<image::Reference>> read_images(const Context& ctx) {

@@ -1,6 +1,5 @@
 // Shared driver of the batch subcommands.
-#include <algorithm>
-#include <thread>
+#include <cstdio>
 
 #include "hpn/cli/app.hpp"
 #include "hpn/cli/commands.hpp"
@@ -11,18 +10,15 @@ namespace hpn::cli {
 
 int worker_count(const Context& ctx) { return ctx.opt.workers > 0 ? ctx.opt.workers : ctx.config.max_workers; }
 
-int run_tasks(Context& ctx, engine::Client& client, std::vector<ops::Task> tasks, const char* noun,
-              std::chrono::milliseconds start_spacing) {
-  ops::BatchOptions bo;
-  bo.workers = worker_count(ctx);
-  bo.start_spacing = start_spacing;
-  bo.retry = ctx.config.runtime.retry;
-  bo.operation_timeout = ctx.config.runtime.timeout;
-  bo.interrupt = &ops::install_interrupt_handlers();
-  if (client.connection().endpoint().transport == engine::Transport::unix_socket) {
-    // A local daemon shares this machine's cores: large transfers one per core.
-    bo.heavy_limit = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+int run_plan(const Context& ctx, const ops::ImageStore& store, ops::Plan plan) {
+  if (!ctx.opt.quiet) {
+    for (const auto& note : plan.notes) std::fprintf(stderr, "hpn: %s\n", note.c_str());
   }
+  ops::RunSettings rs;
+  rs.workers = worker_count(ctx);
+  rs.retry = ctx.config.runtime.retry;
+  rs.operation_timeout = ctx.config.runtime.timeout;
+  rs.interrupt = &ops::install_interrupt_handlers();
   ops::ReporterOptions ro;
   ro.format = ctx.opt.output == "json" ? ops::OutputFormat::json : ops::OutputFormat::text;
   ro.progress = ctx.opt.progress == "always" ? ops::ProgressMode::always
@@ -31,10 +27,16 @@ int run_tasks(Context& ctx, engine::Client& client, std::vector<ops::Task> tasks
   ro.quiet = ctx.opt.quiet;
   ro.color = !ctx.opt.no_color && ctx.config.logging.colors;
   ro.stats = ctx.opt.stats;
-  ro.noun = noun;
+  ro.noun = plan.noun;
   auto reporter = ops::make_reporter(ro);
-  auto results = ops::run_batch(client, std::move(tasks), bo, *reporter);
-  return ops::batch_exit_code(results, bo.interrupt->load());
+  auto results = ops::run_plan(store, std::move(plan), rs, *reporter);
+  return ops::batch_exit_code(results, rs.interrupt->load());
+}
+
+int plan_failed(const Error& error) {
+  print_error(error);
+  if (ops::interrupt_flag().load()) return k_exit_interrupted;
+  return error.kind == ErrorKind::invalid_argument ? k_exit_usage : k_exit_failed;
 }
 
 }  // namespace hpn::cli

@@ -132,10 +132,6 @@ Result<Client> Client::connect(const Endpoint& endpoint, const ClientOptions& op
   return client;
 }
 
-Client Client::offline(const Endpoint& endpoint) {
-  return Client(Connection(endpoint, {}), {}, std::string(k_client_api_version), {});
-}
-
 Client Client::clone() const {
   return Client(Connection(conn_.endpoint(), options_.connection), ping_, api_version_, options_);
 }
@@ -284,7 +280,7 @@ Result<void> Client::stream_call(Request req, const JsonMessageDecoder::Handler&
 
 Result<void> Client::pull(const std::string& image, const std::string& tag,
                           const std::string& platform, const std::string& registry_auth,
-                          const ProgressFn& progress) {
+                          const MessageFn& progress) {
   Request req;
   req.method = "POST";
   req.path = path("/images/create");
@@ -332,7 +328,7 @@ Result<std::uint64_t> Client::save(std::span<const std::string> names, const Sin
   return checker.bytes();
 }
 
-Result<LoadResult> Client::load(const Source& source, const ProgressFn& progress, const std::string& platform) {
+Result<LoadResult> Client::load(const Source& source, const MessageFn& progress, const std::string& platform) {
   Request req;
   req.method = "POST";
   req.path = path("/images/load");
@@ -393,7 +389,7 @@ Result<void> Client::tag(const std::string& source, const std::string& repo, con
 }
 
 Result<PushResult> Client::push(const std::string& repo, const std::string& tag,
-                                const std::string& registry_auth, const ProgressFn& progress) {
+                                const std::string& registry_auth, const MessageFn& progress) {
   Request req;
   req.method = "POST";
   req.path = path("/images/" + repo + "/push");

@@ -31,38 +31,38 @@ void interruptible_sleep(std::chrono::milliseconds d, const BatchOptions& o) {
 // How many worker threads run `jobs` with `workers` asked for.
 int worker_threads(int workers, std::size_t jobs) { return std::max(1, std::min<int>(workers, static_cast<int>(jobs))); }
 
-// Run `body` on worker_threads() threads, each with its own client (connection) and
-// its number (0-based), and wait for them.
-void on_workers(const engine::Client& prototype, int workers, std::size_t jobs, const BatchOptions& o,
-                const std::function<void(engine::Client&, int)>& body) {
+// Run `body` on worker_threads() threads, each with its own conn (connection)
+// and its number (0-based), and wait for them.
+void on_workers(const ImageStore& store, int workers, std::size_t jobs, const BatchOptions& o,
+                const std::function<void(StoreConnection&, int)>& body) {
   const int n = worker_threads(workers, jobs);
   std::vector<std::thread> threads;
   threads.reserve(static_cast<std::size_t>(n));
   for (int w = 0; w < n; ++w) {
     threads.emplace_back([&, w] {
-      engine::Client client = prototype.clone();
-      client.connection().watch(o.interrupt);
-      body(client, w);
+      const std::unique_ptr<StoreConnection> conn = store.open();
+      conn->watch(o.interrupt);
+      body(*conn, w);
     });
   }
   for (auto& t : threads) t.join();
 }
 
-// Run `fn(worker_client, index)` over `indices` in order.
-void parallel_over(const engine::Client& prototype, const std::vector<std::size_t>& indices, int workers,
-                   const BatchOptions& o, const std::function<void(engine::Client&, std::size_t)>& fn) {
+// Run `fn(worker_connection, index)` over `indices` in order.
+void parallel_over(const ImageStore& store, const std::vector<std::size_t>& indices, int workers,
+                   const BatchOptions& o, const std::function<void(StoreConnection&, std::size_t)>& fn) {
   std::atomic<std::size_t> next{0};
-  on_workers(prototype, workers, indices.size(), o, [&](engine::Client& client, int) {
-    for (std::size_t i; (i = next.fetch_add(1)) < indices.size();) fn(client, indices[i]);
+  on_workers(store, workers, indices.size(), o, [&](StoreConnection& conn, int) {
+    for (std::size_t i; (i = next.fetch_add(1)) < indices.size();) fn(conn, indices[i]);
   });
 }
 
 // Phase 2's scheduler: `queue` is in start order (largest first). A worker takes
 // the front, unless it is heavy and `heavy_limit` heavy tasks are running: then it
 // takes the smallest (the back) if that one is light, or waits for a heavy one to end.
-void parallel_scheduled(const engine::Client& prototype, std::deque<std::size_t> queue, int workers,
+void parallel_scheduled(const ImageStore& store, std::deque<std::size_t> queue, int workers,
                         const BatchOptions& o, const std::function<bool(std::size_t)>& heavy,
-                        const std::function<void(engine::Client&, std::size_t)>& fn) {
+                        const std::function<void(StoreConnection&, std::size_t)>& fn) {
   std::mutex mu;
   std::condition_variable heavy_done;
   int heavy_running = 0;
@@ -95,10 +95,10 @@ void parallel_scheduled(const engine::Client& prototype, std::deque<std::size_t>
   // last one within k_max_start_spread.
   const auto spacing = n > 1 ? std::min(o.start_spacing, BatchOptions::k_max_start_spread / (n - 1))
                              : std::chrono::milliseconds(0);
-  on_workers(prototype, workers, jobs, o, [&](engine::Client& client, int w) {
+  on_workers(store, workers, jobs, o, [&](StoreConnection& conn, int w) {
     if (spacing.count() > 0 && w > 0) interruptible_sleep(spacing * w, o);
     while (auto pick = take()) {
-      fn(client, pick->index);
+      fn(conn, pick->index);
       if (pick->heavy) {
         std::lock_guard lock(mu);
         --heavy_running;
@@ -117,7 +117,7 @@ std::chrono::milliseconds backoff_delay(const util::RetryPolicy& policy, int att
   return std::chrono::milliseconds(static_cast<long long>(base * (0.5 + 0.5 * unit)));
 }
 
-std::vector<TaskResult> run_batch(const engine::Client& prototype, std::vector<Task> tasks,
+std::vector<TaskResult> run_batch(const ImageStore& store, std::vector<Task> tasks,
                                   const BatchOptions& o, Reporter& reporter) {
   const auto start = Clock::now();
   std::vector<TaskResult> results(tasks.size());
@@ -147,10 +147,10 @@ std::vector<TaskResult> run_batch(const engine::Client& prototype, std::vector<T
   // Phase 1: learn sizes (and fail early what cannot run).
   const bool any_prepare = std::any_of(tasks.begin(), tasks.end(), [](const Task& t) { return bool(t.prepare); });
   if (any_prepare) {
-    parallel_over(prototype, order, o.workers, o, [&](engine::Client& client, std::size_t i) {
+    parallel_over(store, order, o.workers, o, [&](StoreConnection& conn, std::size_t i) {
       if (!tasks[i].prepare || interrupted(o)) return;
       auto t0 = Clock::now();
-      auto size = tasks[i].prepare(client);
+      auto size = tasks[i].prepare(conn);
       if (size) {
         tasks[i].size_hint = *size;
         return;
@@ -195,8 +195,8 @@ std::vector<TaskResult> run_batch(const engine::Client& prototype, std::vector<T
 
   // Phase 2: run.
   const auto heavy = [&](std::size_t i) { return tasks[i].size_hint >= o.heavy_bytes; };
-  parallel_scheduled(prototype, {pending.begin(), pending.end()}, o.workers, o, heavy,
-                     [&](engine::Client& client, std::size_t i) {
+  parallel_scheduled(store, {pending.begin(), pending.end()}, o.workers, o, heavy,
+                     [&](StoreConnection& conn, std::size_t i) {
     Task& task = tasks[i];
     if (interrupted(o)) return;  // left as skipped
     {
@@ -223,11 +223,11 @@ std::vector<TaskResult> run_batch(const engine::Client& prototype, std::vector<T
     for (int attempt = 1;; ++attempt) {
       r.attempts = attempt;
       if (o.operation_timeout.count() > 0) {
-        client.connection().set_deadline(Clock::now() + o.operation_timeout,
+        conn.set_deadline(Clock::now() + o.operation_timeout,
                                          "runtime.timeout (" + std::to_string(o.operation_timeout.count()) + " ms)");
       }
-      auto outcome = task.run(client, progress);
-      client.connection().set_deadline(std::nullopt);
+      auto outcome = task.run(conn, progress);
+      conn.set_deadline(std::nullopt, {});
       if (outcome) {
         r.state = TaskState::succeeded;
         uncommitted = std::exchange(outcome->uncommitted, nullptr);

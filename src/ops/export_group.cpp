@@ -67,7 +67,7 @@ std::vector<std::vector<std::size_t>> plan_export_groups(const std::vector<std::
 ExportGroup::ExportGroup(std::vector<image::Reference> members, std::uint64_t budget)
     : members_(std::move(members)), served_(members_.size(), false), budget_(budget) {}
 
-Result<std::shared_ptr<const archive::MultiImageArchive>> ExportGroup::acquire(engine::Client& client,
+Result<std::shared_ptr<const archive::MultiImageArchive>> ExportGroup::acquire(StoreConnection& conn,
                                                                               const image::Reference& member) {
   std::lock_guard lock(mu_);
   const auto want = member.canonical();
@@ -84,7 +84,7 @@ Result<std::shared_ptr<const archive::MultiImageArchive>> ExportGroup::acquire(e
     for (const auto& r : members_) names.push_back(local_name(r));
     std::string bytes;
     bool over = false;
-    auto n = client.save(names, [&](std::string_view chunk) -> Status {
+    auto n = conn.export_images(names, {}, [&](std::string_view chunk) -> Status {
       if (bytes.size() + chunk.size() > budget_) {
         over = true;
         return Error(ErrorKind::protocol, "the export outgrew its budget");

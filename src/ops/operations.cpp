@@ -1,16 +1,14 @@
 #include "hpn/ops/operations.hpp"
 
 #include <algorithm>
-#include <atomic>
-#include <map>
-#include <mutex>
-#include <thread>
-
 #include <cstdio>
+#include <optional>
+#include <thread>
 
 #include "hpn/archive/archive_info.hpp"
 #include "hpn/archive/blob_check.hpp"
 #include "hpn/archive/paths.hpp"
+#include "hpn/engine/registry.hpp"
 #include "hpn/ops/export_group.hpp"
 #include "hpn/ops/reporter.hpp"
 #include "hpn/util/file.hpp"
@@ -19,38 +17,23 @@
 
 namespace hpn::ops {
 
-std::string local_name(const image::Reference& ref) { return ref.familiar(); }
+std::vector<TaskResult> run_plan(const ImageStore& store, Plan plan, const RunSettings& settings, Reporter& reporter) {
+  BatchOptions bo;
+  bo.workers = settings.workers;
+  bo.retry = settings.retry;
+  bo.operation_timeout = settings.operation_timeout;
+  bo.interrupt = settings.interrupt;
+  bo.start_spacing = plan.start_spacing;
+  // A local store shares this machine's cores: large transfers one per core.
+  if (store.traits().local) bo.heavy_limit = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return run_batch(store, std::move(plan.tasks), bo, reporter);
+}
 
 namespace {
 
-// Sums the daemon's per-layer progressDetail (pull: "Downloading", push: "Pushing").
-class LayerProgress {
- public:
-  void update(const engine::JsonMessage& m, std::string_view status, const ProgressFn& progress,
-              std::string_view phase) {
-    if (m.id.empty() || !m.total || *m.total <= 0) return;
-    auto& [cur, tot] = layers_[m.id];
-    tot = static_cast<std::uint64_t>(*m.total);
-    if (m.status == status && m.current) cur = static_cast<std::uint64_t>(std::max<std::int64_t>(0, *m.current));
-    progress(phase, done(), total());
-  }
-  std::uint64_t done() const {
-    std::uint64_t d = 0;
-    for (const auto& [id, v] : layers_) d += v.first;
-    return d;
-  }
-  std::uint64_t total() const {
-    std::uint64_t t = 0;
-    for (const auto& [id, v] : layers_) t += v.second;
-    return t;
-  }
-
- private:
-  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> layers_;
-};
-
-Result<std::uint64_t> inspect_size(engine::Client& client, const image::Reference& ref) {
-  auto info = client.inspect_image(local_name(ref));
+// The size of `ref` in the store, or why it cannot be worked on.
+Result<std::uint64_t> inspect_size(StoreConnection& conn, const image::Reference& ref) {
+  auto info = conn.inspect(local_name(ref));
   if (!info) {
     if (info.error().kind == ErrorKind::not_found) {
       // The daemon's words without the "inspect NAME: " context: the line names the image.
@@ -62,110 +45,58 @@ Result<std::uint64_t> inspect_size(engine::Client& client, const image::Referenc
     }
     return info.error();
   }
-  return static_cast<std::uint64_t>(std::max<std::int64_t>(0, info->size));
+  return info->size;
 }
 
 }  // namespace
 
-Result<SizeIndex> image_sizes(engine::Client& client) {
-  auto images = client.list_images();
-  if (!images) return images.error();
-  SizeIndex index;
-  for (const auto& img : *images) {
-    // What the export will write: the content size where the store says it
-    // (containerd: Size also counts unpacked snapshots), else the image's size.
-    const auto size = static_cast<std::uint64_t>(std::max<std::int64_t>(0, img.content_size >= 0 ? img.content_size : img.size));
-    // By tag and by digest: an image listed as name@sha256:... needs no inspect either.
-    for (const auto* names : {&img.repo_tags, &img.repo_digests}) {
-      for (const auto& name : *names) {
-        if (auto ref = image::parse_reference(name); ref) index[ref->canonical()] = size;
-      }
-    }
-    // Where the ID is the manifest digest (containerd), every repository of the
-    // image names it by that digest.
-    if (!img.target_digest.empty() && img.target_digest == img.id) {
-      for (const auto& tag : img.repo_tags) {
-        if (auto ref = image::parse_reference(tag); ref) {
-          if (auto by_digest = image::parse_reference(ref->repository() + "@" + img.id); by_digest) {
-            index[by_digest->canonical()] = size;
-          }
-        }
-      }
-    }
-  }
-  return index;
-}
+// ---- pull ---------------------------------------------------------------------
 
-SizeIndex image_sizes_of(const engine::Client& client, const std::vector<image::Reference>& refs, std::size_t workers) {
-  SizeIndex index;
-  std::mutex mu;
-  std::atomic<std::size_t> next{0};
-  auto work = [&] {
-    engine::Client c = client.clone();
-    for (std::size_t i = next++; i < refs.size(); i = next++) {
-      auto info = c.inspect_image(local_name(refs[i]));
-      if (!info) continue;
-      std::lock_guard lock(mu);
-      index[refs[i].canonical()] = static_cast<std::uint64_t>(std::max<std::int64_t>(0, info->size));
-    }
-  };
-  {
-    std::vector<std::jthread> pool;
-    for (std::size_t w = 0; w < std::clamp<std::size_t>(workers, 1, refs.size()); ++w) pool.emplace_back(work);
+Plan plan_pull(const ImageStore& store, const std::vector<image::Reference>& refs, const PullRequest& request) {
+  // Digests asked of the registries while the pulls run (see engine/registry.hpp):
+  // worth it when there are more images than workers.
+  std::shared_ptr<const engine::TagResolver> digests;
+  if (request.resolve && refs.size() > request.workers) {
+    digests = store.resolve_ahead(refs, std::min<std::size_t>(request.workers, 4));
   }
-  return index;
-}
-
-Result<std::string> auth_header_for(const std::string& domain, const CredentialLookup& lookup) {
-  if (!lookup) return engine::registry_auth_header(std::nullopt, domain);
-  auto creds = engine::find_credentials(domain, *lookup);
-  if (!creds) return creds.error().with_context("credentials for " + domain);
-  if (*creds) hpn::log::get("ops").debug("using credentials for {} from {}", domain, (*creds)->source);
-  return engine::registry_auth_header(*creds, domain);
+  Plan plan;
+  plan.tasks = pull_tasks(refs, request.platform, digests);
+  // A near registry answers for the whole list in a few ms: then the largest pulls
+  // start first, as saves do, so the batch does not end on one big image. A far or
+  // slow one costs this wait once, and the list's order stays.
+  if (digests && digests->wait_for(std::chrono::milliseconds(60))) size_pulls(plan.tasks, *digests);
+  // Workers start a little apart, so that pulls of images alike do not reach the
+  // daemon's unpacking at the same moments.
+  plan.start_spacing = std::chrono::milliseconds(100);
+  return plan;
 }
 
 std::vector<Task> pull_tasks(const std::vector<image::Reference>& refs, const std::string& platform,
-                             const CredentialLookup& credentials, std::shared_ptr<const engine::TagResolver> digests) {
+                             std::shared_ptr<const engine::TagResolver> digests) {
   std::vector<Task> tasks;
   for (std::size_t i = 0; i < refs.size(); ++i) {
     const auto& ref = refs[i];
     Task t;
     t.label = ref.original;
-    t.run = [ref, i, platform, credentials, digests](engine::Client& client,
-                                                     const ProgressFn& progress) -> Result<Outcome> {
-      LayerProgress layers;
-      std::string digest;
-      auto auth = auth_header_for(ref.domain, credentials);
-      if (!auth) return auth.error();
+    t.run = [ref, i, platform, digests](StoreConnection& conn, const ProgressFn& progress) -> Result<Outcome> {
       // Known already: the daemon skips asking the registry for the tag's digest.
       const auto resolved = digests && ref.digest.empty() ? digests->digest(i) : std::nullopt;
       progress("pulling", 0, 0);
-      auto st = client.pull(ref.repository(), resolved ? *resolved : ref.tag_or_digest(), platform, *auth,
-                            [&](const engine::JsonMessage& m) {
-                              if (m.status.rfind("Digest: ", 0) == 0) digest = m.status.substr(8);
-                              layers.update(m, "Downloading", progress, "pulling");
-                              if (m.status == "Extracting") progress("extracting", layers.done(), layers.total());
-                            });
-      if (!st) return st.error();
+      auto pulled = conn.pull(ref, resolved ? *resolved : ref.tag_or_digest(), platform, progress);
+      if (!pulled) return pulled.error();
       if (resolved) {
         hpn::log::get("ops").debug("{}: pulled by digest {}", ref.original, *resolved);
-        if (auto tagged = client.tag(ref.repository() + "@" + *resolved, ref.repository(), ref.tag); !tagged) {
+        if (auto tagged = conn.tag(ref.repository() + "@" + *resolved, ref); !tagged) {
           Error e = tagged.error();
           e.message = ref.original + ": pulled " + *resolved + " (its digest at the registry), then tagging it failed: " +
                       e.message;
           return e;
         }
-        if (digest.empty()) digest = *resolved;
+        if (pulled->digest.empty()) pulled->digest = *resolved;
       }
       Outcome o;
-      o.bytes = layers.total();
-      if (o.bytes == 0 && client.runtime() == engine::Runtime::podman) {
-        // Podman's pull stream reports no byte counts: the image's size stands in.
-        if (auto info = client.inspect_image(local_name(ref)); info) {
-          o.bytes = static_cast<std::uint64_t>(std::max<std::int64_t>(0, info->size));
-        }
-      }
-      if (!digest.empty()) o.detail = digest;
+      o.bytes = pulled->bytes;
+      o.detail = pulled->digest;
       return o;
     };
     tasks.push_back(std::move(t));
@@ -181,7 +112,10 @@ bool size_pulls(std::vector<Task>& tasks, const engine::TagResolver& digests) {
   return true;
 }
 
+// ---- save ---------------------------------------------------------------------
+
 std::filesystem::path save_path(const image::Reference& ref, const SaveSpec& spec) {
+  if (!spec.bundle.empty()) return spec.bundle;
   return archive::archive_path(ref, spec.dir, spec.by_project, archive::file_suffix(spec.compression));
 }
 
@@ -203,13 +137,6 @@ Freshness archive_freshness(const std::filesystem::path& path, const image::Refe
     }
   }
   return {false, "archive does not hold " + ref.original};
-}
-
-Result<Outcome> save_archive(engine::Client& client, const std::vector<std::string>& names,
-                             const std::filesystem::path& path, const SaveSpec& spec,
-                             const ProgressFn& progress) {
-  return write_archive([&](const engine::Sink& sink) { return client.save(names, sink, spec.platform); }, path, spec,
-                       progress);
 }
 
 Result<Outcome> write_archive(const TarProducer& producer, const std::filesystem::path& path, const SaveSpec& spec,
@@ -305,8 +232,63 @@ std::vector<std::shared_ptr<ExportGroup>> export_groups(const std::vector<image:
 
 }  // namespace
 
-std::vector<Task> save_tasks(const std::vector<image::Reference>& refs, const SaveSpec& spec,
-                             const SizeIndex& sizes) {
+
+std::filesystem::path save_directory(const SaveSpec& spec) {
+  const auto dir = spec.bundle.empty() ? spec.dir : spec.bundle.parent_path();
+  return dir.empty() ? std::filesystem::path(".") : dir;
+}
+
+SaveSpec effective_save(const ImageStore* store, SaveSpec spec, std::string* note) {
+  // The containerd image store exports the layers as it holds them, compressed as
+  // pulled: compressing the archive again costs time and saves nothing, so it is
+  // written as a plain tar (loadable everywhere, as docker save writes it). A
+  // bundle keeps the compression its name asks for.
+  if (store != nullptr && spec.compression != archive::Compression::none && spec.bundle.empty() &&
+      store->traits().compressed_exports) {
+    if (note != nullptr) {
+      *note = "the daemon keeps images in the containerd image store, compressed; archives are written as .tar "
+              "with their layers as stored, not compressed again (--compress " +
+              std::string(archive::to_string(spec.compression)) + ")";
+    }
+    spec.compression = archive::Compression::none;
+  }
+  return spec;
+}
+
+namespace {
+
+// Stop before writing when the images cannot fit: the uncompressed size of every
+// image whose archive does not exist yet must fit in the free space. Compressed
+// saves are not checked in advance (their size is unknown); ENOSPC still fails
+// the image cleanly.
+Status check_space(const std::vector<image::Reference>& refs, const SaveSpec& spec, const SizeIndex& sizes) {
+  if (spec.compression != archive::Compression::none) return {};
+  std::uint64_t need = 0;
+  for (const auto& ref : refs) {
+    std::error_code ec;
+    if (!spec.bundle.empty() || !std::filesystem::exists(save_path(ref, spec), ec)) {
+      if (auto it = sizes.find(ref.canonical()); it != sizes.end()) need += it->second;
+    }
+  }
+  const auto dir = save_directory(spec);
+  auto avail = archive::free_space(dir);
+  if (!avail) return avail.error();
+  if (need > *avail) {
+    return Error(ErrorKind::no_space, "not enough space on " + dir.string() + ": the images need about " +
+                                          human_bytes(need) + ", " + human_bytes(*avail) +
+                                          " is free; free some space, use --compress, or choose another --path");
+  }
+  return {};
+}
+
+Result<Outcome> save_archive(StoreConnection& conn, std::span<const std::string> names, const std::filesystem::path& path,
+                             const SaveSpec& spec, const ProgressFn& progress) {
+  return write_archive([&](const engine::Sink& sink) { return conn.export_images(names, spec.platform, sink); },
+                       path, spec, progress);
+}
+
+std::vector<Task> save_tasks(const std::vector<image::Reference>& refs, const SaveSpec& spec, const SizeIndex& sizes,
+                             bool ask_sizes) {
   std::vector<Task> tasks;
   const auto groups = export_groups(refs, spec, sizes);
   for (std::size_t i = 0; i < refs.size(); ++i) {
@@ -316,15 +298,15 @@ std::vector<Task> save_tasks(const std::vector<image::Reference>& refs, const Sa
     t.label = ref.original;
     if (auto it = sizes.find(ref.canonical()); it != sizes.end()) {
       t.size_hint = it->second;
-    } else {
-      t.prepare = [ref](engine::Client& client) { return inspect_size(client, ref); };
+    } else if (ask_sizes) {
+      t.prepare = [ref](StoreConnection& conn) { return inspect_size(conn, ref); };
     }
     const auto path = save_path(ref, spec);
-    t.run = [ref, path, spec, group](engine::Client& client, const ProgressFn& progress) -> Result<Outcome> {
+    t.run = [ref, path, spec, group](StoreConnection& conn, const ProgressFn& progress) -> Result<Outcome> {
       std::error_code ec;
       if (!spec.force && std::filesystem::exists(path, ec)) {
         progress("verifying", 0, 0);
-        auto info = client.inspect_image(local_name(ref));
+        auto info = conn.inspect(local_name(ref));
         if (!info) return info.error();
         auto fresh = archive_freshness(path, ref, info->id);
         if (fresh.fresh) {
@@ -335,7 +317,7 @@ std::vector<Task> save_tasks(const std::vector<image::Reference>& refs, const Sa
       }
       if (group) {
         progress("exporting", 0, 0);
-        auto multi = group->acquire(client, ref);
+        auto multi = group->acquire(conn, ref);
         if (!multi && multi.error().kind == ErrorKind::cancelled) return multi.error();
         if (multi) {
           auto single = (*multi)->single(ref);
@@ -346,72 +328,95 @@ std::vector<Task> save_tasks(const std::vector<image::Reference>& refs, const Sa
           hpn::log::get("ops").debug("{}: {}; exporting it alone", ref.original, single.error().message);
         }
       }
-      return save_archive(client, {local_name(ref)}, path, spec, progress);
+      const std::string name = local_name(ref);
+      return save_archive(conn, {&name, 1}, path, spec, progress);
     };
     tasks.push_back(std::move(t));
   }
   return tasks;
 }
 
-Task bundle_task(const std::vector<image::Reference>& refs, const std::filesystem::path& file,
-                 const SaveSpec& spec) {
+// One task saving every image into one archive (shared layers stored once).
+Task bundle_task(const std::vector<image::Reference>& refs, const SaveSpec& spec, bool ask_sizes) {
   Task t;
-  t.label = file.string() + " (" + std::to_string(refs.size()) + " images)";
+  t.label = spec.bundle.string() + " (" + std::to_string(refs.size()) + " images)";
   std::vector<std::string> names;
   for (const auto& r : refs) names.push_back(local_name(r));
-  t.prepare = [refs](engine::Client& client) -> Result<std::uint64_t> {
-    std::uint64_t total = 0;
-    for (const auto& r : refs) {
-      auto s = inspect_size(client, r);
-      if (!s) return s.error();
-      total += *s;
-    }
-    return total;
-  };
-  t.run = [names, file, spec](engine::Client& client, const ProgressFn& progress) {
-    return save_archive(client, names, file, spec, progress);
+  if (ask_sizes) {
+    t.prepare = [refs](StoreConnection& conn) -> Result<std::uint64_t> {
+      std::uint64_t total = 0;
+      for (const auto& r : refs) {
+        auto s = inspect_size(conn, r);
+        if (!s) return s.error();
+        total += *s;
+      }
+      return total;
+    };
+  }
+  t.run = [names, spec](StoreConnection& conn, const ProgressFn& progress) {
+    return save_archive(conn, names, spec.bundle, spec, progress);
   };
   return t;
 }
 
-Result<archive::DecompressingReader> open_for_load(const std::filesystem::path& path, bool verify,
-                                                   const ProgressFn& progress) {
-  if (verify) {
-    progress("verifying", 0, 0);
-    auto check = archive::verify_sidecar(path);
-    if (!check) return check.error();
-    if (*check == archive::Checksum::mismatch) {
-      return Error(ErrorKind::invalid_argument,
-                   path.string() + " does not match its checksum " + archive::sidecar_path(path).string() +
-                       " (corrupt or replaced); save it again, or use --skip-verify to load it anyway");
-    }
+}  // namespace
+
+Result<Plan> plan_save(const ImageStore& store, const std::vector<image::Reference>& refs, SaveSpec spec) {
+  // Load the checksum algorithm while the store answers the first questions.
+  std::jthread prepare_digest(util::Sha256::prepare);
+  if (!spec.platform.empty()) {
+    if (auto st = store.check_platform(spec.platform, "save"); !st) return st.error();
   }
-  auto reader = archive::DecompressingReader::open(path);
-  if (!reader) return reader.error();
-  if (reader->file_size() == 0) {
-    return Error(ErrorKind::invalid_argument, path.string() + " is empty; it is not an image archive");
+  Plan plan;
+  std::string note;
+  spec = effective_save(&store, std::move(spec), &note);
+  if (!note.empty()) plan.notes.push_back(note);
+  const StoreTraits& traits = store.traits();
+  const std::size_t running = std::min(spec.workers, refs.size());
+  // Compressing several archives at once, the workers already keep every core busy:
+  // each archive is compressed on its own worker's thread, since extra zstd threads
+  // per archive would only add CPU. One archive at a time (a bundle, one image,
+  // -j 1) gets every core.
+  if (spec.bundle.empty() && running > 1) spec.threads = 1;
+  // Small images go several per export where the store's exports can be split.
+  spec.group_small = spec.bundle.empty() && traits.groupable_exports;
+  // Sizes order the batch (largest first, heavy images one per core) and check the
+  // free space; a size the store cannot tell only costs the ordering.
+  const SizeIndex sizes = store.sizes(refs, spec.workers);
+  if (auto st = check_space(refs, spec, sizes); !st) return st.error();
+  if (!spec.bundle.empty()) {
+    plan.noun = "bundles";
+    plan.tasks.push_back(bundle_task(refs, spec, traits.cheap_queries));
+  } else {
+    plan.tasks = save_tasks(refs, spec, sizes, traits.cheap_queries);
   }
-  return reader;
+  return plan;
 }
 
-std::vector<Task> load_tasks(const std::vector<std::filesystem::path>& files, bool verify,
-                             const std::string& platform) {
-  std::vector<Task> tasks;
+// ---- load ---------------------------------------------------------------------
+
+Result<Plan> plan_load(const ImageStore& store, const std::vector<std::filesystem::path>& files,
+                       const LoadRequest& request) {
+  if (!request.platform.empty()) {
+    if (auto st = store.check_platform(request.platform, "load"); !st) return st.error();
+  }
+  Plan plan;
+  plan.noun = "files";
   for (const auto& path : files) {
     Task t;
     t.label = path.string();
     std::error_code ec;
     t.size_hint = std::filesystem::file_size(path, ec);
-    t.run = [path, verify, platform](engine::Client& client, const ProgressFn& progress) -> Result<Outcome> {
-      auto reader = open_for_load(path, verify, progress);
+    t.run = [path, request](StoreConnection& conn, const ProgressFn& progress) -> Result<Outcome> {
+      auto reader = open_for_load(path, request.verify, progress);
       if (!reader) return reader.error();
       const std::uint64_t size = reader->file_size();
       progress("loading", 0, size);
       // Blobs named by their digest are checked as they pass: a damaged one stops
-      // the upload, so the daemon never commits the image.
+      // the upload, so the store never commits the image.
       archive::BlobChecker blobs("archive");
       std::optional<Error> damaged;
-      auto loaded = client.load([&](std::span<char> buf) -> Result<std::size_t> {
+      auto loaded = conn.import_archive([&](std::span<char> buf) -> Result<std::size_t> {
         auto n = reader->read(buf);
         if (n && *n > 0) {
           if (auto st = blobs.feed(std::string_view(buf.data(), *n)); !st) {
@@ -425,7 +430,7 @@ std::vector<Task> load_tasks(const std::vector<std::filesystem::path>& files, bo
           progress("loading", reader->bytes_consumed(), size);
         }
         return n;
-      }, {}, platform);
+      }, request.platform);
       if (!loaded) {
         if (damaged) return *damaged;
         // A reader error (corrupt compressed data) names the file already.
@@ -451,10 +456,33 @@ std::vector<Task> load_tasks(const std::vector<std::filesystem::path>& files, bo
       }
       return Outcome{.detail = detail, .bytes = reader->file_size(), .unchanged = false, .uncommitted = {}};
     };
-    tasks.push_back(std::move(t));
+    plan.tasks.push_back(std::move(t));
   }
-  return tasks;
+  return plan;
 }
+
+Result<archive::DecompressingReader> open_for_load(const std::filesystem::path& path, bool verify,
+                                                   const ProgressFn& progress) {
+  if (verify) {
+    progress("verifying", 0, 0);
+    auto check = archive::verify_sidecar(path);
+    if (!check) return check.error();
+    if (*check == archive::Checksum::mismatch) {
+      return Error(ErrorKind::invalid_argument,
+                   path.string() + " does not match its checksum " + archive::sidecar_path(path).string() +
+                       " (corrupt or replaced); save it again, or use --skip-verify to load it anyway");
+    }
+  }
+  auto reader = archive::DecompressingReader::open(path);
+  if (!reader) return reader.error();
+  if (reader->file_size() == 0) {
+    return Error(ErrorKind::invalid_argument, path.string() + " is empty; it is not an image archive");
+  }
+  return reader;
+}
+
+
+// ---- push ---------------------------------------------------------------------
 
 Result<std::string> push_target(const image::Reference& ref, const PushSpec& spec) {
   if (!ref.tag_given && !ref.digest.empty()) {
@@ -470,12 +498,14 @@ Result<std::string> push_target(const image::Reference& ref, const PushSpec& spe
   return registry + "/" + project + "/" + ref.name() + ":" + ref.tag;
 }
 
-std::vector<Task> push_tasks(const std::vector<image::Reference>& refs, const PushSpec& spec) {
-  std::vector<Task> tasks;
+
+Plan plan_push(const ImageStore& store, const std::vector<image::Reference>& refs, const PushSpec& spec) {
+  Plan plan;
+  const bool ask = store.traits().cheap_queries;
   for (const auto& ref : refs) {
     Task t;
     t.label = ref.original;
-    t.prepare = [ref, spec](engine::Client& client) -> Result<std::uint64_t> {
+    t.prepare = [ref, spec, ask](StoreConnection& conn) -> Result<std::uint64_t> {
       auto target = push_target(ref, spec);
       if (!target) return target.error();
       auto parsed = image::parse_reference(*target);
@@ -484,34 +514,32 @@ std::vector<Task> push_tasks(const std::vector<image::Reference>& refs, const Pu
                                                       " is invalid (" + parsed.error().message +
                                                       "); check -r and -p");
       }
-      return inspect_size(client, ref);
+      return ask ? inspect_size(conn, ref) : Result<std::uint64_t>(0);
     };
-    t.run = [ref, spec](engine::Client& client, const ProgressFn& progress) -> Result<Outcome> {
+    t.run = [ref, spec, ask](StoreConnection& conn, const ProgressFn& progress) -> Result<Outcome> {
       progress("tagging", 0, 0);
       auto target_text = push_target(ref, spec);
       if (!target_text) return target_text.error();
       auto target = image::parse_reference(*target_text);
       if (!target) return target.error();
-      auto auth = auth_header_for(target->domain, spec.credentials);  // before tagging: nothing to undo
-      if (!auth) return auth.error();
       const std::string source = local_name(ref);
-      auto size = inspect_size(client, ref);
-      if (!size) return size.error();
+      std::uint64_t size = 0;
+      if (ask) {
+        auto s = inspect_size(conn, ref);
+        if (!s) return s.error();
+        size = *s;
+      }
       const std::string target_local = local_name(*target);
       const bool same = source == target_local;
       // Only remove afterwards a tag that hpn itself created.
-      const bool existed = same || client.inspect_image(target_local).ok();
+      const bool existed = same || conn.inspect(target_local).ok();
       if (!same) {
-        if (auto st = client.tag(source, target->familiar_repository(), target->tag); !st) {
-          return st.error();
-        }
+        if (auto st = conn.tag(source, *target); !st) return st.error();
       }
-      LayerProgress layers;
       progress("pushing", 0, 0);
-      auto pushed = client.push(target->familiar_repository(), target->tag, *auth,
-                                [&](const engine::JsonMessage& m) { layers.update(m, "Pushing", progress, "pushing"); });
+      auto pushed = conn.push(*target, progress);
       if (!existed) {
-        auto removed = client.remove(target_local);
+        auto removed = conn.remove(target_local, false);
         if (!removed && pushed) {
           return Error(removed.error().kind, "pushed " + *target_text + " but could not remove the temporary tag: " +
                                                  removed.error().message);
@@ -520,33 +548,31 @@ std::vector<Task> push_tasks(const std::vector<image::Reference>& refs, const Pu
       if (!pushed) return pushed.error();
       Outcome o;
       o.detail = "-> " + *target_text + (pushed->digest.empty() ? "" : " " + pushed->digest);
-      o.bytes = *size;
+      o.bytes = size;
       return o;
     };
-    tasks.push_back(std::move(t));
+    plan.tasks.push_back(std::move(t));
   }
-  return tasks;
+  return plan;
 }
 
-std::vector<Task> rmi_tasks(const std::vector<image::Reference>& refs, bool force) {
-  std::vector<Task> tasks;
+// ---- rmi ----------------------------------------------------------------------
+
+Plan plan_rmi(const std::vector<image::Reference>& refs, bool force) {
+  Plan plan;
   for (const auto& ref : refs) {
     Task t;
     t.label = ref.original;
-    t.run = [ref, force](engine::Client& client, const ProgressFn&) -> Result<Outcome> {
-      auto removed = client.remove(local_name(ref), force);
+    t.run = [ref, force](StoreConnection& conn, const ProgressFn&) -> Result<Outcome> {
+      auto removed = conn.remove(local_name(ref), force);
       if (!removed) return removed.error();
-      std::size_t untagged = 0, deleted = 0;
-      for (const auto& line : *removed) {
-        if (line.rfind("Untagged", 0) == 0) ++untagged;
-        else ++deleted;
-      }
-      return Outcome{.detail = "(untagged " + std::to_string(untagged) + ", deleted " + std::to_string(deleted) + ")",
+      return Outcome{.detail = "(untagged " + std::to_string(removed->untagged) + ", deleted " +
+                               std::to_string(removed->deleted) + ")",
                      .bytes = 0, .unchanged = false, .uncommitted = {}};
     };
-    tasks.push_back(std::move(t));
+    plan.tasks.push_back(std::move(t));
   }
-  return tasks;
+  return plan;
 }
 
 }  // namespace hpn::ops

@@ -105,6 +105,11 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Pr
       failure = Error(ErrorKind::cancelled, "interrupted");
       break;
     }
+    if (io.deadline && std::chrono::steady_clock::now() >= *io.deadline) {
+      failure = Error(ErrorKind::timeout, argv[0] + " took longer than " +
+                                              (io.deadline_why.empty() ? std::string("its time limit") : io.deadline_why));
+      break;
+    }
     // Refill stdin data.
     if (in_w.valid() && in_off == in_have && !in_eof) {
       auto n = io.input(inbuf);

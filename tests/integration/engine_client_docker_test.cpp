@@ -409,7 +409,7 @@ TEST(Resolver, TagsResolveToTheDigestsTheRegistryHoldsAndPullsByThemEndTagged) {
     EXPECT_EQ(resolver->size(i), total) << refs[i].original;
   }
   EXPECT_EQ(resolver->size(2), 0u);
-  auto sized = hpn::ops::pull_tasks(refs, "", std::nullopt, resolver);
+  auto sized = hpn::ops::pull_tasks(refs, "", resolver);
   EXPECT_FALSE(hpn::ops::size_pulls(sized, *resolver));  // one unknown: the list's order stays
   EXPECT_EQ(sized[1].size_hint, 0u);
   sized.pop_back();
@@ -422,7 +422,8 @@ TEST(Resolver, TagsResolveToTheDigestsTheRegistryHoldsAndPullsByThemEndTagged) {
   QuietReporter quiet;
   hpn::ops::BatchOptions bo;
   bo.workers = 2;
-  auto results = hpn::ops::run_batch(c, hpn::ops::pull_tasks(refs, "", std::nullopt, resolver), bo, quiet);
+  const hpn::ops::DaemonStore store(c.clone(), std::nullopt);
+  auto results = hpn::ops::run_batch(store, hpn::ops::pull_tasks(refs, "", resolver), bo, quiet);
   ASSERT_EQ(results.size(), 3u);
   for (std::size_t i = 0; i < 2; ++i) {
     ASSERT_EQ(results[i].state, hpn::ops::TaskState::succeeded) << results[i].error->describe();

@@ -1,4 +1,4 @@
-// The batch scheduler with tasks that do not touch the daemon (an offline client).
+// The batch scheduler with tasks that do not touch any store.
 #include "hpn/ops/batch.hpp"
 
 #include <algorithm>
@@ -29,12 +29,48 @@ class Quiet final : public hpn::ops::Reporter {
   std::vector<std::size_t> started;
 };
 
-hpn::engine::Client offline_client() {
-  hpn::engine::Endpoint ep;
-  ep.transport = hpn::engine::Transport::unix_socket;
-  ep.socket_path = "/nonexistent/hpn-test.sock";
-  return hpn::engine::Client::offline(ep);
-}
+// A store whose connections do nothing: the tasks here never ask it anything.
+class IdleStore final : public hpn::ops::ImageStore {
+ public:
+  class Idle final : public hpn::ops::StoreConnection {
+   public:
+    void watch(const std::atomic<bool>*) override {}
+    void set_deadline(std::optional<std::chrono::steady_clock::time_point>, std::string) override {}
+    hpn::Result<hpn::ops::StoredImage> inspect(const std::string&) override { return unused(); }
+    hpn::Result<std::uint64_t> export_images(std::span<const std::string>, const std::string&,
+                                             const hpn::engine::Sink&) override {
+      return unused();
+    }
+    hpn::Result<hpn::ops::Loaded> import_archive(const hpn::engine::Source&, const std::string&) override {
+      return unused();
+    }
+    hpn::Result<hpn::ops::Pulled> pull(const hpn::image::Reference&, const std::string&, const std::string&,
+                                       const hpn::ops::ProgressFn&) override {
+      return unused();
+    }
+    hpn::Status tag(const std::string&, const hpn::image::Reference&) override { return unused(); }
+    hpn::Result<hpn::ops::Pushed> push(const hpn::image::Reference&, const hpn::ops::ProgressFn&) override {
+      return unused();
+    }
+    hpn::Result<hpn::ops::Removed> remove(const std::string&, bool) override { return unused(); }
+
+   private:
+    static hpn::Error unused() { return hpn::Error(hpn::ErrorKind::unsupported, "not used by these tests"); }
+  };
+  const hpn::ops::StoreTraits& traits() const override { return traits_; }
+  std::unique_ptr<hpn::ops::StoreConnection> open() const override { return std::make_unique<Idle>(); }
+  hpn::ops::SizeIndex sizes(const std::vector<hpn::image::Reference>&, std::size_t) const override { return {}; }
+  hpn::Status check_platform(const std::string&, std::string_view) const override { return {}; }
+  std::shared_ptr<const hpn::engine::TagResolver> resolve_ahead(const std::vector<hpn::image::Reference>&,
+                                                                std::size_t) const override {
+    return nullptr;
+  }
+
+ private:
+  hpn::ops::StoreTraits traits_;
+};
+
+const IdleStore k_store;
 
 struct Concurrency {
   std::atomic<int> heavy{0}, all{0}, max_heavy{0}, max_all{0};
@@ -48,7 +84,7 @@ hpn::ops::Task sleeper(const std::string& label, std::uint64_t size, bool heavy,
   hpn::ops::Task t;
   t.label = label;
   t.size_hint = size;
-  t.run = [&c, heavy](hpn::engine::Client&, const hpn::ops::ProgressFn&) -> hpn::Result<hpn::ops::Outcome> {
+  t.run = [&c, heavy](hpn::ops::StoreConnection&, const hpn::ops::ProgressFn&) -> hpn::Result<hpn::ops::Outcome> {
     if (heavy) Concurrency::raise(c.max_heavy, ++c.heavy);
     Concurrency::raise(c.max_all, ++c.all);
     std::this_thread::sleep_for(40ms);
@@ -71,7 +107,7 @@ TEST(Batch, HeavyTasksRunAtMostTheLimitWhileLightOnesFillTheOtherWorkers) {
   o.heavy_limit = 2;
   o.heavy_bytes = 16 << 20;
   Quiet r;
-  auto results = hpn::ops::run_batch(offline_client(), std::move(tasks), o, r);
+  auto results = hpn::ops::run_batch(k_store, std::move(tasks), o, r);
   for (const auto& res : results) EXPECT_EQ(res.state, hpn::ops::TaskState::succeeded) << res.label;
   EXPECT_EQ(c.max_heavy.load(), 2);
   EXPECT_EQ(c.max_all.load(), 4);  // the two free workers took small images meanwhile
@@ -93,7 +129,7 @@ TEST(Batch, WithoutALimitEveryWorkerTakesTheLargestLeft) {
   hpn::ops::BatchOptions o;
   o.workers = 4;
   Quiet r;
-  auto results = hpn::ops::run_batch(offline_client(), std::move(tasks), o, r);
+  auto results = hpn::ops::run_batch(k_store, std::move(tasks), o, r);
   EXPECT_EQ(c.max_heavy.load(), 4);
 }
 
@@ -105,7 +141,7 @@ TEST(Batch, OnlyHeavyTasksLeftWaitForAFreeSlot) {
   o.workers = 4;
   o.heavy_limit = 1;
   Quiet r;
-  auto results = hpn::ops::run_batch(offline_client(), std::move(tasks), o, r);
+  auto results = hpn::ops::run_batch(k_store, std::move(tasks), o, r);
   for (const auto& res : results) EXPECT_EQ(res.state, hpn::ops::TaskState::succeeded) << res.label;
   EXPECT_EQ(c.max_heavy.load(), 1);
 }
@@ -116,7 +152,7 @@ TEST(Batch, UncommittedFilesAreReportedOnceTheyHaveTheirNames) {
   std::filesystem::create_directories(dir);
   hpn::ops::Task t;
   t.label = "one";
-  t.run = [&](hpn::engine::Client&, const hpn::ops::ProgressFn&) -> hpn::Result<hpn::ops::Outcome> {
+  t.run = [&](hpn::ops::StoreConnection&, const hpn::ops::ProgressFn&) -> hpn::Result<hpn::ops::Outcome> {
     auto f = hpn::util::AtomicFile::create(dir / "one.tar");
     if (!f) return f.error();
     if (auto st = f->write("bytes"); !st) return st.error();
@@ -129,7 +165,7 @@ TEST(Batch, UncommittedFilesAreReportedOnceTheyHaveTheirNames) {
   std::vector<hpn::ops::Task> tasks;
   tasks.push_back(std::move(t));
   Quiet r;
-  auto results = hpn::ops::run_batch(offline_client(), std::move(tasks), {}, r);
+  auto results = hpn::ops::run_batch(k_store, std::move(tasks), {}, r);
   EXPECT_EQ(results[0].state, hpn::ops::TaskState::succeeded);
   EXPECT_TRUE(std::filesystem::exists(dir / "one.tar"));
   EXPECT_TRUE(std::filesystem::exists(dir / "one.tar.sha256"));
@@ -145,7 +181,7 @@ TEST(Batch, SpacedStartsGiveEachWorkerItsFirstTaskApartAndTheRestAtOnce) {
   auto timed = [&](const std::string& label) {
     hpn::ops::Task t;
     t.label = label;
-    t.run = [&](hpn::engine::Client&, const hpn::ops::ProgressFn&) -> hpn::Result<hpn::ops::Outcome> {
+    t.run = [&](hpn::ops::StoreConnection&, const hpn::ops::ProgressFn&) -> hpn::Result<hpn::ops::Outcome> {
       {
         std::lock_guard lock(mu);
         starts.push_back(Clock::now());
@@ -164,7 +200,7 @@ TEST(Batch, SpacedStartsGiveEachWorkerItsFirstTaskApartAndTheRestAtOnce) {
     o.start_spacing = spacing;
     Quiet q;
     const auto t0 = Clock::now();
-    auto results = hpn::ops::run_batch(offline_client(), std::move(v), o, q);
+    auto results = hpn::ops::run_batch(k_store, std::move(v), o, q);
     for (const auto& r : results) EXPECT_EQ(r.state, hpn::ops::TaskState::succeeded);
     std::vector<long> ms;
     for (auto s : starts) ms.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(s - t0).count());

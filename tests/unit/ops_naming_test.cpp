@@ -16,7 +16,7 @@ namespace {
 std::string target(const std::string& src, int mode, const std::string& project = {}) {
   auto ref = parse_reference(src);
   EXPECT_TRUE(ref.ok());
-  auto t = push_target(*ref, PushSpec{.registry = "harbor.local", .mode = mode, .project = project, .credentials = std::nullopt});
+  auto t = push_target(*ref, PushSpec{.registry = "harbor.local", .mode = mode, .project = project});
   EXPECT_TRUE(t.ok());
   return t.ok() ? *t : std::string();
 }
@@ -39,7 +39,7 @@ TEST(PushTarget, HarpoonTable) {
 TEST(PushTarget, DigestOnlyReferenceNeedsATag) {
   auto ref = parse_reference("nginx@sha256:" + std::string(64, 'b'));
   ASSERT_TRUE(ref.ok());
-  auto t = push_target(*ref, PushSpec{.registry = "r", .mode = 1, .project = {}, .credentials = std::nullopt});
+  auto t = push_target(*ref, PushSpec{.registry = "r", .mode = 1, .project = {}});
   ASSERT_FALSE(t.ok());
   EXPECT_NE(t.error().message.find("needs a tag"), std::string::npos);
 }

@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "hpn/ops/cli_backend.hpp"
+#include "hpn/ops/cli_store.hpp"
 
 using hpn::util::ProcessIo;
 using hpn::util::run_process;

@@ -4,7 +4,8 @@
 #include <chrono>
 
 #include "hpn/cli/common.hpp"
-#include "hpn/ops/batch.hpp"
+#include "hpn/ops/image_store.hpp"
+#include "hpn/ops/operations.hpp"
 
 namespace hpn::cli {
 
@@ -21,9 +22,10 @@ int cmd_logout(Context& ctx);
 // Worker count: -j, else config parallel.max_workers.
 int worker_count(const Context& ctx);
 
-// Connect, run `tasks` on the worker pool with the configured retries, timeouts and
-// interrupt handling, print results; returns the exit code.
-int run_tasks(Context& ctx, engine::Client& client, std::vector<ops::Task> tasks, const char* noun = "images",
-              std::chrono::milliseconds start_spacing = {});
+// Run `plan` on `store` with the configured workers, retries, timeouts and
+// interrupt handling; print its notes, progress and results; return the exit code.
+int run_plan(const Context& ctx, const ops::ImageStore& store, ops::Plan plan);
+// The exit code for a plan that could not be made: usage for a bad argument.
+int plan_failed(const Error& error);
 
 }  // namespace hpn::cli

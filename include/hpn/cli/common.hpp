@@ -2,6 +2,7 @@
 // the daemon, and the image inputs.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,7 +12,7 @@
 #include "hpn/engine/client.hpp"
 #include "hpn/engine/endpoint.hpp"
 #include "hpn/image/image_list.hpp"
-#include "hpn/ops/cli_backend.hpp"
+#include "hpn/ops/image_store.hpp"
 #include "hpn/util/config.hpp"
 #include "hpn/util/result.hpp"
 
@@ -74,16 +75,10 @@ Result<engine::Client> connect(const Context& ctx);
 // connect(), printing the error when it fails (the caller then exits 1).
 std::optional<engine::Client> connect_or_report(const Context& ctx);
 
-// With --backend cli: the command-line tool to drive (docker -H URI, podman --url URI,
-// nerdctl) and an offline client for the worker pool; nullopt for the API backend.
-struct CliBackend {
-  ops::CliTool tool;
-  engine::Client client;
-};
-Result<std::optional<CliBackend>> cli_backend(const Context& ctx);
-// cli_backend(), printing the error when the endpoint cannot be resolved: outer
-// nullopt means "stop with a usage error", inner nullopt means "use the API".
-std::optional<std::optional<CliBackend>> cli_backend_or_report(const Context& ctx);
+// The store a batch works on: the daemon through its Engine API, or with
+// --backend cli the command-line tool (docker -H URI, podman --url URI, nerdctl).
+// On failure the error is printed and `exit_code` says how to stop.
+std::unique_ptr<ops::ImageStore> open_store(const Context& ctx, int& exit_code);
 
 // The images to work on, from -f LIST and/or positional references. Prints every
 // problem (with line numbers) and returns nullopt when the batch must not start.

@@ -83,17 +83,14 @@ struct ClientOptions {
   std::optional<std::string> api_version;
 };
 
-// Progress callback for streamed operations (pull, push, load).
-using ProgressFn = std::function<void(const JsonMessage&)>;
+// Called with each message of a streamed operation (pull, push, load).
+using MessageFn = std::function<void(const JsonMessage&)>;
 
 class Client {
  public:
   // Connect and negotiate: GET /_ping, then min(ours, daemon's) unless overridden.
   static Result<Client> connect(const Endpoint& endpoint, const ClientOptions& options = {});
 
-  // A client that has not talked to the daemon (no ping): for code paths that do not
-  // use the API, such as the CLI backend's worker pool.
-  static Client offline(const Endpoint& endpoint);
 
   // A client on a new connection with the same endpoint and negotiated version.
   Client clone() const;
@@ -102,6 +99,7 @@ class Client {
   const std::string& api_version() const { return api_version_; }
   Runtime runtime() const { return ping_.runtime; }
   Connection& connection() { return conn_; }
+  const Connection& connection() const { return conn_; }
 
   Result<PingInfo> ping();
   Result<nlohmann::json> version();
@@ -116,7 +114,7 @@ class Client {
   // Pull `image` (repository without tag) at `tag`; the tag is always sent.
   Result<void> pull(const std::string& image, const std::string& tag,
                     const std::string& platform = {}, const std::string& registry_auth = {},
-                    const ProgressFn& progress = {});
+                    const MessageFn& progress = {});
   // Stream `docker save` of one or several images to `sink`; checks the tar framing
   // and fails when the stream is truncated or the daemon appended an error.
   // `platform` ("os/arch[/variant]") needs API 1.48 (Docker 28+); older daemons and
@@ -124,11 +122,11 @@ class Client {
   Result<std::uint64_t> save(std::span<const std::string> names, const Sink& sink, const std::string& platform = {});
   // Load a tar (or compressed tar) streamed from `source` (chunked upload);
   // `platform` as for save.
-  Result<LoadResult> load(const Source& source, const ProgressFn& progress = {}, const std::string& platform = {});
+  Result<LoadResult> load(const Source& source, const MessageFn& progress = {}, const std::string& platform = {});
   Result<void> tag(const std::string& source, const std::string& repo, const std::string& tag);
   // Push `repo` at `tag`; `registry_auth` is the X-Registry-Auth value (anonymous if empty).
   Result<PushResult> push(const std::string& repo, const std::string& tag,
-                          const std::string& registry_auth = {}, const ProgressFn& progress = {});
+                          const std::string& registry_auth = {}, const MessageFn& progress = {});
   // Check credentials against a registry through the daemon (POST /auth). Returns
   // the identity token the registry issued, if any. The password is never logged.
   Result<std::string> login(const std::string& server, const std::string& username, const std::string& password);

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "hpn/engine/client.hpp"
+#include "hpn/ops/image_store.hpp"
 #include "hpn/util/config.hpp"
 #include "hpn/util/group_commit.hpp"
 #include "hpn/util/result.hpp"
@@ -29,17 +29,13 @@ struct Outcome {
   std::shared_ptr<util::PendingGroup> uncommitted;
 };
 
-// Progress of one task: a phase ("exporting", "saving", "pulling", ...) and bytes
-// done out of total (0 = unknown). Cheap to call per chunk: the batch throttles it.
-using ProgressFn = std::function<void(std::string_view phase, std::uint64_t done, std::uint64_t total)>;
-
 struct Task {
   std::string label;  // the image or file as the user wrote it
   // Optional first phase, run by the workers for all tasks before any `run`:
   // returns the size used to start the largest tasks first. An error fails the task.
-  std::function<Result<std::uint64_t>(engine::Client&)> prepare;
+  std::function<Result<std::uint64_t>(StoreConnection&)> prepare;
   std::uint64_t size_hint = 0;
-  std::function<Result<Outcome>(engine::Client&, const ProgressFn&)> run;
+  std::function<Result<Outcome>(StoreConnection&, const ProgressFn&)> run;
   // Called after a failed attempt, before a retry or giving up (e.g. to clean up).
   std::function<void()> on_failure;
 };
@@ -82,8 +78,8 @@ struct BatchOptions {
   bool largest_first = true;
   // Tasks of at least `heavy_bytes` (size known) run at most `heavy_limit` at a time
   // (0 = no limit); meanwhile the other workers take the smallest tasks. For a local
-  // daemon hpn sets the limit to the number of cores: more large exports at once
-  // than cores only share the same CPUs and disk (bench: save-mixed10).
+  // store the plans set the limit to the number of cores: more large exports at
+  // once than cores only share the same CPUs and disk (bench: save-mixed10).
   int heavy_limit = 0;
   std::uint64_t heavy_bytes = std::uint64_t{16} << 20;
   // Workers take their first task this far apart (worker w after w * start_spacing,
@@ -94,8 +90,9 @@ struct BatchOptions {
   static constexpr std::chrono::milliseconds k_max_start_spread{400};
 };
 
-// Run `tasks` and return one result per task, in list order.
-std::vector<TaskResult> run_batch(const engine::Client& prototype, std::vector<Task> tasks,
+// Run `tasks` on connections of `store` (one per worker) and return one result per
+// task, in list order.
+std::vector<TaskResult> run_batch(const ImageStore& store, std::vector<Task> tasks,
                                   const BatchOptions& options, Reporter& reporter);
 
 // Backoff before retry `attempt` (1-based): delay * 2^(attempt-1), capped, with jitter

@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "hpn/archive/split.hpp"
-#include "hpn/engine/client.hpp"
 #include "hpn/image/reference.hpp"
 #include "hpn/ops/batch.hpp"
 
@@ -41,10 +40,10 @@ class ExportGroup {
   // may take (held in memory until every member has its archive).
   ExportGroup(std::vector<image::Reference> members, std::uint64_t budget);
 
-  // The group's export, made on the first call (through `client`). An error means
+  // The group's export, made on the first call (through `conn`). An error means
   // the member should be exported on its own; `cancelled` means interrupted.
   // Each member asks once: when all have, the export is let go.
-  Result<std::shared_ptr<const archive::MultiImageArchive>> acquire(engine::Client& client,
+  Result<std::shared_ptr<const archive::MultiImageArchive>> acquire(StoreConnection& conn,
                                                                    const image::Reference& member);
 
  private:
