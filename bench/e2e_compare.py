@@ -10,6 +10,8 @@ Scenarios (targets from the batch-operations issue, 2-core machine):
                 to each TCP handshake; dockerd opens a connection per request)   >= 4x
   backend-tiny50 / backend-mixed10   hpn save --backend cli (a docker process per image)
                 against the API backend, both with 4 workers (reported, no target)
+  backend-load-mixed10 / backend-push-tiny20   hpn load of the mixed archives and hpn push
+                of 20 tiny images to the local registry, each back end (reported, no target)
   progress-mixed10   hpn save with the live progress display forced on against off:
                 within 3% (rendering costs nothing measurable)
   save-gzip-mixed10  `docker save IMG | gzip > F.tar.gz` loop against
@@ -26,6 +28,10 @@ loop (/usr/local/bin/docker, else the first docker on PATH) and the floor (one
 Stress cases (Docker 20.10 and Docker 28 classic, against the CLI loop, with hpn's
 peak RSS and the machine's CPU utilisation while each contender runs):
   stress-small100 / stress-large5    100 small images / 5 images of about 250 MB
+
+With --baseline OTHER_HPN every hpn row of every scenario runs twice, with this hpn
+and with OTHER_HPN, alternating, and a closing table gives each row's time against
+the baseline's (target: no row more than 3% slower).
 
 Needs the test environment (eval "$(scripts/testenv start)") and a built hpn.
 Prints medians of --repeats runs and ratios; exits 1 if a target is missed and
@@ -45,6 +51,7 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BASELINE_MARK = "  before: "
 
 
 def run(cmd, **kw):
@@ -79,6 +86,8 @@ class Bench:
         if os.path.exists("/usr/bin/docker") and path_docker and os.path.realpath(path_docker) != "/usr/bin/docker":
             self.alt_docker = ["/usr/bin/docker", "-H", self.host]
         self.work = tempfile.mkdtemp(prefix="hpn-bench.")
+        self.baseline = args.baseline
+        self.versus = []  # (scenario, row, this hpn's median, the baseline's median)
         self.results = []
         self.peak_rss_kb = 0
 
@@ -188,10 +197,28 @@ class Bench:
             os.makedirs(out)
         return clean
 
+    def with_binary(self, binary, fn):
+        """fn run with another hpn binary."""
+        def run_it():
+            saved, self.hpn = self.hpn, binary
+            try:
+                fn()
+            finally:
+                self.hpn = saved
+        return run_it
+
     def measure(self, scenario, contenders, setup, target, sizes=None, ceiling=False, base_row=0, stats=False,
                 what=None):
         """Median times; the ratio of each row is base_row's median over its own.
-        `what` names the row the target applies to (default: the hpn -j 4 row)."""
+        `what` names the row the target applies to (default: the hpn -j 4 row).
+        With a baseline, each hpn row gets a twin run with the baseline binary."""
+        if self.baseline:
+            twins = []
+            for name, fn in contenders:
+                twins.append((name, fn))
+                if name.startswith("hpn"):
+                    twins.append((BASELINE_MARK + name, self.with_binary(self.baseline, fn)))
+            contenders = twins
         times = {name: [] for name, _ in contenders}
         cpu = {name: [] for name, _ in contenders}
         rss = {name: 0 for name, _ in contenders}
@@ -236,6 +263,10 @@ class Bench:
             # 4-worker ratio (unless hpn makes each pull cheaper than -j 1 does).
             r1 = base / statistics.median(times[one[0]])
             print(f"ceiling: 4 workers overlapping perfectly, 4 x the -j 1 ratio: {4 * r1:.2f}x")
+        for name, _ in contenders:
+            if name.startswith(BASELINE_MARK):
+                own = name[len(BASELINE_MARK):]
+                self.versus.append((scenario, own, statistics.median(times[own]), statistics.median(times[name])))
         verdict = "PASS" if best >= target else "MISS"
         row = what or "hpn -j 4"
         print(f"target: ratio of {row} to '{contenders[base_row][0].strip()}' >= {target}x: {best:.2f}x {verdict}",
@@ -291,6 +322,29 @@ class Bench:
                       ("hpn save -j 4 (api)", lambda: self.hpn_run("save", images, 4, ("-p", out)))]
         self.measure(name, contenders, clean, 1.0)
         shutil.rmtree(out, ignore_errors=True)
+
+    def backend_load_scenario(self, name, images):
+        """hpn load of hpn save's archives of `images`, through each back end."""
+        out = os.path.join(self.work, "archives")
+        shutil.rmtree(out, ignore_errors=True)
+        self.hpn_run("save", images, 4, ("-p", out))
+        contenders = [("hpn load -j 4 --backend cli", lambda: self.hpn_load(out, ("--backend", "cli"))),
+                      ("hpn load -j 4 (api)", lambda: self.hpn_load(out, ()))]
+        self.measure(name, contenders, lambda: None, 1.0)
+        shutil.rmtree(out, ignore_errors=True)
+
+    def hpn_load(self, directory, extra):
+        env = dict(os.environ, DOCKER_HOST=self.host)
+        run([self.hpn, "load", "-q", "-j", "4", *extra, directory], env=env)
+
+    def backend_push_scenario(self, name, images):
+        """hpn push of `images` to the local registry (each run its own project), each back end."""
+        runs = iter(range(1_000_000))
+        contenders = [("hpn push -j 4 --backend cli",
+                       lambda: self.hpn_run("push", images, 4, ("-r", self.registry, "-p", f"bench{next(runs)}", "--backend", "cli"))),
+                      ("hpn push -j 4 (api)",
+                       lambda: self.hpn_run("push", images, 4, ("-r", self.registry, "-p", f"bench{next(runs)}")))]
+        self.measure(name, contenders, lambda: None, 1.0)
 
     def progress_scenario(self, name, images):
         out = os.path.join(self.work, "out")
@@ -466,6 +520,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--only", default="", help="comma-separated scenarios to run")
     ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    ap.add_argument("--baseline", default="", help="another hpn binary: every hpn row runs with both, alternating")
     args = ap.parse_args()
     if not os.environ.get("HPN_TEST_DOCKER_HOST"):
         print("skipped: HPN_TEST_DOCKER_HOST not set; run scripts/testenv start", file=sys.stderr)
@@ -484,6 +539,10 @@ def main():
             b.backend_scenario("backend-tiny50", tiny)
         if want("backend-mixed10"):
             b.backend_scenario("backend-mixed10", mixed)
+        if want("backend-load-mixed10"):
+            b.backend_load_scenario("backend-load-mixed10", mixed)
+        if want("backend-push-tiny20"):
+            b.backend_push_scenario("backend-push-tiny20", tiny[:20])
         if want("progress-mixed10"):
             b.progress_scenario("progress-mixed10", mixed)
         if want("save-gzip-mixed10"):
@@ -548,7 +607,16 @@ def main():
     print("\n## summary")
     for scenario, best, target, verdict in b.results:
         print(f"{scenario:<28} {best:6.2f}x (target {target}x) {verdict}")
-    if args.check and any(v != "PASS" for *_, v in b.results):
+    slower = []
+    if b.versus:
+        print(f"\n## against the baseline {args.baseline} (median times; target: no row more than 3% slower)")
+        for scenario, row, own, base in b.versus:
+            change = own / base - 1 if base > 0 else 0.0
+            flag = "SLOWER" if change > 0.03 else "ok"
+            if change > 0.03:
+                slower.append((scenario, row))
+            print(f"{scenario:<28} {row:<34} {own:7.3f} s vs {base:7.3f} s  {100 * change:+6.1f}%  {flag}")
+    if args.check and (any(v != "PASS" for *_, v in b.results) or slower):
         return 1
     return 0
 

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "hpn/engine/tar_stream.hpp"
+#include "hpn/util/tar_header.hpp"
 #include "hpn/image/reference.hpp"
 #include "hpn/util/sha256.hpp"
 
@@ -37,9 +37,6 @@ std::string id_from_config_name(const std::string& config) {
   return {};
 }
 
-bool is_hex64(std::string_view s) {
-  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
 
 }  // namespace
 
@@ -62,7 +59,7 @@ Status check_image_archive(const fs::path& path) {
   bool ok = got == sizeof header;
   if (ok) {
     std::uint64_t recorded = 0;
-    ok = engine::parse_tar_number(header + 148, 8, recorded);
+    ok = util::parse_tar_number(header + 148, 8, recorded);
     std::uint64_t sum = 0;
     for (std::size_t i = 0; i < sizeof header; ++i) {
       sum += (i >= 148 && i < 156) ? static_cast<unsigned char>(' ') : static_cast<unsigned char>(header[i]);
@@ -219,7 +216,7 @@ Result<std::optional<std::string>> read_sidecar(const fs::path& archive) {
   std::string_view hex = s.substr(0, s.find_first_of(" \t\r\n"));
   std::string lower(hex);
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (!is_hex64(lower)) {
+  if (!util::is_sha256_hex(lower)) {
     return Error(ErrorKind::invalid_argument, p.string() + " is not a SHA-256 sidecar (want 64 hex digits)");
   }
   return std::optional<std::string>(lower);

@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "hpn/engine/tar_stream.hpp"
+#include "hpn/util/tar_header.hpp"
 
 namespace hpn::archive {
 
@@ -13,21 +13,11 @@ namespace {
 constexpr std::size_t k_block = 512;
 constexpr std::size_t k_max_pax = 64 << 10;
 
-bool is_hex64(std::string_view s) {
-  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
-}
-
-std::string field(const char* p, std::size_t n) {
-  std::size_t len = 0;
-  while (len < n && p[len] != '\0') ++len;
-  return std::string(p, len);
-}
-
 // The digest a member's name claims, or "".
 std::string claimed_digest(std::string name) {
   if (name.rfind("./", 0) == 0) name.erase(0, 2);
-  if (name.rfind("blobs/sha256/", 0) == 0 && is_hex64(std::string_view(name).substr(13))) return name.substr(13);
-  if (name.size() == 69 && name.ends_with(".json") && is_hex64(std::string_view(name).substr(0, 64))) {
+  if (name.rfind("blobs/sha256/", 0) == 0 && util::is_sha256_hex(std::string_view(name).substr(13))) return name.substr(13);
+  if (name.size() == 69 && name.ends_with(".json") && util::is_sha256_hex(std::string_view(name).substr(0, 64))) {
     return name.substr(0, 64);
   }
   return {};
@@ -38,17 +28,10 @@ std::string claimed_digest(std::string name) {
 Status BlobChecker::end_member() {
   if (in_pax_) {
     in_pax_ = false;
-    // Records "LEN key=value\n": only the path matters.
-    std::size_t i = 0;
-    while (i < pax_.size()) {
-      const std::size_t sp = pax_.find(' ', i);
-      if (sp == std::string::npos) break;
-      const auto len = static_cast<std::size_t>(std::strtoull(pax_.substr(i, sp - i).c_str(), nullptr, 10));
-      if (len == 0 || i + len > pax_.size()) break;
-      const std::string_view rec = std::string_view(pax_).substr(sp + 1, i + len - sp - 2);
-      if (rec.rfind("path=", 0) == 0) pax_path_ = std::string(rec.substr(5));
-      i += len;
-    }
+    // Only the path matters here; malformed records are the daemon's to refuse.
+    util::for_each_pax_record(pax_, [&](std::string_view key, std::string_view value) {
+      if (key == "path") pax_path_ = std::string(value);
+    });
     pax_.clear();
     return {};
   }
@@ -70,7 +53,7 @@ Status BlobChecker::on_header() {
     return {};
   }
   std::uint64_t size = 0;
-  if (!engine::parse_tar_number(block_.data() + 124, 12, size)) {
+  if (!util::parse_tar_number(block_.data() + 124, 12, size)) {
     // Not a tar header: the daemon rejects the stream; nothing here to verify.
     ended_ = true;
     return {};
@@ -84,13 +67,7 @@ Status BlobChecker::on_header() {
   }
   std::string name = pax_path_;
   pax_path_.clear();
-  if (name.empty()) {
-    name = field(block_.data(), 100);
-    if (std::memcmp(block_.data() + 257, "ustar", 5) == 0) {
-      const std::string prefix = field(block_.data() + 345, 155);
-      if (!prefix.empty()) name = prefix + "/" + name;
-    }
-  }
+  if (name.empty()) name = util::tar_header_name(block_.data());
   if (type == '0' || type == '\0') {
     expected_ = claimed_digest(name);
     if (!expected_.empty()) {

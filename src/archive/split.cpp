@@ -8,6 +8,7 @@
 #include <set>
 
 #include "hpn/engine/tar_stream.hpp"
+#include "hpn/util/tar_header.hpp"
 
 namespace hpn::archive {
 
@@ -22,11 +23,6 @@ Error layout_error(const std::string& why) {
 
 std::size_t padded(std::uint64_t n) { return static_cast<std::size_t>((n + k_block - 1) / k_block * k_block); }
 
-std::string field(const char* p, std::size_t n) {
-  std::size_t len = 0;
-  while (len < n && p[len] != '\0') ++len;
-  return std::string(p, len);
-}
 
 // "a/b/../c" -> "a/c"; fails when it leaves the archive.
 std::optional<std::string> normalise(std::string_view path) {
@@ -88,7 +84,7 @@ Result<MultiImageArchive> MultiImageArchive::parse(std::string bytes) {
     const char* h = b.data() + pos;
     if (std::all_of(h, h + k_block, [](char c) { return c == '\0'; })) break;  // end of archive
     std::uint64_t size = 0;
-    if (!engine::parse_tar_number(h + 124, 12, size)) return layout_error("a header with a malformed size");
+    if (!util::parse_tar_number(h + 124, 12, size)) return layout_error("a header with a malformed size");
     const char type = h[156];
     if (size > b.size()) return layout_error("a member is cut short");
     const std::size_t end = pos + k_block + padded(size);
@@ -96,22 +92,18 @@ Result<MultiImageArchive> MultiImageArchive::parse(std::string bytes) {
     const std::string_view content(b.data() + pos + k_block, static_cast<std::size_t>(size));
     if (type == 'x' || type == 'L' || type == 'K') {
       if (ext_start == none) ext_start = pos;
-      if (type == 'L') long_name = field(content.data(), content.size());
-      if (type == 'K') long_link = field(content.data(), content.size());
+      if (type == 'L') long_name = util::tar_field(content.data(), content.size());
+      if (type == 'K') long_link = util::tar_field(content.data(), content.size());
       if (type == 'x') {
-        // Records "LEN key=value\n": only names and link targets matter here.
-        std::size_t i = 0;
-        while (i < content.size()) {
-          const std::size_t sp = content.find(' ', i);
-          if (sp == std::string_view::npos) break;
-          const std::size_t len = static_cast<std::size_t>(std::strtoull(std::string(content.substr(i, sp - i)).c_str(), nullptr, 10));
-          if (len == 0 || i + len > content.size()) return layout_error("a malformed pax header");
-          const std::string_view rec = content.substr(sp + 1, i + len - sp - 2);
-          if (rec.rfind("path=", 0) == 0) long_name = std::string(rec.substr(5));
-          if (rec.rfind("linkpath=", 0) == 0) long_link = std::string(rec.substr(9));
-          if (rec.rfind("size=", 0) == 0) return layout_error("a member larger than a small image can be");
-          i += len;
-        }
+        // Only names and link targets matter here.
+        bool too_large = false;
+        const bool ok = util::for_each_pax_record(content, [&](std::string_view key, std::string_view value) {
+          if (key == "path") long_name = std::string(value);
+          if (key == "linkpath") long_link = std::string(value);
+          if (key == "size") too_large = true;
+        });
+        if (!ok) return layout_error("a malformed pax header");
+        if (too_large) return layout_error("a member larger than a small image can be");
       }
       pos = end;
       continue;
@@ -119,18 +111,12 @@ Result<MultiImageArchive> MultiImageArchive::parse(std::string bytes) {
     if (type == 'g') return layout_error("a global pax header");
     Entry e;
     std::string name = long_name;
-    if (name.empty()) {
-      name = field(h, 100);
-      if (std::memcmp(h + 257, "ustar", 5) == 0) {
-        const std::string prefix = field(h + 345, 155);
-        if (!prefix.empty()) name = prefix + "/" + name;
-      }
-    }
+    if (name.empty()) name = util::tar_header_name(h);
     auto norm = normalise(name);
     if (!norm || norm->empty()) return layout_error("a member named '" + name + "'");
     e.name = *norm + (type == '5' ? "/" : "");
     e.type = type;
-    e.link = !long_link.empty() ? long_link : field(h + 157, 100);
+    e.link = !long_link.empty() ? long_link : util::tar_field(h + 157, 100);
     e.start = ext_start == none ? pos : ext_start;
     e.header = pos;
     e.data = pos + k_block;

@@ -153,9 +153,12 @@ struct Connection::Impl {
     return self->should_abort() ? 1 : 0;
   }
 
+  static Error url_error(CURLcode code, const std::string& detail, const Request& req);
+
   Error transport_error(CURLcode code, const Request& req) {
     std::string detail = errbuf[0] != '\0' ? std::string(errbuf) : curl_easy_strerror(code);
     while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) detail.pop_back();
+    if (!req.url.empty()) return url_error(code, detail, req);
     const std::string where = " (" + req.method + " " + req.path + " on " + endpoint.describe() + ")";
     switch (code) {
       case CURLE_COULDNT_CONNECT:
@@ -201,6 +204,33 @@ struct Connection::Impl {
   }
 };
 
+Error Connection::Impl::url_error(CURLcode code, const std::string& detail, const Request& req) {
+  const std::string where = " (" + req.method + " " + req.url + ")";
+  switch (code) {
+    case CURLE_OPERATION_TIMEDOUT:
+      return {ErrorKind::timeout, "no answer in time: " + detail + where};
+    case CURLE_ABORTED_BY_CALLBACK:
+      return {ErrorKind::cancelled, "cancelled" + where};
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+      return {ErrorKind::registry_unavailable, "cannot reach the registry: " + detail + where};
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE:
+      return {ErrorKind::registry_unavailable, "TLS to the registry failed: " + detail + where};
+    default:
+      return {ErrorKind::protocol, "HTTP transfer failed: " + detail + where};
+  }
+}
+
+Connection::Connection(ConnectionOptions options) : Connection(Endpoint{}, options) {}
+
 Connection::Connection(Endpoint endpoint, ConnectionOptions options)
     : impl_(std::make_unique<Impl>()) {
   global_init();
@@ -236,7 +266,8 @@ Result<Response> Connection::perform(const Request& req, const Sink& sink) {
   // Reset options but keep the live connection for reuse.
   curl_easy_reset(c);
 
-  std::string url = s.endpoint.base_url() + req.path;
+  const bool absolute = !req.url.empty();
+  std::string url = absolute ? req.url : s.endpoint.base_url() + req.path;
   char sep = '?';
   for (const auto& [k, v] : req.query) {
     url += sep;
@@ -258,7 +289,7 @@ Result<Response> Connection::perform(const Request& req, const Sink& sink) {
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s.errbuf);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_PROXY, "");  // never route the daemon API through a proxy
+  if (!s.options.use_proxy) curl_easy_setopt(c, CURLOPT_PROXY, "");  // never route the daemon API through a proxy
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(s.options.connect_timeout.count()));
   if (s.options.idle_timeout.count() > 0) {
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -269,11 +300,16 @@ Result<Response> Connection::perform(const Request& req, const Sink& sink) {
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(req.timeout.count()));
   }
   curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-  if (s.endpoint.transport == Transport::unix_socket) {
+  if (!absolute && s.endpoint.transport == Transport::unix_socket) {
     curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, s.endpoint.socket_path.c_str());
   }
-  if (s.endpoint.transport == Transport::tls && s.endpoint.tls) {
-    const TlsFiles& t = *s.endpoint.tls;
+  if (absolute && req.max_redirects > 0) {
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(c, CURLOPT_MAXREDIRS, static_cast<long>(req.max_redirects));
+  }
+  const std::optional<TlsFiles>& tls = absolute ? req.tls : s.endpoint.tls;
+  if ((absolute || s.endpoint.transport == Transport::tls) && tls) {
+    const TlsFiles& t = *tls;
     if (!t.ca.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, t.ca.c_str());
     if (!t.cert.empty()) curl_easy_setopt(c, CURLOPT_SSLCERT, t.cert.c_str());
     if (!t.key.empty()) curl_easy_setopt(c, CURLOPT_SSLKEY, t.key.c_str());
@@ -320,7 +356,7 @@ Result<Response> Connection::perform(const Request& req, const Sink& sink) {
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
 
   auto& log = hpn::log::engine();
-  log.debug("request {} {}", req.method, url.substr(s.endpoint.base_url().size()));
+  log.debug("request {} {}", req.method, absolute ? url : url.substr(s.endpoint.base_url().size()));
   const CURLcode code = curl_easy_perform(c);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
   curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &response.new_connections);
@@ -329,7 +365,7 @@ Result<Response> Connection::perform(const Request& req, const Sink& sink) {
   s.source = nullptr;
 
   if (s.callback_error) {
-    log.debug("response {} {}: aborted: {}", req.method, req.path, s.callback_error->message);
+    log.debug("response {} {}: aborted: {}", req.method, absolute ? url : req.path, s.callback_error->message);
     return *s.callback_error;
   }
   if (code != CURLE_OK) {
@@ -342,10 +378,10 @@ Result<Response> Connection::perform(const Request& req, const Sink& sink) {
       return Error(ErrorKind::cancelled, "cancelled (" + req.method + " " + req.path + ")");
     }
     Error e = s.transport_error(code, req);
-    log.debug("response {} {}: {}", req.method, req.path, e.message);
+    log.debug("response {} {}: {}", req.method, absolute ? url : req.path, e.message);
     return e;
   }
-  log.debug("response {} {}: HTTP {} ({} bytes)", req.method, req.path, response.status,
+  log.debug("response {} {}: HTTP {} ({} bytes)", req.method, absolute ? url : req.path, response.status,
             response.bytes_received);
   return response;
 }

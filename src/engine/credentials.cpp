@@ -1,5 +1,7 @@
 #include "hpn/engine/credentials.hpp"
 
+#include "hpn/util/base64.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
@@ -104,7 +106,7 @@ std::optional<Credentials> from_auth_entry(const nlohmann::json& entry, const st
     c.identity_token = it->get<std::string>();
   }
   if (auto it = entry.find("auth"); it != entry.end() && it->is_string() && !it->get<std::string>().empty()) {
-    auto decoded = base64_decode(it->get<std::string>());
+    auto decoded = util::base64_decode(it->get<std::string>());
     if (decoded) {
       auto colon = decoded->find(':');
       if (colon != std::string::npos) {
@@ -246,7 +248,7 @@ std::string registry_auth_header(const std::optional<Credentials>& creds, const 
     j["password"] = creds->password;
   }
   j["serveraddress"] = is_docker_hub(domain) ? std::string(k_docker_hub_key) : domain;
-  return base64_encode(j.dump(), true);
+  return util::base64_encode(j.dump(), true);
 }
 
 Result<std::string> store_credentials(const std::string& domain, const Credentials& creds, const CredentialSources& s) {
@@ -271,9 +273,9 @@ Result<std::string> store_credentials(const std::string& domain, const Credentia
   nlohmann::json entry = nlohmann::json::object();
   if (!creds.identity_token.empty()) {
     entry["identitytoken"] = creds.identity_token;
-    entry["auth"] = base64_encode(creds.username + ":");
+    entry["auth"] = util::base64_encode(creds.username + ":");
   } else {
-    entry["auth"] = base64_encode(creds.username + ":" + creds.password);
+    entry["auth"] = util::base64_encode(creds.username + ":" + creds.password);
   }
   if (!cfg.contains("auths") || !cfg["auths"].is_object()) cfg["auths"] = nlohmann::json::object();
   cfg["auths"][key] = entry;
@@ -320,60 +322,5 @@ Result<std::string> erase_credentials(const std::string& domain, const Credentia
   return path.string();
 }
 
-std::string base64_encode(std::string_view data, bool url) {
-  static constexpr char k_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  static constexpr char k_url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  const char* t = url ? k_url : k_std;
-  std::string out;
-  out.reserve((data.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < data.size(); i += 3) {
-    const auto n = (static_cast<unsigned char>(data[i]) << 16) | (static_cast<unsigned char>(data[i + 1]) << 8) |
-                   static_cast<unsigned char>(data[i + 2]);
-    out += t[(n >> 18) & 63];
-    out += t[(n >> 12) & 63];
-    out += t[(n >> 6) & 63];
-    out += t[n & 63];
-  }
-  if (i + 1 == data.size()) {
-    const auto n = static_cast<unsigned char>(data[i]) << 16;
-    out += t[(n >> 18) & 63];
-    out += t[(n >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == data.size()) {
-    const auto n = (static_cast<unsigned char>(data[i]) << 16) | (static_cast<unsigned char>(data[i + 1]) << 8);
-    out += t[(n >> 18) & 63];
-    out += t[(n >> 12) & 63];
-    out += t[(n >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
-
-Result<std::string> base64_decode(std::string_view text) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62;
-    if (c == '/' || c == '_') return 63;
-    return -1;
-  };
-  std::string out;
-  unsigned buf = 0;
-  int bits = 0;
-  for (char c : text) {
-    if (c == '=' || c == '\n' || c == '\r') continue;
-    const int v = value(c);
-    if (v < 0) return Error(ErrorKind::invalid_argument, "invalid base64 in credentials");
-    buf = (buf << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((buf >> bits) & 0xff);
-    }
-  }
-  return out;
-}
 
 }  // namespace hpn::engine

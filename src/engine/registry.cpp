@@ -4,8 +4,7 @@
 #include <cctype>
 #include <filesystem>
 
-#include <curl/curl.h>
-
+#include "hpn/util/base64.hpp"
 #include "hpn/util/log.hpp"
 #include "hpn/util/sha256.hpp"
 
@@ -14,11 +13,11 @@ namespace {
 
 // What the daemon accepts for a pull, so the registry answers with the digest the
 // daemon itself would have asked for.
-constexpr const char* k_accept[] = {
-    "Accept: application/vnd.oci.image.index.v1+json",
-    "Accept: application/vnd.docker.distribution.manifest.list.v2+json",
-    "Accept: application/vnd.docker.distribution.manifest.v2+json",
-    "Accept: application/vnd.oci.image.manifest.v1+json",
+constexpr std::string_view k_accept[] = {
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
 };
 
 bool starts_with_nocase(std::string_view s, std::string_view prefix) {
@@ -28,25 +27,7 @@ bool starts_with_nocase(std::string_view s, std::string_view prefix) {
          });
 }
 
-struct Reply {
-  CURLcode code = CURLE_OK;
-  long status = 0;
-  std::string digest;
-  std::string challenge;  // WWW-Authenticate
-};
-
-struct HeaderSink {
-  Reply* reply;
-};
-
 constexpr std::size_t k_max_manifest = 4u << 20;
-
-std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
-  auto* body = static_cast<std::string*>(user);
-  if (body->size() + size * n > k_max_manifest) return 0;  // not a manifest: abort
-  body->append(data, size * n);
-  return size * n;
-}
 
 // Bytes to download for a single-platform manifest (config and layers); 0 for an
 // index or anything else.
@@ -59,31 +40,6 @@ std::uint64_t manifest_size(const std::string& body) {
     if (l.is_object()) total += l.value("size", std::uint64_t{0});
   }
   return total;
-}
-
-std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
-  auto* sink = static_cast<HeaderSink*>(user);
-  std::string_view line(data, size * n);
-  while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
-  auto value = [&](std::string_view name) -> std::optional<std::string> {
-    if (!starts_with_nocase(line, name) || line.size() <= name.size() || line[name.size()] != ':') return std::nullopt;
-    std::string_view v = line.substr(name.size() + 1);
-    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-    return std::string(v);
-  };
-  if (line.rfind("HTTP/", 0) == 0) {  // a new response (after a redirect): forget the last one's headers
-    sink->reply->digest.clear();
-    sink->reply->challenge.clear();
-  } else if (auto d = value("docker-content-digest")) {
-    sink->reply->digest = *d;
-  } else if (auto c = value("www-authenticate")) {
-    sink->reply->challenge = *c;
-  }
-  return size * n;
-}
-
-int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  return static_cast<const std::atomic<bool>*>(user)->load() ? 1 : 0;
 }
 
 }  // namespace
@@ -146,7 +102,7 @@ bool daemon_treats_as_insecure(const nlohmann::json& info, const std::string& ho
       }
     } else if (c.is_object() && c.contains("IP") && c["IP"].is_string() && c.contains("Mask") && c["Mask"].is_string()) {
       net = parse_ipv4(c["IP"].get<std::string>());
-      auto mask = base64_decode(c["Mask"].get<std::string>());
+      auto mask = util::base64_decode(c["Mask"].get<std::string>());
       if (!mask || mask->size() != 4) continue;
       bits = 0;
       for (unsigned char b : *mask) bits += __builtin_popcount(b);
@@ -173,7 +129,6 @@ TagResolver::TagResolver(std::vector<image::Reference> refs, std::size_t first, 
     if (refs_[i].digest.empty()) ++todo_;
   }
   if (todo_ == 0) return;
-  curl_global_init(CURL_GLOBAL_DEFAULT);  // reference-counted; the daemon client has run it already
   const std::size_t n = std::clamp<std::size_t>(options_.threads, 1, todo_);
   for (std::size_t t = 0; t < n; ++t) threads_.emplace_back([this] { work(); });
 }
@@ -205,7 +160,12 @@ void TagResolver::wait() const {
 }
 
 void TagResolver::work() {
-  CURL* curl = curl_easy_init();  // one per thread: its connections are kept between requests
+  // One connection per thread: libcurl keeps its connections to each host between requests.
+  ConnectionOptions co;
+  co.connect_timeout = options_.connect_timeout;
+  co.use_proxy = true;
+  Connection conn(co);
+  conn.watch(&stop_);
   while (!stop_) {
     std::size_t i;
     {
@@ -214,7 +174,7 @@ void TagResolver::work() {
       if (next_ >= refs_.size()) break;
       i = next_++;
     }
-    std::optional<Resolved> d = curl ? resolve(curl, refs_[i]) : std::nullopt;
+    std::optional<Resolved> d = resolve(conn, refs_[i]);
     {
       std::lock_guard lock(results_mu_);
       digests_[i] = std::move(d);
@@ -222,12 +182,10 @@ void TagResolver::work() {
     }
     done_cv_.notify_all();
   }
-  if (curl) curl_easy_cleanup(curl);
 }
 
-std::optional<TagResolver::Resolved> TagResolver::resolve(void* handle, const image::Reference& ref) {
+std::optional<TagResolver::Resolved> TagResolver::resolve(Connection& conn, const image::Reference& ref) {
   using Scheme = HostState::Scheme;
-  auto* curl = static_cast<CURL*>(handle);
   auto& log = hpn::log::get("registry");
   const std::string host = registry_api_host(ref.domain);
   HostState* state = nullptr;
@@ -271,64 +229,48 @@ std::optional<TagResolver::Resolved> TagResolver::resolve(void* handle, const im
     if (scheme == Scheme::unknown) scheme = host_insecure() ? Scheme::https_insecure : Scheme::https;
     const std::string url = (scheme == Scheme::http ? "http://" : "https://") + host + path;
 
-    Reply reply;
-    HeaderSink sink{&reply};
-    curl_slist* headers = nullptr;
-    for (const char* a : k_accept) headers = curl_slist_append(headers, a);
-    curl_easy_reset(curl);
-    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-    std::string body;
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &sink);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, options_.timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &stop_);
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 3L);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "hpn");
+    Request req;
+    req.url = (scheme == Scheme::http ? "http://" : "https://") + host + path;
+    for (auto a : k_accept) req.headers.push_back("Accept: " + std::string(a));
+    if (creds) {
+      req.headers.push_back("Authorization: Basic " + util::base64_encode(creds->username + ":" + creds->password));
+    }
+    req.timeout = options_.timeout;
+    req.max_redirects = 3;
     if (scheme == Scheme::https_insecure) {
       // What the daemon does for a registry it treats as insecure.
-      curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
-      curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+      req.tls = TlsFiles{.ca = {}, .cert = {}, .key = {}, .verify = false};
     } else if (scheme == Scheme::https) {
       std::error_code ec;
       const auto ca = std::filesystem::path("/etc/docker/certs.d") / host / "ca.crt";
-      if (std::filesystem::exists(ca, ec)) curl_easy_setopt(curl, CURLOPT_CAINFO, ca.c_str());
+      if (std::filesystem::exists(ca, ec)) req.tls = TlsFiles{.ca = ca.string(), .cert = {}, .key = {}, .verify = true};
     }
-    if (creds) {
-      curl_easy_setopt(curl, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-      curl_easy_setopt(curl, CURLOPT_USERNAME, creds->username.c_str());
-      curl_easy_setopt(curl, CURLOPT_PASSWORD, creds->password.c_str());
-      curl_easy_setopt(curl, CURLOPT_UNRESTRICTED_AUTH, 0L);
-    }
-    reply.code = curl_easy_perform(curl);
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.status);
-    curl_slist_free_all(headers);
+    std::string body;
+    auto reply = conn.perform(req, [&](std::string_view chunk) -> Status {
+      if (body.size() + chunk.size() > k_max_manifest) return Error(ErrorKind::protocol, "not a manifest (too large)");
+      body.append(chunk);
+      return {};
+    });
     if (stop_) return std::nullopt;
 
-    if (reply.code != CURLE_OK) {
+    if (!reply) {
       if (scheme != Scheme::http && host_insecure()) {
         std::lock_guard lock(mu_);
         if (state->scheme != Scheme::failed) state->scheme = Scheme::http;  // as the daemon falls back
         continue;
       }
-      return give_up(curl_easy_strerror(reply.code));
+      return give_up(reply.error().message);
     }
+    const std::string challenge = reply->header("www-authenticate");
+    const std::string digest_header = reply->header("docker-content-digest");
     {
       std::lock_guard lock(mu_);
       if (state->scheme == Scheme::unknown || state->scheme == Scheme::https_insecure) state->scheme = scheme;
     }
-    if (reply.status == 401) {
-      if (creds || !starts_with_nocase(reply.challenge, "basic")) {
-        return give_up(reply.challenge.empty() || creds
-                           ? "HTTP 401"
-                           : "asks for " + reply.challenge.substr(0, reply.challenge.find(' ')) + " auth");
+    if (reply->status == 401) {
+      if (creds || !starts_with_nocase(challenge, "basic")) {
+        return give_up(challenge.empty() || creds ? "HTTP 401"
+                                                  : "asks for " + challenge.substr(0, challenge.find(' ')) + " auth");
       }
       std::lock_guard lock(mu_);
       if (!state->credentials_looked_up) {
@@ -350,9 +292,9 @@ std::optional<TagResolver::Resolved> TagResolver::resolve(void* handle, const im
     }
     // The digest is the manifest's own: check the registry's header against it.
     const std::string computed = "sha256:" + util::sha256_hex(body);
-    if (reply.status != 200 || (!reply.digest.empty() && reply.digest != computed)) {
-      log.debug("{}: no digest from the registry (HTTP {}{}); pulled by tag", ref.original, reply.status,
-                reply.status == 200 ? ", its digest header does not match the manifest" : "");
+    if (reply->status != 200 || (!digest_header.empty() && digest_header != computed)) {
+      log.debug("{}: no digest from the registry (HTTP {}{}); pulled by tag", ref.original, reply->status,
+                reply->status == 200 ? ", its digest header does not match the manifest" : "");
       return std::nullopt;
     }
     Resolved r{computed, manifest_size(body)};

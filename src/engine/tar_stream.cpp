@@ -1,5 +1,7 @@
 #include "hpn/engine/tar_stream.hpp"
 
+#include "hpn/util/tar_header.hpp"
+
 #include <algorithm>
 
 #include "hpn/engine/errors.hpp"
@@ -12,37 +14,12 @@ constexpr std::size_t k_tail = 4096;
 
 }  // namespace
 
-bool parse_tar_number(const char* field, std::size_t len, std::uint64_t& out) {
-  const auto* f = reinterpret_cast<const unsigned char*>(field);
-  if (f[0] & 0x80) {
-    std::uint64_t v = f[0] & 0x7f;
-    for (std::size_t i = 1; i < len; ++i) {
-      if (v >> 56) return false;
-      v = (v << 8) | f[i];
-    }
-    out = v;
-    return true;
-  }
-  std::uint64_t v = 0;
-  std::size_t i = 0;
-  while (i < len && (field[i] == ' ' || field[i] == '\0')) ++i;
-  bool any = false;
-  for (; i < len && field[i] >= '0' && field[i] <= '7'; ++i) {
-    v = (v << 3) | static_cast<std::uint64_t>(field[i] - '0');
-    any = true;
-  }
-  for (; i < len; ++i) {
-    if (field[i] != ' ' && field[i] != '\0') return false;
-  }
-  out = v;
-  return any || true;
-}
 
 namespace {
 
 bool header_checksum_ok(const std::array<char, 512>& b) {
   std::uint64_t stored = 0;
-  if (!parse_tar_number(b.data() + 148, 8, stored)) return false;
+  if (!util::parse_tar_number(b.data() + 148, 8, stored)) return false;
   std::uint64_t sum = 0;
   for (std::size_t i = 0; i < k_block; ++i) {
     sum += (i >= 148 && i < 156) ? ' ' : static_cast<unsigned char>(b[i]);
@@ -82,7 +59,7 @@ void TarStreamChecker::on_header() {
     return;
   }
   std::uint64_t size = 0;
-  if (!parse_tar_number(block_.data() + 124, 12, size)) {
+  if (!util::parse_tar_number(block_.data() + 124, 12, size)) {
     state_ = State::corrupt;
     corrupt_reason_ = "a tar header has an unreadable size";
     return;

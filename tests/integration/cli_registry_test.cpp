@@ -4,6 +4,8 @@
 #include <fstream>
 
 #include <gtest/gtest.h>
+
+#include "hpn/util/base64.hpp"
 #include <nlohmann/json.hpp>
 
 #include "hpn/engine/credentials.hpp"
@@ -39,7 +41,7 @@ void write(const fs::path& p, const std::string& text) { hpn::test::write_file(p
 
 std::string good_auth_json() {
   return R"({"auths":{")" + auth_reg() + R"(":{"auth":")" +
-         hpn::engine::base64_encode(env("HPN_TEST_AUTH_USER") + ":" + env("HPN_TEST_AUTH_PASSWORD")) + R"("}}})";
+         hpn::util::base64_encode(env("HPN_TEST_AUTH_USER") + ":" + env("HPN_TEST_AUTH_PASSWORD")) + R"("}}})";
 }
 
 std::string helper_path() {
@@ -99,7 +101,7 @@ TEST(Registry, PushWithCredentialsFromPodmanAuthJson) {
 TEST(Registry, WrongPasswordIsUnauthorizedWithTheRegistrysMessageAndNotRetried) {
   TempDir dir;
   write(dir / "docker/config.json", R"({"auths":{")" + auth_reg() + R"(":{"auth":")" +
-                                         hpn::engine::base64_encode("hpnuser:wrong") + R"("}}})");
+                                         hpn::util::base64_encode("hpnuser:wrong") + R"("}}})");
   for (const auto& host : {docker_host(), podman_host()}) {
     auto r = run_hpn(dir, "pull " + auth_reg() + "/cfgjson/small:1", host);
     EXPECT_EQ(r.exit_code, 1) << r.out;
@@ -176,7 +178,7 @@ TEST(Registry, DebugLogOfAnAuthenticatedPushHasNoSecrets) {
   const std::string header = hpn::engine::registry_auth_header(c, auth_reg());
   EXPECT_EQ(log.find(header), std::string::npos);
   EXPECT_EQ(log.find(header.substr(0, 24)), std::string::npos);
-  EXPECT_EQ(log.find(hpn::engine::base64_encode(c.username + ":" + password)), std::string::npos);
+  EXPECT_EQ(log.find(hpn::util::base64_encode(c.username + ":" + password)), std::string::npos);
   EXPECT_EQ(r.out.find(password), std::string::npos);
   EXPECT_EQ(r.err.find(password), std::string::npos);
 }
@@ -209,7 +211,7 @@ TEST(Registry, PullOfSeveralFromTheAuthRegistryEndsTaggedAndLogsNoSecrets) {
   std::string log((std::istreambuf_iterator<char>(f)), {});
   const std::string password = env("HPN_TEST_AUTH_PASSWORD");
   EXPECT_EQ(log.find(password), std::string::npos);
-  EXPECT_EQ(log.find(hpn::engine::base64_encode(env("HPN_TEST_AUTH_USER") + ":" + password)), std::string::npos);
+  EXPECT_EQ(log.find(hpn::util::base64_encode(env("HPN_TEST_AUTH_USER") + ":" + password)), std::string::npos);
   EXPECT_EQ(r.err.find(password), std::string::npos);
 
   // --no-resolve: every image by tag, no request of hpn's own to the registry.

@@ -7,6 +7,8 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+
+#include "hpn/util/base64.hpp"
 #include <nlohmann/json.hpp>
 
 #include "hpn/image/reference.hpp"
@@ -454,7 +456,7 @@ TEST(Resolver, BasicAuthRegistryResolvesWithTheStoredCredentialsOnly) {
 
   hpn::test::TempDir dir;
   hpn::test::write_file(dir / "config.json", R"({"auths":{")" + reg + R"(":{"auth":")" +
-                                                 hpn::engine::base64_encode(creds.username + ":" + creds.password) +
+                                                 hpn::util::base64_encode(creds.username + ":" + creds.password) +
                                                  R"("}}})");
   hpn::engine::CredentialSources sources;
   sources.docker_config_dir = dir.path().string();

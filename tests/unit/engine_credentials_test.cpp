@@ -4,6 +4,8 @@
 #include <fstream>
 
 #include <gtest/gtest.h>
+
+#include "hpn/util/base64.hpp"
 #include <nlohmann/json.hpp>
 
 #include "support/testenv.hpp"
@@ -23,13 +25,13 @@ void write(const fs::path& p, const std::string& text) { std::ofstream(p) << tex
 }  // namespace
 
 TEST(Base64, RoundTripAndAlphabets) {
-  EXPECT_EQ(base64_encode("{}", true), "e30=");
-  EXPECT_EQ(base64_encode("user:pass"), "dXNlcjpwYXNz");
-  EXPECT_EQ(base64_encode("\xfb\xff", false), "+/8=");
-  EXPECT_EQ(base64_encode("\xfb\xff", true), "-_8=");
-  EXPECT_EQ(*base64_decode("dXNlcjpwYXNz"), "user:pass");
-  EXPECT_EQ(*base64_decode("-_8="), "\xfb\xff");
-  EXPECT_FALSE(base64_decode("not*base64").ok());
+  EXPECT_EQ(hpn::util::base64_encode("{}", true), "e30=");
+  EXPECT_EQ(hpn::util::base64_encode("user:pass"), "dXNlcjpwYXNz");
+  EXPECT_EQ(hpn::util::base64_encode("\xfb\xff", false), "+/8=");
+  EXPECT_EQ(hpn::util::base64_encode("\xfb\xff", true), "-_8=");
+  EXPECT_EQ(*hpn::util::base64_decode("dXNlcjpwYXNz"), "user:pass");
+  EXPECT_EQ(*hpn::util::base64_decode("-_8="), "\xfb\xff");
+  EXPECT_FALSE(hpn::util::base64_decode("not*base64").ok());
 }
 
 TEST(RegistryKey, DockerHubAndLegacyKeys) {
@@ -44,8 +46,8 @@ TEST(FindCredentials, ConfigJsonAuthsIncludingLegacyKeys) {
   hpn::test::TempDir dir;
   auto s = sources_in(dir.path());
   write(dir / "docker/config.json",
-        R"({"auths":{"https://legacy.example:5000/v1/":{"auth":")" + base64_encode("alice:s3cret") +
-            R"("},"https://index.docker.io/v1/":{"auth":")" + base64_encode("hubuser:hubpass") + R"("}}})");
+        R"({"auths":{"https://legacy.example:5000/v1/":{"auth":")" + hpn::util::base64_encode("alice:s3cret") +
+            R"("},"https://index.docker.io/v1/":{"auth":")" + hpn::util::base64_encode("hubuser:hubpass") + R"("}}})");
   auto legacy = find_credentials("legacy.example:5000", s);
   ASSERT_TRUE(legacy.ok());
   ASSERT_TRUE(legacy->has_value());
@@ -62,8 +64,8 @@ TEST(FindCredentials, ConfigJsonAuthsIncludingLegacyKeys) {
 TEST(FindCredentials, PodmanAuthFileAndOrder) {
   hpn::test::TempDir dir;
   auto s = sources_in(dir.path());
-  write(dir / "auth.json", R"({"auths":{"reg.example":{"auth":")" + base64_encode("pod:man") + R"("}}})");
-  write(dir / "docker/config.json", R"({"auths":{"reg.example":{"auth":")" + base64_encode("dock:er") + R"("}}})");
+  write(dir / "auth.json", R"({"auths":{"reg.example":{"auth":")" + hpn::util::base64_encode("pod:man") + R"("}}})");
+  write(dir / "docker/config.json", R"({"auths":{"reg.example":{"auth":")" + hpn::util::base64_encode("dock:er") + R"("}}})");
   EXPECT_EQ((*find_credentials("reg.example", s))->username, "dock");
   s.podman_first = true;
   EXPECT_EQ((*find_credentials("reg.example", s))->username, "pod");
@@ -83,13 +85,13 @@ TEST(RegistryAuthHeader, EncodesAuthConfig) {
   Credentials c;
   c.username = "u";
   c.password = "p";
-  auto decoded = nlohmann::json::parse(*base64_decode(registry_auth_header(c, "reg:5000")));
+  auto decoded = nlohmann::json::parse(*hpn::util::base64_decode(registry_auth_header(c, "reg:5000")));
   EXPECT_EQ(decoded["username"], "u");
   EXPECT_EQ(decoded["password"], "p");
   EXPECT_EQ(decoded["serveraddress"], "reg:5000");
   Credentials t;
   t.identity_token = "tok";
-  auto tok = nlohmann::json::parse(*base64_decode(registry_auth_header(t, "docker.io")));
+  auto tok = nlohmann::json::parse(*hpn::util::base64_decode(registry_auth_header(t, "docker.io")));
   EXPECT_EQ(tok["identitytoken"], "tok");
   EXPECT_EQ(tok["serveraddress"], "https://index.docker.io/v1/");
   EXPECT_EQ(registry_auth_header(std::nullopt, "x"), "e30=");
@@ -110,7 +112,7 @@ TEST(StoreCredentials, WritesConfigJson0600KeepingOtherKeysAndErases) {
   auto cfg = nlohmann::json::parse(f);
   EXPECT_EQ(cfg["psFormat"], "table");
   EXPECT_EQ(cfg["auths"]["other:1"]["auth"], "eDp5");
-  EXPECT_EQ(cfg["auths"]["reg:5000"]["auth"], base64_encode("bob:pw"));
+  EXPECT_EQ(cfg["auths"]["reg:5000"]["auth"], hpn::util::base64_encode("bob:pw"));
   EXPECT_EQ((*find_credentials("reg:5000", s))->password, "pw");
   ASSERT_TRUE(erase_credentials("reg:5000", s).ok());
   EXPECT_FALSE(find_credentials("reg:5000", s)->has_value());

@@ -1,6 +1,7 @@
-// One HTTP connection to the daemon (a libcurl easy handle), reused across requests.
-// Bodies stream both ways; nothing here holds a whole body in memory except the
-// (size-capped) body of an error response.
+// One HTTP connection (a libcurl easy handle) reused across requests: to the
+// daemon at its endpoint, or to registries named by absolute URLs. Every HTTP
+// user in hpn goes through here. Bodies stream both ways; nothing here holds a
+// whole body in memory except the (size-capped) body of an error response.
 #pragma once
 
 #include <atomic>
@@ -40,6 +41,13 @@ struct Request {
   Source upload;                                           // streamed body (chunked)
   std::string content_type;
   std::chrono::milliseconds timeout{0};  // whole request; 0 = none
+  // A registry request: the absolute URL (scheme://host[:port]/path) instead of the
+  // endpoint's base URL and `path`, with its TLS settings (nullopt: the system CAs,
+  // verified). Redirects are followed up to `max_redirects`; libcurl sends no
+  // Authorization header to another host.
+  std::string url;
+  std::optional<TlsFiles> tls;
+  int max_redirects = 0;
 };
 
 struct Response {
@@ -57,11 +65,16 @@ struct ConnectionOptions {
   std::chrono::milliseconds connect_timeout = k_default_connect_timeout;
   // Abort when no byte moves for this long.
   std::chrono::milliseconds idle_timeout = k_default_idle_timeout;
+  // Use the proxies of the environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY): for
+  // registries. The daemon's API is never routed through a proxy.
+  bool use_proxy = false;
 };
 
 class Connection {
  public:
   Connection(Endpoint endpoint, ConnectionOptions options = {});
+  // A connection for absolute-URL requests only (registries).
+  explicit Connection(ConnectionOptions options);
   Connection(Connection&&) noexcept;
   Connection& operator=(Connection&&) noexcept;
   Connection(const Connection&) = delete;

@@ -48,8 +48,4 @@ Result<std::string> store_credentials(const std::string& domain, const Credentia
 // Remove them; returns where they were removed from, or not_found.
 Result<std::string> erase_credentials(const std::string& domain, const CredentialSources& sources);
 
-// base64 (standard or URL alphabet, with padding).
-std::string base64_encode(std::string_view data, bool url = false);
-Result<std::string> base64_decode(std::string_view text);
-
 }  // namespace hpn::engine

@@ -28,6 +28,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hpn/engine/connection.hpp"
 #include "hpn/engine/credentials.hpp"
 #include "hpn/image/reference.hpp"
 
@@ -43,8 +44,8 @@ struct ResolverOptions {
   // daemon pulls it through a mirror); asked once per domain.
   std::function<bool(const std::string& domain)> resolve_domain;
   std::optional<CredentialSources> credentials;  // nullopt: anonymous only
-  long connect_timeout_ms = 3000;
-  long timeout_ms = 10000;
+  std::chrono::milliseconds connect_timeout{3000};
+  std::chrono::milliseconds timeout{10000};  // per request
 };
 
 class TagResolver {
@@ -72,7 +73,7 @@ class TagResolver {
     std::uint64_t size = 0;
   };
   void work();
-  std::optional<Resolved> resolve(void* curl, const image::Reference& ref);
+  std::optional<Resolved> resolve(Connection& conn, const image::Reference& ref);
 
   std::vector<image::Reference> refs_;
   ResolverOptions options_;

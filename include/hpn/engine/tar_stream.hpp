@@ -12,10 +12,6 @@
 
 namespace hpn::engine {
 
-// A numeric tar header field: octal text, or base-256 when the high bit of the first
-// byte is set. False when the field holds anything else.
-bool parse_tar_number(const char* field, std::size_t len, std::uint64_t& out);
-
 class TarStreamChecker {
  public:
   void feed(std::string_view bytes);
