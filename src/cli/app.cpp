@@ -1,6 +1,8 @@
 #include "hpn/cli/app.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -144,7 +146,18 @@ int apply_logging(Context& ctx) {
     print_error("invalid log level '" + level + "'; use trace, debug, info, warn, error or off");
     return k_exit_usage;
   }
-  if (auto st = hpn::log::configure(*parsed, file); !st) {
+  const auto& lc = ctx.config.logging;
+  if (lc.format != "text" && lc.format != "json") {
+    print_error("logging.format is '" + lc.format + "'; use text or json");
+    return k_exit_usage;
+  }
+  hpn::log::Settings settings;
+  settings.level = *parsed;
+  settings.file = file;
+  settings.console = lc.console;
+  settings.json = lc.format == "json";
+  settings.timestamp = lc.timestamp;
+  if (auto st = hpn::log::configure(settings); !st) {
     print_error(st.error());
     return k_exit_usage;
   }
@@ -164,29 +177,54 @@ bool modes_fit(const Options& o, const std::string& action) {
 }
 
 
+// An option taking one of `choices` by name (shown and completed as "TEXT:{a,b}"),
+// stored as its typed value.
+template <class E>
+CLI::Option* add_choice(CLI::App& app, const std::string& flags, E& target,
+                        const std::vector<std::pair<std::string, E>>& choices, const std::string& help) {
+  std::vector<std::string> names;
+  for (const auto& [name, value] : choices) names.push_back(name);
+  return app
+      .add_option_function<std::string>(
+          flags,
+          [&target, choices](const std::string& given) {
+            for (const auto& [name, value] : choices) {
+              if (name == given) target = value;
+            }
+          },
+          help)
+      ->check(CLI::IsMember(names));
+}
+
+const std::vector<std::pair<std::string, ops::OutputFormat>> k_output_choices{{"text", ops::OutputFormat::text},
+                                                                             {"json", ops::OutputFormat::json}};
+
 void add_shared_options(CLI::App& app, Options& o, unsigned which, const std::string& command) {
   const auto group = [&](CLI::Option* opt) { return command.empty() ? opt : opt->group("Global options"); };
   if (which & s_daemon) {
     group(app.add_option("-H,--host", o.host,
                          "Daemon: unix:///path, tcp://host:port or host:port (default: DOCKER_HOST, docker "
                          "context, CONTAINER_HOST, default sockets)"));
-    group(app.add_option("--runtime", o.runtime,
-                         "docker|podman: prefer this runtime's default socket (config runtime.preferred); "
-                         "nerdctl with --backend cli")
-              ->check(CLI::IsMember({"docker", "podman", "nerdctl"})));
+    group(add_choice(app, "--runtime", o.runtime,
+                     {{"docker", RuntimeChoice::docker}, {"podman", RuntimeChoice::podman},
+                      {"nerdctl", RuntimeChoice::nerdctl}},
+                     "docker|podman: prefer this runtime's default socket (config runtime.preferred); "
+                     "nerdctl with --backend cli"));
     group(app.add_flag_callback("--auto-fallback", [&o] { o.auto_fallback = true; },
                                 "Use the other runtime's socket when the preferred one is missing (default)"));
     group(app.add_flag_callback("--no-auto-fallback", [&o] { o.auto_fallback = false; },
                                 "Only use the preferred runtime's socket"));
-    group(app.add_option("--connect-timeout", o.connect_timeout_s,
-                         "Seconds to wait for the daemon to accept a connection")
+    group(app.add_option_function<double>(
+                 "--connect-timeout",
+                 [&o](double seconds) { o.connect_timeout = std::chrono::milliseconds(std::llround(seconds * 1000)); },
+                 "Seconds to wait for the daemon to accept a connection")
               ->check(CLI::PositiveNumber));
   }
   if (which & s_config) {
     group(app.add_option("-c,--config", o.config_file,
                          "Config file (default: ./config.yaml, ~/.hpn/config.yaml, /etc/hpn/config.yaml)"));
-    group(app.add_option("--output", o.output, "text (default) or json: JSON on stdout (see the man page)")
-              ->check(CLI::IsMember({"text", "json"})));
+    group(add_choice(app, "--output", o.output, k_output_choices,
+                     "text (default) or json: JSON on stdout (see the man page)"));
     group(app.add_option("--log-level", o.log_level,
                          "Diagnostics on stderr: trace|debug|info|warn|error|off (HPN_LOG_LEVEL, logging.level)")
               ->check(CLI::IsMember({"trace", "debug", "info", "warn", "warning", "error", "off"})));
@@ -199,14 +237,15 @@ void add_shared_options(CLI::App& app, Options& o, unsigned which, const std::st
     group(app.add_option("-j,--workers", o.workers, "Parallel workers (config parallel.max_workers, default 4)")
               ->check(CLI::Range(1, 256)));
     group(app.add_flag("-q,--quiet", o.quiet, "Print only failures and the summary (no retry notices)"));
-    group(app.add_option("--progress", o.progress,
-                         "Live progress on stderr: auto (when stderr is a terminal), always, never")
-              ->check(CLI::IsMember({"auto", "always", "never"})));
+    group(add_choice(app, "--progress", o.progress,
+                     {{"auto", ops::ProgressMode::automatic},
+                      {"always", ops::ProgressMode::always},
+                      {"never", ops::ProgressMode::never}},
+                     "Live progress on stderr: auto (when stderr is a terminal), always, never"));
     group(app.add_flag("--no-color", o.no_color, "No colors (also NO_COLOR, logging.colors: false)"));
     group(app.add_flag("--stats", o.stats, "Add per-image timings to the summary"));
-    group(app.add_option("--backend", o.backend,
-                         "api (default): the Engine API; cli: one docker/podman/nerdctl process per step, as Harpoon")
-              ->check(CLI::IsMember({"api", "cli"})));
+    group(add_choice(app, "--backend", o.backend, {{"api", Backend::api}, {"cli", Backend::cli}},
+                     "api (default): the Engine API; cli: one docker/podman/nerdctl process per step, as Harpoon"));
   }
   if (which & s_registry) {
     group(app.add_option("-r,--registry", o.registry, "Target registry for push (config registry, HPN_REGISTRY)"));
@@ -267,8 +306,10 @@ int run(int argc, char** argv) {
     if (c.opts & k_recursive) sub->add_flag("--recursive", o.recursive, "Look for archives in subdirectories too");
     if (c.opts & k_force) sub->add_flag("--force", o.force, "Remove images even when tagged in several repositories");
     if (c.opts & k_archive) {
-      sub->add_option("--compress", o.compress, "Compress archives on the fly: none (default), gzip, zstd, xz")
-          ->check(CLI::IsMember({"none", "gzip", "zstd", "xz"}));
+      add_choice(*sub, "--compress", o.compress,
+                 {{"none", archive::Compression::none}, {"gzip", archive::Compression::gzip},
+                  {"zstd", archive::Compression::zstd}, {"xz", archive::Compression::xz}},
+                 "Compress archives on the fly: none (default), gzip, zstd, xz");
       sub->add_option("--level", o.level, "Compression level (codec default if omitted)")->check(CLI::Range(0, 22));
       sub->add_flag("--force", o.force, "Save again even when an up-to-date, verified archive exists");
       sub->add_option("--bundle", o.bundle, "Save all images into this one archive (shared layers stored once)");
@@ -305,7 +346,7 @@ int run(int argc, char** argv) {
     subs.emplace_back(sub, &c);
   }
   auto* version = app.add_subcommand("version", "Print hpn's version");
-  version->add_option("--output", o.output, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
+  add_choice(*version, "--output", o.output, k_output_choices, "text (default) or json");
   std::string shell;
   auto* completion = app.add_subcommand("completion", "Print the shell completion script for bash, zsh or fish");
   completion->add_option("shell", shell, "bash, zsh or fish")->required()->check(CLI::IsMember({"bash", "zsh", "fish"}));
@@ -332,7 +373,7 @@ int run(int argc, char** argv) {
     return k_exit_ok;
   }
   if (*version) {
-    if (o.output == "json") {
+    if (o.output == ops::OutputFormat::json) {
       print_json({{"version", HPN_VERSION}});
     } else {
       std::printf("hpn %s\n", HPN_VERSION);
@@ -376,7 +417,7 @@ int run(int argc, char** argv) {
     return k_exit_usage;
   }
   if (!modes_fit(o, chosen->name)) return k_exit_usage;
-  if (o.runtime == "nerdctl" && o.backend != "cli") {
+  if (o.runtime == RuntimeChoice::nerdctl && o.backend != Backend::cli) {
     print_error("nerdctl has no Engine API socket; use --backend cli with --runtime nerdctl");
     return k_exit_usage;
   }

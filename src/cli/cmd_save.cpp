@@ -21,7 +21,7 @@ namespace hpn::cli {
 static ops::SaveSpec save_spec(const Context& ctx) {
   const std::optional<int> mode = ctx.opt.save_mode ? ctx.opt.save_mode : ctx.config.modes.save_mode;
   ops::SaveSpec spec;
-  spec.compression = archive::parse_compression(ctx.opt.compress).value_or(archive::Compression::none);
+  spec.compression = ctx.opt.compress;
   spec.level = ctx.opt.level;
   spec.force = ctx.opt.force;
   spec.platform = ctx.opt.platform;
@@ -65,16 +65,12 @@ static std::optional<util::DirLock> lock_directory(const Context& ctx, const std
 int cmd_save(Context& ctx) {
   auto refs = read_images(ctx);
   if (!refs) return k_exit_usage;
-  if (!archive::parse_compression(ctx.opt.compress)) {
-    print_error("unknown compression '" + ctx.opt.compress + "'; use none, gzip, zstd or xz");
-    return k_exit_usage;
-  }
   auto spec = save_spec(ctx);
   if (ctx.opt.dry_run) {
     // The names a real run would write: the daemon, when it answers, decides the
     // compression (see ops::effective_save); without one, the names as asked.
     std::unique_ptr<ops::ImageStore> store;
-    if (spec.compression != archive::Compression::none && ctx.opt.backend != "cli") {
+    if (spec.compression != archive::Compression::none && ctx.opt.backend == Backend::api) {
       if (auto c = connect(ctx); c) store = std::make_unique<ops::DaemonStore>(std::move(*c));
     }
     spec = ops::effective_save(store.get(), std::move(spec));

@@ -22,16 +22,25 @@ std::string past_tense(std::string_view verb) {
 
 }  // namespace
 
+RuntimeChoice runtime_choice(const Context& ctx) {
+  if (ctx.opt.runtime != RuntimeChoice::unset) return ctx.opt.runtime;
+  const std::string& preferred = ctx.config.runtime.preferred;
+  if (preferred == "docker") return RuntimeChoice::docker;
+  if (preferred == "podman") return RuntimeChoice::podman;
+  if (preferred == "nerdctl") return RuntimeChoice::nerdctl;
+  return RuntimeChoice::unset;
+}
+
 Result<engine::Endpoint> resolve(const Context& ctx) {
   engine::ResolveInputs in;
   if (!ctx.opt.host.empty()) {
     in.host_flag = ctx.opt.host;
   }
-  const std::string& runtime = !ctx.opt.runtime.empty() ? ctx.opt.runtime : ctx.config.runtime.preferred;
   in.auto_fallback = ctx.opt.auto_fallback.value_or(ctx.config.runtime.auto_fallback);
-  if (runtime == "podman") {
+  const RuntimeChoice runtime = runtime_choice(ctx);
+  if (runtime == RuntimeChoice::podman) {
     in.runtime = engine::RuntimePreference::podman;
-  } else if (runtime == "docker") {
+  } else if (runtime == RuntimeChoice::docker) {
     in.runtime = engine::RuntimePreference::docker;
   }
   return engine::resolve_endpoint(in);
@@ -43,8 +52,7 @@ Result<engine::Client> connect(const Context& ctx) {
     return ep.error();
   }
   engine::ClientOptions opts;
-  opts.connection.connect_timeout =
-      std::chrono::milliseconds(static_cast<long long>(ctx.opt.connect_timeout_s * 1000));
+  opts.connection.connect_timeout = ctx.opt.connect_timeout;
   if (const char* v = std::getenv("DOCKER_API_VERSION"); v != nullptr && *v != '\0') {
     opts.api_version = v;
   }
@@ -61,10 +69,9 @@ std::optional<engine::Client> connect_or_report(const Context& ctx) {
 }
 
 std::unique_ptr<ops::ImageStore> open_store(const Context& ctx, int& exit_code) {
-  if (ctx.opt.backend == "cli") {
-    std::string runtime = !ctx.opt.runtime.empty() ? ctx.opt.runtime : ctx.config.runtime.preferred;
-    if (runtime.empty()) runtime = "docker";
-    if (runtime == "nerdctl") {
+  if (ctx.opt.backend == Backend::cli) {
+    const RuntimeChoice runtime = runtime_choice(ctx);
+    if (runtime == RuntimeChoice::nerdctl) {
       // nerdctl talks to containerd on this machine itself.
       auto tool = ops::cli_tool("nerdctl", nullptr);
       tool.env = ops::proxy_environment(ctx.config);
@@ -76,7 +83,7 @@ std::unique_ptr<ops::ImageStore> open_store(const Context& ctx, int& exit_code) 
       exit_code = k_exit_usage;
       return nullptr;
     }
-    auto tool = ops::cli_tool(runtime, &*ep);
+    auto tool = ops::cli_tool(runtime == RuntimeChoice::podman ? "podman" : "docker", &*ep);
     tool.env = ops::proxy_environment(ctx.config);
     return std::make_unique<ops::CliStore>(std::move(tool), ep->transport == engine::Transport::unix_socket);
   }
@@ -125,7 +132,7 @@ std::optional<std::vector<image::Reference>> read_images(const Context& ctx) {
   return refs;
 }
 
-bool json_output(const Context& ctx) { return ctx.opt.output == "json"; }
+bool json_output(const Context& ctx) { return ctx.opt.output == ops::OutputFormat::json; }
 
 void print_json(const nlohmann::json& document) {
   const std::string text = document.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

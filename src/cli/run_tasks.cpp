@@ -20,10 +20,8 @@ int run_plan(const Context& ctx, const ops::ImageStore& store, ops::Plan plan) {
   rs.operation_timeout = ctx.config.runtime.timeout;
   rs.interrupt = &ops::install_interrupt_handlers();
   ops::ReporterOptions ro;
-  ro.format = ctx.opt.output == "json" ? ops::OutputFormat::json : ops::OutputFormat::text;
-  ro.progress = ctx.opt.progress == "always" ? ops::ProgressMode::always
-                : ctx.opt.progress == "never" ? ops::ProgressMode::never
-                                              : ops::ProgressMode::automatic;
+  ro.format = ctx.opt.output;
+  ro.progress = ctx.opt.progress;
   ro.quiet = ctx.opt.quiet;
   ro.color = !ctx.opt.no_color && ctx.config.logging.colors;
   ro.stats = ctx.opt.stats;

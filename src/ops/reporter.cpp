@@ -197,7 +197,7 @@ class TextReporter : public Reporter {
     std::fprintf(out, "Summary: %zu successful, %zu failed", c.ok, c.failed);
     if (c.skipped > 0) std::fprintf(out, ", %zu not started", c.skipped);
     if (c.unchanged > 0) std::fprintf(out, " (%zu unchanged)", c.unchanged);
-    std::fprintf(out, " of %zu %s; %s in %s", results.size(), o_.noun.c_str(), human_bytes(c.bytes).c_str(),
+    std::fprintf(out, " of %zu %s; %s in %s", results.size(), noun(results.size()).c_str(), human_bytes(c.bytes).c_str(),
                  human_duration(wall).c_str());
     if (wall.count() > 0 && c.bytes > 0) std::fprintf(out, " (%s)", rate(c.bytes, wall).c_str());
     std::fprintf(out, "\n");
@@ -224,7 +224,7 @@ class TextReporter : public Reporter {
         std::fprintf(out, "  %zu %s (%s): %s\n", labels.size(), o_.noun.c_str(), names.c_str(), why.c_str());
       }
     }
-    if (interrupted) std::fprintf(out, "Interrupted: %zu %s not started\n", c.skipped, o_.noun.c_str());
+    if (interrupted) std::fprintf(out, "Interrupted: %zu %s not started\n", c.skipped, noun(c.skipped).c_str());
     std::fflush(out);
   }
 
@@ -237,6 +237,12 @@ class TextReporter : public Reporter {
     Clock::time_point start;
     Clock::time_point last_plain;
   };
+
+  // The noun for `n` of them ("1 image", "2 images").
+  std::string noun(std::size_t n) const {
+    if (n == 1 && o_.noun.size() > 1 && o_.noun.back() == 's') return o_.noun.substr(0, o_.noun.size() - 1);
+    return o_.noun;
+  }
 
   static std::string amount(const Active& a) {
     if (a.total == 0) return a.done ? human_bytes(a.done) : std::string();

@@ -2,6 +2,7 @@
 // the daemon, and the image inputs.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -9,29 +10,36 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hpn/archive/codec.hpp"
 #include "hpn/engine/client.hpp"
 #include "hpn/engine/endpoint.hpp"
 #include "hpn/image/image_list.hpp"
 #include "hpn/ops/image_store.hpp"
+#include "hpn/ops/reporter.hpp"
 #include "hpn/util/config.hpp"
 #include "hpn/util/result.hpp"
 
 namespace hpn::cli {
 
+// --runtime: which runtime's socket to prefer, or the tool of --backend cli.
+enum class RuntimeChoice { unset, docker, podman, nerdctl };
+// --backend: the Engine API, or one command-line process per step.
+enum class Backend { api, cli };
+
 // Every option any subcommand takes; each subcommand binds the ones it accepts.
 struct Options {
   // global
   std::string host;
-  std::string runtime;
+  RuntimeChoice runtime = RuntimeChoice::unset;
   std::optional<bool> auto_fallback;  // --auto-fallback / --no-auto-fallback
   std::string log_level;
   std::string log_file;
   std::string config_file;
-  double connect_timeout_s = 10;
+  std::chrono::milliseconds connect_timeout{10000};
   int workers = 0;  // 0 = from config
   bool quiet = false;
-  std::string output = "text";     // --output text|json
-  std::string progress = "auto";   // --progress auto|always|never
+  ops::OutputFormat output = ops::OutputFormat::text;
+  ops::ProgressMode progress = ops::ProgressMode::automatic;
   bool no_color = false;
   bool stats = false;
   // Harpoon v1
@@ -51,7 +59,7 @@ struct Options {
   bool recursive = false;
   bool force = false;
   // archives
-  std::string compress = "none";
+  archive::Compression compress = archive::Compression::none;
   int level = -1;
   std::string bundle;
   bool skip_verify = false;
@@ -61,13 +69,16 @@ struct Options {
   // login
   std::string username;
   bool password_stdin = false;
-  std::string backend = "api";  // --backend api|cli
+  Backend backend = Backend::api;
 };
 
 struct Context {
   Options opt;
   util::Config config;
 };
+
+// The runtime asked for: --runtime, else the config's runtime.preferred.
+RuntimeChoice runtime_choice(const Context& ctx);
 
 Result<engine::Endpoint> resolve(const Context& ctx);
 // Resolve, connect and negotiate.

@@ -16,8 +16,15 @@ namespace hpn::log {
 // Parse "trace|debug|info|warn|error|off".
 std::optional<spdlog::level::level_enum> parse_level(std::string_view name);
 
-// Configure every layer's logger. `file` empty means stderr.
-Status configure(spdlog::level::level_enum level, const std::string& file = {});
+struct Settings {
+  spdlog::level::level_enum level = spdlog::level::off;
+  std::string file;      // write here; empty: stderr when `console`
+  bool console = true;   // with no file: to stderr (false: nowhere)
+  bool json = false;     // one JSON object a line: time, level, layer, message
+  bool timestamp = true; // lead each line with the time
+};
+// Configure every layer's logger.
+Status configure(const Settings& settings);
 
 // The logger of a layer: "util", "engine", "archive", "ops", "cli".
 spdlog::logger& get(std::string_view layer);
