@@ -30,7 +30,8 @@ std::vector<std::string> lines_after(const std::string& out, std::string_view pr
   for (auto pos = out.find(prefix); pos != std::string::npos; pos = out.find(prefix, pos + 1)) {
     if (pos != 0 && out[pos - 1] != '\n') continue;
     auto end = out.find('\n', pos);
-    std::string v = out.substr(pos + prefix.size(), end == std::string::npos ? std::string::npos : end - pos - prefix.size());
+    std::string v =
+        out.substr(pos + prefix.size(), end == std::string::npos ? std::string::npos : end - pos - prefix.size());
     while (!v.empty() && (v.back() == '\r' || v.back() == ' ')) v.pop_back();
     found.push_back(std::move(v));
   }
@@ -188,7 +189,8 @@ CliStore::CliStore(CliTool tool, bool local) : tool_(std::move(tool)) { traits_.
 std::unique_ptr<StoreConnection> CliStore::open() const { return std::make_unique<CliConnection>(tool_); }
 
 Status CliStore::check_platform(const std::string&, std::string_view what) const {
-  return Error(ErrorKind::invalid_argument, "--platform on " + std::string(what) + " is not supported with --backend cli");
+  return Error(ErrorKind::invalid_argument,
+               "--platform on " + std::string(what) + " is not supported with --backend cli");
 }
 
 }  // namespace hpn::ops

@@ -152,8 +152,7 @@ bool DaemonStore::Info::containerd_store() {
   return *containerd;
 }
 
-DaemonStore::DaemonStore(engine::Client client)
-    : DaemonStore(std::move(client), std::nullopt) {
+DaemonStore::DaemonStore(engine::Client client) : DaemonStore(std::move(client), std::nullopt) {
   credentials_ = engine::CredentialSources::from_environment(runtime_ == engine::Runtime::podman);
 }
 

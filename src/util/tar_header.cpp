@@ -51,8 +51,8 @@ bool for_each_pax_record(std::string_view content,
     if (sp == std::string_view::npos) return false;
     std::size_t len = 0;
     const auto [end, ec] = std::from_chars(content.data() + i, content.data() + sp, len);
-    if (ec != std::errc() || end != content.data() + sp || len == 0 || i + len > content.size() ||
-        sp + 1 >= i + len || content[i + len - 1] != '\n') {
+    if (ec != std::errc() || end != content.data() + sp || len == 0 || i + len > content.size() || sp + 1 >= i + len ||
+        content[i + len - 1] != '\n') {
       return false;
     }
     const std::string_view rec = content.substr(sp + 1, i + len - sp - 2);

@@ -23,9 +23,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-CommandResult run_hpn(const TempDir& cwd, const std::string& args, const std::string& host = env("HPN_TEST_DOCKER_HOST")) {
-  return run_command("cd " + shell_quote(cwd.path().string()) + " && DOCKER_HOST=" + shell_quote(host) + " " +
-                     shell_quote(env("HPN_BINARY")) + " " + args);
+CommandResult run_hpn(const TempDir& cwd, const std::string& args, const std::string& host = {}) {
+  return hpn::test::run_hpn(cwd.path(), args, host);
 }
 
 // A throwaway tag of `source` so removing it cannot disturb other tests.

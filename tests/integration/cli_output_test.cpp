@@ -19,8 +19,9 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string hpn_cmd(const TempDir& cwd, const std::string& args, const std::string& host) {
-  return "cd " + shell_quote(cwd.path().string()) + " && DOCKER_HOST=" + shell_quote(host) + " " +
-         shell_quote(env("HPN_BINARY")) + " " + args;
+  hpn::test::HpnRun how;
+  how.host = host;
+  return hpn::test::hpn_command(cwd.path(), args, how);
 }
 
 // Run under a pseudo-terminal: stdout and stderr are the terminal.

@@ -25,12 +25,13 @@ namespace {
 // hpn with its own DOCKER_CONFIG (and anything in `extra_env`), in `cwd`.
 CommandResult run_hpn(const TempDir& cwd, const std::string& args, const std::string& host,
                       const std::string& extra_env = {}, const std::string& stdin_text = {}) {
-  std::string cmd = "cd " + shell_quote(cwd.path().string()) + " && ";
-  if (!stdin_text.empty()) cmd += "printf '%s\\n' " + shell_quote(stdin_text) + " | ";
-  cmd += "env -u REGISTRY_AUTH_FILE DOCKER_CONFIG=" + shell_quote((cwd / "docker").string()) +
-         " HOME=" + shell_quote(cwd.path().string()) + " DOCKER_HOST=" + shell_quote(host) + " " + extra_env + " " +
-         shell_quote(env("HPN_BINARY")) + " " + args;
-  return run_command(cmd);
+  hpn::test::HpnRun how;
+  how.host = host;
+  how.unset = {"REGISTRY_AUTH_FILE"};
+  how.env = "DOCKER_CONFIG=" + shell_quote((cwd / "docker").string()) + " HOME=" + shell_quote(cwd.path().string()) +
+            " " + extra_env;
+  how.stdin_text = stdin_text;
+  return hpn::test::run_hpn(cwd.path(), args, how);
 }
 
 std::string auth_reg() { return env("HPN_TEST_AUTH_REGISTRY"); }

@@ -34,13 +34,14 @@ std::string joined(const std::vector<std::string>& v) {
   return s;
 }
 
-std::string hpn_at(const TempDir& cwd, const std::string& args, const std::string& host = env("HPN_TEST_DOCKER_HOST")) {
-  return "cd " + shell_quote(cwd.path().string()) + " && DOCKER_HOST=" + shell_quote(host) + " " +
-         shell_quote(env("HPN_BINARY")) + " " + args;
+std::string hpn_at(const TempDir& cwd, const std::string& args, const std::string& host = {}) {
+  hpn::test::HpnRun how;
+  how.host = host;
+  return hpn::test::hpn_command(cwd.path(), args, how);
 }
 
-CommandResult run_hpn(const TempDir& cwd, const std::string& args, const std::string& host = env("HPN_TEST_DOCKER_HOST")) {
-  return run_command(hpn_at(cwd, args, host) + " </dev/null");
+CommandResult run_hpn(const TempDir& cwd, const std::string& args, const std::string& host = {}) {
+  return hpn::test::run_hpn(cwd.path(), args, host);
 }
 
 std::vector<std::string> lines_of(const std::string& text) {

@@ -44,8 +44,11 @@ struct Background {
     Background b;
     b.out = dir / "hpn.out";
     b.err = dir / "hpn.err";
-    const std::string cmd = "cd " + shell_quote(dir.path().string()) + " && exec env DOCKER_HOST=" + shell_quote(host) +
-                            " " + env_prefix + " " + shell_quote(env("HPN_BINARY")) + " " + args + " >" +
+    hpn::test::HpnRun how;
+    how.host = host;
+    how.env = env_prefix;
+    how.exec = true;
+    const std::string cmd = hpn::test::hpn_command(dir.path(), args, how) + " >" +
                             shell_quote(b.out.string()) + " 2>" + shell_quote(b.err.string());
     b.pid = fork();
     if (b.pid == 0) {
@@ -67,6 +70,15 @@ struct Background {
     return -1;
   }
 };
+
+// Bytes process `pid` has read so far (its /proc/PID/io rchar), 0 when unknown.
+unsigned long long bytes_read(pid_t pid) {
+  std::ifstream io("/proc/" + std::to_string(pid) + "/io");
+  for (std::string line; std::getline(io, line);) {
+    if (line.rfind("rchar:", 0) == 0) return std::stoull(line.substr(6));
+  }
+  return 0;
+}
 
 bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds limit) {
   const auto deadline = Clock::now() + limit;
@@ -164,8 +176,8 @@ TEST(Fault, DaemonKilledDuringLoadFailsFast) {
   TempDir dir;
   const fs::path archive = large_archive() / "hpn-test_large_1.tar";
   auto bg = Background::start(dir, "load " + shell_quote(archive.string()), daemon.host());
-  // Let the upload get going, then kill the daemon.
-  std::this_thread::sleep_for(300ms);
+  // Once the upload is under way (hpn has read 16 MiB of the archive), kill the daemon.
+  ASSERT_TRUE(wait_for([&] { return bytes_read(bg.pid) > (16u << 20); }, 30s)) << slurp(bg.out) << slurp(bg.err);
   const auto killed = Clock::now();
   daemon.kill_daemon();
   const int code = bg.wait(10s);
@@ -192,11 +204,11 @@ TEST(Fault, RegistryStoppedMidPushIsRetriedAndRecovers) {
   auto stop_registry = [&] { run_command("kill -9 $(cat " + d + "/reg.pid)"); };
   ASSERT_TRUE(start_registry());
   std::ofstream(dir / "config.yaml") << "runtime:\n  retry: {max_attempts: 6, delay: 500ms, max_delay: 1s}\n";
-  // Registry down from the start of the batch; it comes back 2 s later.
+  // Registry down from the start of the batch; it comes back once hpn is retrying.
   stop_registry();
   auto bg = Background::start(dir, "push -j 2 -r 127.0.0.1:" + port + " -p fault hpn-test/small:1 hpn-test/base:1 hpn-test/multi:1",
                               env("HPN_TEST_DOCKER_HOST"));
-  std::this_thread::sleep_for(2s);
+  ASSERT_TRUE(wait_for([&] { return slurp(bg.err).find("retrying") != std::string::npos; }, 30s)) << slurp(bg.err);
   ASSERT_TRUE(start_registry());
   const int code = bg.wait(60s);
   const std::string out = slurp(bg.out), err = slurp(bg.err);

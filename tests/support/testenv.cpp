@@ -144,4 +144,27 @@ void write_file(const fs::path& p, const std::string& text) {
   std::ofstream(p, std::ios::binary) << text;
 }
 
+std::string hpn_command(const std::filesystem::path& cwd, const std::string& args, const HpnRun& how) {
+  std::string cmd = "cd " + shell_quote(cwd.string()) + " && ";
+  if (!how.stdin_text.empty()) cmd += "printf '%s\\n' " + shell_quote(how.stdin_text) + " | ";
+  cmd += how.exec ? "exec env" : "env";
+  for (const auto& name : how.unset) cmd += " -u " + name;
+  cmd += " DOCKER_HOST=" + shell_quote(how.host.empty() ? env("HPN_TEST_DOCKER_HOST") : how.host);
+  if (!how.env.empty()) cmd += " " + how.env;
+  cmd += " " + shell_quote(env("HPN_BINARY")) + " " + args;
+  return cmd;
+}
+
+CommandResult run_hpn(const std::filesystem::path& cwd, const std::string& args, const HpnRun& how) {
+  std::string cmd = hpn_command(cwd, args, how);
+  if (how.stdin_text.empty()) cmd += " <" + shell_quote(how.stdin_file);
+  return run_command(cmd);
+}
+
+CommandResult run_hpn(const std::filesystem::path& cwd, const std::string& args, const std::string& host) {
+  HpnRun how;
+  how.host = host;
+  return run_hpn(cwd, args, how);
+}
+
 }  // namespace hpn::test

@@ -64,6 +64,22 @@ CommandResult run_command(const std::string& command);
 // Quote for the shell.
 std::string shell_quote(const std::string& s);
 
+// How a test runs the hpn under test (HPN_BINARY).
+struct HpnRun {
+  std::string host;                   // DOCKER_HOST; empty: HPN_TEST_DOCKER_HOST
+  std::vector<std::string> unset;     // variables removed from its environment
+  std::string env;                    // more "NAME=VALUE" words, shell-quoted by the caller
+  std::string stdin_file = "/dev/null";
+  std::string stdin_text;             // fed on stdin (with a newline) instead, when not empty
+  bool exec = false;                  // the shell execs hpn (its pid is hpn's)
+};
+// The shell command that runs `hpn ARGS` in `cwd` (output not redirected).
+std::string hpn_command(const std::filesystem::path& cwd, const std::string& args, const HpnRun& how = {});
+// Run it and capture its output.
+CommandResult run_hpn(const std::filesystem::path& cwd, const std::string& args, const HpnRun& how = {});
+// The same against `host`.
+CommandResult run_hpn(const std::filesystem::path& cwd, const std::string& args, const std::string& host);
+
 // Regular files below `dir`, relative and sorted.
 std::vector<std::string> files_in(const std::filesystem::path& dir);
 // Whole file as a string ("" when unreadable).

@@ -169,7 +169,8 @@ TEST(Reporter, JsonModeWritesOneEventALineAndNothingElse) {
   }
   std::vector<std::string> names;
   for (const auto& e : events) names.push_back(e.value("event", ""));
-  EXPECT_EQ(names, (std::vector<std::string>{"batch", "start", "progress", "start", "retry", "done", "failed", "summary"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"batch", "start", "progress", "start", "retry", "done", "failed", "summary"}));
   EXPECT_EQ(events[0]["bytes_total"], 2000000u);
   EXPECT_EQ(events[4]["kind"], "registry_unavailable");
   EXPECT_EQ(events[5]["detail"], "-> images/alpine_3.tar");

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <initializer_list>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "hpn/engine/endpoint.hpp"
