@@ -212,6 +212,7 @@ class Bench:
         """Median times; the ratio of each row is base_row's median over its own.
         `what` names the row the target applies to (default: the hpn -j 4 row).
         With a baseline, each hpn row gets a twin run with the baseline binary."""
+        base_name = contenders[base_row][0]
         if self.baseline:
             twins = []
             for name, fn in contenders:
@@ -219,6 +220,7 @@ class Bench:
                 if name.startswith("hpn"):
                     twins.append((BASELINE_MARK + name, self.with_binary(self.baseline, fn)))
             contenders = twins
+            base_row = [name for name, _ in contenders].index(base_name)
         times = {name: [] for name, _ in contenders}
         cpu = {name: [] for name, _ in contenders}
         rss = {name: 0 for name, _ in contenders}

@@ -32,6 +32,28 @@ struct SlistFree {
 using CurlPtr = std::unique_ptr<CURL, CurlFree>;
 using SlistPtr = std::unique_ptr<curl_slist, SlistFree>;
 
+// What a failed transfer means, whoever the peer is.
+enum class Failure { connect, timeout, aborted, lost, tls, other };
+
+Failure failure_of(CURLcode code) {
+  switch (code) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY: return Failure::connect;
+    case CURLE_OPERATION_TIMEDOUT: return Failure::timeout;
+    case CURLE_ABORTED_BY_CALLBACK: return Failure::aborted;
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE: return Failure::lost;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE: return Failure::tls;
+    default: return Failure::other;
+  }
+}
+
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -153,17 +175,26 @@ struct Connection::Impl {
     return self->should_abort() ? 1 : 0;
   }
 
-  static Error url_error(CURLcode code, const std::string& detail, const Request& req);
-
   Error transport_error(CURLcode code, const Request& req) {
     std::string detail = errbuf[0] != '\0' ? std::string(errbuf) : curl_easy_strerror(code);
     while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) detail.pop_back();
-    if (!req.url.empty()) return url_error(code, detail, req);
+    const Failure f = failure_of(code);
+    if (!req.url.empty()) {
+      // A registry, by URL.
+      const std::string where = " (" + req.method + " " + req.url + ")";
+      switch (f) {
+        case Failure::timeout: return {ErrorKind::timeout, "no answer in time: " + detail + where};
+        case Failure::aborted: return {ErrorKind::cancelled, "cancelled" + where};
+        case Failure::connect:
+        case Failure::lost: return {ErrorKind::registry_unavailable, "cannot reach the registry: " + detail + where};
+        case Failure::tls: return {ErrorKind::registry_unavailable, "TLS to the registry failed: " + detail + where};
+        case Failure::other: break;
+      }
+      return {ErrorKind::protocol, "HTTP transfer failed: " + detail + where};
+    }
     const std::string where = " (" + req.method + " " + req.path + " on " + endpoint.describe() + ")";
-    switch (code) {
-      case CURLE_COULDNT_CONNECT:
-      case CURLE_COULDNT_RESOLVE_HOST:
-      case CURLE_COULDNT_RESOLVE_PROXY: {
+    switch (f) {
+      case Failure::connect: {
         std::string hint = "; is the daemon running? check -H/--host, DOCKER_HOST or the socket's permissions";
         if (endpoint.transport == Transport::unix_socket) {
           // libcurl does not say why; the socket file does. The endpoint names the path.
@@ -182,52 +213,19 @@ struct Connection::Impl {
         return {ErrorKind::daemon_unreachable,
                 "cannot connect to the daemon at " + endpoint.describe() + ": " + detail + hint};
       }
-      case CURLE_OPERATION_TIMEDOUT:
-        return {ErrorKind::timeout, "daemon did not answer in time: " + detail + where};
-      case CURLE_ABORTED_BY_CALLBACK:
-        return {ErrorKind::cancelled, "cancelled" + where};
-      case CURLE_SEND_ERROR:
-      case CURLE_RECV_ERROR:
-      case CURLE_GOT_NOTHING:
-      case CURLE_PARTIAL_FILE:
+      case Failure::timeout: return {ErrorKind::timeout, "daemon did not answer in time: " + detail + where};
+      case Failure::aborted: return {ErrorKind::cancelled, "cancelled" + where};
+      case Failure::lost:
         return {ErrorKind::daemon_unreachable, "connection to the daemon was lost: " + detail + where};
-      case CURLE_SSL_CONNECT_ERROR:
-      case CURLE_PEER_FAILED_VERIFICATION:
-      case CURLE_SSL_CERTPROBLEM:
-      case CURLE_SSL_CACERT_BADFILE:
+      case Failure::tls:
         return {ErrorKind::daemon_unreachable,
                 "TLS to the daemon failed: " + detail + where +
                     "; check DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem) and DOCKER_TLS_VERIFY"};
-      default:
-        return {ErrorKind::protocol, "HTTP transfer failed: " + detail + where};
+      case Failure::other: break;
     }
+    return {ErrorKind::protocol, "HTTP transfer failed: " + detail + where};
   }
 };
-
-Error Connection::Impl::url_error(CURLcode code, const std::string& detail, const Request& req) {
-  const std::string where = " (" + req.method + " " + req.url + ")";
-  switch (code) {
-    case CURLE_OPERATION_TIMEDOUT:
-      return {ErrorKind::timeout, "no answer in time: " + detail + where};
-    case CURLE_ABORTED_BY_CALLBACK:
-      return {ErrorKind::cancelled, "cancelled" + where};
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-      return {ErrorKind::registry_unavailable, "cannot reach the registry: " + detail + where};
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CACERT_BADFILE:
-      return {ErrorKind::registry_unavailable, "TLS to the registry failed: " + detail + where};
-    default:
-      return {ErrorKind::protocol, "HTTP transfer failed: " + detail + where};
-  }
-}
 
 Connection::Connection(ConnectionOptions options) : Connection(Endpoint{}, options) {}
 
