@@ -24,6 +24,7 @@ std::vector<TaskResult> run_plan(const ImageStore& store, Plan plan, const RunSe
   bo.operation_timeout = settings.operation_timeout;
   bo.interrupt = settings.interrupt;
   bo.start_spacing = plan.start_spacing;
+  const std::vector<std::jthread> background = std::move(plan.background);
   // A local store shares this machine's cores: large transfers one per core.
   if (store.traits().local) bo.heavy_limit = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   return run_batch(store, std::move(plan.tasks), bo, reporter);
@@ -362,12 +363,13 @@ Task bundle_task(const std::vector<image::Reference>& refs, const SaveSpec& spec
 }  // namespace
 
 Result<Plan> plan_save(const ImageStore& store, const std::vector<image::Reference>& refs, SaveSpec spec) {
-  // Load the checksum algorithm while the store answers the first questions.
-  std::jthread prepare_digest(util::Sha256::prepare);
   if (!spec.platform.empty()) {
     if (auto st = store.check_platform(spec.platform, "save"); !st) return st.error();
   }
   Plan plan;
+  // Load the checksum algorithm while the store answers the first questions and
+  // the first exports start.
+  plan.background.emplace_back(util::Sha256::prepare);
   std::string note;
   spec = effective_save(&store, std::move(spec), &note);
   if (!note.empty()) plan.notes.push_back(note);

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "hpn/archive/codec.hpp"
@@ -29,6 +30,8 @@ struct Plan {
   std::vector<std::string> notes;  // said once before the batch starts (not with --quiet)
   // Workers take their first task this far apart (see BatchOptions::start_spacing).
   std::chrono::milliseconds start_spacing{0};
+  // Preparation that goes on while the batch starts (joined when the plan is done).
+  std::vector<std::jthread> background;
 };
 
 // How every batch runs, from the command line and the configuration.
