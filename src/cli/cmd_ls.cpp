@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
+#include <utility>
+#include <vector>
 
 #include "hpn/archive/archive_info.hpp"
 #include "hpn/archive/paths.hpp"
@@ -28,50 +31,60 @@ std::pair<std::string, std::string> split_tag(const std::string& name) {
   return {name.substr(0, colon), name.substr(colon + 1)};
 }
 
-// docker's --format placeholders: {{.Repository}} {{.Tag}} {{.ID}} {{.Size}} {{.Digest}},
-// and \t, \n escapes.
-std::string apply_format(const std::string& format, const std::string& repository, const std::string& tag,
-                         const std::string& id, std::uint64_t size, const std::string& digest) {
-  std::string out;
+// A --format template, parsed once: literal text (with \t and \n escapes) and
+// docker's placeholders {{.Repository}} {{.Tag}} {{.ID}} {{.FullID}} {{.Size}} {{.Digest}}.
+struct FormatPart {
+  enum class Field { text, repository, tag, id, full_id, size, digest } field = Field::text;
+  std::string text;  // Field::text only
+};
+using Format = std::vector<FormatPart>;
+
+// nullopt when the template names anything else or leaves a "{{" open.
+std::optional<Format> parse_format(const std::string& format) {
+  using Field = FormatPart::Field;
+  static const std::pair<const char*, Field> k_fields[] = {{".Repository", Field::repository}, {".Tag", Field::tag},
+                                                          {".ID", Field::id},                 {".FullID", Field::full_id},
+                                                          {".Size", Field::size},             {".Digest", Field::digest}};
+  Format parts;
+  std::string literal;
   for (std::size_t i = 0; i < format.size();) {
     if (format.compare(i, 2, "{{") == 0) {
       const auto end = format.find("}}", i);
-      if (end != std::string::npos) {
-        std::string field = format.substr(i + 2, end - i - 2);
-        field.erase(std::remove(field.begin(), field.end(), ' '), field.end());
-        std::string value;
-        if (field == ".Repository") value = repository;
-        else if (field == ".Tag") value = tag;
-        else if (field == ".ID") value = short_id(id);
-        else if (field == ".FullID") value = id;
-        else if (field == ".Size") value = ops::human_bytes(size);
-        else if (field == ".Digest") value = digest;
-        else value = "{{" + format.substr(i + 2, end - i - 2) + "}}";
-        out += value;
-        i = end + 2;
-        continue;
-      }
-    }
-    if (format[i] == '\\' && i + 1 < format.size() && (format[i + 1] == 't' || format[i + 1] == 'n')) {
-      out += format[i + 1] == 't' ? '\t' : '\n';
+      if (end == std::string::npos) return std::nullopt;
+      std::string name = format.substr(i + 2, end - i - 2);
+      name.erase(std::remove(name.begin(), name.end(), ' '), name.end());
+      const auto it = std::find_if(std::begin(k_fields), std::end(k_fields), [&](const auto& f) { return name == f.first; });
+      if (it == std::end(k_fields)) return std::nullopt;
+      if (!literal.empty()) parts.push_back({Field::text, std::exchange(literal, {})});
+      parts.push_back({it->second, {}});
+      i = end + 2;
+    } else if (format[i] == '\\' && i + 1 < format.size() && (format[i + 1] == 't' || format[i + 1] == 'n')) {
+      literal += format[i + 1] == 't' ? '\t' : '\n';
       i += 2;
-      continue;
+    } else {
+      literal += format[i++];
     }
-    out += format[i++];
   }
-  return out;
+  if (!literal.empty()) parts.push_back({Field::text, literal});
+  return parts;
 }
 
-bool format_is_valid(const std::string& format) {
-  static const char* const k_fields[] = {".Repository", ".Tag", ".ID", ".FullID", ".Size", ".Digest"};
-  for (auto at = format.find("{{"); at != std::string::npos; at = format.find("{{", at + 2)) {
-    const auto end = format.find("}}", at);
-    if (end == std::string::npos) return false;
-    std::string field = format.substr(at + 2, end - at - 2);
-    field.erase(std::remove(field.begin(), field.end(), ' '), field.end());
-    if (std::none_of(std::begin(k_fields), std::end(k_fields), [&](const char* f) { return field == f; })) return false;
+std::string render(const Format& format, const std::string& repository, const std::string& tag, const std::string& id,
+                   std::uint64_t size, const std::string& digest) {
+  using Field = FormatPart::Field;
+  std::string out;
+  for (const auto& part : format) {
+    switch (part.field) {
+      case Field::text: out += part.text; break;
+      case Field::repository: out += repository; break;
+      case Field::tag: out += tag; break;
+      case Field::id: out += short_id(id); break;
+      case Field::full_id: out += id; break;
+      case Field::size: out += ops::human_bytes(size); break;
+      case Field::digest: out += digest; break;
+    }
   }
-  return true;
+  return out;
 }
 
 // Each archive with its compression, size and checksum status, then the images in it
@@ -134,7 +147,8 @@ int list_archives(const Context& ctx, const std::string& dir, bool recursive) {
   return rc;
 }
 
-int list_daemon_images(const Context& ctx, engine::Client& client) {
+// `format`: a --format template's rows instead of the table.
+int list_daemon_images(const Context& ctx, engine::Client& client, const std::optional<Format>& format) {
   auto images = client.list_images();
   if (!images) {
     print_error(images.error());
@@ -148,7 +162,7 @@ int list_daemon_images(const Context& ctx, engine::Client& client) {
   std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   const bool json = json_output(ctx);
   nlohmann::json list = nlohmann::json::array();
-  if (!json && ctx.opt.format.empty()) std::printf("%-60s %-12s %10s\n", "IMAGE", "ID", "SIZE");
+  if (!json && !format) std::printf("%-60s %-12s %10s\n", "IMAGE", "ID", "SIZE");
   for (const auto& [name, img] : rows) {
     const auto size = static_cast<std::uint64_t>(std::max<std::int64_t>(0, img->size));
     const auto [repository, tag] = split_tag(name);
@@ -159,8 +173,8 @@ int list_daemon_images(const Context& ctx, engine::Client& client) {
     if (json) {
       list.push_back({{"name", name}, {"repository", repository}, {"tag", tag}, {"id", img->id},
                       {"digest", digest}, {"size", size}});
-    } else if (!ctx.opt.format.empty()) {
-      std::printf("%s\n", apply_format(ctx.opt.format, repository, tag, img->id, size, digest).c_str());
+    } else if (format) {
+      std::printf("%s\n", render(*format, repository, tag, img->id, size, digest).c_str());
     } else {
       std::printf("%-60s %-12s %10s\n", name.c_str(), short_id(img->id).c_str(), ops::human_bytes(size).c_str());
     }
@@ -201,6 +215,7 @@ int list_presence(const Context& ctx, engine::Client& client, const std::vector<
 }  // namespace
 
 int cmd_ls(Context& ctx) {
+  std::optional<Format> format;
   if (!ctx.opt.format.empty()) {
     if (json_output(ctx)) {
       print_error("--format and --output json exclude each other");
@@ -210,7 +225,8 @@ int cmd_ls(Context& ctx) {
       print_error("--format applies to the daemon's image list only (hpn ls without -p or images)");
       return k_exit_usage;
     }
-    if (!format_is_valid(ctx.opt.format)) {
+    format = parse_format(ctx.opt.format);
+    if (!format) {
       print_error("--format '" + ctx.opt.format +
                   "' is not understood; use {{.Repository}}, {{.Tag}}, {{.ID}}, {{.FullID}}, {{.Size}} or {{.Digest}}");
       return k_exit_usage;
@@ -225,7 +241,7 @@ int cmd_ls(Context& ctx) {
   }
   auto client = connect_or_report(ctx);
   if (!client) return k_exit_failed;
-  return check_list ? list_presence(ctx, *client, *refs) : list_daemon_images(ctx, *client);
+  return check_list ? list_presence(ctx, *client, *refs) : list_daemon_images(ctx, *client, format);
 }
 
 }  // namespace hpn::cli

@@ -12,8 +12,6 @@
 namespace hpn::cli {
 namespace {
 
-constexpr int k_exit_ok_dry_run = 0;
-
 // "saved", "loaded", "pushed"
 std::string past_tense(std::string_view verb) {
   std::string s(verb);
@@ -150,7 +148,7 @@ int print_dry_run(const Context& ctx, const char* command, const char* verb, con
       list.push_back(std::move(j));
     }
     print_json({{"command", command}, {"dry_run", true}, {"total", items.size()}, {"items", list}});
-    return k_exit_ok_dry_run;
+    return k_exit_ok;  // a dry run changes nothing; items it cannot plan say why
   }
   for (std::size_t i = 0; i < items.size(); ++i) {
     const auto& it = items[i];
@@ -160,7 +158,7 @@ int print_dry_run(const Context& ctx, const char* command, const char* verb, con
     std::printf("%s\n", line.c_str());
   }
   std::printf("Dry run: %s, nothing %s\n", count_of(items.size(), noun).c_str(), past_tense(verb).c_str());
-  return k_exit_ok_dry_run;
+  return k_exit_ok;
 }
 
 std::string count_of(std::size_t n, std::string_view noun) {
