@@ -42,9 +42,9 @@ using Format = std::vector<FormatPart>;
 // nullopt when the template names anything else or leaves a "{{" open.
 std::optional<Format> parse_format(const std::string& format) {
   using Field = FormatPart::Field;
-  static const std::pair<const char*, Field> k_fields[] = {{".Repository", Field::repository}, {".Tag", Field::tag},
-                                                          {".ID", Field::id},                 {".FullID", Field::full_id},
-                                                          {".Size", Field::size},             {".Digest", Field::digest}};
+  static const std::pair<const char*, Field> k_fields[] = {
+      {".Repository", Field::repository}, {".Tag", Field::tag},   {".ID", Field::id},
+      {".FullID", Field::full_id},        {".Size", Field::size}, {".Digest", Field::digest}};
   Format parts;
   std::string literal;
   for (std::size_t i = 0; i < format.size();) {
@@ -53,7 +53,8 @@ std::optional<Format> parse_format(const std::string& format) {
       if (end == std::string::npos) return std::nullopt;
       std::string name = format.substr(i + 2, end - i - 2);
       name.erase(std::remove(name.begin(), name.end(), ' '), name.end());
-      const auto it = std::find_if(std::begin(k_fields), std::end(k_fields), [&](const auto& f) { return name == f.first; });
+      const auto it =
+          std::find_if(std::begin(k_fields), std::end(k_fields), [&](const auto& f) { return name == f.first; });
       if (it == std::end(k_fields)) return std::nullopt;
       if (!literal.empty()) parts.push_back({Field::text, std::exchange(literal, {})});
       parts.push_back({it->second, {}});
