@@ -171,6 +171,9 @@ Result<ArchiveInfo> read_archive_info(const fs::path& path) {
       auto it = ref ? by_name.find(ref->canonical()) : by_name.end();
       if (it == by_name.end() || !it->second.contains("digest") || !it->second["digest"].is_string()) continue;
       img.manifest_digest = it->second["digest"].get<std::string>();
+      if (const auto& an = it->second["annotations"]; an.contains("io.hpn.source") && an["io.hpn.source"].is_string()) {
+        img.source = an["io.hpn.source"].get<std::string>();
+      }
       const std::string media = it->second.value("mediaType", "");
       if (media.find("index") != std::string::npos || media.find("manifest.list") != std::string::npos) {
         img.image_id = img.manifest_digest;  // only the containerd image store exports indexes

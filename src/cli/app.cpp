@@ -36,6 +36,7 @@ enum Opt : unsigned {
   k_logout = 1u << 11,    // logout: REGISTRY
   k_resolve = 1u << 12,   // pull: --no-resolve
   k_format = 1u << 13,    // ls: --format
+  k_source = 1u << 14,    // save: --source, --cache, --insecure-registry
 };
 
 // Options that hpn takes before the subcommand (Harpoon v1 style) and after it. Each
@@ -66,7 +67,7 @@ constexpr unsigned k_list_batch = k_batch | s_list;
 const Command k_commands[] = {
     {"pull", "Pull the listed images from their registries", cmd_pull, k_list | k_platform | k_resolve, k_list_batch},
     {"save", "Save each listed image to its own archive (NAME.tar, Harpoon naming)", cmd_save,
-     k_list | k_path | k_dry_run | k_archive | k_platform, k_list_batch},
+     k_list | k_path | k_dry_run | k_archive | k_platform | k_source, k_list_batch},
     {"load", "Load archives (any compression) from files or directories into the daemon", cmd_load,
      k_files | k_path | k_dry_run | k_recursive | k_verify | k_platform, k_batch},
     {"push", "Tag each listed image for a registry, push it, remove the temporary tag", cmd_push,
@@ -316,6 +317,17 @@ int run(int argc, char** argv) {
       sub->add_flag("--no-wait", o.no_wait,
                     "Stop with exit 1 when another hpn is saving into the same directory (default: wait)");
     }
+    if (c.opts & k_source) {
+      sub->add_option("--source", o.source,
+                      "Where images come from: daemon (default: what the daemon holds, local builds too) or "
+                      "registry (straight from the registries, no daemon needed)")
+          ->check(CLI::IsMember({"daemon", "registry"}));
+      sub->add_option("--cache", o.cache_dir,
+                      "With --source registry: keep blobs in this directory across runs (trimmed to save.cache_size)");
+      sub->add_option("--insecure-registry", o.insecure_registries,
+                      "With --source registry: reach this registry host[:port] over plain HTTP if HTTPS fails "
+                      "(loopback always may); repeatable");
+    }
     if (c.opts & (k_login | k_logout)) {
       sub->add_option("registry", o.positional, "Registry host[:port] (Docker Hub: docker.io)")->required();
     }
@@ -337,8 +349,11 @@ int run(int argc, char** argv) {
     }
     if (c.opts & k_platform) {
       sub->add_option("--platform", o.platform,
-                      std::string(c.name) == "pull" ? "os/arch[/variant] to pull"
-                                                    : "os/arch[/variant] only (needs API 1.48, Docker 28+)");
+                      std::string(c.name) == "pull"   ? "os/arch[/variant] to pull"
+                      : std::string(c.name) == "save" ? "os/arch[/variant] only: from a daemon needs API 1.48 (Docker "
+                                                        "28+); from a registry picks it from an index (default: this "
+                                                        "machine's)"
+                                                      : "os/arch[/variant] only (needs API 1.48, Docker 28+)");
     }
     if (c.opts & k_registry) {
       sub->add_option("-p,--project", o.project, "Target project (switches push mode 1 to 2)");

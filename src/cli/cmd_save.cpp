@@ -10,6 +10,7 @@
 #include "hpn/archive/codec.hpp"
 #include "hpn/ops/daemon_store.hpp"
 #include "hpn/ops/operations.hpp"
+#include "hpn/ops/registry_store.hpp"
 #include "hpn/ops/reporter.hpp"
 #include "hpn/ops/signals.hpp"
 #include "hpn/util/dir_lock.hpp"
@@ -62,10 +63,68 @@ static std::optional<util::DirLock> lock_directory(const Context& ctx, const std
   return std::move(*lock);
 }
 
+// --source registry (or save.source, HPN_SAVE_SOURCE): the registry back end.
+static bool from_registry(const Context& ctx) {
+  return (ctx.opt.source.empty() ? ctx.config.save.source : ctx.opt.source) == "registry";
+}
+
+static Result<std::unique_ptr<ops::RegistryStore>> registry_store(const Context& ctx, const ops::SaveSpec& spec) {
+  ops::RegistrySource src;
+  auto& co = src.client;
+  co.credentials = engine::CredentialSources::from_environment(runtime_choice(ctx) == RuntimeChoice::podman);
+  co.insecure = ctx.config.insecure_registries;
+  co.insecure.insert(co.insecure.end(), ctx.opt.insecure_registries.begin(), ctx.opt.insecure_registries.end());
+  if (ctx.config.proxy.enabled) {
+    co.http_proxy = ctx.config.proxy.http;
+    co.https_proxy = ctx.config.proxy.https.empty() ? ctx.config.proxy.http : ctx.config.proxy.https;
+  }
+  co.connect_timeout = ctx.opt.connect_timeout;
+  co.retry = ctx.config.runtime.retry;
+  src.platform = spec.platform;
+  src.cache_dir = ctx.opt.cache_dir.empty() ? ctx.config.save.cache : ctx.opt.cache_dir;
+  auto limit = ops::parse_byte_size(ctx.config.save.cache_size);
+  if (!limit) return limit.error().with_context("save.cache_size");
+  src.cache_limit = *limit;
+  src.scratch_parent = ops::save_directory(spec);
+  return std::make_unique<ops::RegistryStore>(std::move(src));
+}
+
 int cmd_save(Context& ctx) {
   auto refs = read_images(ctx);
   if (!refs) return k_exit_usage;
   auto spec = save_spec(ctx);
+  if (!from_registry(ctx) && (!ctx.opt.cache_dir.empty() || !ctx.opt.insecure_registries.empty())) {
+    print_error("--cache and --insecure-registry apply to --source registry only");
+    return k_exit_usage;
+  }
+  if (from_registry(ctx)) {
+    if (ctx.opt.backend == Backend::cli) {
+      print_error("--source registry reads registries itself; it takes no --backend cli");
+      return k_exit_usage;
+    }
+    auto store = registry_store(ctx, spec);
+    if (!store) {
+      print_error(store.error());
+      return k_exit_usage;
+    }
+    if (!spec.platform.empty()) {
+      if (auto st = (*store)->check_platform(spec.platform, "save"); !st) {
+        print_error(st.error());
+        return k_exit_usage;
+      }
+    }
+    spec = ops::effective_save(store->get(), std::move(spec));
+    if (ctx.opt.dry_run) {
+      std::vector<DryRunItem> items;
+      for (const auto& ref : *refs) items.push_back({ref.original, ops::save_path(ref, spec).string(), ""});
+      return print_dry_run(ctx, "save", "save", "images", items);
+    }
+    auto lock = lock_directory(ctx, ops::save_directory(spec));
+    if (!lock) return ops::interrupt_flag().load() ? k_exit_interrupted : k_exit_failed;
+    auto plan = ops::plan_save(**store, *refs, std::move(spec));
+    if (!plan) return plan_failed(plan.error());
+    return run_plan(ctx, **store, std::move(*plan));
+  }
   if (ctx.opt.dry_run) {
     // The names a real run would write: the daemon, when it answers, decides the
     // compression (see ops::effective_save); without one, the names as asked.

@@ -1,6 +1,7 @@
 #include "hpn/engine/connection.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cctype>
 #include <mutex>
 
@@ -99,6 +100,7 @@ struct Connection::Impl {
   Response* response = nullptr;
   const Sink* sink = nullptr;
   const Source* source = nullptr;
+  const std::function<Status(const Response&)>* on_response = nullptr;
   std::optional<Error> callback_error;
   bool status_known = false;
   char errbuf[CURL_ERROR_SIZE]{};
@@ -135,6 +137,13 @@ struct Connection::Impl {
     if (!self->status_known) {
       curl_easy_getinfo(self->curl.get(), CURLINFO_RESPONSE_CODE, &r.status);
       self->status_known = true;
+      if (r.success() && self->on_response != nullptr && *self->on_response) {
+        auto st = (*self->on_response)(r);
+        if (!st) {
+          self->callback_error = st.error();
+          return CURL_WRITEFUNC_ERROR;
+        }
+      }
     }
     r.bytes_received += len;
     if (!r.success()) {
@@ -279,6 +288,7 @@ Result<Response> Connection::perform(const Request& req, const Sink& sink) {
   s.response = &response;
   s.sink = &sink;
   s.source = req.upload ? &req.upload : nullptr;
+  s.on_response = &req.on_response;
   s.callback_error.reset();
   s.status_known = false;
   s.errbuf[0] = '\0';
@@ -287,7 +297,17 @@ Result<Response> Connection::perform(const Request& req, const Sink& sink) {
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s.errbuf);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  if (!s.options.use_proxy) curl_easy_setopt(c, CURLOPT_PROXY, "");  // never route the daemon API through a proxy
+  if (!s.options.use_proxy) {
+    curl_easy_setopt(c, CURLOPT_PROXY, "");  // never route the daemon API through a proxy
+  } else if (absolute) {
+    const std::string& proxy = url.rfind("https://", 0) == 0 ? s.options.https_proxy : s.options.http_proxy;
+    if (!proxy.empty()) {
+      curl_easy_setopt(c, CURLOPT_PROXY, proxy.c_str());
+      const char* no_proxy = std::getenv("NO_PROXY");
+      if (no_proxy == nullptr) no_proxy = std::getenv("no_proxy");
+      if (no_proxy != nullptr) curl_easy_setopt(c, CURLOPT_NOPROXY, no_proxy);
+    }
+  }
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(s.options.connect_timeout.count()));
   if (s.options.idle_timeout.count() > 0) {
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -336,6 +356,8 @@ Result<Response> Connection::perform(const Request& req, const Sink& sink) {
   }
   if (req.method == "GET") {
     curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  } else if (req.method == "HEAD") {
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
   } else if (req.method == "POST") {
     curl_easy_setopt(c, CURLOPT_POST, 1L);
     if (req.upload) {
@@ -361,6 +383,7 @@ Result<Response> Connection::perform(const Request& req, const Sink& sink) {
   s.response = nullptr;
   s.sink = nullptr;
   s.source = nullptr;
+  s.on_response = nullptr;
 
   if (s.callback_error) {
     log.debug("response {} {}: aborted: {}", req.method, absolute ? url : req.path, s.callback_error->message);

@@ -247,8 +247,10 @@ SaveSpec effective_save(const ImageStore* store, SaveSpec spec, std::string* not
   if (store != nullptr && spec.compression != archive::Compression::none && spec.bundle.empty() &&
       store->traits().compressed_exports) {
     if (note != nullptr) {
-      *note = "the daemon keeps images in the containerd image store, compressed; archives are written as .tar "
-              "with their layers as stored, not compressed again (--compress " +
+      *note = std::string(store->traits().local || store->traits().pulls_by_digest
+                              ? "the daemon keeps images in the containerd image store, compressed"
+                              : "the registry serves the layers compressed") +
+              "; archives are written as .tar with their layers as stored, not compressed again (--compress " +
               std::string(archive::to_string(spec.compression)) + ")";
     }
     spec.compression = archive::Compression::none;

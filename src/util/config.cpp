@@ -121,6 +121,12 @@ Result<Config> parse_config(const std::string& yaml, const std::string& source, 
   if (auto p = root["parallel"]; p && p.IsMap()) {
     check(read_key(p, "max_workers", "parallel.", source, c.max_workers));
   }
+  if (auto sv = root["save"]; sv && sv.IsMap()) {
+    check(read_key(sv, "source", "save.", source, c.save.source));
+    check(read_key(sv, "cache", "save.", source, c.save.cache));
+    check(read_key(sv, "cache_size", "save.", source, c.save.cache_size));
+  }
+  check(read_key(root, "insecure_registries", "", source, c.insecure_registries));
   if (auto m = root["modes"]; m && m.IsMap()) {
     check(read_mode(m, "save_mode", 3, source, c.modes.save_mode));
     check(read_mode(m, "load_mode", 3, source, c.modes.load_mode));
@@ -136,6 +142,9 @@ Result<Config> parse_config(const std::string& yaml, const std::string& source, 
   if (!c.runtime.preferred.empty() && c.runtime.preferred != "docker" && c.runtime.preferred != "podman" &&
       c.runtime.preferred != "nerdctl") {
     return config_error(source, "runtime.preferred must be docker or podman");
+  }
+  if (c.save.source != "daemon" && c.save.source != "registry") {
+    return config_error(source, "save.source must be daemon or registry");
   }
   return c;
 }
@@ -194,6 +203,12 @@ Result<Config> load_config(const std::string& explicit_path, const Getenv& given
     c.runtime.timeout = *d;
   }
   if (auto v = env("HPN_LOG_LEVEL"); !v.empty()) c.logging.level = v;
+  if (auto v = env("HPN_SAVE_SOURCE"); !v.empty()) {
+    if (v != "daemon" && v != "registry") {
+      return Error(ErrorKind::invalid_argument, "HPN_SAVE_SOURCE must be daemon or registry, not '" + v + "'");
+    }
+    c.save.source = v;
+  }
   if (auto v = env("HPN_LOG_FILE"); !v.empty()) c.logging.file = v;
   if (auto v = env("HPN_PARALLEL_MAX"); !v.empty()) {
     try {

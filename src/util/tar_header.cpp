@@ -69,4 +69,38 @@ bool is_sha256_hex(std::string_view s) {
          std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
+std::string tar_member_header(std::string_view name, std::uint64_t size, char type) {
+  std::string h(k_tar_block, '\0');
+  name.copy(h.data(), std::min<std::size_t>(name.size(), 100));
+  auto octal = [&](std::size_t off, std::size_t len, std::uint64_t v) {
+    // len-1 octal digits and a NUL.
+    for (std::size_t i = len - 1; i-- > 0;) {
+      h[off + i] = static_cast<char>('0' + (v & 7));
+      v >>= 3;
+    }
+  };
+  octal(100, 8, type == '5' ? 0755 : 0644);
+  octal(108, 8, 0);
+  octal(116, 8, 0);
+  if (size < (std::uint64_t{1} << 33)) {
+    octal(124, 12, size);
+  } else {
+    h[124] = static_cast<char>(0x80);
+    for (std::size_t i = 0; i < 8; ++i) h[124 + 11 - i] = static_cast<char>((size >> (8 * i)) & 0xff);
+  }
+  octal(136, 12, 0);
+  h[156] = type;
+  std::memcpy(h.data() + 257, "ustar\0" "00", 8);
+  std::memset(h.data() + 148, ' ', 8);
+  unsigned sum = 0;
+  for (unsigned char c : h) sum += c;
+  octal(148, 7, sum);
+  h[155] = ' ';
+  return h;
+}
+
+std::size_t tar_padding(std::uint64_t size) {
+  return static_cast<std::size_t>((k_tar_block - size % k_tar_block) % k_tar_block);
+}
+
 }  // namespace hpn::util

@@ -26,9 +26,12 @@ struct ArchiveImage {
   // Docker's classic store and Podman call the ID.
   std::string image_id;
   std::size_t layers = 0;
+  // A registry save records what the registry served (index.json's "io.hpn.source"
+  // annotation): the manifest digest, or the index digest and the platform picked.
+  std::string source;
   // True when `id` names this image under any of the daemons' conventions.
   bool has_id(const std::string& id) const {
-    return !id.empty() && (id == config_id || id == manifest_digest || id == image_id);
+    return !id.empty() && (id == config_id || id == manifest_digest || id == image_id || id == source);
   }
 };
 

@@ -66,6 +66,9 @@ struct Options {
   bool no_resolve = false;  // pull: by tag only
   std::string format;       // ls: --format TEMPLATE
   bool no_wait = false;     // save: fail at once when another run writes into the directory
+  std::string source;       // save: daemon|registry ("" = from config)
+  std::string cache_dir;    // save --source registry: blob cache
+  std::vector<std::string> insecure_registries;
   // login
   std::string username;
   bool password_stdin = false;

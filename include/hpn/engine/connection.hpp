@@ -32,6 +32,8 @@ using Sink = std::function<Status(std::string_view chunk)>;
 // Fills the buffer with request body bytes; returns the count, 0 at the end.
 using Source = std::function<Result<std::size_t>(std::span<char> buf)>;
 
+struct Response;
+
 struct Request {
   std::string method = "GET";
   std::string path;  // with the version prefix, e.g. /v1.41/images/json
@@ -48,6 +50,9 @@ struct Request {
   std::string url;
   std::optional<TlsFiles> tls;
   int max_redirects = 0;
+  // Called once with the status and headers of a 2xx response before its first body
+  // byte reaches the sink (a Range answer, say, is checked here); an error aborts.
+  std::function<Status(const Response&)> on_response;
 };
 
 struct Response {
@@ -68,6 +73,10 @@ struct ConnectionOptions {
   // Use the proxies of the environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY): for
   // registries. The daemon's API is never routed through a proxy.
   bool use_proxy = false;
+  // Proxies to use instead of the environment's (hpn's proxy.* keys): for http://
+  // and https:// URLs; NO_PROXY still exempts hosts. Empty: the environment's.
+  std::string http_proxy;
+  std::string https_proxy;
 };
 
 class Connection {

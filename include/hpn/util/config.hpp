@@ -46,6 +46,13 @@ struct Config {
   } logging;
   int max_workers = k_default_workers;
   struct {
+    std::string source = "daemon";  // daemon|registry: where hpn save reads images
+    std::string cache;              // blob cache directory for registry saves; "" = none
+    std::string cache_size = "20G";  // what the cache keeps after a run
+  } save;
+  // Registries reached over plain HTTP when HTTPS fails (loopback always is).
+  std::vector<std::string> insecure_registries;
+  struct {
     std::optional<int> save_mode;
     std::optional<int> load_mode;
     std::optional<int> push_mode;

@@ -28,6 +28,14 @@ std::string tar_header_name(const char* header);
 bool for_each_pax_record(std::string_view content,
                          const std::function<void(std::string_view key, std::string_view value)>& fn);
 
+// A ustar header block for a member `name` (at most 100 bytes) of `size` bytes:
+// type '0' (file, mode 0644) or '5' (directory, mode 0755), owned by root, mtime 0,
+// so that the same content always gives the same bytes. Sizes of 8 GiB and more
+// are written base-256.
+std::string tar_member_header(std::string_view name, std::uint64_t size, char type = '0');
+// Zero bytes that pad a member of `size` bytes to the block size.
+std::size_t tar_padding(std::uint64_t size);
+
 // 64 lower-case hex digits: the hex form of a sha256 digest.
 bool is_sha256_hex(std::string_view s);
 

@@ -1,0 +1,131 @@
+// A client of the OCI distribution API for reading images straight from registries.
+//
+// A Client is shared by a batch: it keeps what it learnt about each registry host
+// (scheme, TLS files, credentials, the auth challenge and the tokens per scope)
+// under a lock of that host. Each worker reads through a Session of its own, which
+// owns one pooled connection (engine::Connection), so requests to the same registry
+// reuse their TCP and TLS connections.
+//
+// Per host, the first request probes GET /v2/: it tells the scheme (HTTPS; for an
+// insecure registry HTTPS without verification, then plain HTTP, as Docker does)
+// and the auth scheme. Basic credentials are sent on every request; Bearer tokens
+// are fetched from the challenge's realm for each scope, reused until they expire,
+// and fetched again on a 401. Transient failures are retried with backoff; 429 and
+// 503 wait for Retry-After; an interrupted blob resumes with a Range request.
+// Every manifest and blob is checked against its digest (and blobs against their
+// size) while it streams.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hpn/engine/connection.hpp"
+#include "hpn/engine/credentials.hpp"
+#include "hpn/image/reference.hpp"
+#include "hpn/registry/manifest.hpp"
+#include "hpn/util/config.hpp"
+#include "hpn/util/result.hpp"
+
+namespace hpn::registry {
+
+struct ClientOptions {
+  std::optional<engine::CredentialSources> credentials;  // nullopt: anonymous only
+  // Registries reached over plain HTTP when HTTPS fails ("host[:port]"), besides
+  // loopback addresses, which Docker treats as insecure too.
+  std::vector<std::string> insecure;
+  std::string http_proxy;   // instead of HTTP_PROXY (empty: the environment's)
+  std::string https_proxy;  // instead of HTTPS_PROXY
+  std::chrono::milliseconds connect_timeout{10000};
+  std::chrono::milliseconds idle_timeout{60000};  // no byte for this long: the request failed
+  util::RetryPolicy retry;                        // one request's transient failures
+  std::chrono::milliseconds max_retry_after{120000};  // longer waits asked by a registry fail instead
+  // Where TLS files for a registry live (HOST[:PORT]/ca.crt, client.cert, client.key).
+  std::vector<std::filesystem::path> cert_dirs = {"/etc/docker/certs.d", "/etc/containers/certs.d"};
+};
+
+// Whether hpn reaches `host` ("name[:port]") over plain HTTP when HTTPS fails:
+// loopback names and addresses, or one of `listed`.
+bool is_insecure_host(const std::string& host, const std::vector<std::string>& listed);
+
+// The parameters of a WWW-Authenticate challenge: scheme ("basic", "bearer",
+// lower-case) and its key="value" pairs (keys lower-case).
+struct Challenge {
+  std::string scheme;
+  std::vector<std::pair<std::string, std::string>> params;
+  std::string param(const std::string& key) const;
+};
+Challenge parse_challenge(const std::string& header);
+
+// Seconds to wait from a Retry-After header (delta-seconds or an HTTP date);
+// nullopt when absent or malformed.
+std::optional<std::chrono::milliseconds> parse_retry_after(const std::string& value);
+
+struct Manifest {
+  std::string digest;      // sha256 of `body`
+  std::string media_type;  // as declared (or served)
+  std::string body;        // exactly as served
+};
+
+class Client;
+
+class Session {
+ public:
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  void watch(const std::atomic<bool>* flag);
+  void set_deadline(std::optional<std::chrono::steady_clock::time_point> deadline, std::string why);
+
+  // The manifest (or index) of `ref` at `reference` (a tag or a digest). When
+  // `reference` is a digest, the bytes must hash to it; otherwise they must match
+  // the Docker-Content-Digest the registry sends, when it sends one.
+  Result<Manifest> manifest(const image::Reference& ref, const std::string& reference);
+  // Stream the blob `blob` of `ref`'s repository to `sink`, checking its size and
+  // digest as it passes; an interrupted transfer resumes where it stopped. Returns
+  // the bytes delivered (the blob's size).
+  Result<std::uint64_t> blob(const image::Reference& ref, const Descriptor& blob, const engine::Sink& sink);
+
+  // Requests this session has sent (each attempt counts), for tests and logs.
+  std::uint64_t requests() const { return requests_; }
+
+ private:
+  friend class Client;
+  struct Host;
+  Session(std::shared_ptr<const Client> client);
+  Result<engine::Response> send(const image::Reference& ref, engine::Request req, const engine::Sink& sink,
+                                const std::function<void(engine::Request&)>& each_attempt = {});
+  Result<Host*> host_of(const image::Reference& ref);
+  Status probe(Host& h);
+  Result<std::string> authorization(Host& h, const std::string& scope, bool renew);
+  Status pause(std::chrono::milliseconds d);
+
+  std::shared_ptr<const Client> client_;
+  engine::Connection conn_;
+  const std::atomic<bool>* interrupt_ = nullptr;
+  std::uint64_t requests_ = 0;
+};
+
+class Client : public std::enable_shared_from_this<Client> {
+ public:
+  static std::shared_ptr<Client> create(ClientOptions options);
+  ~Client();
+  std::unique_ptr<Session> session() const;
+  const ClientOptions& options() const { return options_; }
+
+ private:
+  friend class Session;
+  explicit Client(ClientOptions options);
+  ClientOptions options_;
+  struct Hosts;
+  std::unique_ptr<Hosts> hosts_;
+};
+
+}  // namespace hpn::registry

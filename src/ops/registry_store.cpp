@@ -1,0 +1,509 @@
+#include "hpn/ops/registry_store.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <condition_variable>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "hpn/archive/paths.hpp"
+#include "hpn/ops/daemon_store.hpp"
+#include "hpn/util/fd.hpp"
+#include "hpn/util/file.hpp"
+#include "hpn/util/log.hpp"
+#include "hpn/util/sha256.hpp"
+#include "hpn/util/tar_header.hpp"
+
+namespace hpn::ops {
+
+namespace fs = std::filesystem;
+
+Result<std::uint64_t> parse_byte_size(const std::string& text) {
+  std::size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (...) {
+    used = 0;
+  }
+  std::string unit = text.substr(used);
+  while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
+  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (!unit.empty() && unit.back() == 'B') unit.pop_back();
+  if (!unit.empty() && unit.back() == 'I') unit.pop_back();
+  double scale = 1;
+  if (unit.empty()) scale = 1;
+  else if (unit == "K") scale = 1024.0;
+  else if (unit == "M") scale = 1024.0 * 1024;
+  else if (unit == "G") scale = 1024.0 * 1024 * 1024;
+  else if (unit == "T") scale = 1024.0 * 1024 * 1024 * 1024;
+  else used = 0;
+  if (used == 0 || value < 0 || !std::isfinite(value)) {
+    return Error(ErrorKind::invalid_argument, "'" + text + "' is not a size; write it as 500M, 20G or a byte count");
+  }
+  return static_cast<std::uint64_t>(value * scale);
+}
+
+namespace {
+
+// What the registry serves for one reference, at the batch's platform.
+struct Resolved {
+  image::Reference ref;
+  std::string source_id;  // manifest digest, or "<index digest> <platform>" for an index
+  std::string index_digest;
+  registry::Manifest manifest;  // the image manifest
+  registry::ImageManifest image;
+  std::uint64_t archive_bytes() const { return image.blob_bytes() + manifest.body.size() + 8192; }
+};
+
+bool sets_error_digest(const Error& e, const std::string& digest) {
+  return e.message.find(digest) != std::string::npos;
+}
+
+}  // namespace
+
+// ---- state shared by the batch ------------------------------------------------
+
+struct RegistryStore::Shared {
+  RegistrySource source;
+  registry::Platform platform;
+  std::shared_ptr<registry::Client> client;
+  StoreTraits traits;
+  std::atomic<std::uint64_t> requests{0};
+
+  std::mutex mu;  // resolved, names, uses, blobs
+  std::map<std::string, Resolved> resolved;  // by canonical name
+  std::map<std::string, image::Reference> names;  // local name -> reference as listed
+  std::map<std::string, int> uses;  // blob digest -> images of the batch that hold it
+  struct Blob {
+    bool fetching = false;
+  };
+  std::map<std::string, Blob> blobs;
+  std::condition_variable blob_cv;
+  fs::path scratch;  // created on first use
+
+  Result<image::Reference> reference_of(const std::string& name) {
+    {
+      std::lock_guard lock(mu);
+      if (auto it = names.find(name); it != names.end()) return it->second;
+    }
+    return image::parse_reference(name);
+  }
+
+  Result<Resolved> resolve(registry::Session& s, const image::Reference& ref) {
+    {
+      std::lock_guard lock(mu);
+      if (auto it = resolved.find(ref.canonical()); it != resolved.end()) return it->second;
+    }
+    auto r = fetch(s, ref);
+    if (!r) return r.error();
+    std::lock_guard lock(mu);
+    resolved.emplace(ref.canonical(), *r);
+    return r;
+  }
+
+  Result<Resolved> fetch(registry::Session& s, const image::Reference& ref) {
+    const std::string at = ref.digest.empty() ? ref.tag : ref.digest;
+    auto top = s.manifest(ref, at);
+    if (!top) return top.error();
+    Resolved out;
+    out.ref = ref;
+    if (registry::is_index(top->media_type)) {
+      auto entries = registry::parse_index(top->body, ref.original);
+      if (!entries) return entries.error();
+      auto pick = registry::pick_platform(*entries, platform, ref.original);
+      if (!pick) return pick.error();
+      auto m = s.manifest(ref, pick->descriptor.digest);
+      if (!m) return m.error();
+      out.index_digest = top->digest;
+      out.source_id = top->digest + " " + platform.text();
+      out.manifest = std::move(*m);
+      if (!registry::is_image_manifest(out.manifest.media_type)) {
+        return Error(ErrorKind::unsupported, ref.original + ": the index's entry for " + platform.text() + " is " +
+                                                 out.manifest.media_type + ", not an image manifest");
+      }
+    } else if (registry::is_image_manifest(top->media_type)) {
+      out.source_id = top->digest;
+      out.manifest = std::move(*top);
+    } else {
+      auto parsed = registry::parse_image_manifest(top->body, ref.original);  // names schema 1 clearly
+      if (!parsed) return parsed.error();
+      return Error(ErrorKind::unsupported, ref.original + ": the registry serves it as " + top->media_type +
+                                               ", which hpn cannot save from a registry; use --source daemon");
+    }
+    auto image = registry::parse_image_manifest(out.manifest.body, ref.original);
+    if (!image) return image.error();
+    out.image = std::move(*image);
+    return out;
+  }
+
+  bool cached(const registry::Descriptor& d) {
+    if (!source.cache_dir.empty()) return true;
+    std::lock_guard lock(mu);
+    auto it = uses.find(d.digest);
+    return it != uses.end() && it->second > 1;
+  }
+
+  Result<fs::path> blob_dir() {
+    if (!source.cache_dir.empty()) {
+      const auto dir = source.cache_dir / "blobs" / "sha256";
+      if (auto st = archive::ensure_directory(dir); !st) return st.error();
+      return dir;
+    }
+    std::lock_guard lock(mu);
+    if (scratch.empty()) {
+      auto dir = source.scratch_parent / (".hpn-blobs." + std::to_string(::getpid()));
+      if (auto st = archive::ensure_directory(dir); !st) return st.error();
+      scratch = dir;
+    }
+    return scratch;
+  }
+
+  // Stream `d` into `sink`: from the cache when it holds it (checked as it is
+  // read), else from the registry, keeping a copy for the other images (or runs).
+  Status blob(registry::Session& s, const image::Reference& ref, const registry::Descriptor& d,
+              const engine::Sink& sink) {
+    if (!cached(d)) {
+      auto n = s.blob(ref, d, sink);
+      if (!n) return n.error();
+      return {};
+    }
+    auto dir = blob_dir();
+    if (!dir) return dir.error();
+    const fs::path path = *dir / d.digest.substr(7);
+    for (;;) {
+      {
+        std::unique_lock lock(mu);
+        blob_cv.wait(lock, [&] { return !blobs[d.digest].fetching; });
+        std::error_code ec;
+        if (fs::file_size(path, ec) == d.size && !ec) {
+          lock.unlock();
+          return from_cache(path, d, sink);
+        }
+        blobs[d.digest].fetching = true;
+      }
+      auto st = fetch_into_cache(s, ref, d, path, sink);
+      {
+        std::lock_guard lock(mu);
+        blobs[d.digest].fetching = false;
+      }
+      blob_cv.notify_all();
+      return st;
+    }
+  }
+
+  Status fetch_into_cache(registry::Session& s, const image::Reference& ref, const registry::Descriptor& d,
+                          const fs::path& path, const engine::Sink& sink) {
+    auto file = util::AtomicFile::create(path, 0644);
+    if (!file) return file.error();
+    auto n = s.blob(ref, d, [&](std::string_view chunk) -> Status {
+      if (auto st = file->write(chunk); !st) return st;
+      return sink(chunk);
+    });
+    if (!n) return n.error();
+    // The copy is checked whenever it is read: it needs no sync of its own.
+    if (auto st = file->publish(); !st) {
+      hpn::log::get("registry").warn("cannot keep {} in {}: {}", d.digest, path.parent_path().string(),
+                                     st.error().message);
+    }
+    return {};
+  }
+
+  Status from_cache(const fs::path& path, const registry::Descriptor& d, const engine::Sink& sink) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Error(ErrorKind::io, "cannot read " + path.string() + ": " + std::strerror(errno));
+    util::Fd guard(fd);
+    ::futimens(fd, nullptr);  // recently used: trimmed last
+    util::Sha256 hash;
+    std::vector<char> buf(1 << 20);
+    std::uint64_t total = 0;
+    for (;;) {
+      const ssize_t n = ::read(fd, buf.data(), buf.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Error(ErrorKind::io, "cannot read " + path.string() + ": " + std::strerror(errno));
+      }
+      if (n == 0) break;
+      const std::string_view chunk(buf.data(), static_cast<std::size_t>(n));
+      hash.update(chunk);
+      total += chunk.size();
+      if (total > d.size) break;
+      if (auto st = sink(chunk); !st) return st;
+    }
+    if (total != d.size || "sha256:" + hash.hex_digest() != d.digest) {
+      std::error_code ec;
+      fs::remove(path, ec);
+      // Transient: a retry of the image fetches the blob from the registry.
+      return Error(ErrorKind::registry_unavailable, "the blob cache's copy of " + d.digest + " (" + path.string() +
+                                                        ") was damaged; removed it, the blob is fetched again");
+    }
+    return {};
+  }
+
+  void trim_cache() {
+    if (source.cache_dir.empty() || source.cache_limit == 0) return;
+    const auto dir = source.cache_dir / "blobs" / "sha256";
+    std::error_code ec;
+    struct Entry {
+      fs::path path;
+      std::uint64_t size;
+      fs::file_time_type used;
+    };
+    std::vector<Entry> entries;
+    std::uint64_t total = 0;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      std::error_code ec2;
+      if (!e.is_regular_file(ec2)) continue;
+      const auto size = e.file_size(ec2);
+      if (ec2) continue;
+      entries.push_back({e.path(), size, e.last_write_time(ec2)});
+      total += size;
+    }
+    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.used < b.used; });
+    for (const auto& e : entries) {
+      if (total <= source.cache_limit) break;
+      std::error_code ec2;
+      if (fs::remove(e.path, ec2)) total -= e.size;
+    }
+  }
+};
+
+// ---- the archive --------------------------------------------------------------
+
+namespace {
+
+// A tar stream written member by member into a sink, counting its bytes.
+class TarOut {
+ public:
+  explicit TarOut(const engine::Sink& sink) : sink_(sink) {}
+  Status header(std::string_view name, std::uint64_t size, char type = '0') {
+    return put(util::tar_member_header(name, size, type));
+  }
+  Status put(std::string_view bytes) {
+    total_ += bytes.size();
+    return sink_(bytes);
+  }
+  Status pad(std::uint64_t size) {
+    static const std::string zeros(util::k_tar_block, '\0');
+    return put(std::string_view(zeros).substr(0, util::tar_padding(size)));
+  }
+  Status file(std::string_view name, std::string_view content) {
+    if (auto st = header(name, content.size()); !st) return st;
+    if (auto st = put(content); !st) return st;
+    return pad(content.size());
+  }
+  Status finish() {
+    static const std::string end(2 * util::k_tar_block, '\0');
+    return put(end);
+  }
+  std::uint64_t total() const { return total_; }
+
+ private:
+  const engine::Sink& sink_;
+  std::uint64_t total_ = 0;
+};
+
+std::string blob_path(const std::string& digest) { return "blobs/sha256/" + digest.substr(7); }
+
+// The names an image is loaded under: its tag (none for a reference by digest only).
+std::vector<std::string> repo_tags(const image::Reference& ref) {
+  if (!ref.tag_given && !ref.digest.empty()) return {};
+  return {ref.familiar_repository() + ":" + ref.tag};
+}
+
+Result<std::uint64_t> write_layout(RegistryStore::Shared& shared, registry::Session& s,
+                                   const std::vector<Resolved>& images, const engine::Sink& sink) {
+  TarOut tar(sink);
+  std::set<std::string> written;
+  if (auto st = tar.header("blobs/", 0, '5'); !st) return st.error();
+  if (auto st = tar.header("blobs/sha256/", 0, '5'); !st) return st.error();
+  nlohmann::json index = {{"schemaVersion", 2}, {"mediaType", registry::k_oci_index},
+                          {"manifests", nlohmann::json::array()}};
+  nlohmann::json manifest_json = nlohmann::json::array();
+  nlohmann::json repositories = nlohmann::json::object();
+  for (const auto& img : images) {
+    for (const auto& layer : img.image.layers) {
+      if (!written.insert(layer.digest).second) continue;
+      if (auto st = tar.header(blob_path(layer.digest), layer.size); !st) return st.error();
+      if (auto st = shared.blob(s, img.ref, layer, [&](std::string_view c) { return tar.put(c); }); !st) {
+        Error e = st.error();
+        if (!sets_error_digest(e, layer.digest)) e = e.with_context("layer " + layer.digest);
+        return e;
+      }
+      if (auto st = tar.pad(layer.size); !st) return st.error();
+    }
+    if (written.insert(img.image.config.digest).second) {
+      const auto& c = img.image.config;
+      if (auto st = tar.header(blob_path(c.digest), c.size); !st) return st.error();
+      if (auto st = shared.blob(s, img.ref, c, [&](std::string_view chunk) { return tar.put(chunk); }); !st) {
+        return st.error();
+      }
+      if (auto st = tar.pad(c.size); !st) return st.error();
+    }
+    if (written.insert(img.manifest.digest).second) {
+      if (auto st = tar.file(blob_path(img.manifest.digest), img.manifest.body); !st) return st.error();
+    }
+    const auto tags = repo_tags(img.ref);
+    nlohmann::json desc = {{"mediaType", img.manifest.media_type},
+                           {"digest", img.manifest.digest},
+                           {"size", img.manifest.body.size()}};
+    nlohmann::json annotations = {{"io.hpn.source", img.source_id}};
+    if (!tags.empty()) {
+      annotations["io.containerd.image.name"] = img.ref.repository() + ":" + img.ref.tag;
+      annotations["org.opencontainers.image.ref.name"] = img.ref.tag;
+    } else {
+      annotations["io.containerd.image.name"] = img.ref.repository() + "@" + img.ref.digest;
+    }
+    desc["annotations"] = annotations;
+    index["manifests"].push_back(desc);
+    nlohmann::json layers = nlohmann::json::array();
+    for (const auto& l : img.image.layers) layers.push_back(blob_path(l.digest));
+    manifest_json.push_back({{"Config", blob_path(img.image.config.digest)}, {"RepoTags", tags}, {"Layers", layers}});
+    if (!tags.empty() && !img.image.layers.empty()) {
+      repositories[img.ref.familiar_repository()][img.ref.tag] = img.image.layers.back().digest.substr(7);
+    }
+  }
+  if (auto st = tar.file("index.json", index.dump()); !st) return st.error();
+  if (auto st = tar.file("manifest.json", manifest_json.dump()); !st) return st.error();
+  if (auto st = tar.file("oci-layout", R"({"imageLayoutVersion":"1.0.0"})"); !st) return st.error();
+  if (!repositories.empty()) {
+    if (auto st = tar.file("repositories", repositories.dump()); !st) return st.error();
+  }
+  if (auto st = tar.finish(); !st) return st.error();
+  return tar.total();
+}
+
+Error only_saves(std::string_view what) {
+  return Error(ErrorKind::unsupported, "the registry source only saves images; " + std::string(what) +
+                                           " needs a daemon (--source daemon)");
+}
+
+class RegistryConnection final : public StoreConnection {
+ public:
+  explicit RegistryConnection(std::shared_ptr<RegistryStore::Shared> shared)
+      : shared_(std::move(shared)), session_(shared_->client->session()) {}
+  ~RegistryConnection() override { shared_->requests += session_->requests(); }
+
+  void watch(const std::atomic<bool>* flag) override { session_->watch(flag); }
+  void set_deadline(std::optional<std::chrono::steady_clock::time_point> deadline, std::string why) override {
+    session_->set_deadline(deadline, std::move(why));
+  }
+
+  Result<StoredImage> inspect(const std::string& name) override {
+    auto ref = shared_->reference_of(name);
+    if (!ref) return ref.error();
+    auto r = shared_->resolve(*session_, *ref);
+    if (!r) return r.error();
+    return StoredImage{r->source_id, r->archive_bytes()};
+  }
+
+  Result<std::uint64_t> export_images(std::span<const std::string> names, const std::string&,
+                                      const engine::Sink& sink) override {
+    std::vector<Resolved> images;
+    for (const auto& name : names) {
+      auto ref = shared_->reference_of(name);
+      if (!ref) return ref.error();
+      auto r = shared_->resolve(*session_, *ref);
+      if (!r) return r.error();
+      images.push_back(std::move(*r));
+    }
+    return write_layout(*shared_, *session_, images, sink);
+  }
+
+  Result<Loaded> import_archive(const engine::Source&, const std::string&) override { return only_saves("load"); }
+  Result<Pulled> pull(const image::Reference&, const std::string&, const std::string&, const ProgressFn&) override {
+    return only_saves("pull");
+  }
+  Status tag(const std::string&, const image::Reference&) override { return only_saves("tag"); }
+  Result<Pushed> push(const image::Reference&, const ProgressFn&) override { return only_saves("push"); }
+  Result<Removed> remove(const std::string&, bool) override { return only_saves("rmi"); }
+
+ private:
+  std::shared_ptr<RegistryStore::Shared> shared_;
+  std::unique_ptr<registry::Session> session_;
+};
+
+}  // namespace
+
+// ---- the store ----------------------------------------------------------------
+
+RegistryStore::RegistryStore(RegistrySource source) : shared_(std::make_shared<Shared>()) {
+  shared_->platform = registry::host_platform();
+  if (!source.platform.empty()) {
+    if (auto p = registry::parse_platform(source.platform); p) shared_->platform = *p;
+  }
+  shared_->client = registry::Client::create(source.client);
+  shared_->source = std::move(source);
+  shared_->traits.local = false;
+  shared_->traits.cheap_queries = true;
+  shared_->traits.groupable_exports = false;
+  shared_->traits.compressed_exports = true;  // the layers as the registry stores them
+  shared_->traits.pulls_by_digest = false;
+}
+
+RegistryStore::~RegistryStore() {
+  std::error_code ec;
+  if (!shared_->scratch.empty()) fs::remove_all(shared_->scratch, ec);
+  shared_->trim_cache();
+}
+
+const StoreTraits& RegistryStore::traits() const { return shared_->traits; }
+
+std::unique_ptr<StoreConnection> RegistryStore::open() const { return std::make_unique<RegistryConnection>(shared_); }
+
+std::uint64_t RegistryStore::requests() const { return shared_->requests.load(); }
+
+Status RegistryStore::check_platform(const std::string& platform, std::string_view) const {
+  if (platform.empty()) return {};
+  auto p = registry::parse_platform(platform);
+  if (!p) return p.error();
+  return {};
+}
+
+SizeIndex RegistryStore::sizes(const std::vector<image::Reference>& refs, std::size_t workers) const {
+  {
+    std::lock_guard lock(shared_->mu);
+    for (const auto& r : refs) shared_->names.emplace(local_name(r), r);
+  }
+  // Every manifest, several at a time: the sizes order the batch, and the blobs that
+  // several images share are known before the first export starts.
+  std::atomic<std::size_t> next{0};
+  std::vector<std::jthread> threads;
+  const std::size_t n = std::clamp<std::size_t>(workers, 1, std::max<std::size_t>(refs.size(), 1));
+  for (std::size_t t = 0; t < n; ++t) {
+    threads.emplace_back([&] {
+      auto session = shared_->client->session();
+      for (std::size_t i = next++; i < refs.size(); i = next++) {
+        auto r = shared_->resolve(*session, refs[i]);
+        if (!r) hpn::log::get("registry").debug("{}: {}", refs[i].original, r.error().message);
+      }
+      shared_->requests += session->requests();
+    });
+  }
+  threads.clear();
+  SizeIndex out;
+  std::lock_guard lock(shared_->mu);
+  std::set<std::string> counted;
+  for (const auto& ref : refs) {
+    auto it = shared_->resolved.find(ref.canonical());
+    if (it == shared_->resolved.end() || !counted.insert(ref.canonical()).second) continue;
+    out[ref.canonical()] = it->second.archive_bytes();
+    std::set<std::string> mine;
+    for (const auto& l : it->second.image.layers) mine.insert(l.digest);
+    for (const auto& d : mine) ++shared_->uses[d];
+  }
+  return out;
+}
+
+}  // namespace hpn::ops
