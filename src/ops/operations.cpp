@@ -36,7 +36,7 @@ namespace {
 Result<std::uint64_t> inspect_size(StoreConnection& conn, const image::Reference& ref) {
   auto info = conn.inspect(local_name(ref));
   if (!info) {
-    if (info.error().kind == ErrorKind::not_found) {
+    if (info.error().kind == ErrorKind::not_found && conn.pulls_into()) {
       // The daemon's words without the "inspect NAME: " context: the line names the image.
       std::string_view said = info.error().message;
       if (const std::string ctx = "inspect " + local_name(ref) + ": "; said.rfind(ctx, 0) == 0) {

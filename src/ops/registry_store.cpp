@@ -61,10 +61,12 @@ namespace {
 struct Resolved {
   image::Reference ref;
   std::string source_id;  // manifest digest, or "<index digest> <platform>" for an index
-  std::string index_digest;
+  std::optional<registry::Manifest> index;  // the index the manifest was picked from
   registry::Manifest manifest;  // the image manifest
   registry::ImageManifest image;
-  std::uint64_t archive_bytes() const { return image.blob_bytes() + manifest.body.size() + 8192; }
+  std::uint64_t archive_bytes() const {
+    return image.blob_bytes() + manifest.body.size() + (index ? index->body.size() : 0) + 8192;
+  }
 };
 
 bool sets_error_digest(const Error& e, const std::string& digest) {
@@ -84,6 +86,7 @@ struct RegistryStore::Shared {
 
   std::mutex mu;  // resolved, names, uses, blobs
   std::map<std::string, Resolved> resolved;  // by canonical name
+  std::map<std::string, Error> refused;      // by canonical name: failures not worth a retry
   std::map<std::string, image::Reference> names;  // local name -> reference as listed
   std::map<std::string, int> uses;  // blob digest -> images of the batch that hold it
   struct Blob {
@@ -105,10 +108,17 @@ struct RegistryStore::Shared {
     {
       std::lock_guard lock(mu);
       if (auto it = resolved.find(ref.canonical()); it != resolved.end()) return it->second;
+      // A refusal is final for the batch: the image fails without asking again.
+      if (auto it = refused.find(ref.canonical()); it != refused.end()) return it->second;
     }
     auto r = fetch(s, ref);
-    if (!r) return r.error();
     std::lock_guard lock(mu);
+    if (!r) {
+      if (!is_transient(r.error().kind) && r.error().kind != ErrorKind::cancelled) {
+        refused.emplace(ref.canonical(), r.error());
+      }
+      return r.error();
+    }
     resolved.emplace(ref.canonical(), *r);
     return r;
   }
@@ -126,8 +136,8 @@ struct RegistryStore::Shared {
       if (!pick) return pick.error();
       auto m = s.manifest(ref, pick->descriptor.digest);
       if (!m) return m.error();
-      out.index_digest = top->digest;
       out.source_id = top->digest + " " + platform.text();
+      out.index = std::move(*top);
       out.manifest = std::move(*m);
       if (!registry::is_image_manifest(out.manifest.media_type)) {
         return Error(ErrorKind::unsupported, ref.original + ": the index's entry for " + platform.text() + " is " +
@@ -354,10 +364,15 @@ Result<std::uint64_t> write_layout(RegistryStore::Shared& shared, registry::Sess
     if (written.insert(img.manifest.digest).second) {
       if (auto st = tar.file(blob_path(img.manifest.digest), img.manifest.body); !st) return st.error();
     }
+    // A multi-platform image is named by its index, as a pull names it, with the
+    // content of the one platform saved: the containerd image store loads it to the
+    // ID its own pull gives (the index digest); manifest.json serves the others.
+    const registry::Manifest& named = img.index ? *img.index : img.manifest;
+    if (img.index && written.insert(img.index->digest).second) {
+      if (auto st = tar.file(blob_path(img.index->digest), img.index->body); !st) return st.error();
+    }
     const auto tags = repo_tags(img.ref);
-    nlohmann::json desc = {{"mediaType", img.manifest.media_type},
-                           {"digest", img.manifest.digest},
-                           {"size", img.manifest.body.size()}};
+    nlohmann::json desc = {{"mediaType", named.media_type}, {"digest", named.digest}, {"size", named.body.size()}};
     nlohmann::json annotations = {{"io.hpn.source", img.source_id}};
     if (!tags.empty()) {
       annotations["io.containerd.image.name"] = img.ref.repository() + ":" + img.ref.tag;
@@ -399,6 +414,8 @@ class RegistryConnection final : public StoreConnection {
   void set_deadline(std::optional<std::chrono::steady_clock::time_point> deadline, std::string why) override {
     session_->set_deadline(deadline, std::move(why));
   }
+
+  bool pulls_into() const override { return false; }
 
   Result<StoredImage> inspect(const std::string& name) override {
     auto ref = shared_->reference_of(name);

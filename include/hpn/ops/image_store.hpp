@@ -94,6 +94,9 @@ class StoreConnection {
 
   // The image `name` as the store holds it; not_found when it does not.
   virtual Result<StoredImage> inspect(const std::string& name) = 0;
+  // Whether an image the store lacks can be pulled into it first (a daemon); a
+  // registry source serves what its registries have.
+  virtual bool pulls_into() const { return true; }
   // Stream an archive of `names` to `sink` (the tar framing checked); returns its size.
   virtual Result<std::uint64_t> export_images(std::span<const std::string> names, const std::string& platform,
                                               const engine::Sink& sink) = 0;

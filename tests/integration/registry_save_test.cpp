@@ -1,0 +1,493 @@
+// hpn save --source registry against real registries (Debian's docker-registry):
+// the test environment's open registry, and private ones started here on a copy of
+// its storage, so that a test may damage, stop or guard them (htpasswd, or token
+// auth with the small token issuer of support/bin/registry-helper, since Debian
+// packages none). hpn runs with DOCKER_HOST naming a socket that does not exist: no
+// daemon takes part in a registry save. The archives are then loaded into every
+// daemon of the environment (Docker 20.10, Docker 28 with both stores, Podman).
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <regex>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "support/testenv.hpp"
+
+using namespace std::chrono_literals;
+using hpn::test::CommandResult;
+using hpn::test::env;
+using hpn::test::files_in;
+using hpn::test::run_command;
+using hpn::test::shell_quote;
+using hpn::test::slurp;
+using hpn::test::TempDir;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+const char* k_no_daemon = "unix:///nonexistent/hpn-no-daemon.sock";
+
+bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds limit) {
+  const auto deadline = Clock::now() + limit;
+  while (Clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return cond();
+}
+
+std::string free_port() {
+  auto r = run_command(
+      "python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])'");
+  return r.out.substr(0, r.out.find('\n'));
+}
+
+std::string helper() { return env("HPN_TEST_SUPPORT_BIN") + "/registry-helper"; }
+
+// A process of our own in the background; killed by the destructor.
+struct Proc {
+  std::string pidfile;
+  void start(const std::string& cmd, const std::string& log) {
+    ASSERT_EQ(std::system(("setsid " + cmd + " >>" + shell_quote(log) + " 2>&1 & echo $! >" + shell_quote(pidfile)).c_str()),
+              0);
+  }
+  void kill9() { run_command("kill -9 $(cat " + shell_quote(pidfile) + ") 2>/dev/null; sleep 0.1"); }
+  ~Proc() {
+    if (!pidfile.empty()) kill9();
+  }
+};
+
+// The HTTP forwarder of registry-helper in front of `upstream`; its log lists each request.
+struct Proxy {
+  TempDir dir;
+  Proc proc;
+  std::string port;
+  explicit Proxy(const std::string& upstream, const std::string& extra = {}) {
+    proc.pidfile = (dir / "pid").string();
+    proc.start(shell_quote(helper()) + " proxy --upstream " + upstream + " --port-file " +
+                   shell_quote((dir / "port").string()) + " --log " + shell_quote((dir / "log").string()) + " " + extra,
+               (dir / "out").string());
+    EXPECT_TRUE(wait_for([&] { return fs::exists(dir / "port"); }, 20s)) << slurp(dir / "out");
+    port = slurp(dir / "port");
+  }
+  std::string host() const { return "127.0.0.1:" + port; }
+  std::string log() const { return slurp(dir / "log"); }
+  std::size_t count(const std::string& what) const {
+    const std::string l = log();
+    std::size_t n = 0;
+    for (auto p = l.find(what); p != std::string::npos; p = l.find(what, p + 1)) ++n;
+    return n;
+  }
+};
+
+// A docker-registry of our own, serving a copy of the open registry's storage.
+struct PrivateRegistry {
+  TempDir dir;
+  Proc proc;
+  std::string port = free_port();
+  explicit PrivateRegistry(const std::string& auth_yaml = {}) {
+    const fs::path storage = fs::path(env("HPN_TESTENV_DIR")) / "registry";
+    EXPECT_EQ(run_command("cp -a " + shell_quote(storage.string()) + " " + shell_quote((dir / "data").string())).exit_code,
+              0);
+    std::ofstream(dir / "reg.yml") << "version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\n"
+                                   << "storage: {filesystem: {rootdirectory: " << (dir / "data").string()
+                                   << "}}\nhttp: {addr: 127.0.0.1:" << port << "}\n"
+                                   << auth_yaml;
+    proc.pidfile = (dir / "pid").string();
+    start();
+  }
+  void start() {
+    proc.start("docker-registry serve " + shell_quote((dir / "reg.yml").string()), (dir / "reg.log").string());
+    EXPECT_TRUE(wait_for([&] {
+      return run_command("curl -s -o /dev/null http://127.0.0.1:" + port + "/v2/").exit_code == 0;
+    }, 20s)) << slurp(dir / "reg.log");
+  }
+  void kill() { proc.kill9(); }
+  std::string host() const { return "127.0.0.1:" + port; }
+  // The file holding blob `digest`.
+  fs::path blob_file(const std::string& digest) const {
+    const std::string hex = digest.substr(7);
+    return dir / "data/docker/registry/v2/blobs/sha256" / hex.substr(0, 2) / hex / "data";
+  }
+};
+
+nlohmann::json manifest_of(const std::string& registry, const std::string& repo) {
+  auto r = run_command("curl -sf -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' http://" +
+                       registry + "/v2/" + repo + "/manifests/1");
+  return nlohmann::json::parse(r.out, nullptr, false);
+}
+
+CommandResult save_run(const TempDir& dir, const std::string& args, const std::string& env_words = {}) {
+  hpn::test::HpnRun how;
+  how.host = k_no_daemon;
+  how.env = env_words;
+  return hpn::test::run_hpn(dir.path(), args, how);
+}
+
+std::string docker(const std::string& host, const std::string& args) {
+  return run_command("docker -H " + shell_quote(host) + " " + args + " 2>&1").out;
+}
+
+std::string image_id(const std::string& host, const std::string& ref) {
+  auto out = docker(host, "image inspect -f '{{.Id}}' " + shell_quote(ref));
+  return out.substr(0, out.find('\n'));
+}
+
+// Members of a tar file, in order.
+std::vector<std::string> members(const fs::path& tar) {
+  auto r = run_command("tar -tf " + shell_quote(tar.string()));
+  std::vector<std::string> out;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+nlohmann::json member_json(const fs::path& tar, const std::string& member) {
+  auto r = run_command("tar -xOf " + shell_quote(tar.string()) + " " + shell_quote(member));
+  return nlohmann::json::parse(r.out, nullptr, false);
+}
+
+std::string reg() { return env("HPN_TEST_REGISTRY"); }
+
+}  // namespace
+
+TEST(RegistrySave, EachArchiveLoadsIntoEveryDaemonAsItsPullGivesIt) {
+  TempDir dir;
+  const std::vector<std::string> refs = {reg() + "/hpn-test/small:1", reg() + "/hpn-test/multi:1",
+                                         env("HPN_TEST_MULTIARCH_IMAGE")};
+  std::string args = "save --source registry -p out";
+  for (const auto& r : refs) args += " " + r;
+  auto saved = save_run(dir, args);
+  ASSERT_EQ(saved.exit_code, 0) << saved.out << saved.err;
+  EXPECT_NE(saved.out.find("Summary: 3 successful, 0 failed"), std::string::npos) << saved.out;
+  for (const auto& f : files_in(dir / "out")) EXPECT_EQ(f.find(".part"), std::string::npos) << f;
+  const std::vector<std::pair<std::string, std::string>> daemons = {
+      {"docker20", env("HPN_TEST_DOCKER20_HOST")},
+      {"docker28", env("HPN_TEST_DOCKER28_HOST")},
+      {"docker28c", env("HPN_TEST_DOCKER28C_HOST")},
+      {"podman", env("HPN_TEST_PODMAN_HOST")}};
+  for (const auto& [name, host] : daemons) {
+    SCOPED_TRACE(name);
+    std::map<std::string, std::string> pulled;
+    for (const auto& r : refs) {
+      docker(host, "pull -q " + shell_quote(r));
+      pulled[r] = image_id(host, r);
+      ASSERT_EQ(pulled[r].rfind("sha256:", 0), 0u) << r << ": " << pulled[r];
+      docker(host, "rmi " + shell_quote(r));
+      ASSERT_NE(image_id(host, r).rfind("sha256:", 0), 0u) << r << " still there before the load";
+    }
+    auto loaded = hpn::test::run_hpn(dir.path(), "load -p out", host);
+    ASSERT_EQ(loaded.exit_code, 0) << loaded.out << loaded.err;
+    for (const auto& r : refs) {
+      EXPECT_EQ(image_id(host, r), pulled[r]) << r;
+      docker(host, "rmi " + shell_quote(r));
+    }
+  }
+}
+
+TEST(RegistrySave, RerunIsUnchangedAtOneRequestPerImageAndDryRunNamesTheArchives) {
+  TempDir dir;
+  Proxy proxy(reg());
+  const std::string args = "save --source registry -p out " + proxy.host() + "/hpn-test/small:1 " + proxy.host() +
+                           "/hpn-test/multi:1 " + proxy.host() + "/hpn-test/base:1";
+  auto dry = save_run(dir, args + " --dry-run --compress zstd");
+  ASSERT_EQ(dry.exit_code, 0) << dry.out << dry.err;
+  EXPECT_NE(dry.out.find("out/127.0.0.1_" + proxy.port + "_hpn-test_small_1.tar\n"), std::string::npos) << dry.out;
+  EXPECT_EQ(proxy.log(), "") << "a dry run asks no registry";
+  auto first = save_run(dir, args);
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  const std::size_t before = proxy.count("\n");  // requests of the first run
+  auto second = save_run(dir, args);
+  ASSERT_EQ(second.exit_code, 0) << second.out << second.err;
+  EXPECT_NE(second.out.find("(3 unchanged)"), std::string::npos) << second.out;
+  const std::string log = proxy.log();
+  // The second run: the /v2/ probe and one manifest request per image, no blob.
+  std::size_t lines = 0, manifests = 0, blobs = 0;
+  std::istringstream in(log);
+  std::size_t line_no = 0;
+  for (std::string line; std::getline(in, line); ++line_no) {
+    if (line_no < before) continue;
+    ++lines;
+    if (line.find("/manifests/") != std::string::npos) ++manifests;
+    if (line.find("/blobs/") != std::string::npos) ++blobs;
+  }
+  EXPECT_EQ(manifests, 3u) << log;
+  EXPECT_EQ(blobs, 0u) << log;
+  EXPECT_EQ(lines, 4u) << log;
+  // Nothing changed but the file: saved again.
+  {
+    std::fstream f(dir / ("out/127.0.0.1_" + proxy.port + "_hpn-test_small_1.tar"),
+                   std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(2000);
+    f.write("x", 1);
+  }
+  auto third = save_run(dir, args);
+  ASSERT_EQ(third.exit_code, 0) << third.out << third.err;
+  EXPECT_NE(third.out.find("(2 unchanged)"), std::string::npos) << third.out;
+}
+
+TEST(RegistrySave, SharedLayersAreFetchedOnceAndABundleHoldsThemOnce) {
+  TempDir dir;
+  Proxy proxy(reg());
+  const std::string base_layer = manifest_of(reg(), "hpn-test/base")["layers"][0]["digest"];
+  const std::string images = proxy.host() + "/hpn-test/small:1 " + proxy.host() + "/hpn-test/multi:1 " +
+                             proxy.host() + "/hpn-test/base:1";
+  auto saved = save_run(dir, "save -j 3 --source registry -p out " + images);
+  ASSERT_EQ(saved.exit_code, 0) << saved.out << saved.err;
+  EXPECT_EQ(proxy.count("GET /v2/hpn-test/") - proxy.count("/manifests/"), proxy.count("/blobs/"));
+  EXPECT_EQ(proxy.count("/blobs/" + base_layer), 1u) << proxy.log();
+  for (const auto& f : files_in(dir / "out")) {
+    if (f.size() < 4 || f.substr(f.size() - 4) != ".tar") continue;
+    const auto m = members(dir / "out" / f);
+    EXPECT_EQ(std::count(m.begin(), m.end(), "blobs/sha256/" + base_layer.substr(7)), 1) << f;
+  }
+  EXPECT_FALSE(fs::exists(dir / ("out/.hpn-blobs." + std::to_string(0)))) << "scratch removed";
+  for (const auto& f : files_in(dir / "out")) EXPECT_EQ(f.find(".hpn-blobs"), std::string::npos) << f;
+
+  auto bundle = save_run(dir, "save --source registry --bundle b/all.tar " + images);
+  ASSERT_EQ(bundle.exit_code, 0) << bundle.out << bundle.err;
+  const auto m = members(dir / "b/all.tar");
+  EXPECT_EQ(std::count(m.begin(), m.end(), "blobs/sha256/" + base_layer.substr(7)), 1);
+  const auto mj = member_json(dir / "b/all.tar", "manifest.json");
+  ASSERT_EQ(mj.size(), 3u) << mj.dump();
+  for (const auto& img : mj) EXPECT_EQ(img["Layers"][0], "blobs/sha256/" + base_layer.substr(7)) << img.dump();
+  const std::string host = env("HPN_TEST_DOCKER20_HOST");
+  auto loaded = hpn::test::run_hpn(dir.path(), "load b/all.tar", host);
+  ASSERT_EQ(loaded.exit_code, 0) << loaded.out << loaded.err;
+  for (const char* name : {"small", "multi", "base"}) {
+    const std::string r = proxy.host() + "/hpn-test/" + name + ":1";
+    EXPECT_EQ(image_id(host, r), image_id(host, "hpn-test/" + std::string(name) + ":1")) << r;
+    docker(host, "rmi " + shell_quote(r));
+  }
+}
+
+TEST(RegistrySave, AlteredBlobFailsItsImageNamingTheBlobWhileTheOthersAreSaved) {
+  TempDir dir;
+  PrivateRegistry registry;
+  const std::string layer = manifest_of(registry.host(), "hpn-test/small")["layers"][1]["digest"];
+  {
+    std::fstream f(registry.blob_file(layer), std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(f.good()) << registry.blob_file(layer);
+    f.seekp(1000);
+    f.write("altered!", 8);
+  }
+  const std::string small = registry.host() + "/hpn-test/small:1";
+  auto r = save_run(dir, "save --source registry -p out " + small + " " + registry.host() + "/hpn-test/base:1");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("\u2717 " + small), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("blob " + layer), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("does not match its digest"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err.find("retrying"), std::string::npos) << "a digest mismatch is not retried: " << r.err;
+  EXPECT_NE(r.out.find("Summary: 1 successful, 1 failed"), std::string::npos) << r.out;
+  const auto files = files_in(dir / "out");
+  ASSERT_EQ(files.size(), 2u);  // the base's archive and its sidecar
+  for (const auto& f : files) EXPECT_NE(f.find("_hpn-test_base_1.tar"), std::string::npos) << f;
+}
+
+TEST(RegistrySave, TokenRegistryServesPublicAnonymouslyPrivateWithCredentialsAndRefusesAWrongPassword) {
+  TempDir issuer_dir;
+  Proc issuer;
+  issuer.pidfile = (issuer_dir / "pid").string();
+  issuer.start(shell_quote(helper()) + " token-issuer --user hpnuser:right-pass --public hpn-test/small --port-file " +
+                   shell_quote((issuer_dir / "port").string()) + " --cert " +
+                   shell_quote((issuer_dir / "cert.pem").string()) + " --log " +
+                   shell_quote((issuer_dir / "log").string()),
+               (issuer_dir / "out").string());
+  ASSERT_TRUE(wait_for([&] { return fs::exists(issuer_dir / "port"); }, 30s)) << slurp(issuer_dir / "out");
+  PrivateRegistry registry("auth:\n  token:\n    realm: http://127.0.0.1:" + slurp(issuer_dir / "port") +
+                           "/token\n    service: hpn-test-registry\n    issuer: hpn-test-issuer\n    rootcertbundle: " +
+                           (issuer_dir / "cert.pem").string() + "\n");
+  TempDir dir;
+  const std::string empty_config = "DOCKER_CONFIG=" + shell_quote((dir / "none").string()) + " REGISTRY_AUTH_FILE=" +
+                                   shell_quote((dir / "none/auth.json").string());
+  const std::string pub = registry.host() + "/hpn-test/small:1";
+  const std::string priv = registry.host() + "/hpn-test/multi:1";
+  auto anon = save_run(dir, "save --source registry -p out " + pub, empty_config);
+  EXPECT_EQ(anon.exit_code, 0) << anon.out << anon.err;
+  EXPECT_NE(slurp(issuer_dir / "log").find("token anonymous repository:hpn-test/small:pull"), std::string::npos);
+  auto denied = save_run(dir, "save --source registry -p out " + priv, empty_config);
+  EXPECT_EQ(denied.exit_code, 1) << denied.out << denied.err;
+  EXPECT_NE(denied.out.find("unauthorized"), std::string::npos) << denied.out;
+
+  auto config_with = [&](const std::string& password) {
+    const fs::path cfg = dir / ("cfg-" + password);
+    hpn::test::write_file(cfg / "config.json",
+                          nlohmann::json{{"auths",
+                                          {{registry.host(),
+                                            {{"auth", run_command("printf %s hpnuser:" + password + " | base64 -w0").out}}}}}}
+                              .dump());
+    return "DOCKER_CONFIG=" + shell_quote(cfg.string()) + " REGISTRY_AUTH_FILE=" +
+           shell_quote((dir / "none/auth.json").string());
+  };
+  auto with = save_run(dir, "save --source registry -p out " + priv + " " + pub, config_with("right-pass"));
+  EXPECT_EQ(with.exit_code, 0) << with.out << with.err;
+  EXPECT_NE(slurp(issuer_dir / "log").find("token hpnuser repository:hpn-test/multi:pull"), std::string::npos);
+
+  const std::string before = slurp(issuer_dir / "log");
+  auto wrong = save_run(dir, "save --source registry --force -p out " + priv, config_with("wrong-pass"));
+  EXPECT_EQ(wrong.exit_code, 1) << wrong.out << wrong.err;
+  EXPECT_NE(wrong.out.find("unauthorized"), std::string::npos) << wrong.out;
+  EXPECT_NE(wrong.out.find("refused the credentials of hpnuser"), std::string::npos) << wrong.out;
+  EXPECT_EQ(wrong.err.find("retrying"), std::string::npos) << wrong.err;
+  const std::string after = slurp(issuer_dir / "log").substr(before.size());
+  EXPECT_EQ(after, "token refused hpnuser\n") << "asked once, not retried";
+}
+
+TEST(RegistrySave, BasicAuthRegistryNeedsStoredCredentials) {
+  TempDir dir;
+  ASSERT_EQ(run_command("htpasswd -Bbc " + shell_quote((dir / "htpasswd").string()) + " basicuser basic-pass").exit_code,
+            0);
+  PrivateRegistry registry("auth:\n  htpasswd:\n    realm: hpn-basic\n    path: " + (dir / "htpasswd").string() + "\n");
+  const std::string ref = registry.host() + "/hpn-test/base:1";
+  const std::string none = "DOCKER_CONFIG=" + shell_quote((dir / "none").string()) + " REGISTRY_AUTH_FILE=" +
+                           shell_quote((dir / "none/auth.json").string());
+  auto without = save_run(dir, "save --source registry -p out " + ref, none);
+  EXPECT_EQ(without.exit_code, 1) << without.out << without.err;
+  EXPECT_NE(without.out.find("asks for credentials and none are stored; log in with: hpn login " + registry.host()),
+            std::string::npos)
+      << without.out;
+  hpn::test::write_file(dir / "cfg/config.json",
+                        nlohmann::json{{"auths",
+                                        {{registry.host(),
+                                          {{"auth", run_command("printf %s basicuser:basic-pass | base64 -w0").out}}}}}}
+                            .dump());
+  auto with = save_run(dir, "save --source registry -p out " + ref,
+                  "DOCKER_CONFIG=" + shell_quote((dir / "cfg").string()) + " REGISTRY_AUTH_FILE=" +
+                      shell_quote((dir / "none/auth.json").string()));
+  EXPECT_EQ(with.exit_code, 0) << with.out << with.err;
+}
+
+TEST(RegistrySave, PlatformPicksTheImageOfAnIndex) {
+  TempDir dir;
+  const std::string ref = env("HPN_TEST_MULTIARCH_IMAGE");
+  const std::map<std::string, std::string> want = {{"linux/amd64", env("HPN_TEST_MULTIARCH_AMD64_CONFIG")},
+                                                   {"linux/arm64", env("HPN_TEST_MULTIARCH_ARM64_CONFIG")}};
+  for (const auto& [platform, config] : want) {
+    SCOPED_TRACE(platform);
+    TempDir out;
+    auto r = save_run(dir, "save --source registry --platform " + platform + " -p " + shell_quote(out.path().string()) +
+                          " " + ref);
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    const auto files = files_in(out.path());
+    ASSERT_FALSE(files.empty());
+    const auto mj = member_json(out / files[0], "manifest.json");
+    EXPECT_EQ(mj[0]["Config"], "blobs/sha256/" + config.substr(7)) << mj.dump();
+    const auto index = member_json(out / files[0], "index.json");
+    EXPECT_EQ(index["manifests"][0]["digest"], env("HPN_TEST_MULTIARCH_INDEX_DIGEST")) << index.dump();
+    // Saved again for the other platform: the archive holds what was asked.
+    auto again = save_run(dir, "save --source registry --platform " + platform + " -p " +
+                              shell_quote(out.path().string()) + " " + ref);
+    EXPECT_NE(again.out.find("(1 unchanged)"), std::string::npos) << again.out;
+  }
+  auto other = save_run(dir, "save --source registry --platform linux/amd64 -p same " + ref);
+  ASSERT_EQ(other.exit_code, 0);
+  auto switched = save_run(dir, "save --source registry --platform linux/arm64 -p same " + ref);
+  EXPECT_EQ(switched.out.find("unchanged"), std::string::npos) << "another platform is saved anew: " << switched.out;
+  auto missing = save_run(dir, "save --source registry --platform linux/s390x -p out " + ref);
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.out.find("has no image for linux/s390x (it has linux/amd64, linux/arm64/v8)"), std::string::npos)
+      << missing.out;
+  auto bad = save_run(dir, "save --source registry --platform amd64 -p out " + ref);
+  EXPECT_EQ(bad.exit_code, 2) << bad.out << bad.err;
+}
+
+TEST(RegistrySave, RegistryKilledMidBlobIsResumedOnceItIsBackOrFailsCleanly) {
+  TempDir dir;
+  PrivateRegistry registry;
+  // A slow forwarder, so that the registry can be killed while the large blob streams.
+  Proxy proxy(registry.host(), "--rate 20000000");
+  std::ofstream(dir / "config.yaml") << "runtime:\n  retry: {max_attempts: 8, delay: 500ms, max_delay: 1s}\n";
+  const std::string large = proxy.host() + "/" + env("HPN_TEST_LARGE_IMAGE");
+  hpn::test::HpnRun how;
+  how.host = k_no_daemon;
+  how.exec = true;
+  const std::string cmd = hpn::test::hpn_command(dir.path(), "save --log-level info --source registry -p out " + large +
+                                                                 " >hpn.out 2>hpn.err",
+                                                 how);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const std::string big = manifest_of(registry.host(), "hpn-test/large")["layers"][1]["digest"];
+  ASSERT_TRUE(wait_for([&] {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir / "out", ec)) {
+      if (e.path().string().find(".part") != std::string::npos && fs::file_size(e.path(), ec) > (20u << 20)) return true;
+    }
+    return false;
+  }, 60s)) << proxy.log();
+  registry.kill();
+  std::this_thread::sleep_for(1500ms);
+  registry.start();
+  int status = 0;
+  ASSERT_TRUE(wait_for([&] { return waitpid(pid, &status, WNOHANG) == pid; }, 90s));
+  const std::string out = slurp(dir / "hpn.out"), err = slurp(dir / "hpn.err");
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out << err;
+  EXPECT_NE(err.find("resuming at byte"), std::string::npos) << err;
+  EXPECT_NE(proxy.log().find("/blobs/" + big + " bytes="), std::string::npos) << "resumed with a Range request";
+  auto loaded = hpn::test::run_hpn(dir.path(), "load -q -p out", env("HPN_TEST_DOCKER20_HOST"));
+  EXPECT_EQ(loaded.exit_code, 0) << loaded.out << loaded.err;
+  docker(env("HPN_TEST_DOCKER20_HOST"), "rmi " + shell_quote(large));
+
+  // Down for good: the image fails as registry_unavailable, with nothing left behind.
+  registry.kill();
+  std::ofstream(dir / "config.yaml") << "runtime:\n  retry: {max_attempts: 2, delay: 100ms, max_delay: 200ms}\n";
+  auto down = save_run(dir, "save --source registry --force -p down " + large);
+  EXPECT_EQ(down.exit_code, 1) << down.out << down.err;
+  EXPECT_NE(down.out.find("registry_unavailable"), std::string::npos) << down.out;
+  EXPECT_TRUE(files_in(dir / "down").empty());
+}
+
+TEST(RegistrySave, TooManyRequestsWaitsAsRetryAfterSays) {
+  TempDir dir;
+  Proxy proxy(reg(), "--refuse 1 --retry-after 2");
+  const auto t0 = Clock::now();
+  auto r = save_run(dir, "save --log-level info --source registry -p out " + proxy.host() + "/hpn-test/base:1");
+  const auto took = Clock::now() - t0;
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_GE(took, 2s);
+  EXPECT_LT(took, 10s);
+  EXPECT_NE(r.err.find("HTTP 429 (slow down); waiting 2000 ms as it asks (Retry-After)"), std::string::npos) << r.err;
+  EXPECT_EQ(proxy.count("/manifests/"), 2u) << proxy.log();
+}
+
+TEST(RegistrySave, BlobCacheServesTheNextRunIsCheckedOnReadAndKeptToItsSize) {
+  TempDir dir;
+  Proxy proxy(reg());
+  const std::string images = proxy.host() + "/hpn-test/small:1 " + proxy.host() + "/hpn-test/base:1";
+  auto first = save_run(dir, "save --source registry --cache cache -p out " + images);
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  const std::size_t fetched = proxy.count("/blobs/");
+  EXPECT_EQ(fetched, 4u) << proxy.log();  // base layer, small's layer, two configs
+  auto second = save_run(dir, "save --source registry --cache cache --force -p out " + images);
+  ASSERT_EQ(second.exit_code, 0) << second.out << second.err;
+  EXPECT_EQ(proxy.count("/blobs/"), fetched) << "every blob came from the cache";
+  // A damaged cache entry is noticed, dropped and fetched again.
+  const std::string layer = manifest_of(reg(), "hpn-test/small")["layers"][1]["digest"];
+  {
+    std::fstream f(dir / ("cache/blobs/sha256/" + layer.substr(7)), std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(f.good());
+    f.seekp(100);
+    f.write("damaged", 7);
+  }
+  auto third = save_run(dir, "save --source registry --cache cache --force -p out " + images);
+  EXPECT_EQ(third.exit_code, 0) << third.out << third.err;
+  EXPECT_EQ(proxy.count("/blobs/" + layer), 2u) << proxy.log();
+  // Trimmed to save.cache_size after the run.
+  std::ofstream(dir / "config.yaml") << "save:\n  cache_size: 600K\n";
+  auto trimmed = save_run(dir, "save --source registry --cache cache --force -p out " + images);
+  EXPECT_EQ(trimmed.exit_code, 0) << trimmed.out << trimmed.err;
+  std::uintmax_t total = 0;
+  for (const auto& f : files_in(dir / "cache")) total += fs::file_size(dir / "cache" / f);
+  EXPECT_LE(total, 600u * 1024);
+  EXPECT_GT(total, 0u);
+}
