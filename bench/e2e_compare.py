@@ -25,6 +25,15 @@ loop (/usr/local/bin/docker, else the first docker on PATH) and the floor (one
   d28c-zstd-mixed10    containerd store: --compress zstd <= 1.1x a plain save
   d28c-rerun-mixed10   containerd store: a second save --compress zstd with nothing
                        changed saves nothing, says so, and takes < 0.5 s
+Saves straight from the registry (hpn save --source registry, no daemon involved),
+against skopeo (`skopeo copy docker://IMG docker-archive:F:IMG`, 4 processes at a time)
+and against `hpn pull` then `hpn save` through Docker 20.10:
+  registry-save-mixed10   the mixed images: >= 4x skopeo, and within 1.6x of the floor
+                          (one `curl -Z --parallel-max 8` fetching the distinct blobs)
+  registry-save-tiny50    50 tiny images: >= 10x skopeo
+  registry-save-proxy20   20 tiny images through the 50 ms RTT proxy: >= 4x skopeo
+  registry-rerun-mixed10  a second save with nothing changed: < 0.3 s
+  registry-rss-large      hpn's peak RSS while it saves the ~260 MB image: < 20 MiB
 Stress cases (Docker 20.10 and Docker 28 classic, against the CLI loop, with hpn's
 peak RSS and the machine's CPU utilisation while each contender runs):
   stress-small100 / stress-large5    100 small images / 5 images of about 250 MB
@@ -442,6 +451,120 @@ class Bench:
         self.rmi(remote)
 
 
+    # ---- saves straight from the registry -----------------------------------
+    @staticmethod
+    def stem(img):
+        return img.replace("/", "_").replace(":", "_")
+
+    def skopeo_save(self, remote, out, parallel=4):
+        """skopeo copy docker://IMG docker-archive:F:IMG, `parallel` processes at a time."""
+        pending, running = list(remote), []
+        while pending or running:
+            while pending and len(running) < parallel:
+                img = pending.pop(0)
+                running.append(subprocess.Popen(
+                    ["skopeo", "copy", "-q", "--src-tls-verify=false", f"docker://{img}",
+                     f"docker-archive:{os.path.join(out, self.stem(img) + '.tar')}:{img}"],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+            p = running.pop(0)
+            _, err = p.communicate()
+            if p.returncode != 0:
+                raise RuntimeError(f"skopeo failed: {err.decode()[-500:]}")
+
+    def distinct_blobs(self, registry, images):
+        """URLs of the config and layer blobs of `images` (each once), from their manifests."""
+        import json
+        import urllib.request
+        urls = {}
+        for img in images:
+            name, tag = img.rsplit(":", 1)
+            req = urllib.request.Request(f"http://{registry}/v2/{name}/manifests/{tag}", headers={
+                "Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+            m = json.load(urllib.request.urlopen(req))
+            for d in [m["config"]] + m["layers"]:
+                urls[d["digest"]] = f"http://{registry}/v2/{name}/blobs/{d['digest']}"
+        return list(urls.items())
+
+    def curl_blobs(self, blobs, out):
+        args = ["curl", "-sf", "-Z", "--parallel-max", "8"]
+        for digest, url in blobs:
+            args += ["-o", os.path.join(out, digest[7:]), url]
+        run(args)
+
+    def registry_save(self, remote, out, workers, extra=()):
+        self.hpn_run("save", remote, workers, ("--source", "registry", "-p", out, *extra))
+
+    def registry_scenario(self, name, registry, images, target, floor=None, through_docker=False, workers=(4,)):
+        out = os.path.join(self.work, "out")
+        remote = [f"{registry}/{img}" for img in images]
+        clean = self.emptier(out)
+        contenders = [("skopeo copy, 4 at a time", lambda: self.skopeo_save(remote, out))]
+        if through_docker:
+            def pull_save():
+                self.hpn_run("pull", remote, 4)
+                self.hpn_run("save", remote, 4, ("-p", out))
+            contenders.append(("hpn pull + hpn save (Docker 20.10)", pull_save))
+        for j in workers:
+            contenders.append((f"hpn save --source registry -j {j}", lambda j=j: self.registry_save(remote, out, j)))
+        if floor:
+            blobs = self.distinct_blobs(registry, images)
+            contenders.append(("floor: curl -Z blobs, 8 parallel", lambda: self.curl_blobs(blobs, out)))
+
+        def setup():
+            clean()
+            if through_docker:
+                self.rmi(remote)
+        best = f"hpn save --source registry -j {workers[-1]}"
+        times = self.measure(name, contenders, setup, target, what=best)
+        if floor:
+            ratio = statistics.median(times[contenders[-1][0]]) / statistics.median(times[best])
+            verdict = "PASS" if ratio >= 1 / floor else "MISS"
+            print(f"target: {best} within {floor}x of the floor: {1 / ratio:.2f}x {verdict}", flush=True)
+            self.results.append((name + " vs floor", ratio, round(1 / floor, 3), verdict))
+        if through_docker:
+            self.rmi(remote)
+        shutil.rmtree(out, ignore_errors=True)
+
+    def registry_rerun_scenario(self, name, images, limit_s):
+        out = os.path.join(self.work, "out")
+        remote = [f"{self.registry}/{img}" for img in images]
+        shutil.rmtree(out, ignore_errors=True)
+        self.registry_save(remote, out, 4)
+        times, said = [], True
+        for _ in range(self.repeats):
+            t0 = time.perf_counter()
+            text = self.hpn_run("save", remote, 4, ("--source", "registry", "-p", out, "--progress", "never"),
+                                capture=True)
+            times.append(time.perf_counter() - t0)
+            said = said and f"({len(images)} unchanged)" in text
+        med = statistics.median(times)
+        verdict = "PASS" if said and med < limit_s else "MISS"
+        print(f"\n## {name} (median of {self.repeats})")
+        print(f"second save --source registry, nothing changed: {med:.3f} s ({' '.join(f'{t:.2f}' for t in times)}); "
+              f"says '{len(images)} unchanged': {'yes' if said else 'NO'}")
+        print(f"target: under {limit_s} s and nothing saved: {verdict}", flush=True)
+        self.results.append((name, limit_s / med if med > 0 else float("inf"), 1.0, verdict))
+        shutil.rmtree(out, ignore_errors=True)
+
+    def registry_rss_scenario(self, name, image, limit_mib):
+        out = os.path.join(self.work, "out")
+        peaks = []
+        for _ in range(self.repeats):
+            shutil.rmtree(out, ignore_errors=True)
+            self.peak_rss_kb = 0
+            self.registry_save([f"{self.registry}/{image}"], out, 4)
+            peaks.append(self.peak_rss_kb / 1024)
+        size = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out)) / 1e6
+        peak = max(peaks)
+        verdict = "PASS" if 0 < peak < limit_mib else "MISS"
+        print(f"\n## {name} ({self.repeats} runs)")
+        print(f"peak RSS of hpn save --source registry of {image} ({size:.0f} MB archive): "
+              f"{' '.join(f'{p:.1f}' for p in peaks)} MiB")
+        print(f"target: under {limit_mib} MiB: {verdict}", flush=True)
+        self.results.append((name, limit_mib / peak if peak > 0 else 0.0, 1.0, verdict))
+        shutil.rmtree(out, ignore_errors=True)
+
+
 # ---- a TCP proxy on loopback that delays every chunk by rtt/2 each way, and ------
 # ---- a connection's first bytes by the TCP handshake's round trip too ------------
 class DelayProxy:
@@ -565,6 +688,26 @@ def main():
                                 ceiling=True)
             finally:
                 proxy.stop()
+        registry_names = ["registry-save-mixed10", "registry-save-tiny50", "registry-save-proxy20",
+                          "registry-rerun-mixed10", "registry-rss-large"]
+        if any(want(n) for n in registry_names):
+            b.push_all(mixed + tiny)
+            if want("registry-save-mixed10"):
+                b.registry_scenario("registry-save-mixed10", b.registry, mixed, 4.0, floor=1.6, through_docker=True)
+            if want("registry-save-tiny50"):
+                b.registry_scenario("registry-save-tiny50", b.registry, tiny, 10.0, workers=(4, 8))
+            if want("registry-save-proxy20"):
+                port = int(b.registry.rsplit(":", 1)[1])
+                proxy = DelayProxy(port, 0.050)
+                try:
+                    b.registry_scenario("registry-save-proxy20 (50 ms RTT)", f"127.0.0.1:{proxy.port}", tiny[:20], 4.0,
+                                        workers=(4, 8))
+                finally:
+                    proxy.stop()
+            if want("registry-rerun-mixed10"):
+                b.registry_rerun_scenario("registry-rerun-mixed10", mixed, 0.3)
+            if want("registry-rss-large"):
+                b.registry_rss_scenario("registry-rss-large", "hpn-bench/large:1", 20)
         stress = [s for s in ("stress-small100", "stress-large5") if want(s)]
         if stress:
             for label, host, cli in (("docker20", docker20, "docker"),

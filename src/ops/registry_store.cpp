@@ -82,7 +82,28 @@ struct RegistryStore::Shared {
   registry::Platform platform;
   std::shared_ptr<registry::Client> client;
   StoreTraits traits;
-  std::atomic<std::uint64_t> requests{0};
+  // Sessions not in use, with their connections open: the manifest fetches before the
+  // batch hand theirs to the workers.
+  std::mutex pool_mu;
+  std::vector<std::unique_ptr<registry::Session>> idle;
+
+  std::unique_ptr<registry::Session> take_session() {
+    {
+      std::lock_guard lock(pool_mu);
+      if (!idle.empty()) {
+        auto s = std::move(idle.back());
+        idle.pop_back();
+        return s;
+      }
+    }
+    return client->session();
+  }
+  void give_back(std::unique_ptr<registry::Session> s) {
+    s->watch(nullptr);
+    s->set_deadline(std::nullopt, {});
+    std::lock_guard lock(pool_mu);
+    idle.push_back(std::move(s));
+  }
 
   std::mutex mu;  // resolved, names, uses, blobs
   std::map<std::string, Resolved> resolved;  // by canonical name
@@ -158,6 +179,8 @@ struct RegistryStore::Shared {
     return out;
   }
 
+  std::set<std::string> verified;  // cache files this run wrote, checked as they arrived
+
   bool cached(const registry::Descriptor& d) {
     if (!source.cache_dir.empty()) return true;
     std::lock_guard lock(mu);
@@ -198,8 +221,9 @@ struct RegistryStore::Shared {
         blob_cv.wait(lock, [&] { return !blobs[d.digest].fetching; });
         std::error_code ec;
         if (fs::file_size(path, ec) == d.size && !ec) {
+          const bool checked = verified.count(d.digest) != 0;
           lock.unlock();
-          return from_cache(path, d, sink);
+          return from_cache(path, d, sink, checked);
         }
         blobs[d.digest].fetching = true;
       }
@@ -222,15 +246,19 @@ struct RegistryStore::Shared {
       return sink(chunk);
     });
     if (!n) return n.error();
-    // The copy is checked whenever it is read: it needs no sync of its own.
+    // A copy from an earlier run is checked when it is read: it needs no sync of its own.
     if (auto st = file->publish(); !st) {
       hpn::log::get("registry").warn("cannot keep {} in {}: {}", d.digest, path.parent_path().string(),
                                      st.error().message);
+    } else {
+      std::lock_guard lock(mu);
+      verified.insert(d.digest);
     }
     return {};
   }
 
-  Status from_cache(const fs::path& path, const registry::Descriptor& d, const engine::Sink& sink) {
+  // `checked`: this run wrote the file from bytes it verified; the size still must match.
+  Status from_cache(const fs::path& path, const registry::Descriptor& d, const engine::Sink& sink, bool checked) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Error(ErrorKind::io, "cannot read " + path.string() + ": " + std::strerror(errno));
     util::Fd guard(fd);
@@ -246,12 +274,12 @@ struct RegistryStore::Shared {
       }
       if (n == 0) break;
       const std::string_view chunk(buf.data(), static_cast<std::size_t>(n));
-      hash.update(chunk);
+      if (!checked) hash.update(chunk);
       total += chunk.size();
       if (total > d.size) break;
       if (auto st = sink(chunk); !st) return st;
     }
-    if (total != d.size || "sha256:" + hash.hex_digest() != d.digest) {
+    if (total != d.size || (!checked && "sha256:" + hash.hex_digest() != d.digest)) {
       std::error_code ec;
       fs::remove(path, ec);
       // Transient: a retry of the image fetches the blob from the registry.
@@ -326,6 +354,7 @@ class TarOut {
 
 std::string blob_path(const std::string& digest) { return "blobs/sha256/" + digest.substr(7); }
 
+
 // The names an image is loaded under: its tag (none for a reference by digest only).
 std::vector<std::string> repo_tags(const image::Reference& ref) {
   if (!ref.tag_given && !ref.digest.empty()) return {};
@@ -336,6 +365,7 @@ Result<std::uint64_t> write_layout(RegistryStore::Shared& shared, registry::Sess
                                    const std::vector<Resolved>& images, const engine::Sink& sink) {
   TarOut tar(sink);
   std::set<std::string> written;
+
   if (auto st = tar.header("blobs/", 0, '5'); !st) return st.error();
   if (auto st = tar.header("blobs/sha256/", 0, '5'); !st) return st.error();
   nlohmann::json index = {{"schemaVersion", 2}, {"mediaType", registry::k_oci_index},
@@ -407,8 +437,8 @@ Error only_saves(std::string_view what) {
 class RegistryConnection final : public StoreConnection {
  public:
   explicit RegistryConnection(std::shared_ptr<RegistryStore::Shared> shared)
-      : shared_(std::move(shared)), session_(shared_->client->session()) {}
-  ~RegistryConnection() override { shared_->requests += session_->requests(); }
+      : shared_(std::move(shared)), session_(shared_->take_session()) {}
+  ~RegistryConnection() override { shared_->give_back(std::move(session_)); }
 
   void watch(const std::atomic<bool>* flag) override { session_->watch(flag); }
   void set_deadline(std::optional<std::chrono::steady_clock::time_point> deadline, std::string why) override {
@@ -479,8 +509,6 @@ const StoreTraits& RegistryStore::traits() const { return shared_->traits; }
 
 std::unique_ptr<StoreConnection> RegistryStore::open() const { return std::make_unique<RegistryConnection>(shared_); }
 
-std::uint64_t RegistryStore::requests() const { return shared_->requests.load(); }
-
 Status RegistryStore::check_platform(const std::string& platform, std::string_view) const {
   if (platform.empty()) return {};
   auto p = registry::parse_platform(platform);
@@ -500,12 +528,12 @@ SizeIndex RegistryStore::sizes(const std::vector<image::Reference>& refs, std::s
   const std::size_t n = std::clamp<std::size_t>(workers, 1, std::max<std::size_t>(refs.size(), 1));
   for (std::size_t t = 0; t < n; ++t) {
     threads.emplace_back([&] {
-      auto session = shared_->client->session();
+      auto session = shared_->take_session();
       for (std::size_t i = next++; i < refs.size(); i = next++) {
         auto r = shared_->resolve(*session, refs[i]);
         if (!r) hpn::log::get("registry").debug("{}: {}", refs[i].original, r.error().message);
       }
-      shared_->requests += session->requests();
+      shared_->give_back(std::move(session));
     });
   }
   threads.clear();

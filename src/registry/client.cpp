@@ -246,49 +246,68 @@ Result<Session::Host*> Session::host_of(const image::Reference& ref) {
 }
 
 // GET /v2/ (under the host's lock): the scheme that works and the auth challenge.
+// For an insecure registry, HTTPS (unverified) and plain HTTP are asked at once, on
+// two connections; HTTPS wins when it answers.
 Status Session::probe(Host& h) {
   auto& log = hpn::log::get("registry");
   const auto& o = client_->options();
   const bool insecure = is_insecure_host(h.name, o.insecure);
   h.tls = tls_files(h.name, o.cert_dirs);
-  std::vector<std::pair<std::string, std::optional<engine::TlsFiles>>> tries;
+  struct Try {
+    std::string scheme;
+    std::optional<engine::TlsFiles> tls;
+    Result<engine::Response> reply = Error(ErrorKind::cancelled, "not asked");
+  };
+  std::vector<Try> tries;
   if (insecure && !h.tls) {
-    tries.emplace_back("https", engine::TlsFiles{.ca = {}, .cert = {}, .key = {}, .verify = false});
-    tries.emplace_back("http", std::nullopt);
+    tries.push_back({"https", engine::TlsFiles{.ca = {}, .cert = {}, .key = {}, .verify = false},
+                     Error(ErrorKind::cancelled, "not asked")});
   } else {
-    tries.emplace_back("https", h.tls);
-    if (insecure) tries.emplace_back("http", std::nullopt);
+    tries.push_back({"https", h.tls, Error(ErrorKind::cancelled, "not asked")});
   }
-  std::optional<Error> last;
-  for (const auto& [scheme, tls] : tries) {
+  if (insecure) tries.push_back({"http", std::nullopt, Error(ErrorKind::cancelled, "not asked")});
+  auto ask = [&](engine::Connection& conn, Try& t) {
     engine::Request req;
-    req.url = scheme + "://" + h.name + "/v2/";
-    req.tls = tls;
+    req.url = t.scheme + "://" + h.name + "/v2/";
+    req.tls = t.tls;
     req.timeout = std::max<milliseconds>(o.connect_timeout * 2, milliseconds(5000));
-    ++requests_;
-    auto r = conn_.perform(req);
+    t.reply = conn.perform(req);
+  };
+  if (tries.size() == 2) {
+    engine::Connection second(connection_options(o));
+    second.watch(interrupt_);
+    std::thread plain([&] { ask(second, tries[1]); });
+    ask(conn_, tries[0]);
+    plain.join();
+  } else {
+    ask(conn_, tries[0]);
+  }
+  requests_ += tries.size();
+  std::optional<Error> last;
+  for (auto& t : tries) {
+    const std::string url = t.scheme + "://" + h.name + "/v2/";
+    auto& r = t.reply;
     if (!r) {
       if (r.error().kind == ErrorKind::cancelled) return r.error();
-      log.debug("{}: {} failed: {}", h.name, req.url, r.error().message);
-      last = r.error();
+      log.debug("{}: {} failed: {}", h.name, url, r.error().message);
+      if (!last || t.scheme == "https") last = r.error();
       continue;
     }
     if (r->status == 200 || r->status == 401) {
-      h.scheme = scheme;
-      h.tls = tls;
+      h.scheme = t.scheme;
+      h.tls = t.tls;
       if (r->status == 401) h.challenge = parse_challenge(r->header("www-authenticate"));
-      log.debug("{}: API at {}://{} ({})", h.name, scheme, h.name,
+      log.debug("{}: API at {} ({})", h.name, url,
                 h.challenge.scheme.empty() ? std::string("no auth") : h.challenge.scheme + " auth");
       return {};
     }
     if (r->status == 404) {
-      return Error(ErrorKind::unsupported, h.name + " does not serve the registry API at " + req.url + " (HTTP 404)");
+      last = Error(ErrorKind::unsupported, h.name + " does not serve the registry API at " + url + " (HTTP 404)");
+    } else if (r->status >= 500 || r->status == 429) {
+      last = Error(ErrorKind::registry_unavailable, h.name + " answered " + describe_status(*r) + " at " + url);
+    } else {
+      last = Error(ErrorKind::protocol, h.name + " answered " + describe_status(*r) + " at " + url);
     }
-    if (r->status >= 500 || r->status == 429) {
-      last = Error(ErrorKind::registry_unavailable, h.name + " answered " + describe_status(*r) + " at " + req.url);
-      continue;
-    }
-    return Error(ErrorKind::protocol, h.name + " answered " + describe_status(*r) + " at " + req.url);
   }
   std::string hint;
   if (!insecure) hint = "; if it serves plain HTTP, name it with --insecure-registry " + h.name;

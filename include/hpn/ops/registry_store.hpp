@@ -51,9 +51,6 @@ class RegistryStore final : public ImageStore {
     return nullptr;
   }
 
-  // Registry requests sent so far by every connection of this store.
-  std::uint64_t requests() const;
-
   struct Shared;
 
  private:
