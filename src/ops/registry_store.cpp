@@ -82,12 +82,12 @@ struct RegistryStore::Shared {
   registry::Platform platform;
   std::shared_ptr<registry::Client> client;
   StoreTraits traits;
-  // Sessions not in use, with their connections open: the manifest fetches before the
+  // Fetchers not in use, with their connections open: the manifest fetches before the
   // batch hand theirs to the workers.
   std::mutex pool_mu;
-  std::vector<std::unique_ptr<registry::Session>> idle;
+  std::vector<std::unique_ptr<registry::Fetcher>> idle;
 
-  std::unique_ptr<registry::Session> take_session() {
+  std::unique_ptr<registry::Fetcher> take_fetcher() {
     {
       std::lock_guard lock(pool_mu);
       if (!idle.empty()) {
@@ -96,9 +96,9 @@ struct RegistryStore::Shared {
         return s;
       }
     }
-    return client->session();
+    return client->fetcher();
   }
-  void give_back(std::unique_ptr<registry::Session> s) {
+  void give_back(std::unique_ptr<registry::Fetcher> s) {
     s->watch(nullptr);
     s->set_deadline(std::nullopt, {});
     std::lock_guard lock(pool_mu);
@@ -125,7 +125,7 @@ struct RegistryStore::Shared {
     return image::parse_reference(name);
   }
 
-  Result<Resolved> resolve(registry::Session& s, const image::Reference& ref) {
+  Result<Resolved> resolve(registry::Fetcher& s, const image::Reference& ref) {
     {
       std::lock_guard lock(mu);
       if (auto it = resolved.find(ref.canonical()); it != resolved.end()) return it->second;
@@ -144,7 +144,7 @@ struct RegistryStore::Shared {
     return r;
   }
 
-  Result<Resolved> fetch(registry::Session& s, const image::Reference& ref) {
+  Result<Resolved> fetch(registry::Fetcher& s, const image::Reference& ref) {
     const std::string at = ref.digest.empty() ? ref.tag : ref.digest;
     auto top = s.manifest(ref, at);
     if (!top) return top.error();
@@ -205,7 +205,7 @@ struct RegistryStore::Shared {
 
   // Stream `d` into `sink`: from the cache when it holds it (checked as it is
   // read), else from the registry, keeping a copy for the other images (or runs).
-  Status blob(registry::Session& s, const image::Reference& ref, const registry::Descriptor& d,
+  Status blob(registry::Fetcher& s, const image::Reference& ref, const registry::Descriptor& d,
               const engine::Sink& sink) {
     if (!cached(d)) {
       auto n = s.blob(ref, d, sink);
@@ -237,7 +237,7 @@ struct RegistryStore::Shared {
     }
   }
 
-  Status fetch_into_cache(registry::Session& s, const image::Reference& ref, const registry::Descriptor& d,
+  Status fetch_into_cache(registry::Fetcher& s, const image::Reference& ref, const registry::Descriptor& d,
                           const fs::path& path, const engine::Sink& sink) {
     auto file = util::AtomicFile::create(path, 0644);
     if (!file) return file.error();
@@ -361,7 +361,7 @@ std::vector<std::string> repo_tags(const image::Reference& ref) {
   return {ref.familiar_repository() + ":" + ref.tag};
 }
 
-Result<std::uint64_t> write_layout(RegistryStore::Shared& shared, registry::Session& s,
+Result<std::uint64_t> write_layout(RegistryStore::Shared& shared, registry::Fetcher& s,
                                    const std::vector<Resolved>& images, const engine::Sink& sink) {
   TarOut tar(sink);
   std::set<std::string> written;
@@ -437,12 +437,12 @@ Error only_saves(std::string_view what) {
 class RegistryConnection final : public StoreConnection {
  public:
   explicit RegistryConnection(std::shared_ptr<RegistryStore::Shared> shared)
-      : shared_(std::move(shared)), session_(shared_->take_session()) {}
-  ~RegistryConnection() override { shared_->give_back(std::move(session_)); }
+      : shared_(std::move(shared)), fetcher_(shared_->take_fetcher()) {}
+  ~RegistryConnection() override { shared_->give_back(std::move(fetcher_)); }
 
-  void watch(const std::atomic<bool>* flag) override { session_->watch(flag); }
+  void watch(const std::atomic<bool>* flag) override { fetcher_->watch(flag); }
   void set_deadline(std::optional<std::chrono::steady_clock::time_point> deadline, std::string why) override {
-    session_->set_deadline(deadline, std::move(why));
+    fetcher_->set_deadline(deadline, std::move(why));
   }
 
   bool pulls_into() const override { return false; }
@@ -450,7 +450,7 @@ class RegistryConnection final : public StoreConnection {
   Result<StoredImage> inspect(const std::string& name) override {
     auto ref = shared_->reference_of(name);
     if (!ref) return ref.error();
-    auto r = shared_->resolve(*session_, *ref);
+    auto r = shared_->resolve(*fetcher_, *ref);
     if (!r) return r.error();
     return StoredImage{r->source_id, r->archive_bytes()};
   }
@@ -461,11 +461,11 @@ class RegistryConnection final : public StoreConnection {
     for (const auto& name : names) {
       auto ref = shared_->reference_of(name);
       if (!ref) return ref.error();
-      auto r = shared_->resolve(*session_, *ref);
+      auto r = shared_->resolve(*fetcher_, *ref);
       if (!r) return r.error();
       images.push_back(std::move(*r));
     }
-    return write_layout(*shared_, *session_, images, sink);
+    return write_layout(*shared_, *fetcher_, images, sink);
   }
 
   Result<Loaded> import_archive(const engine::Source&, const std::string&) override { return only_saves("load"); }
@@ -478,7 +478,7 @@ class RegistryConnection final : public StoreConnection {
 
  private:
   std::shared_ptr<RegistryStore::Shared> shared_;
-  std::unique_ptr<registry::Session> session_;
+  std::unique_ptr<registry::Fetcher> fetcher_;
 };
 
 }  // namespace
@@ -528,12 +528,12 @@ SizeIndex RegistryStore::sizes(const std::vector<image::Reference>& refs, std::s
   const std::size_t n = std::clamp<std::size_t>(workers, 1, std::max<std::size_t>(refs.size(), 1));
   for (std::size_t t = 0; t < n; ++t) {
     threads.emplace_back([&] {
-      auto session = shared_->take_session();
+      auto fetcher = shared_->take_fetcher();
       for (std::size_t i = next++; i < refs.size(); i = next++) {
-        auto r = shared_->resolve(*session, refs[i]);
+        auto r = shared_->resolve(*fetcher, refs[i]);
         if (!r) hpn::log::get("registry").debug("{}: {}", refs[i].original, r.error().message);
       }
-      shared_->give_back(std::move(session));
+      shared_->give_back(std::move(fetcher));
     });
   }
   threads.clear();

@@ -126,7 +126,7 @@ std::optional<milliseconds> parse_retry_after(const std::string& value) {
 
 // ---- hosts --------------------------------------------------------------------
 
-struct Session::Host {
+struct Fetcher::Host {
   std::string name;  // host[:port] as requests name it (registry-1.docker.io for docker.io)
   std::string domain;  // the references' domain (docker.io), for credentials
   std::mutex mu;
@@ -147,7 +147,7 @@ struct Session::Host {
 
 struct Client::Hosts {
   std::mutex mu;
-  std::map<std::string, std::unique_ptr<Session::Host>> by_name;
+  std::map<std::string, std::unique_ptr<Fetcher::Host>> by_name;
 };
 
 Client::Client(ClientOptions options) : options_(std::move(options)), hosts_(std::make_unique<Hosts>()) {}
@@ -157,8 +157,8 @@ std::shared_ptr<Client> Client::create(ClientOptions options) {
   return std::shared_ptr<Client>(new Client(std::move(options)));
 }
 
-std::unique_ptr<Session> Client::session() const {
-  return std::unique_ptr<Session>(new Session(shared_from_this()));
+std::unique_ptr<Fetcher> Client::fetcher() const {
+  return std::unique_ptr<Fetcher>(new Fetcher(shared_from_this()));
 }
 
 namespace {
@@ -195,20 +195,20 @@ std::optional<engine::TlsFiles> tls_files(const std::string& host, const std::ve
 
 }  // namespace
 
-Session::Session(std::shared_ptr<const Client> client)
+Fetcher::Fetcher(std::shared_ptr<const Client> client)
     : client_(std::move(client)), conn_(connection_options(client_->options())) {}
-Session::~Session() = default;
+Fetcher::~Fetcher() = default;
 
-void Session::watch(const std::atomic<bool>* flag) {
+void Fetcher::watch(const std::atomic<bool>* flag) {
   interrupt_ = flag;
   conn_.watch(flag);
 }
 
-void Session::set_deadline(std::optional<Clock::time_point> deadline, std::string why) {
+void Fetcher::set_deadline(std::optional<Clock::time_point> deadline, std::string why) {
   conn_.set_deadline(deadline, std::move(why));
 }
 
-Status Session::pause(milliseconds d) {
+Status Fetcher::pause(milliseconds d) {
   const auto until = Clock::now() + d;
   while (Clock::now() < until) {
     if (interrupt_ != nullptr && interrupt_->load()) return Error(ErrorKind::cancelled, "cancelled");
@@ -218,7 +218,7 @@ Status Session::pause(milliseconds d) {
   return {};
 }
 
-Result<Session::Host*> Session::host_of(const image::Reference& ref) {
+Result<Fetcher::Host*> Fetcher::host_of(const image::Reference& ref) {
   const std::string name = engine::registry_api_host(ref.domain);
   Host* h = nullptr;
   {
@@ -248,7 +248,7 @@ Result<Session::Host*> Session::host_of(const image::Reference& ref) {
 // GET /v2/ (under the host's lock): the scheme that works and the auth challenge.
 // For an insecure registry, HTTPS (unverified) and plain HTTP are asked at once, on
 // two connections; HTTPS wins when it answers.
-Status Session::probe(Host& h) {
+Status Fetcher::probe(Host& h) {
   auto& log = hpn::log::get("registry");
   const auto& o = client_->options();
   const bool insecure = is_insecure_host(h.name, o.insecure);
@@ -317,7 +317,7 @@ Status Session::probe(Host& h) {
 
 // The Authorization header for `scope` at `h` ("" for none). `renew`: the last
 // one was refused, fetch a new token. Called under the host's lock.
-Result<std::string> Session::authorization(Host& h, const std::string& scope, bool renew) {
+Result<std::string> Fetcher::authorization(Host& h, const std::string& scope, bool renew) {
   const auto& scheme = h.challenge.scheme;
   if (scheme.empty()) return std::string();
   if (!h.creds_looked_up) {
@@ -409,7 +409,7 @@ Result<std::string> Session::authorization(Host& h, const std::string& scope, bo
 
 // ---- requests -----------------------------------------------------------------
 
-Result<engine::Response> Session::send(const image::Reference& ref, engine::Request req, const engine::Sink& sink,
+Result<engine::Response> Fetcher::send(const image::Reference& ref, engine::Request req, const engine::Sink& sink,
                                        const std::function<void(engine::Request&)>& each_attempt) {
   auto& log = hpn::log::get("registry");
   const auto& o = client_->options();
@@ -497,7 +497,7 @@ Result<engine::Response> Session::send(const image::Reference& ref, engine::Requ
   }
 }
 
-Result<Manifest> Session::manifest(const image::Reference& ref, const std::string& reference) {
+Result<Manifest> Fetcher::manifest(const image::Reference& ref, const std::string& reference) {
   engine::Request req;
   req.url = "/v2/" + ref.path + "/manifests/" + reference;
   for (const auto& a : manifest_accept()) req.headers.push_back("Accept: " + a);
@@ -535,7 +535,7 @@ Result<Manifest> Session::manifest(const image::Reference& ref, const std::strin
   return m;
 }
 
-Result<std::uint64_t> Session::blob(const image::Reference& ref, const Descriptor& d, const engine::Sink& sink) {
+Result<std::uint64_t> Fetcher::blob(const image::Reference& ref, const Descriptor& d, const engine::Sink& sink) {
   util::Sha256 hash;
   std::uint64_t delivered = 0;  // bytes handed to `sink`
   std::uint64_t skip = 0;       // bytes of this response already delivered by an earlier one

@@ -2,7 +2,7 @@
 //
 // A Client is shared by a batch: it keeps what it learnt about each registry host
 // (scheme, TLS files, credentials, the auth challenge and the tokens per scope)
-// under a lock of that host. Each worker reads through a Session of its own, which
+// under a lock of that host. Each worker reads through a Fetcher of its own, which
 // owns one pooled connection (engine::Connection), so requests to the same registry
 // reuse their TCP and TLS connections.
 //
@@ -75,11 +75,11 @@ struct Manifest {
 
 class Client;
 
-class Session {
+class Fetcher {
  public:
-  ~Session();
-  Session(const Session&) = delete;
-  Session& operator=(const Session&) = delete;
+  ~Fetcher();
+  Fetcher(const Fetcher&) = delete;
+  Fetcher& operator=(const Fetcher&) = delete;
 
   void watch(const std::atomic<bool>* flag);
   void set_deadline(std::optional<std::chrono::steady_clock::time_point> deadline, std::string why);
@@ -93,13 +93,13 @@ class Session {
   // the bytes delivered (the blob's size).
   Result<std::uint64_t> blob(const image::Reference& ref, const Descriptor& blob, const engine::Sink& sink);
 
-  // Requests this session has sent (each attempt counts), for tests and logs.
+  // Requests this fetcher has sent (each attempt counts), for tests and logs.
   std::uint64_t requests() const { return requests_; }
 
  private:
   friend class Client;
   struct Host;
-  Session(std::shared_ptr<const Client> client);
+  Fetcher(std::shared_ptr<const Client> client);
   Result<engine::Response> send(const image::Reference& ref, engine::Request req, const engine::Sink& sink,
                                 const std::function<void(engine::Request&)>& each_attempt = {});
   Result<Host*> host_of(const image::Reference& ref);
@@ -117,11 +117,11 @@ class Client : public std::enable_shared_from_this<Client> {
  public:
   static std::shared_ptr<Client> create(ClientOptions options);
   ~Client();
-  std::unique_ptr<Session> session() const;
+  std::unique_ptr<Fetcher> fetcher() const;
   const ClientOptions& options() const { return options_; }
 
  private:
-  friend class Session;
+  friend class Fetcher;
   explicit Client(ClientOptions options);
   ClientOptions options_;
   struct Hosts;
