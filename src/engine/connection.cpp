@@ -303,8 +303,8 @@ Result<Response> Connection::perform(const Request& req, const Sink& sink) {
     const std::string& proxy = url.rfind("https://", 0) == 0 ? s.options.https_proxy : s.options.http_proxy;
     if (!proxy.empty()) {
       curl_easy_setopt(c, CURLOPT_PROXY, proxy.c_str());
-      const char* no_proxy = std::getenv("NO_PROXY");
-      if (no_proxy == nullptr) no_proxy = std::getenv("no_proxy");
+      const char* no_proxy = std::getenv("no_proxy");
+      if (no_proxy == nullptr || *no_proxy == '\0') no_proxy = std::getenv("NO_PROXY");
       if (no_proxy != nullptr) curl_easy_setopt(c, CURLOPT_NOPROXY, no_proxy);
     }
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <ctime>
 #include <map>
 #include <mutex>
@@ -163,13 +164,21 @@ std::unique_ptr<Fetcher> Client::fetcher() const {
 
 namespace {
 
+std::string env_or(const char* lower_name, const char* upper_name) {
+  for (const char* n : {lower_name, upper_name}) {
+    if (const char* v = std::getenv(n); v != nullptr && *v != '\0') return v;
+  }
+  return {};
+}
+
 engine::ConnectionOptions connection_options(const ClientOptions& o) {
   engine::ConnectionOptions co;
   co.connect_timeout = o.connect_timeout;
   co.idle_timeout = o.idle_timeout;
   co.use_proxy = true;
-  co.http_proxy = o.http_proxy;
-  co.https_proxy = o.https_proxy;
+  // libcurl reads only the lower-case http_proxy; Docker's users set HTTP_PROXY too.
+  co.http_proxy = o.http_proxy.empty() ? env_or("http_proxy", "HTTP_PROXY") : o.http_proxy;
+  co.https_proxy = o.https_proxy.empty() ? env_or("https_proxy", "HTTPS_PROXY") : o.https_proxy;
   return co;
 }
 

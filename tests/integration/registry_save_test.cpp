@@ -491,3 +491,119 @@ TEST(RegistrySave, BlobCacheServesTheNextRunIsCheckedOnReadAndKeptToItsSize) {
   EXPECT_LE(total, 600u * 1024);
   EXPECT_GT(total, 0u);
 }
+
+TEST(RegistrySave, ProxiesFromTheEnvironmentAndTheConfigCarryTheRequests) {
+  TempDir dir;
+  Proxy proxy(reg());  // also an HTTP proxy: absolute-form requests go on to the registry
+  const std::string ref = reg() + "/hpn-test/base:1";
+  const std::string no_exemption = "no_proxy= NO_PROXY= http_proxy= https_proxy= HTTPS_PROXY=";
+  auto by_env = save_run(dir, "save --source registry -p a " + ref, no_exemption + " HTTP_PROXY=http://" + proxy.host());
+  EXPECT_EQ(by_env.exit_code, 0) << by_env.out << by_env.err;
+  const std::size_t via_env = proxy.count("via-proxy");
+  EXPECT_GE(via_env, 4u) << proxy.log();  // the probe, the manifest, the layer and the config
+  std::ofstream(dir / "config.yaml") << "proxy: {enabled: true, http: \"http://" << proxy.host() << "\"}\n";
+  auto by_config = save_run(dir, "save --source registry -p b " + ref, no_exemption + " HTTP_PROXY=");
+  EXPECT_EQ(by_config.exit_code, 0) << by_config.out << by_config.err;
+  EXPECT_GE(proxy.count("via-proxy"), via_env + 4) << proxy.log();
+  const std::size_t before = proxy.count("via-proxy");
+  auto exempt = save_run(dir, "save --source registry -p c " + ref, "no_proxy= NO_PROXY=127.0.0.1 HTTP_PROXY=");
+  EXPECT_EQ(exempt.exit_code, 0) << exempt.out << exempt.err;
+  EXPECT_EQ(proxy.count("via-proxy"), before) << "NO_PROXY exempts the registry";
+}
+
+TEST(RegistrySave, RedirectsToBlobStorageCarryNoCredentials) {
+  TempDir dir;
+  ASSERT_EQ(run_command("htpasswd -Bbc " + shell_quote((dir / "htpasswd").string()) + " basicuser basic-pass").exit_code,
+            0);
+  PrivateRegistry registry("auth:\n  htpasswd:\n    realm: hpn-basic\n    path: " + (dir / "htpasswd").string() + "\n");
+  // The registry's blobs answer 307 to a blob store on another address (127.0.0.2),
+  // which reaches the registry with credentials of its own.
+  Proxy proxy(registry.host(), "--redirect-blobs --upstream-auth basicuser:basic-pass");
+  hpn::test::write_file(dir / "cfg/config.json",
+                        nlohmann::json{{"auths",
+                                        {{proxy.host(),
+                                          {{"auth", run_command("printf %s basicuser:basic-pass | base64 -w0").out}}}}}}
+                            .dump());
+  auto r = save_run(dir, "save --source registry -p out " + proxy.host() + "/hpn-test/small:1",
+                    "DOCKER_CONFIG=" + shell_quote((dir / "cfg").string()) + " REGISTRY_AUTH_FILE=" +
+                        shell_quote((dir / "none/auth.json").string()));
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::istringstream in(proxy.log());
+  std::size_t stored = 0, manifests_with_auth = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("storage GET /v2/", 0) == 0) {
+      ++stored;
+      EXPECT_EQ(line.find(" auth"), std::string::npos) << "credentials sent to the blob store: " << line;
+    } else if (line.find("/manifests/") != std::string::npos && line.find(" auth") != std::string::npos) {
+      ++manifests_with_auth;
+    }
+  }
+  EXPECT_EQ(stored, 3u) << proxy.log();  // the base layer, small's layer, the config
+  EXPECT_GE(manifests_with_auth, 1u) << "the registry itself got the credentials: " << proxy.log();
+}
+
+TEST(RegistrySave, InterruptedSaveExits130AndLeavesNothingBehind) {
+  TempDir dir;
+  Proxy proxy(reg(), "--rate 20000000");
+  const std::string images = proxy.host() + "/" + env("HPN_TEST_LARGE_IMAGE") + " " + proxy.host() +
+                             "/hpn-test/small:1 " + proxy.host() + "/hpn-test/base:1";
+  hpn::test::HpnRun how;
+  how.host = k_no_daemon;
+  how.exec = true;
+  const std::string cmd =
+      hpn::test::hpn_command(dir.path(), "save --source registry -p out " + images + " >hpn.out 2>hpn.err", how);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ASSERT_TRUE(wait_for([&] {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir / "out", ec)) {
+      if (e.path().string().find("large") != std::string::npos && e.path().string().find(".part") != std::string::npos &&
+          fs::file_size(e.path(), ec) > (8u << 20)) {
+        return true;
+      }
+    }
+    return false;
+  }, 60s));
+  const auto t0 = Clock::now();
+  kill(pid, SIGTERM);
+  int status = 0;
+  ASSERT_TRUE(wait_for([&] { return waitpid(pid, &status, WNOHANG) == pid; }, 10s));
+  EXPECT_LT(Clock::now() - t0, 3s);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 130) << slurp(dir / "hpn.out") << slurp(dir / "hpn.err");
+  for (const auto& f : files_in(dir / "out")) {
+    EXPECT_EQ(f.find("large"), std::string::npos) << "no archive of the interrupted image: " << f;
+    EXPECT_EQ(f.find(".part"), std::string::npos) << f;
+    EXPECT_EQ(f.find(".hpn-blobs"), std::string::npos) << "the scratch directory is removed: " << f;
+  }
+  EXPECT_NE(slurp(dir / "hpn.out").find("Summary: "), std::string::npos);
+}
+
+TEST(RegistrySave, JsonEventsNameEachArchive) {
+  TempDir dir;
+  auto r = save_run(dir, "save --source registry --output json -p out " + reg() + "/hpn-test/base:1 " + reg() +
+                             "/hpn-test/nonexistent:1");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  std::size_t done = 0, failed = 0, summary = 0;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << line;
+    const std::string event = j.value("event", "");
+    if (event == "done") {
+      ++done;
+      EXPECT_NE(j.dump().find("_hpn-test_base_1.tar"), std::string::npos) << line;
+    }
+    if (event == "failed") {
+      ++failed;
+      EXPECT_EQ(j.value("kind", ""), "not_found") << line;
+      EXPECT_NE(j.dump().find("hpn-test/nonexistent:1"), std::string::npos) << line;
+    }
+    if (event == "summary") ++summary;
+  }
+  EXPECT_EQ(done, 1u) << r.out;
+  EXPECT_EQ(failed, 1u) << r.out;
+  EXPECT_EQ(summary, 1u) << r.out;
+}
