@@ -34,7 +34,7 @@ using CurlPtr = std::unique_ptr<CURL, CurlFree>;
 using SlistPtr = std::unique_ptr<curl_slist, SlistFree>;
 
 // What a failed transfer means, whoever the peer is.
-enum class Failure { connect, timeout, aborted, lost, tls, other };
+enum class Failure { connect, timeout, aborted, lost, tls, untrusted, other };
 
 Failure failure_of(CURLcode code) {
   switch (code) {
@@ -47,10 +47,12 @@ Failure failure_of(CURLcode code) {
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE: return Failure::lost;
-    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CONNECT_ERROR: return Failure::tls;
+    // The peer's certificate is not trusted, or ours cannot be used: asking again
+    // gives the same answer.
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CACERT_BADFILE: return Failure::tls;
+    case CURLE_SSL_CACERT_BADFILE: return Failure::untrusted;
     default: return Failure::other;
   }
 }
@@ -197,6 +199,9 @@ struct Connection::Impl {
         case Failure::connect:
         case Failure::lost: return {ErrorKind::registry_unavailable, "cannot reach the registry: " + detail + where};
         case Failure::tls: return {ErrorKind::registry_unavailable, "TLS to the registry failed: " + detail + where};
+        case Failure::untrusted:
+          return {ErrorKind::protocol, "TLS to the registry failed: " + detail + where +
+                                           "; give its CA in /etc/docker/certs.d/HOST/ca.crt"};
         case Failure::other: break;
       }
       return {ErrorKind::protocol, "HTTP transfer failed: " + detail + where};
@@ -227,6 +232,7 @@ struct Connection::Impl {
       case Failure::lost:
         return {ErrorKind::daemon_unreachable, "connection to the daemon was lost: " + detail + where};
       case Failure::tls:
+      case Failure::untrusted:
         return {ErrorKind::daemon_unreachable,
                 "TLS to the daemon failed: " + detail + where +
                     "; check DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem) and DOCKER_TLS_VERIFY"};

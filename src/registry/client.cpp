@@ -319,7 +319,11 @@ Status Fetcher::probe(Host& h) {
     }
   }
   std::string hint;
-  if (!insecure) hint = "; if it serves plain HTTP, name it with --insecure-registry " + h.name;
+  if (!insecure && (!h.tls || h.tls->cert.empty())) {
+    hint = "; if it asks for a client certificate, put client.cert and client.key in /etc/docker/certs.d/" + h.name +
+           "/";
+  }
+  if (!insecure) hint += "; if it serves plain HTTP, name it with --insecure-registry " + h.name;
   return Error(last ? last->kind : ErrorKind::registry_unavailable,
                (last ? last->message : "cannot reach " + h.name) + hint);
 }

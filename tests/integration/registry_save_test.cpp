@@ -93,13 +93,17 @@ struct PrivateRegistry {
   TempDir dir;
   Proc proc;
   std::string port = free_port();
-  explicit PrivateRegistry(const std::string& auth_yaml = {}) {
+  std::string ip;
+  // `http_extra`: more keys of its http section (", tls: {...}").
+  explicit PrivateRegistry(const std::string& auth_yaml = {}, std::string listen_ip = "127.0.0.1",
+                           const std::string& http_extra = {})
+      : ip(std::move(listen_ip)) {
     const fs::path storage = fs::path(env("HPN_TESTENV_DIR")) / "registry";
     EXPECT_EQ(run_command("cp -a " + shell_quote(storage.string()) + " " + shell_quote((dir / "data").string())).exit_code,
               0);
     std::ofstream(dir / "reg.yml") << "version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\n"
                                    << "storage: {filesystem: {rootdirectory: " << (dir / "data").string()
-                                   << "}}\nhttp: {addr: 127.0.0.1:" << port << "}\n"
+                                   << "}}\nhttp: {addr: " << ip << ":" << port << http_extra << "}\n"
                                    << auth_yaml;
     proc.pidfile = (dir / "pid").string();
     start();
@@ -107,11 +111,11 @@ struct PrivateRegistry {
   void start() {
     proc.start("docker-registry serve " + shell_quote((dir / "reg.yml").string()), (dir / "reg.log").string());
     EXPECT_TRUE(wait_for([&] {
-      return run_command("curl -s -o /dev/null http://127.0.0.1:" + port + "/v2/").exit_code == 0;
+      return run_command("curl -s -o /dev/null http://" + ip + ":" + port + "/v2/").exit_code == 0;
     }, 20s)) << slurp(dir / "reg.log");
   }
   void kill() { proc.kill9(); }
-  std::string host() const { return "127.0.0.1:" + port; }
+  std::string host() const { return ip + ":" + port; }
   // The file holding blob `digest`.
   fs::path blob_file(const std::string& digest) const {
     const std::string hex = digest.substr(7);
@@ -606,4 +610,49 @@ TEST(RegistrySave, JsonEventsNameEachArchive) {
   EXPECT_EQ(done, 1u) << r.out;
   EXPECT_EQ(failed, 1u) << r.out;
   EXPECT_EQ(summary, 1u) << r.out;
+}
+
+TEST(RegistrySave, TlsRegistryIsVerifiedWithCertsDAndGetsItsClientCertificate) {
+  // A registry on this machine's own address (not loopback, so not insecure), over TLS
+  // with a CA of the test's, asking for client certificates signed by it.
+  auto ips = run_command("hostname -I").out;
+  const std::string ip = ips.substr(0, ips.find_first_of(" \n"));
+  ASSERT_NE(ip.find('.'), std::string::npos) << "no IPv4 address: " << ips;
+  TempDir certs;
+  ASSERT_EQ(run_command(shell_quote(helper()) + " make-certs --dir " + shell_quote(certs.path().string()) + " --ip " + ip)
+                .exit_code,
+            0);
+  PrivateRegistry registry({}, ip,
+                           ", tls: {certificate: " + (certs / "server.cert").string() + ", key: " +
+                               (certs / "server.key").string() + ", clientcas: [" + (certs / "ca.crt").string() + "]}");
+  TempDir dir;
+  const std::string ref = registry.host() + "/hpn-test/base:1";
+  auto untrusted = save_run(dir, "save --source registry -p a " + ref);
+  EXPECT_EQ(untrusted.exit_code, 1) << untrusted.out << untrusted.err;
+  EXPECT_NE(untrusted.out.find("TLS"), std::string::npos) << untrusted.out;
+  EXPECT_NE(untrusted.out.find("give its CA in /etc/docker/certs.d/HOST/ca.crt"), std::string::npos) << untrusted.out;
+  EXPECT_EQ(untrusted.err.find("retrying"), std::string::npos) << "an untrusted certificate is not retried";
+
+  const fs::path d = fs::path("/etc/docker/certs.d") / registry.host();
+  struct Remove {
+    fs::path p;
+    ~Remove() {
+      std::error_code ec;
+      fs::remove_all(p, ec);
+    }
+  } remove{d};
+  fs::create_directories(d);
+  for (const char* f : {"ca.crt", "client.cert", "client.key"}) fs::copy_file(certs / f, d / f);
+  auto trusted = save_run(dir, "save --source registry -p b " + ref);
+  EXPECT_EQ(trusted.exit_code, 0) << trusted.out << trusted.err;
+  EXPECT_EQ(files_in(dir / "b").size(), 2u);
+
+  fs::remove(d / "client.cert");
+  fs::remove(d / "client.key");
+  std::ofstream(dir / "config.yaml") << "runtime:\n  retry: {max_attempts: 2, delay: 100ms, max_delay: 200ms}\n";
+  auto no_client = save_run(dir, "save --source registry -p c " + ref);
+  EXPECT_EQ(no_client.exit_code, 1) << "the registry asks for a client certificate: " << no_client.out;
+  EXPECT_NE(no_client.out.find("put client.cert and client.key in /etc/docker/certs.d/" + registry.host()),
+            std::string::npos)
+      << no_client.out;
 }
