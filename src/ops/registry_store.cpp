@@ -19,6 +19,7 @@
 
 #include "hpn/archive/paths.hpp"
 #include "hpn/ops/daemon_store.hpp"
+#include "hpn/ops/signals.hpp"
 #include "hpn/util/fd.hpp"
 #include "hpn/util/file.hpp"
 #include "hpn/util/log.hpp"
@@ -196,6 +197,12 @@ struct RegistryStore::Shared {
     }
     std::lock_guard lock(mu);
     if (scratch.empty()) {
+      // The save holds the directory's lock: a scratch directory left there is a
+      // killed run's.
+      std::error_code ec;
+      for (const auto& e : fs::directory_iterator(source.scratch_parent, ec)) {
+        if (e.path().filename().string().rfind(".hpn-blobs.", 0) == 0) fs::remove_all(e.path(), ec);
+      }
       auto dir = source.scratch_parent / (".hpn-blobs." + std::to_string(::getpid()));
       if (auto st = archive::ensure_directory(dir); !st) return st.error();
       scratch = dir;
@@ -529,7 +536,8 @@ SizeIndex RegistryStore::sizes(const std::vector<image::Reference>& refs, std::s
   for (std::size_t t = 0; t < n; ++t) {
     threads.emplace_back([&] {
       auto fetcher = shared_->take_fetcher();
-      for (std::size_t i = next++; i < refs.size(); i = next++) {
+      fetcher->watch(&interrupt_flag());  // Ctrl-C stops these fetches too
+      for (std::size_t i = next++; i < refs.size() && !interrupt_flag().load(); i = next++) {
         auto r = shared_->resolve(*fetcher, refs[i]);
         if (!r) hpn::log::get("registry").debug("{}: {}", refs[i].original, r.error().message);
       }

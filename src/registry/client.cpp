@@ -422,6 +422,20 @@ Result<std::string> Fetcher::authorization(Host& h, const std::string& scope, bo
 
 // ---- requests -----------------------------------------------------------------
 
+// After a 401: whether asking again with new credentials can help. A Bearer token
+// may have expired; a registry whose /v2/ asked for nothing (or something else) may
+// ask for credentials per repository, and its challenge is taken from this answer.
+bool Fetcher::ask_again(Host& h, const engine::Response& r) {
+  const Challenge c = parse_challenge(r.header("www-authenticate"));
+  std::lock_guard lock(h.mu);
+  if (!c.scheme.empty() && (c.scheme != h.challenge.scheme || c.param("realm") != h.challenge.param("realm"))) {
+    h.challenge = c;
+    h.tokens.clear();
+    return true;
+  }
+  return h.challenge.scheme == "bearer";
+}
+
 Result<engine::Response> Fetcher::send(const image::Reference& ref, engine::Request req, const engine::Sink& sink,
                                        const std::function<void(engine::Request&)>& each_attempt) {
   auto& log = hpn::log::get("registry");
@@ -467,8 +481,8 @@ Result<engine::Response> Fetcher::send(const image::Reference& ref, engine::Requ
     if (!r) {
       if (!is_transient(r.error().kind)) return r.error();
       failure = r.error();
-    } else if (r->status == 401 && !renewed && h.challenge.scheme == "bearer") {
-      // The token expired, or the scope needs another: fetch a new one once.
+    } else if (r->status == 401 && !renewed && ask_again(h, *r)) {
+      // The token expired, or the scope needs another: fetch a new one, once.
       renewed = true;
       renew = true;
       continue;

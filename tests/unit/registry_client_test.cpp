@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "hpn/engine/registry.hpp"
+#include "hpn/image/reference.hpp"
 #include "hpn/ops/registry_store.hpp"
 #include "hpn/registry/client.hpp"
 #include "hpn/registry/manifest.hpp"
@@ -162,4 +164,18 @@ TEST(TarHeader, WritesWhatTheReadersParse) {
   EXPECT_EQ(util::tar_padding(512), 0u);
   EXPECT_EQ(util::tar_padding(513), 511u);
   EXPECT_EQ(util::tar_member_header("d/", 0, '5')[156], '5');
+}
+
+TEST(DockerHub, NamesAsTheDaemonMeansThem) {
+  auto r = image::parse_reference("nginx");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(engine::registry_api_host(r->domain), "registry-1.docker.io");
+  EXPECT_EQ(r->path, "library/nginx");
+  EXPECT_EQ(r->tag, "latest");
+  auto o = image::parse_reference("bitnami/redis:7");
+  ASSERT_TRUE(o);
+  EXPECT_EQ(engine::registry_api_host(o->domain), "registry-1.docker.io");
+  EXPECT_EQ(o->path, "bitnami/redis");
+  EXPECT_EQ(engine::registry_api_host("quay.io"), "quay.io");
+  EXPECT_FALSE(is_insecure_host("registry-1.docker.io", {}));
 }

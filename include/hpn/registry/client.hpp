@@ -105,6 +105,7 @@ class Fetcher {
   Result<Host*> host_of(const image::Reference& ref);
   Status probe(Host& h);
   Result<std::string> authorization(Host& h, const std::string& scope, bool renew);
+  bool ask_again(Host& h, const engine::Response& r);
   Status pause(std::chrono::milliseconds d);
 
   std::shared_ptr<const Client> client_;
