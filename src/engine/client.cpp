@@ -192,6 +192,12 @@ Result<bool> Client::containerd_store() {
   if (ping_.runtime != Runtime::docker || compare_api_versions(api_version_, "1.43") < 0) return false;
   auto j = info();
   if (!j) return j.error();
+  return containerd_store_in(*j, ping_.runtime, api_version_);
+}
+
+bool Client::containerd_store_in(const nlohmann::json& info, Runtime runtime, std::string_view api_version) {
+  if (runtime != Runtime::docker || compare_api_versions(api_version, "1.43") < 0) return false;
+  const nlohmann::json* j = &info;
   if (auto ds = j->find("DriverStatus"); ds != j->end() && ds->is_array()) {
     for (const auto& pair : *ds) {
       if (pair.is_array() && pair.size() == 2 && pair[0] == "driver-type" &&

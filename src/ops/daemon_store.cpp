@@ -136,6 +136,10 @@ class DaemonConnection final : public StoreConnection {
 
 const nlohmann::json& DaemonStore::Info::get() {
   std::lock_guard lock(mu);
+  return get_locked();
+}
+
+const nlohmann::json& DaemonStore::Info::get_locked() {
   if (!json) {
     auto j = client.info();
     json = j ? *j : nlohmann::json::object();
@@ -146,8 +150,11 @@ const nlohmann::json& DaemonStore::Info::get() {
 bool DaemonStore::Info::containerd_store() {
   std::lock_guard lock(mu);
   if (!containerd) {
-    auto c = client.containerd_store();
-    containerd = c && *c;
+    // One /info serves this and the resolver's questions; daemons older than the
+    // store (API < 1.43) are not asked.
+    const bool may = client.runtime() == engine::Runtime::docker &&
+                     engine::compare_api_versions(client.api_version(), "1.43") >= 0;
+    containerd = may && engine::Client::containerd_store_in(get_locked(), client.runtime(), client.api_version());
   }
   return *containerd;
 }

@@ -108,6 +108,9 @@ class Client {
   // default; /info's DriverStatus names the snapshotter driver type). Its image IDs
   // are manifest digests and its exports carry the layers compressed, as pulled.
   Result<bool> containerd_store();
+  // The same from a GET /info answer already at hand, for a daemon of `runtime` at
+  // API `api_version`.
+  static bool containerd_store_in(const nlohmann::json& info, Runtime runtime, std::string_view api_version);
   Result<ImageInfo> inspect_image(const std::string& name);
   Result<std::vector<ImageSummary>> list_images();
 

@@ -52,6 +52,7 @@ class DaemonStore final : public ImageStore {
     std::optional<nlohmann::json> json;
     std::optional<bool> containerd;
     const nlohmann::json& get();
+    const nlohmann::json& get_locked();  // with `mu` held
     bool containerd_store();
   };
 
