@@ -487,12 +487,12 @@ TEST(RegistrySave, BlobCacheServesTheNextRunIsCheckedOnReadAndKeptToItsSize) {
   EXPECT_EQ(third.exit_code, 0) << third.out << third.err;
   EXPECT_EQ(proxy.count("/blobs/" + layer), 2u) << proxy.log();
   // Trimmed to save.cache_size after the run.
-  std::ofstream(dir / "config.yaml") << "save:\n  cache_size: 600K\n";
+  std::ofstream(dir / "config.yaml") << "save:\n  cache_size: 1200K\n";
   auto trimmed = save_run(dir, "save --source registry --cache cache --force -p out " + images);
   EXPECT_EQ(trimmed.exit_code, 0) << trimmed.out << trimmed.err;
   std::uintmax_t total = 0;
   for (const auto& f : files_in(dir / "cache")) total += fs::file_size(dir / "cache" / f);
-  EXPECT_LE(total, 600u * 1024);
+  EXPECT_LE(total, 1200u * 1024);  // whichever blob is oldest goes first; something stays
   EXPECT_GT(total, 0u);
 }
 
