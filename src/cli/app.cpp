@@ -37,6 +37,8 @@ enum Opt : unsigned {
   k_resolve = 1u << 12,   // pull: --no-resolve
   k_format = 1u << 13,    // ls: --format
   k_source = 1u << 14,    // save: --source, --cache, --insecure-registry
+  k_archives = 1u << 15,  // push: --archives, --recursive, --layer-compression, --skip-verify
+  k_insecure = 1u << 16,  // --insecure-registry (registry clients)
 };
 
 // Options that hpn takes before the subcommand (Harpoon v1 style) and after it. Each
@@ -67,11 +69,13 @@ constexpr unsigned k_list_batch = k_batch | s_list;
 const Command k_commands[] = {
     {"pull", "Pull the listed images from their registries", cmd_pull, k_list | k_platform | k_resolve, k_list_batch},
     {"save", "Save each listed image to its own archive (NAME.tar, Harpoon naming)", cmd_save,
-     k_list | k_path | k_dry_run | k_archive | k_platform | k_source, k_list_batch},
+     k_list | k_path | k_dry_run | k_archive | k_platform | k_source | k_insecure, k_list_batch},
     {"load", "Load archives (any compression) from files or directories into the daemon", cmd_load,
      k_files | k_path | k_dry_run | k_recursive | k_verify | k_platform, k_batch},
-    {"push", "Tag each listed image for a registry, push it, remove the temporary tag", cmd_push,
-     k_list | k_registry | k_dry_run, k_list_batch | s_registry},
+    {"push", "Push the listed images from the daemon (tag, push, untag), or with --archives from archive files",
+     cmd_push, k_list | k_registry | k_dry_run | k_archives | k_insecure, k_list_batch | s_registry},
+    {"copy", "Copy the listed images from their registries to another registry, with no daemon", cmd_copy,
+     k_list | k_registry | k_dry_run | k_platform | k_insecure, k_list_batch | s_registry},
     {"rmi", "Remove the listed images from the daemon", cmd_rmi, k_list | k_force, k_list_batch},
     {"ls", "List daemon images, archives in a directory (-p), or which listed images are present",
      cmd_ls, k_list | k_path | k_recursive | k_format, k_base | s_list},
@@ -173,7 +177,7 @@ bool modes_fit(const Options& o, const std::string& action) {
   };
   if (o.save_mode && action != "save") return bad("--save-mode");
   if (o.load_mode && action != "load") return bad("--load-mode");
-  if (o.push_mode && action != "push") return bad("--push-mode");
+  if (o.push_mode && action != "push" && action != "copy") return bad("--push-mode");
   return true;
 }
 
@@ -267,7 +271,7 @@ void add_shared_options(CLI::App& app, Options& o, unsigned which, const std::st
     group(app.add_option("--load-mode", o.load_mode, "1: ./*.tar  2: ./images/*.tar  3: ./images recursively")
               ->check(CLI::Range(1, 3)));
   }
-  if ((which & s_v1) || command == "push") {
+  if ((which & s_v1) || command == "push" || command == "copy") {
     group(app.add_option("--push-mode", o.push_mode, "1: REGISTRY/NAME:TAG  2: REGISTRY/PROJECT/NAME:TAG")
               ->check(CLI::Range(1, 2)));
   }
@@ -293,7 +297,10 @@ int run(int argc, char** argv) {
     sub->fallthrough();
     add_shared_options(*sub, o, c.shared, c.name);
     if (c.opts & k_list) {
-      sub->add_option("images", o.positional, "Image references (also with -f LIST)");
+      sub->add_option("images", o.positional,
+                    std::string(c.name) == "push" ? "Image references (also with -f LIST); with --archives: archive "
+                                                    "files or directories"
+                                                  : "Image references (also with -f LIST)");
     }
     if (c.opts & k_files) {
       sub->add_option("files", o.positional, "Archives or directories to load (default: see --path)");
@@ -324,9 +331,26 @@ int run(int argc, char** argv) {
           ->check(CLI::IsMember({"daemon", "registry"}));
       sub->add_option("--cache", o.cache_dir,
                       "With --source registry: keep blobs in this directory across runs (trimmed to save.cache_size)");
+    }
+    if (c.opts & k_insecure) {
       sub->add_option("--insecure-registry", o.insecure_registries,
-                      "With --source registry: reach this registry host[:port] over plain HTTP if HTTPS fails "
-                      "(loopback always may); repeatable");
+                      std::string(std::string(c.name) == "save"   ? "With --source registry: reach"
+                                  : std::string(c.name) == "push" ? "With --archives: reach"
+                                                                  : "Reach") +
+                          " this registry host[:port] over plain HTTP if HTTPS fails (loopback always may); "
+                          "repeatable");
+    }
+    if (c.opts & k_archives) {
+      sub->add_flag("--archives", o.archives,
+                    "Push the images in archive files (or directories of them) given as arguments, straight to "
+                    "the registry: no daemon");
+      sub->add_flag("--recursive", o.recursive, "With --archives: look for archives in subdirectories too");
+      add_choice(*sub, "--layer-compression", o.layer_compression,
+                 {{"gzip", archive::Compression::gzip}, {"zstd", archive::Compression::zstd}},
+                 "With --archives: how uncompressed layers are compressed on the way: gzip (default, every runtime "
+                 "pulls it) or zstd (containerd 1.5+, Docker 23+, Podman)");
+      sub->add_flag("--skip-verify", o.skip_verify,
+                    "With --archives: push even when an archive does not match its .sha256 sidecar");
     }
     if (c.opts & (k_login | k_logout)) {
       sub->add_option("registry", o.positional, "Registry host[:port] (Docker Hub: docker.io)")->required();
@@ -350,6 +374,8 @@ int run(int argc, char** argv) {
     if (c.opts & k_platform) {
       sub->add_option("--platform", o.platform,
                       std::string(c.name) == "pull"   ? "os/arch[/variant] to pull"
+                      : std::string(c.name) == "copy" ? "os/arch[/variant] only: copy that manifest of an index, not "
+                                                        "the whole index (the target's digest is then the manifest's)"
                       : std::string(c.name) == "save" ? "os/arch[/variant] only: from a daemon needs API 1.48 (Docker "
                                                         "28+); from a registry picks it from an index (default: this "
                                                         "machine's)"
@@ -437,7 +463,7 @@ int run(int argc, char** argv) {
     return k_exit_usage;
   }
   const std::string name = chosen->name;
-  if (!o.project.empty() && name != "push") {
+  if (!o.project.empty() && name != "push" && name != "copy") {
     // -p before a subcommand means what it means after it: the path of save, load and ls.
     if (o.action.empty() && (chosen->opts & k_path) && o.path.empty()) {
       o.path = std::exchange(o.project, {});

@@ -1,20 +1,23 @@
-// hpn push: tag each image for the target registry, push it, remove the tag hpn made.
+// hpn push: tag each image for the target registry, push it, remove the tag hpn made;
+// with --archives, push the images of archive files straight to the registry.
 #include <cstdio>
 
+#include "hpn/archive/archive_info.hpp"
+#include "hpn/archive/layout.hpp"
+#include "hpn/archive/paths.hpp"
 #include "hpn/cli/app.hpp"
 #include "hpn/cli/commands.hpp"
 #include "hpn/ops/operations.hpp"
+#include "hpn/ops/registry_push.hpp"
 
 namespace hpn::cli {
 
-int cmd_push(Context& ctx) {
-  auto refs = read_images(ctx);
-  if (!refs) return k_exit_usage;
+std::optional<ops::PushSpec> push_spec(const Context& ctx) {
   ops::PushSpec spec;
   spec.registry = !ctx.opt.registry.empty() ? ctx.opt.registry : (ctx.config.registry_set ? ctx.config.registry : "");
   if (spec.registry.empty()) {
-    print_error("push needs a target registry: -r REGISTRY (or 'registry' in the config file, or HPN_REGISTRY)");
-    return k_exit_usage;
+    print_error("a target registry is needed: -r REGISTRY (or 'registry' in the config file, or HPN_REGISTRY)");
+    return std::nullopt;
   }
   spec.mode = ctx.opt.push_mode.value_or(ctx.config.modes.push_mode.value_or(1));
   if (!ctx.opt.project.empty()) {
@@ -23,10 +26,84 @@ int cmd_push(Context& ctx) {
   } else if (ctx.config.project_set && spec.mode == 2) {
     spec.project = ctx.config.project;
   }
+  return spec;
+}
+
+static int push_archives(Context& ctx, const ops::PushSpec& target) {
+  if (!ctx.opt.list_file.empty()) {
+    print_error("push --archives takes archive files or directories, not an image list (-f)");
+    return k_exit_usage;
+  }
+  if (ctx.opt.positional.empty()) {
+    print_error("push --archives needs archive files or directories to push, e.g. hpn push --archives ./images -r REG");
+    return k_exit_usage;
+  }
+  auto files = archive::find_archives(ctx.opt.positional, ctx.opt.recursive);
+  if (!files) {
+    print_error(files.error());
+    return k_exit_usage;
+  }
+  if (files->empty()) {
+    std::string where;
+    for (const auto& i : ctx.opt.positional) where += (where.empty() ? "" : ", ") + i;
+    print_error("no archives (*.tar, *.tar.gz, *.tar.zst, *.tar.xz) in " + where +
+                (ctx.opt.recursive ? "" : "; use --recursive to look in subdirectories"));
+    return k_exit_failed;
+  }
+  for (const auto& input : ctx.opt.positional) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(input, ec)) continue;
+    if (auto st = archive::check_image_archive(input); !st) {
+      print_error(st.error());
+      return k_exit_usage;
+    }
+  }
+  if (ctx.opt.dry_run) {
+    std::vector<DryRunItem> items;
+    for (const auto& f : *files) {
+      auto layout = archive::scan_layout(f);
+      if (!layout) {
+        items.push_back({f.string(), "", layout.error().message});
+        continue;
+      }
+      for (const auto& img : layout->images) {
+        std::string to, error;
+        for (const auto& tag : img.tags) {
+          auto ref = image::parse_reference(tag);
+          auto name = ref ? ops::push_target(*ref, target) : Result<std::string>(ref.error());
+          if (!name) error = name.error().message;
+          else to += (to.empty() ? "" : ", ") + *name;
+        }
+        if (img.tags.empty()) error = "the image has no name";
+        items.push_back({f.string() + (img.tags.empty() ? "" : " " + img.tags[0]), to, error});
+      }
+    }
+    return print_dry_run(ctx, "push", "push", "images", items);
+  }
+  ops::RegistryTarget store(registry_options(ctx));
+  ops::ArchivePushSpec spec;
+  spec.target = target;
+  spec.layer_compression = ctx.opt.layer_compression;
+  spec.verify = !ctx.opt.skip_verify;
+  auto plan = ops::plan_push_archives(store, *files, spec, static_cast<std::size_t>(worker_count(ctx)));
+  if (!plan) return plan_failed(plan.error());
+  return run_plan(ctx, store, std::move(*plan));
+}
+
+int cmd_push(Context& ctx) {
+  auto spec = push_spec(ctx);
+  if (!spec) return k_exit_usage;
+  if (ctx.opt.archives) return push_archives(ctx, *spec);
+  if (!ctx.opt.insecure_registries.empty()) {
+    print_error("--insecure-registry applies to push --archives only (a daemon push uses the daemon's settings)");
+    return k_exit_usage;
+  }
+  auto refs = read_images(ctx);
+  if (!refs) return k_exit_usage;
   if (ctx.opt.dry_run) {
     std::vector<DryRunItem> items;
     for (const auto& ref : *refs) {
-      auto target = ops::push_target(ref, spec);
+      auto target = ops::push_target(ref, *spec);
       items.push_back({ref.original, target ? *target : "", target ? "" : target.error().message});
     }
     return print_dry_run(ctx, "push", "push", "images", items);
@@ -34,7 +111,7 @@ int cmd_push(Context& ctx) {
   int code = k_exit_failed;
   auto store = open_store(ctx, code);
   if (!store) return code;
-  return run_plan(ctx, *store, ops::plan_push(*store, *refs, spec));
+  return run_plan(ctx, *store, ops::plan_push(*store, *refs, *spec));
 }
 
 }  // namespace hpn::cli

@@ -70,16 +70,7 @@ static bool from_registry(const Context& ctx) {
 
 static Result<std::unique_ptr<ops::RegistryStore>> registry_store(const Context& ctx, const ops::SaveSpec& spec) {
   ops::RegistrySource src;
-  auto& co = src.client;
-  co.credentials = engine::CredentialSources::from_environment(runtime_choice(ctx) == RuntimeChoice::podman);
-  co.insecure = ctx.config.insecure_registries;
-  co.insecure.insert(co.insecure.end(), ctx.opt.insecure_registries.begin(), ctx.opt.insecure_registries.end());
-  if (ctx.config.proxy.enabled) {
-    co.http_proxy = ctx.config.proxy.http;
-    co.https_proxy = ctx.config.proxy.https.empty() ? ctx.config.proxy.http : ctx.config.proxy.https;
-  }
-  co.connect_timeout = ctx.opt.connect_timeout;
-  co.retry = ctx.config.runtime.retry;
+  src.client = registry_options(ctx);
   src.platform = spec.platform;
   src.cache_dir = ctx.opt.cache_dir.empty() ? ctx.config.save.cache : ctx.opt.cache_dir;
   auto limit = ops::parse_byte_size(ctx.config.save.cache_size);

@@ -171,4 +171,18 @@ void print_error(const std::string& message) { std::fprintf(stderr, "hpn: error:
 
 void print_error(const Error& e) { print_error(e.message); }
 
+registry::ClientOptions registry_options(const Context& ctx) {
+  registry::ClientOptions co;
+  co.credentials = engine::CredentialSources::from_environment(runtime_choice(ctx) == RuntimeChoice::podman);
+  co.insecure = ctx.config.insecure_registries;
+  co.insecure.insert(co.insecure.end(), ctx.opt.insecure_registries.begin(), ctx.opt.insecure_registries.end());
+  if (ctx.config.proxy.enabled) {
+    co.http_proxy = ctx.config.proxy.http;
+    co.https_proxy = ctx.config.proxy.https.empty() ? ctx.config.proxy.http : ctx.config.proxy.https;
+  }
+  co.connect_timeout = ctx.opt.connect_timeout;
+  co.retry = ctx.config.runtime.retry;
+  return co;
+}
+
 }  // namespace hpn::cli

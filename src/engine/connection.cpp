@@ -364,7 +364,8 @@ Result<Response> Connection::perform(const Request& req, const Sink& sink) {
     curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
   } else if (req.method == "HEAD") {
     curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-  } else if (req.method == "POST") {
+  } else if (req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
+    // A body (possibly empty) for each of these; PUT and PATCH go as a POST renamed.
     curl_easy_setopt(c, CURLOPT_POST, 1L);
     if (req.upload) {
       raw_headers = curl_slist_append(raw_headers, "Transfer-Encoding: chunked");
@@ -375,6 +376,7 @@ Result<Response> Connection::perform(const Request& req, const Sink& sink) {
       curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(b.size()));
       curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, b.c_str());
     }
+    if (req.method != "POST") curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
   } else {
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
   }

@@ -370,7 +370,12 @@ Result<std::string> Fetcher::authorization(Host& h, const std::string& scope, bo
   req.url = realm;
   const std::string service = h.challenge.param("service");
   if (!service.empty()) req.query.emplace_back("service", service);
-  req.query.emplace_back("scope", scope);
+  // Several scopes (a mount reads another repository) go as several parameters.
+  for (std::size_t at = 0; at < scope.size();) {
+    const auto end = std::min(scope.find(' ', at), scope.size());
+    if (end > at) req.query.emplace_back("scope", scope.substr(at, end - at));
+    at = end + 1;
+  }
   if (h.creds && !h.creds->identity_token.empty() && h.creds->password.empty()) {
     // An identity token from a login: exchange it at the realm (OAuth refresh grant).
     req.method = "POST";
@@ -436,14 +441,21 @@ bool Fetcher::ask_again(Host& h, const engine::Response& r) {
   return h.challenge.scheme == "bearer";
 }
 
+std::string Fetcher::push_scope(const image::Reference& ref) const { return "repository:" + ref.path + ":pull,push"; }
+
 Result<engine::Response> Fetcher::send(const image::Reference& ref, engine::Request req, const engine::Sink& sink,
-                                       const std::function<void(engine::Request&)>& each_attempt) {
+                                       const std::function<void(engine::Request&)>& each_attempt,
+                                       const std::string& scope_asked) {
   auto& log = hpn::log::get("registry");
   const auto& o = client_->options();
   std::mt19937 rng(std::random_device{}());
   std::uniform_real_distribution<double> unit(0.0, 1.0);
-  const std::string scope = "repository:" + ref.path + ":pull";
-  const std::string path = req.url;  // the path under the host
+  const std::string scope = scope_asked.empty() ? "repository:" + ref.path + ":pull" : scope_asked;
+  // The path under the host, or an absolute URL the registry gave (an upload's
+  // location), which gets the credentials only when it names the same host.
+  const std::string path = req.url;
+  const bool absolute = path.rfind("http://", 0) == 0 || path.rfind("https://", 0) == 0;
+  const bool once = static_cast<bool>(req.upload);
   int failures = 0;    // transient failures so far
   int waits = 0;       // Retry-After waits so far
   bool renewed = false;
@@ -467,8 +479,13 @@ Result<engine::Response> Fetcher::send(const image::Reference& ref, engine::Requ
       auto a = authorization(h, scope, renew);
       if (!a) return a.error();
       auth_header = *a;
-      attempt.url = h.scheme + "://" + h.name + path;
+      attempt.url = absolute ? path : h.scheme + "://" + h.name + path;
       attempt.tls = h.scheme == "https" ? h.tls : std::nullopt;
+      if (absolute) {
+        const auto start = path.find("://") + 3;
+        const std::string host = path.substr(start, path.find('/', start) - start);
+        if (host != h.name) auth_header.clear();
+      }
     }
     renew = false;
     if (!auth_header.empty()) attempt.headers.push_back(auth_header);
@@ -479,9 +496,9 @@ Result<engine::Response> Fetcher::send(const image::Reference& ref, engine::Requ
     std::optional<milliseconds> wait;
     std::optional<Error> failure;
     if (!r) {
-      if (!is_transient(r.error().kind)) return r.error();
+      if (!is_transient(r.error().kind) || once) return r.error();
       failure = r.error();
-    } else if (r->status == 401 && !renewed && ask_again(h, *r)) {
+    } else if (r->status == 401 && !renewed && !once && ask_again(h, *r)) {
       // The token expired, or the scope needs another: fetch a new one, once.
       renewed = true;
       renew = true;
@@ -495,6 +512,8 @@ Result<engine::Response> Fetcher::send(const image::Reference& ref, engine::Requ
       }
       return Error(ErrorKind::unauthorized, ref.repository() + ": " + h.name + " refused access" + who + " (" +
                                                 describe_status(*r) + ")");
+    } else if (once && (r->status == 429 || r->status >= 500)) {
+      return Error(ErrorKind::registry_unavailable, h.name + " answered " + describe_status(*r));
     } else if (r->status == 429 || r->status == 503) {
       wait = parse_retry_after(r->header("retry-after"));
       failure = Error(ErrorKind::registry_unavailable, h.name + " answered " + describe_status(*r));
@@ -622,6 +641,161 @@ Result<std::uint64_t> Fetcher::blob(const image::Reference& ref, const Descripto
                                           "); the registry's copy is damaged");
   }
   return delivered;
+}
+
+
+// ---- writing ------------------------------------------------------------------
+
+namespace {
+
+// An upload's location with the query parameter `key=value` added.
+std::string with_param(const std::string& location, const std::string& key, const std::string& value) {
+  return location + (location.find('?') == std::string::npos ? "?" : "&") + key + "=" + engine::url_escape(value);
+}
+
+Error write_failure(const image::Reference& ref, const std::string& what, const engine::Response& r) {
+  std::string said = r.error_body.substr(0, 300);
+  while (!said.empty() && (said.back() == '\n' || said.back() == '\r')) said.pop_back();
+  const ErrorKind kind = r.status == 404 ? ErrorKind::not_found
+                         : r.status >= 500 ? ErrorKind::registry_unavailable
+                                          : ErrorKind::protocol;
+  return Error(kind, ref.repository() + ": " + what + " failed: " + describe_status(r) +
+                         (said.empty() ? std::string() : " (" + said + ")"));
+}
+
+}  // namespace
+
+Result<std::optional<std::string>> Fetcher::manifest_digest(const image::Reference& ref,
+                                                            const std::string& reference) {
+  engine::Request req;
+  req.method = "HEAD";
+  req.url = "/v2/" + ref.path + "/manifests/" + reference;
+  for (const auto& a : manifest_accept()) req.headers.push_back("Accept: " + a);
+  req.timeout = milliseconds(60000);
+  auto r = send(ref, req, {}, {}, push_scope(ref));
+  if (!r) return r.error().with_context(ref.original);
+  if (r->status == 404) return std::optional<std::string>{};
+  if (!r->success()) return write_failure(ref, "asking for manifest " + reference, *r);
+  const std::string d = r->header("docker-content-digest");
+  if (d.rfind("sha256:", 0) != 0) {
+    // A registry that does not say: read the manifest and hash it.
+    auto m = manifest(ref, reference);
+    if (!m) return m.error().kind == ErrorKind::not_found ? Result<std::optional<std::string>>(std::nullopt)
+                                                            : Result<std::optional<std::string>>(m.error());
+    return std::optional<std::string>(m->digest);
+  }
+  return std::optional<std::string>(d);
+}
+
+Result<bool> Fetcher::has_blob(const image::Reference& ref, const std::string& digest) {
+  engine::Request req;
+  req.method = "HEAD";
+  req.url = "/v2/" + ref.path + "/blobs/" + digest;
+  req.timeout = milliseconds(60000);
+  auto r = send(ref, req, {}, {}, push_scope(ref));
+  if (!r) return r.error().with_context("blob " + digest + " of " + ref.repository());
+  if (r->status == 404) return false;
+  if (!r->success()) return write_failure(ref, "asking for blob " + digest, *r);
+  return true;
+}
+
+Result<std::optional<std::string>> Fetcher::start_upload(const image::Reference& ref, const std::string& digest,
+                                                         const std::string& mount_from) {
+  engine::Request req;
+  req.method = "POST";
+  req.url = "/v2/" + ref.path + "/blobs/uploads/";
+  req.body = std::string();
+  std::string scope = push_scope(ref);
+  if (!mount_from.empty()) {
+    req.query.emplace_back("mount", digest);
+    req.query.emplace_back("from", mount_from);
+    scope += " repository:" + mount_from + ":pull";
+  }
+  req.timeout = milliseconds(60000);
+  // Query parameters are part of the path the attempts send.
+  std::string url = req.url;
+  char sep = '?';
+  for (const auto& [k, v] : req.query) {
+    url += sep + engine::url_escape(k) + "=" + engine::url_escape(v);
+    sep = '&';
+  }
+  req.url = url;
+  req.query.clear();
+  auto r = send(ref, req, {}, {}, scope);
+  if (!r) return r.error().with_context("upload to " + ref.repository());
+  if (r->status == 201 && !mount_from.empty()) {
+    hpn::log::get("registry").debug("{}: mounted {} from {}", ref.repository(), digest, mount_from);
+    return std::optional<std::string>{};
+  }
+  if (r->status != 202) return write_failure(ref, "starting an upload", *r);
+  std::string location = r->header("location");
+  if (location.empty()) {
+    return Error(ErrorKind::protocol, ref.repository() + ": the registry started an upload but gave no Location");
+  }
+  return std::optional<std::string>(location);
+}
+
+Status Fetcher::put_blob(const image::Reference& ref, const std::string& location, const std::string& digest,
+                         const engine::Source& body) {
+  engine::Request req;
+  req.method = "PUT";
+  req.url = with_param(location, "digest", digest);
+  req.upload = body;
+  req.content_type = "application/octet-stream";
+  auto r = send(ref, req, {}, {}, push_scope(ref));
+  if (!r) return r.error().with_context("upload of blob " + digest + " to " + ref.repository());
+  if (r->status != 201 && r->status != 204 && r->status != 200) {
+    return write_failure(ref, "upload of blob " + digest, *r);
+  }
+  return {};
+}
+
+Status Fetcher::upload_blob(const image::Reference& ref, const std::string& location, const engine::Source& body,
+                            const std::function<std::string()>& digest_after) {
+  engine::Request req;
+  req.method = "PATCH";
+  req.url = location;
+  req.upload = body;
+  req.content_type = "application/octet-stream";
+  auto r = send(ref, req, {}, {}, push_scope(ref));
+  if (!r) return r.error().with_context("upload to " + ref.repository());
+  if (r->status != 202 && r->status != 204) return write_failure(ref, "uploading a blob", *r);
+  const std::string digest = digest_after();
+  std::string next = r->header("location");
+  if (next.empty()) next = location;
+  engine::Request commit;
+  commit.method = "PUT";
+  commit.url = with_param(next, "digest", digest);
+  commit.body = std::string();
+  commit.timeout = milliseconds(120000);
+  auto c = send(ref, commit, {}, {}, push_scope(ref));
+  if (!c) return c.error().with_context("upload of blob " + digest + " to " + ref.repository());
+  if (c->status != 201 && c->status != 204 && c->status != 200) {
+    return write_failure(ref, "commit of blob " + digest, *c);
+  }
+  return {};
+}
+
+Result<std::string> Fetcher::put_manifest(const image::Reference& ref, const std::string& reference,
+                                          const std::string& media_type, const std::string& body) {
+  const std::string digest = "sha256:" + util::sha256_hex(body);
+  engine::Request req;
+  req.method = "PUT";
+  req.url = "/v2/" + ref.path + "/manifests/" + reference;
+  req.body = body;
+  req.content_type = media_type;
+  req.timeout = milliseconds(120000);
+  auto r = send(ref, req, {}, {}, push_scope(ref));
+  if (!r) return r.error().with_context("manifest of " + ref.repository() + ":" + reference);
+  if (r->status != 201 && r->status != 200 && r->status != 204) {
+    return write_failure(ref, "storing the manifest " + reference, *r);
+  }
+  const std::string said = r->header("docker-content-digest");
+  if (!said.empty() && said != digest) {
+    return Error(ErrorKind::protocol, ref.repository() + ": the registry stored the manifest as " + said +
+                                          ", but its bytes hash to " + digest);
+  }
+  return digest;
 }
 
 }  // namespace hpn::registry

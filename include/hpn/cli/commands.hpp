@@ -18,6 +18,11 @@ int cmd_rmi(Context& ctx);
 int cmd_ls(Context& ctx);
 int cmd_login(Context& ctx);
 int cmd_logout(Context& ctx);
+int cmd_copy(Context& ctx);
+
+// The target of push and copy: -r (or config), --push-mode, -p. Prints the problem
+// and returns nullopt when there is no registry.
+std::optional<ops::PushSpec> push_spec(const Context& ctx);
 
 // Worker count: -j, else config parallel.max_workers.
 int worker_count(const Context& ctx);

@@ -16,6 +16,7 @@
 #include "hpn/image/image_list.hpp"
 #include "hpn/ops/image_store.hpp"
 #include "hpn/ops/reporter.hpp"
+#include "hpn/registry/client.hpp"
 #include "hpn/util/config.hpp"
 #include "hpn/util/result.hpp"
 
@@ -69,6 +70,8 @@ struct Options {
   std::string source;       // save: daemon|registry ("" = from config)
   std::string cache_dir;    // save --source registry: blob cache
   std::vector<std::string> insecure_registries;
+  bool archives = false;  // push: the arguments are archives
+  archive::Compression layer_compression = archive::Compression::gzip;
   // login
   std::string username;
   bool password_stdin = false;
@@ -93,6 +96,10 @@ std::optional<engine::Client> connect_or_report(const Context& ctx);
 // --backend cli the command-line tool (docker -H URI, podman --url URI, nerdctl).
 // On failure the error is printed and `exit_code` says how to stop.
 std::unique_ptr<ops::ImageStore> open_store(const Context& ctx, int& exit_code);
+
+// How hpn reaches registries itself (save --source registry, push --archives,
+// copy): credentials, insecure registries, proxies, timeouts and retries.
+registry::ClientOptions registry_options(const Context& ctx);
 
 // The images to work on, from -f LIST and/or positional references. Prints every
 // problem (with line numbers) and returns nullopt when the batch must not start.

@@ -1,4 +1,5 @@
-// A client of the OCI distribution API for reading images straight from registries.
+// A client of the OCI distribution API: images read straight from registries, and
+// blobs and manifests written to them.
 //
 // A Client is shared by a batch: it keeps what it learnt about each registry host
 // (scheme, TLS files, credentials, the auth challenge and the tokens per scope)
@@ -93,6 +94,32 @@ class Fetcher {
   // the bytes delivered (the blob's size).
   Result<std::uint64_t> blob(const image::Reference& ref, const Descriptor& blob, const engine::Sink& sink);
 
+  // ---- writing (the token asks for pull and push on the target repository) ----
+
+  // The digest the registry serves for `ref` at `reference` (HEAD); nullopt when it
+  // has none.
+  Result<std::optional<std::string>> manifest_digest(const image::Reference& ref, const std::string& reference);
+  // Whether `ref`'s repository holds the blob (HEAD).
+  Result<bool> has_blob(const image::Reference& ref, const std::string& digest);
+  // Start a blob upload to `ref`'s repository. With `mount_from` (another
+  // repository of the same registry that holds `digest`), ask to mount it instead:
+  // the result is then empty when the registry mounted it, or the upload's
+  // location when it declined (registries may refuse mounts; the caller uploads).
+  Result<std::optional<std::string>> start_upload(const image::Reference& ref, const std::string& digest = {},
+                                                  const std::string& mount_from = {});
+  // Stream the blob `digest` to an upload started by start_upload, and commit it
+  // (one PUT with the body). Not retried here: `body` cannot be read twice.
+  Status put_blob(const image::Reference& ref, const std::string& location, const std::string& digest,
+                  const engine::Source& body);
+  // Stream bytes whose digest is known only at their end (a layer compressed on the
+  // fly): PATCH the body, then commit with the digest `digest_after()` gives.
+  Status upload_blob(const image::Reference& ref, const std::string& location, const engine::Source& body,
+                     const std::function<std::string()>& digest_after);
+  // Store a manifest (or index) under `reference` (a tag or its digest). Returns
+  // the digest, checked against the one the registry reports.
+  Result<std::string> put_manifest(const image::Reference& ref, const std::string& reference,
+                                   const std::string& media_type, const std::string& body);
+
   // Requests this fetcher has sent (each attempt counts), for tests and logs.
   std::uint64_t requests() const { return requests_; }
 
@@ -100,8 +127,12 @@ class Fetcher {
   friend class Client;
   struct Host;
   Fetcher(std::shared_ptr<const Client> client);
+  // `scope`: the token scope ("" = pull on ref's repository). A request with a
+  // streamed body is sent once (its source cannot be read again).
   Result<engine::Response> send(const image::Reference& ref, engine::Request req, const engine::Sink& sink,
-                                const std::function<void(engine::Request&)>& each_attempt = {});
+                                const std::function<void(engine::Request&)>& each_attempt = {},
+                                const std::string& scope = {});
+  std::string push_scope(const image::Reference& ref) const;
   Result<Host*> host_of(const image::Reference& ref);
   Status probe(Host& h);
   Result<std::string> authorization(Host& h, const std::string& scope, bool renew);

@@ -1,0 +1,192 @@
+#include "hpn/archive/layout.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+namespace hpn::archive {
+namespace fs = std::filesystem;
+namespace {
+
+struct ReadFree {
+  void operator()(struct archive* a) const { archive_read_free(a); }
+};
+using ArchivePtr = std::unique_ptr<struct archive, ReadFree>;
+
+constexpr la_int64_t k_max_json_member = 4 << 20;
+constexpr std::size_t k_max_json_total = 64 << 20;
+
+std::string message_of(struct archive* a) {
+  const char* s = archive_error_string(a);
+  return s != nullptr ? std::string(s) : std::string("read error");
+}
+
+Result<ArchivePtr> open_archive(const fs::path& path) {
+  ArchivePtr a(archive_read_new());
+  archive_read_support_filter_all(a.get());
+  archive_read_support_format_tar(a.get());
+  archive_read_support_format_gnutar(a.get());
+  if (archive_read_open_filename(a.get(), path.c_str(), 256 * 1024) != ARCHIVE_OK) {
+    return Error(ErrorKind::invalid_argument, path.string() + " is not a tar archive (" + message_of(a.get()) + ")");
+  }
+  return a;
+}
+
+std::string member_name(archive_entry* e) {
+  std::string name = archive_entry_pathname(e) != nullptr ? archive_entry_pathname(e) : "";
+  while (name.rfind("./", 0) == 0) name.erase(0, 2);
+  return name;
+}
+
+bool worth_reading(const std::string& name) {
+  return name == "manifest.json" || name == "index.json" || name.rfind("blobs/", 0) == 0 ||
+         (name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0);
+}
+
+Error corrupt(const fs::path& path, struct archive* a) {
+  return Error(ErrorKind::invalid_argument, path.string() + " is corrupt or truncated (" + message_of(a) +
+                                                "); save it again, or copy it again from where it was saved");
+}
+
+}  // namespace
+
+std::string Layout::blob_member(const std::string& digest) {
+  const auto colon = digest.find(':');
+  return "blobs/" + digest.substr(0, colon) + "/" + digest.substr(colon + 1);
+}
+
+const std::string* Layout::blob(const std::string& digest) const {
+  auto it = small.find(blob_member(digest));
+  return it == small.end() ? nullptr : &it->second;
+}
+
+bool Layout::has_blob(const std::string& digest) const { return sizes.count(blob_member(digest)) != 0; }
+
+Result<Layout> scan_layout(const fs::path& path) {
+  Layout layout;
+  layout.path = path;
+  {
+    auto reader = DecompressingReader::open(path);
+    if (!reader) return reader.error();
+    layout.compression = reader->compression();
+  }
+  auto a = open_archive(path);
+  if (!a) return a.error();
+  std::size_t kept = 0;
+  archive_entry* e = nullptr;
+  int r;
+  while ((r = archive_read_next_header(a->get(), &e)) == ARCHIVE_OK) {
+    if (archive_entry_filetype(e) != AE_IFREG) continue;
+    const std::string name = member_name(e);
+    const auto size = archive_entry_size(e);
+    layout.sizes[name] = static_cast<std::uint64_t>(size);
+    if (!worth_reading(name) || size > k_max_json_member || kept + static_cast<std::size_t>(size) > k_max_json_total) {
+      continue;
+    }
+    std::string content;
+    content.reserve(static_cast<std::size_t>(size));
+    char buf[65536];
+    la_ssize_t n;
+    while ((n = archive_read_data(a->get(), buf, sizeof buf)) > 0) content.append(buf, static_cast<std::size_t>(n));
+    if (n < 0) return corrupt(path, a->get());
+    if (!content.empty() && (content.front() == '{' || content.front() == '[')) {
+      kept += content.size();
+      layout.small.emplace(name, std::move(content));
+    }
+  }
+  if (r != ARCHIVE_EOF) return corrupt(path, a->get());
+  auto m = layout.small.find("manifest.json");
+  if (m == layout.small.end()) {
+    return Error(ErrorKind::invalid_argument,
+                 path.string() + " is not an image archive (no manifest.json); give a file that hpn save, docker "
+                                 "save or podman save wrote");
+  }
+  auto j = nlohmann::json::parse(m->second, nullptr, false);
+  if (!j.is_array()) return Error(ErrorKind::invalid_argument, path.string() + ": manifest.json is not a JSON array");
+  // index.json (OCI layout): the descriptor each name points at.
+  std::map<std::string, std::pair<std::string, std::string>> by_name;  // name -> digest, media type
+  if (auto ix = layout.small.find("index.json"); ix != layout.small.end()) {
+    auto ij = nlohmann::json::parse(ix->second, nullptr, false);
+    if (ij.is_object() && ij.contains("manifests") && ij["manifests"].is_array()) {
+      for (const auto& d : ij["manifests"]) {
+        if (!d.is_object() || !d.contains("digest") || !d["digest"].is_string()) continue;
+        if (!d.contains("annotations") || !d["annotations"].is_object()) continue;
+        for (const char* key : {"io.containerd.image.name", "org.opencontainers.image.ref.name"}) {
+          if (auto it = d["annotations"].find(key); it != d["annotations"].end() && it->is_string()) {
+            by_name.emplace(it->get<std::string>(),
+                            std::make_pair(d["digest"].get<std::string>(), d.value("mediaType", std::string())));
+          }
+        }
+      }
+    }
+  }
+  for (const auto& item : j) {
+    if (!item.is_object()) continue;
+    LayoutImage img;
+    if (auto it = item.find("RepoTags"); it != item.end() && it->is_array()) {
+      for (const auto& t : *it) {
+        if (t.is_string()) img.tags.push_back(t.get<std::string>());
+      }
+    }
+    if (auto it = item.find("Config"); it != item.end() && it->is_string()) img.config_member = it->get<std::string>();
+    if (auto it = item.find("Layers"); it != item.end() && it->is_array()) {
+      for (const auto& l : *it) {
+        if (l.is_string()) img.layer_members.push_back(l.get<std::string>());
+      }
+    }
+    while (img.config_member.rfind("./", 0) == 0) img.config_member.erase(0, 2);
+    for (auto& l : img.layer_members) {
+      while (l.rfind("./", 0) == 0) l.erase(0, 2);
+    }
+    for (const auto& tag : img.tags) {
+      // Docker names "nginx:1" as "docker.io/library/nginx:1" in index.json.
+      for (const std::string& name : {tag, "docker.io/" + tag, "docker.io/library/" + tag}) {
+        if (auto it = by_name.find(name); it != by_name.end()) {
+          img.top_digest = it->second.first;
+          img.top_media_type = it->second.second;
+          break;
+        }
+      }
+      if (!img.top_digest.empty()) break;
+    }
+    layout.images.push_back(std::move(img));
+  }
+  return layout;
+}
+
+Status stream_members(const fs::path& path, const std::set<std::string>& wanted,
+                      const std::function<Status(const std::string&, std::uint64_t, const MemberReader&)>& each) {
+  auto a = open_archive(path);
+  if (!a) return a.error();
+  std::set<std::string> left = wanted;
+  archive_entry* e = nullptr;
+  int r;
+  while (!left.empty() && (r = archive_read_next_header(a->get(), &e)) == ARCHIVE_OK) {
+    if (archive_entry_filetype(e) != AE_IFREG) continue;
+    const std::string name = member_name(e);
+    if (left.erase(name) == 0) continue;
+    struct archive* raw = a->get();
+    bool failed = false;
+    MemberReader read = [&](std::span<char> buf) -> Result<std::size_t> {
+      const la_ssize_t n = archive_read_data(raw, buf.data(), buf.size());
+      if (n < 0) {
+        failed = true;
+        return corrupt(path, raw);
+      }
+      return static_cast<std::size_t>(n);
+    };
+    if (auto st = each(name, static_cast<std::uint64_t>(archive_entry_size(e)), read); !st) return st;
+    if (failed) return corrupt(path, raw);
+  }
+  if (!left.empty()) {
+    if (r != ARCHIVE_EOF && r != ARCHIVE_OK) return corrupt(path, a->get());
+    return Error(ErrorKind::invalid_argument, path.string() + " lacks " + *left.begin() +
+                                                  ", which its manifest names; the archive is incomplete");
+  }
+  return {};
+}
+
+}  // namespace hpn::archive

@@ -1,0 +1,959 @@
+#include "hpn/ops/registry_push.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "hpn/archive/archive_info.hpp"
+#include "hpn/archive/layout.hpp"
+#include "hpn/engine/registry.hpp"
+#include "hpn/util/log.hpp"
+#include "hpn/util/sha256.hpp"
+
+namespace hpn::ops {
+
+namespace fs = std::filesystem;
+using registry::Descriptor;
+
+namespace {
+
+constexpr std::size_t k_chunk = 256 << 10;
+// Blobs up to this size are copied through memory; larger ones stream through a
+// bounded pipe from the source's response into the target's upload.
+constexpr std::uint64_t k_small_blob = 4 << 20;
+constexpr std::size_t k_pipe_bytes = 8 << 20;
+
+class TargetConnection final : public StoreConnection {
+ public:
+  explicit TargetConnection(std::shared_ptr<registry::Client> client) : client_(std::move(client)) {}
+
+  registry::Fetcher& writer() { return get(writer_); }
+  registry::Fetcher& reader() { return get(reader_); }
+
+  void watch(const std::atomic<bool>* flag) override {
+    flag_ = flag;
+    for (auto* f : {writer_.get(), reader_.get()}) {
+      if (f != nullptr) f->watch(flag);
+    }
+  }
+  void set_deadline(std::optional<std::chrono::steady_clock::time_point> deadline, std::string why) override {
+    deadline_ = deadline;
+    why_ = why;
+    for (auto* f : {writer_.get(), reader_.get()}) {
+      if (f != nullptr) f->set_deadline(deadline, why);
+    }
+  }
+  Result<StoredImage> inspect(const std::string&) override { return unsupported(); }
+  bool pulls_into() const override { return false; }
+  Result<std::uint64_t> export_images(std::span<const std::string>, const std::string&, const engine::Sink&) override {
+    return unsupported();
+  }
+  Result<Loaded> import_archive(const engine::Source&, const std::string&) override { return unsupported(); }
+  Result<Pulled> pull(const image::Reference&, const std::string&, const std::string&, const ProgressFn&) override {
+    return unsupported();
+  }
+  Status tag(const std::string&, const image::Reference&) override { return unsupported(); }
+  Result<Pushed> push(const image::Reference&, const ProgressFn&) override { return unsupported(); }
+  Result<Removed> remove(const std::string&, bool) override { return unsupported(); }
+
+ private:
+  static Error unsupported() { return Error(ErrorKind::unsupported, "a registry target only takes blobs and manifests"); }
+  registry::Fetcher& get(std::unique_ptr<registry::Fetcher>& f) {
+    if (!f) {
+      f = client_->fetcher();
+      f->watch(flag_);
+      f->set_deadline(deadline_, why_);
+    }
+    return *f;
+  }
+  std::shared_ptr<registry::Client> client_;
+  std::unique_ptr<registry::Fetcher> writer_, reader_;
+  const std::atomic<bool>* flag_ = nullptr;
+  std::optional<std::chrono::steady_clock::time_point> deadline_;
+  std::string why_;
+};
+
+std::string host_of(const image::Reference& ref) { return engine::registry_api_host(ref.domain); }
+
+bool compressed_media(const std::string& media) {
+  return media.find("gzip") != std::string::npos || media.find("zstd") != std::string::npos;
+}
+
+// A byte source over a string.
+engine::Source string_source(const std::string& s) {
+  auto at = std::make_shared<std::size_t>(0);
+  return [&s, at](std::span<char> buf) -> Result<std::size_t> {
+    const std::size_t n = std::min(buf.size(), s.size() - *at);
+    std::copy_n(s.data() + *at, n, buf.data());
+    *at += n;
+    return n;
+  };
+}
+
+// Chunks from one thread to another, at most k_pipe_bytes in flight.
+class Pipe {
+ public:
+  Status push(std::string_view chunk) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return bytes_ < k_pipe_bytes || aborted_; });
+    if (aborted_) return Error(ErrorKind::cancelled, "the upload stopped");
+    chunks_.emplace_back(chunk);
+    bytes_ += chunk.size();
+    cv_.notify_all();
+    return {};
+  }
+  void close(std::optional<Error> error) {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    error_ = std::move(error);
+    cv_.notify_all();
+  }
+  void abort() {
+    std::lock_guard lock(mu_);
+    aborted_ = true;
+    cv_.notify_all();
+  }
+  Result<std::size_t> pop(std::span<char> buf) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !chunks_.empty() || closed_; });
+    if (chunks_.empty()) {
+      if (error_) return *error_;
+      return std::size_t{0};
+    }
+    auto& front = chunks_.front();
+    const std::size_t n = std::min(buf.size(), front.size() - offset_);
+    std::copy_n(front.data() + offset_, n, buf.data());
+    offset_ += n;
+    if (offset_ == front.size()) {
+      bytes_ -= front.size();
+      chunks_.pop_front();
+      offset_ = 0;
+      cv_.notify_all();
+    }
+    return n;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> chunks_;
+  std::size_t bytes_ = 0, offset_ = 0;
+  bool closed_ = false, aborted_ = false;
+  std::optional<Error> error_;
+};
+
+}  // namespace
+
+// ---- state shared by the batch ------------------------------------------------
+
+struct RegistryTarget::Shared {
+  std::shared_ptr<registry::Client> client;
+  StoreTraits traits;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  // Blobs known to be at a registry host, and the repositories holding them.
+  std::map<std::string, std::map<std::string, std::set<std::string>>> known;
+  std::set<std::string> busy;  // single flight: "host digest" or "host codec diff_id"
+  // An uncompressed layer ("host codec diff_id") as it was compressed and uploaded.
+  std::map<std::string, Descriptor> compressed;
+  // Sidecar checks, once per archive.
+  std::map<std::string, std::shared_future<Status>> verified;
+
+  void record(const std::string& host, const std::string& digest, const std::string& repo) {
+    std::lock_guard lock(mu);
+    known[host][digest].insert(repo);
+  }
+
+  // Holds a single-flight key until destroyed.
+  struct Claim {
+    Shared* sh;
+    std::string key;
+    ~Claim() {
+      std::lock_guard lock(sh->mu);
+      sh->busy.erase(key);
+      sh->cv.notify_all();
+    }
+  };
+  std::unique_ptr<Claim> claim(const std::string& key) {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return busy.count(key) == 0; });
+    busy.insert(key);
+    return std::unique_ptr<Claim>(new Claim{this, key});
+  }
+
+  // Another repository of `host` known to hold `digest` ("" when none).
+  std::string holder(const std::string& host, const std::string& digest, const std::string& not_this) {
+    std::lock_guard lock(mu);
+    auto h = known.find(host);
+    if (h == known.end()) return {};
+    auto d = h->second.find(digest);
+    if (d == h->second.end()) return {};
+    for (const auto& repo : d->second) {
+      if (repo != not_this) return repo;
+    }
+    return {};
+  }
+  bool holds(const std::string& host, const std::string& digest, const std::string& repo) {
+    std::lock_guard lock(mu);
+    auto h = known.find(host);
+    return h != known.end() && h->second.count(digest) != 0 && h->second.at(digest).count(repo) != 0;
+  }
+};
+
+RegistryTarget::RegistryTarget(registry::ClientOptions options) : shared_(std::make_shared<Shared>()) {
+  shared_->client = registry::Client::create(std::move(options));
+  shared_->traits.cheap_queries = true;
+}
+RegistryTarget::~RegistryTarget() = default;
+const StoreTraits& RegistryTarget::traits() const { return shared_->traits; }
+std::unique_ptr<StoreConnection> RegistryTarget::open() const {
+  return std::make_unique<TargetConnection>(shared_->client);
+}
+
+namespace {
+
+using Shared = RegistryTarget::Shared;
+
+// What a task tells about its blobs.
+struct Tally {
+  std::uint64_t uploaded = 0;  // bytes sent
+  std::size_t blobs_sent = 0, skipped = 0, mounted = 0;
+};
+
+// Make the blob `d` present in `target`'s repository: nothing when it is there,
+// a mount when another repository of the registry holds it (`mount_hint`: one
+// that may), else `upload(location)`.
+Status ensure_blob(Shared& sh, registry::Fetcher& w, const image::Reference& target, const Descriptor& d,
+                   const std::string& mount_hint, const std::function<Status(const std::string&)>& upload,
+                   Tally& tally) {
+  const std::string host = host_of(target);
+  auto hold = sh.claim(host + " " + d.digest);
+  if (sh.holds(host, d.digest, target.path)) {
+    ++tally.skipped;
+    return {};
+  }
+  auto have = w.has_blob(target, d.digest);
+  if (!have) return have.error();
+  if (*have) {
+    sh.record(host, d.digest, target.path);
+    ++tally.skipped;
+    return {};
+  }
+  std::string from = sh.holder(host, d.digest, target.path);
+  if (from.empty() && mount_hint != target.path) from = mount_hint;
+  auto started = w.start_upload(target, d.digest, from);
+  if (!started) return started.error();
+  if (!*started) {
+    sh.record(host, d.digest, target.path);
+    ++tally.mounted;
+    return {};
+  }
+  if (!from.empty()) {
+    hpn::log::get("registry").debug("{}: the registry did not mount {} from {}; uploading it", target.repository(),
+                                    d.digest, from);
+  }
+  if (auto st = upload(**started); !st) return st;
+  sh.record(host, d.digest, target.path);
+  ++tally.blobs_sent;
+  tally.uploaded += d.size;
+  return {};
+}
+
+// A source that reads a member and checks its size and digest at its end: an
+// error there aborts the upload before the registry commits it.
+engine::Source checked_member(const archive::MemberReader& read, const Descriptor& d, const std::string& what,
+                              const ProgressFn& progress, std::uint64_t& done) {
+  auto hash = std::make_shared<util::Sha256>();
+  auto seen = std::make_shared<std::uint64_t>(0);
+  return [=, &read, &progress, &done](std::span<char> buf) -> Result<std::size_t> {
+    auto n = read(buf);
+    if (!n) return n.error();
+    if (*n == 0) {
+      const std::string got = "sha256:" + hash->hex_digest();
+      if (*seen != d.size || got != d.digest) {
+        return Error(ErrorKind::invalid_argument, what + " does not match its digest " + d.digest +
+                                                      " (it hashes to " + got + "); the archive is damaged");
+      }
+      return std::size_t{0};
+    }
+    hash->update(std::string_view(buf.data(), *n));
+    *seen += *n;
+    done += *n;
+    if (progress) progress("uploading", done, 0);
+    return *n;
+  };
+}
+
+// Compress an uncompressed layer on its way up (digest known at its end) and check
+// its uncompressed bytes against `diff_id`. Returns the blob's descriptor.
+Result<Descriptor> push_uncompressed(Shared& sh, registry::Fetcher& w, const image::Reference& target,
+                                     const std::string& diff_id, const archive::MemberReader& read,
+                                     const std::string& what, archive::Compression codec, int level,
+                                     const ProgressFn& progress, std::uint64_t& done, Tally& tally) {
+  const std::string host = host_of(target);
+  const std::string key = host + " " + std::string(archive::to_string(codec)) + " " + diff_id;
+  auto hold = sh.claim(key);
+  std::optional<Descriptor> before;
+  {
+    std::lock_guard lock(sh.mu);
+    if (auto it = sh.compressed.find(key); it != sh.compressed.end()) before = it->second;
+  }
+  std::string location;
+  if (before) {
+    // Compressed earlier in the batch: skip it or mount it as any other blob.
+    if (sh.holds(host, before->digest, target.path)) {
+      ++tally.skipped;
+      return *before;
+    }
+    auto have = w.has_blob(target, before->digest);
+    if (!have) return have.error();
+    if (*have) {
+      sh.record(host, before->digest, target.path);
+      ++tally.skipped;
+      return *before;
+    }
+    auto started = w.start_upload(target, before->digest, sh.holder(host, before->digest, target.path));
+    if (!started) return started.error();
+    if (!*started) {
+      sh.record(host, before->digest, target.path);
+      ++tally.mounted;
+      return *before;
+    }
+    location = **started;
+  } else {
+    auto started = w.start_upload(target);
+    if (!started) return started.error();
+    location = **started;
+  }
+  util::Sha256 raw_hash, packed_hash;
+  std::uint64_t packed = 0;
+  std::string out;
+  std::size_t out_at = 0;
+  auto comp = archive::Compressor::open(codec, level, 1, [&](std::string_view bytes) -> Status {
+    packed_hash.update(bytes);
+    packed += bytes.size();
+    out.append(bytes);
+    return {};
+  });
+  if (!comp) return comp.error();
+  std::vector<char> in(k_chunk);
+  bool ended = false;
+  engine::Source body = [&](std::span<char> buf) -> Result<std::size_t> {
+    while (out_at == out.size() && !ended) {
+      out.clear();
+      out_at = 0;
+      auto n = read(in);
+      if (!n) return n.error();
+      if (*n == 0) {
+        if (auto st = comp->finish(); !st) return st.error();
+        ended = true;
+        const std::string got = "sha256:" + raw_hash.hex_digest();
+        if (got != diff_id) {
+          return Error(ErrorKind::invalid_argument, what + " does not match the layer digest " + diff_id +
+                                                        " its image's config names (it hashes to " + got +
+                                                        "); the archive is damaged");
+        }
+        break;
+      }
+      raw_hash.update(std::string_view(in.data(), *n));
+      done += *n;
+      if (progress) progress("uploading", done, 0);
+      if (auto st = comp->write(std::string_view(in.data(), *n)); !st) return st.error();
+    }
+    const std::size_t n = std::min(buf.size(), out.size() - out_at);
+    std::copy_n(out.data() + out_at, n, buf.data());
+    out_at += n;
+    return n;
+  };
+  Descriptor d;
+  if (auto st = w.upload_blob(target, location, body, [&] { return d.digest = "sha256:" + packed_hash.hex_digest(); });
+      !st) {
+    return st.error();
+  }
+  d.size = packed;
+  d.media_type = codec == archive::Compression::zstd ? "application/vnd.oci.image.layer.v1.tar+zstd"
+                                                     : "application/vnd.docker.image.rootfs.diff.tar.gzip";
+  {
+    std::lock_guard lock(sh.mu);
+    sh.compressed[key] = d;
+    sh.known[host][d.digest].insert(target.path);
+  }
+  ++tally.blobs_sent;
+  tally.uploaded += packed;
+  return d;
+}
+
+// ---- pushing archives -----------------------------------------------------------
+
+// One image manifest to push from an archive.
+struct Part {
+  std::string config_digest;
+  std::string config;  // bytes
+  std::string config_media = "application/vnd.docker.container.image.v1+json";
+  struct Layer {
+    std::string member;
+    Descriptor blob;  // compressed: the blob as stored; uncompressed: digest = diff_id
+    bool compressed = false;
+  };
+  std::vector<Layer> layers;
+  std::optional<std::string> body;  // the archive's manifest, pushed as is (every layer compressed)
+  std::string media_type;
+  registry::Platform platform;
+  bool oci = false;  // the archive's manifest used OCI media types
+};
+
+struct PushImage {
+  std::shared_ptr<const archive::Layout> layout;
+  std::vector<std::string> tags;
+  std::vector<Part> parts;
+  std::optional<std::string> index;  // the archive's index, as is, when it holds every manifest it names
+  std::string index_media;
+  std::string note;  // said on the finish line (a filtered index)
+};
+
+Result<Part> part_from_manifest(const archive::Layout& layout, const std::string& body, const std::string& what) {
+  auto m = registry::parse_image_manifest(body, what);
+  if (!m) return m.error();
+  Part p;
+  p.config_digest = m->config.digest;
+  const std::string* config = layout.blob(m->config.digest);
+  if (config == nullptr) {
+    return Error(ErrorKind::invalid_argument, what + ": the archive lacks the config " + m->config.digest);
+  }
+  p.config = *config;
+  p.config_media = m->config.media_type.empty() ? p.config_media : m->config.media_type;
+  p.oci = m->media_type == registry::k_oci_manifest;
+  bool all_compressed = true;
+  for (const auto& l : m->layers) {
+    Part::Layer layer;
+    layer.member = archive::Layout::blob_member(l.digest);
+    layer.blob = l;
+    layer.compressed = compressed_media(l.media_type);
+    if (!layout.has_blob(l.digest)) {
+      return Error(ErrorKind::invalid_argument, what + ": the archive lacks the layer " + l.digest);
+    }
+    all_compressed = all_compressed && layer.compressed;
+    p.layers.push_back(layer);
+  }
+  if (all_compressed) {
+    p.body = body;
+    p.media_type = m->media_type;
+  }
+  return p;
+}
+
+Result<PushImage> image_of(const std::shared_ptr<const archive::Layout>& layout, const archive::LayoutImage& img) {
+  PushImage out;
+  out.layout = layout;
+  out.tags = img.tags;
+  const std::string file = layout->path.string();
+  if (!img.top_digest.empty() && layout->blob(img.top_digest) != nullptr) {
+    const std::string& top = *layout->blob(img.top_digest);
+    const std::string media = registry::manifest_media_type(top, img.top_media_type);
+    if (registry::is_index(media)) {
+      auto entries = registry::parse_index(top, file + ": index " + img.top_digest);
+      if (!entries) return entries.error();
+      std::vector<std::string> missing;
+      for (const auto& e : *entries) {
+        const std::string* body = layout->blob(e.descriptor.digest);
+        if (body == nullptr || !registry::is_image_manifest(registry::manifest_media_type(*body, e.descriptor.media_type))) {
+          missing.push_back(e.platform.text());
+          continue;
+        }
+        auto p = part_from_manifest(*layout, *body, file + ": manifest " + e.descriptor.digest);
+        if (!p) {
+          missing.push_back(e.platform.text());
+          continue;
+        }
+        p->platform = e.platform;
+        if (!p->body) {
+          return Error(ErrorKind::unsupported, file + ": an index whose manifests name uncompressed layers");
+        }
+        out.parts.push_back(std::move(*p));
+      }
+      if (out.parts.empty()) {
+        return Error(ErrorKind::invalid_argument, file + ": the index " + img.top_digest +
+                                                      " names no manifest the archive holds");
+      }
+      if (missing.empty()) {
+        out.index = top;
+        out.index_media = media;
+      } else if (out.parts.size() > 1) {
+        // A new index of the platforms the archive holds.
+        auto j = nlohmann::json::parse(top);
+        nlohmann::json kept = nlohmann::json::array();
+        for (const auto& m : j["manifests"]) {
+          if (layout->blob(m.value("digest", "")) != nullptr) kept.push_back(m);
+        }
+        j["manifests"] = kept;
+        out.index = j.dump();
+        out.index_media = media;
+        out.note = "the archive holds " + std::to_string(out.parts.size()) + " of the index's " +
+                   std::to_string(entries->size()) + " platforms: a new index names them";
+      } else {
+        out.note = "the archive holds only " + out.parts[0].platform.text() + " of its index: pushed that manifest";
+      }
+      return out;
+    }
+    auto p = part_from_manifest(*layout, top, file + ": manifest " + img.top_digest);
+    if (!p) return p.error();
+    out.parts.push_back(std::move(*p));
+    return out;
+  }
+  // The legacy layout: manifest.json names the config and the layer tars; the
+  // config's diff_ids are the layers' digests.
+  Part p;
+  auto c = layout->small.find(img.config_member);
+  if (c == layout->small.end()) {
+    return Error(ErrorKind::invalid_argument, file + " lacks the config " + img.config_member + " its manifest.json names");
+  }
+  p.config = c->second;
+  p.config_digest = "sha256:" + util::sha256_hex(p.config);
+  auto cj = nlohmann::json::parse(p.config, nullptr, false);
+  std::vector<std::string> diff_ids;
+  if (cj.is_object() && cj.contains("rootfs") && cj["rootfs"].is_object() && cj["rootfs"].contains("diff_ids") &&
+      cj["rootfs"]["diff_ids"].is_array()) {
+    for (const auto& d : cj["rootfs"]["diff_ids"]) {
+      if (d.is_string()) diff_ids.push_back(d.get<std::string>());
+    }
+  }
+  if (diff_ids.size() != img.layer_members.size()) {
+    return Error(ErrorKind::invalid_argument, file + ": its config names " + std::to_string(diff_ids.size()) +
+                                                  " layers and manifest.json " +
+                                                  std::to_string(img.layer_members.size()));
+  }
+  for (std::size_t i = 0; i < diff_ids.size(); ++i) {
+    Part::Layer l;
+    l.member = img.layer_members[i];
+    if (!layout->sizes.count(l.member)) {
+      return Error(ErrorKind::invalid_argument, file + " lacks the layer " + l.member + " its manifest.json names");
+    }
+    l.blob.digest = diff_ids[i];
+    l.blob.size = layout->sizes.at(l.member);
+    l.blob.media_type = "application/vnd.oci.image.layer.v1.tar";
+    p.layers.push_back(l);
+  }
+  out.parts.push_back(std::move(p));
+  return out;
+}
+
+// The manifest that names the pushed blobs of `p`.
+std::pair<std::string, std::string> build_manifest(const Part& p, const std::vector<Descriptor>& layers,
+                                                   archive::Compression codec) {
+  bool oci = p.oci || codec == archive::Compression::zstd;
+  for (const auto& l : layers) oci = oci || l.media_type.find("vnd.oci") != std::string::npos;
+  nlohmann::ordered_json j;
+  j["schemaVersion"] = 2;
+  j["mediaType"] = oci ? std::string(registry::k_oci_manifest) : std::string(registry::k_docker_manifest);
+  j["config"] = {{"mediaType", oci ? std::string("application/vnd.oci.image.config.v1+json")
+                                   : std::string("application/vnd.docker.container.image.v1+json")},
+                 {"size", p.config.size()},
+                 {"digest", p.config_digest}};
+  nlohmann::ordered_json ls = nlohmann::ordered_json::array();
+  for (const auto& l : layers) {
+    std::string media = l.media_type;
+    if (oci && media == "application/vnd.docker.image.rootfs.diff.tar.gzip") {
+      media = "application/vnd.oci.image.layer.v1.tar+gzip";
+    }
+    if (!oci && media == "application/vnd.oci.image.layer.v1.tar+gzip") {
+      media = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+    }
+    ls.push_back({{"mediaType", media}, {"size", l.size}, {"digest", l.digest}});
+  }
+  j["layers"] = ls;
+  return {j.dump(3), j["mediaType"].get<std::string>()};
+}
+
+std::string digest_of(const std::string& body) { return "sha256:" + util::sha256_hex(body); }
+
+Status verify_once(Shared& sh, const fs::path& file) {
+  std::shared_future<Status> f;
+  std::promise<Status> mine;
+  bool run = false;
+  {
+    std::lock_guard lock(sh.mu);
+    auto it = sh.verified.find(file.string());
+    if (it == sh.verified.end()) {
+      f = mine.get_future().share();
+      sh.verified.emplace(file.string(), f);
+      run = true;
+    } else {
+      f = it->second;
+    }
+  }
+  if (run) {
+    auto c = archive::verify_sidecar(file);
+    Status st;
+    if (!c) {
+      st = c.error();
+    } else if (*c == archive::Checksum::mismatch) {
+      st = Error(ErrorKind::invalid_argument, file.string() + " does not match its .sha256 sidecar: it changed or is "
+                                                              "damaged; nothing of it was pushed (copy it again, or "
+                                                              "push with --skip-verify)");
+    }
+    mine.set_value(st);
+  }
+  return f.get();
+}
+
+Result<Outcome> push_image(Shared& sh, TargetConnection& conn, const PushImage& img, const ArchivePushSpec& spec,
+                           const ProgressFn& progress) {
+  auto& w = conn.writer();
+  const std::string file = img.layout->path.string();
+  if (img.tags.empty()) {
+    return Error(ErrorKind::invalid_argument, "an image in " + file + " has no name: hpn pushes images under the "
+                                                                      "names they were saved with");
+  }
+  // Targets, grouped by repository (an image saved under two names goes to both).
+  std::vector<image::Reference> targets;
+  for (const auto& tag : img.tags) {
+    auto ref = image::parse_reference(tag);
+    if (!ref) return ref.error().with_context(file);
+    auto name = push_target(*ref, spec.target);
+    if (!name) return name.error();
+    auto t = image::parse_reference(*name);
+    if (!t) {
+      return Error(ErrorKind::invalid_argument, "target name " + *name + " is invalid (" + t.error().message +
+                                                    "); check -r and -p");
+    }
+    targets.push_back(*t);
+  }
+  // Unchanged: every target tag serves what would be pushed. With a manifest hpn
+  // writes itself (compressed layers), the test is the image's config.
+  progress("checking", 0, 0);
+  std::optional<std::string> exact;
+  if (img.index) exact = digest_of(*img.index);
+  else if (img.parts.size() == 1 && img.parts[0].body) exact = digest_of(*img.parts[0].body);
+  bool unchanged = true;
+  std::string there;
+  for (std::size_t i = 0; i < targets.size() && unchanged; ++i) {
+    const auto& t = targets[i];
+    if (exact || i > 0) {
+      auto d = w.manifest_digest(t, t.tag);
+      if (!d) return d.error();
+      unchanged = d->has_value() && **d == (exact ? *exact : there);
+      continue;
+    }
+    auto m = w.manifest(t, t.tag);
+    if (!m) {
+      if (m.error().kind != ErrorKind::not_found) return m.error();
+      unchanged = false;
+      continue;
+    }
+    auto parsed = registry::is_image_manifest(m->media_type) ? registry::parse_image_manifest(m->body, t.original)
+                                                             : Result<registry::ImageManifest>(Error(ErrorKind::not_found, ""));
+    unchanged = parsed && parsed->config.digest == img.parts[0].config_digest &&
+                parsed->layers.size() == img.parts[0].layers.size();
+    there = m->digest;
+  }
+  if (unchanged) {
+    Outcome o;
+    o.unchanged = true;
+    o.detail = "-> " + targets[0].original + " (" + (exact ? *exact : there) + ")";
+    return o;
+  }
+  if (spec.verify) {
+    progress("verifying", 0, 0);
+    if (auto st = verify_once(sh, img.layout->path); !st) return st.error();
+  }
+  Tally tally;
+  std::uint64_t done = 0;
+  std::set<std::string> repos_done;
+  std::string pushed;
+  for (const auto& target : targets) {
+    const bool first_of_repo = repos_done.insert(target.path).second;
+    std::vector<std::vector<Descriptor>> layer_blobs(img.parts.size());
+    if (first_of_repo) {
+      for (std::size_t p = 0; p < img.parts.size(); ++p) {
+        const auto& part = img.parts[p];
+        Descriptor cfg{part.config_media, part.config_digest, part.config.size()};
+        auto st = ensure_blob(sh, w, target, cfg, {}, [&](const std::string& loc) {
+          return w.put_blob(target, loc, cfg.digest, string_source(part.config));
+        }, tally);
+        if (!st) return st.error();
+        layer_blobs[p].resize(part.layers.size());
+      }
+      // The layers, in the archive's order, one pass.
+      std::set<std::string> wanted;
+      for (const auto& part : img.parts) {
+        for (const auto& l : part.layers) wanted.insert(l.member);
+      }
+      std::map<std::string, Descriptor> sent;  // member -> blob
+      auto st = archive::stream_members(img.layout->path, wanted, [&](const std::string& member, std::uint64_t,
+                                                                       const archive::MemberReader& read) -> Status {
+        for (std::size_t p = 0; p < img.parts.size(); ++p) {
+          for (std::size_t i = 0; i < img.parts[p].layers.size(); ++i) {
+            const auto& l = img.parts[p].layers[i];
+            if (l.member != member) continue;
+            if (auto s = sent.find(member); s != sent.end()) {
+              layer_blobs[p][i] = s->second;
+              continue;
+            }
+            const std::string what = "layer " + member + " of " + file;
+            if (l.compressed) {
+              auto est = ensure_blob(sh, w, target, l.blob, {}, [&](const std::string& loc) {
+                return w.put_blob(target, loc, l.blob.digest, checked_member(read, l.blob, what, progress, done));
+              }, tally);
+              if (!est) return est;
+              layer_blobs[p][i] = l.blob;
+            } else {
+              auto d = push_uncompressed(sh, w, target, l.blob.digest, read, what, spec.layer_compression, spec.level,
+                                         progress, done, tally);
+              if (!d) return d.error();
+              layer_blobs[p][i] = *d;
+            }
+            sent[member] = layer_blobs[p][i];
+          }
+        }
+        return {};
+      });
+      if (!st) return st.error();
+      // Manifests last: an index's manifests by digest, then the index by tag.
+      std::vector<std::pair<std::string, std::string>> bodies;  // body, media type
+      for (std::size_t p = 0; p < img.parts.size(); ++p) {
+        if (img.parts[p].body) bodies.emplace_back(*img.parts[p].body, img.parts[p].media_type);
+        else bodies.push_back(build_manifest(img.parts[p], layer_blobs[p], spec.layer_compression));
+      }
+      progress("tagging", done, 0);
+      if (img.index) {
+        for (const auto& [body, media] : bodies) {
+          auto d = w.put_manifest(target, digest_of(body), media, body);
+          if (!d) return d.error();
+        }
+        auto d = w.put_manifest(target, target.tag, img.index_media, *img.index);
+        if (!d) return d.error();
+        pushed = *d;
+        continue;
+      }
+      auto d = w.put_manifest(target, target.tag, bodies[0].second, bodies[0].first);
+      if (!d) return d.error();
+      pushed = *d;
+      // Further tags of this repository name the same manifest.
+      for (const auto& other : targets) {
+        if (&other == &target || other.path != target.path) continue;
+        auto again = w.put_manifest(other, other.tag, bodies[0].second, bodies[0].first);
+        if (!again) return again.error();
+      }
+    }
+  }
+  Outcome o;
+  o.bytes = tally.uploaded;
+  o.detail = "-> " + targets[0].original + " digest " + pushed + " (" + std::to_string(tally.blobs_sent) +
+             " blobs sent, " + std::to_string(tally.skipped + tally.mounted) + " already there" +
+             (tally.mounted ? ", " + std::to_string(tally.mounted) + " of them mounted" : std::string()) + ")";
+  if (!img.note.empty()) o.detail += "; " + img.note;
+  return o;
+}
+
+// ---- copying ----------------------------------------------------------------------
+
+Status copy_blob(Shared& sh, TargetConnection& conn, const image::Reference& src, const image::Reference& target,
+                 const Descriptor& d, Tally& tally, const ProgressFn& progress, std::uint64_t& done) {
+  auto& w = conn.writer();
+  auto& r = conn.reader();
+  const std::string hint = host_of(src) == host_of(target) ? src.path : std::string();
+  return ensure_blob(sh, w, target, d, hint, [&](const std::string& loc) -> Status {
+    if (d.size <= k_small_blob) {
+      std::string bytes;
+      auto got = r.blob(src, d, [&](std::string_view chunk) -> Status {
+        bytes.append(chunk);
+        return {};
+      });
+      if (!got) return got.error();
+      done += d.size;
+      progress("copying", done, 0);
+      return w.put_blob(target, loc, d.digest, string_source(bytes));
+    }
+    Pipe pipe;
+    std::thread fetch([&] {
+      auto got = r.blob(src, d, [&](std::string_view chunk) { return pipe.push(chunk); });
+      pipe.close(got ? std::nullopt : std::optional<Error>(got.error()));
+    });
+    auto st = w.put_blob(target, loc, d.digest, [&](std::span<char> buf) -> Result<std::size_t> {
+      auto n = pipe.pop(buf);
+      if (n && *n > 0) {
+        done += *n;
+        progress("copying", done, 0);
+      }
+      return n;
+    });
+    pipe.abort();
+    fetch.join();
+    return st;
+  }, tally);
+}
+
+Result<Outcome> copy_image(Shared& sh, TargetConnection& conn, const image::Reference& src, const CopySpec& spec,
+                           const ProgressFn& progress) {
+  auto name = push_target(src, spec.target);
+  if (!name) return name.error();
+  auto target = image::parse_reference(*name);
+  if (!target) {
+    return Error(ErrorKind::invalid_argument, "target name " + *name + " is invalid (" + target.error().message +
+                                                  "); check -r and -p");
+  }
+  auto& r = conn.reader();
+  auto& w = conn.writer();
+  progress("checking", 0, 0);
+  const std::string reference = src.digest.empty() ? src.tag : src.digest;
+  auto top = r.manifest(src, reference);
+  if (!top) return top.error();
+  std::vector<registry::Manifest> manifests;  // image manifests, in the index's order
+  std::string note;
+  std::optional<registry::Manifest> index;
+  if (registry::is_index(top->media_type)) {
+    auto entries = registry::parse_index(top->body, src.original);
+    if (!entries) return entries.error();
+    if (!spec.platform.empty()) {
+      auto want = registry::parse_platform(spec.platform);
+      if (!want) return want.error();
+      auto pick = registry::pick_platform(*entries, *want, src.original);
+      if (!pick) return pick.error();
+      auto m = r.manifest(src, pick->descriptor.digest);
+      if (!m) return m.error();
+      manifests.push_back(std::move(*m));
+      note = "only " + pick->platform.text() + " of the index " + top->digest +
+             ": the target's digest is that manifest's, not the index's";
+    } else {
+      index = *top;
+    }
+  } else if (registry::is_image_manifest(top->media_type)) {
+    manifests.push_back(*top);
+  } else {
+    return Error(ErrorKind::unsupported, src.original + ": the registry serves a manifest of type " + top->media_type +
+                                             ", which hpn does not copy");
+  }
+  const std::string want = index ? index->digest : manifests[0].digest;
+  auto there = w.manifest_digest(*target, target->tag);
+  if (!there) return there.error();
+  if (there->has_value() && **there == want) {
+    Outcome o;
+    o.unchanged = true;
+    o.detail = "-> " + target->original + " (" + want + ")";
+    return o;
+  }
+  if (index) {
+    auto entries = registry::parse_index(index->body, src.original);
+    for (const auto& e : *entries) {
+      auto m = r.manifest(src, e.descriptor.digest);
+      if (!m) return m.error();
+      manifests.push_back(std::move(*m));
+    }
+  }
+  Tally tally;
+  std::uint64_t done = 0;
+  for (const auto& m : manifests) {
+    if (!registry::is_image_manifest(m.media_type)) {
+      return Error(ErrorKind::unsupported, src.original + ": " + m.digest + " is not an image manifest");
+    }
+    auto parsed = registry::parse_image_manifest(m.body, src.original + "@" + m.digest);
+    if (!parsed) return parsed.error();
+    if (auto st = copy_blob(sh, conn, src, *target, parsed->config, tally, progress, done); !st) return st.error();
+    for (const auto& l : parsed->layers) {
+      if (auto st = copy_blob(sh, conn, src, *target, l, tally, progress, done); !st) return st.error();
+    }
+  }
+  progress("tagging", done, 0);
+  std::string pushed;
+  if (index) {
+    for (const auto& m : manifests) {
+      auto d = w.put_manifest(*target, m.digest, m.media_type, m.body);
+      if (!d) return d.error();
+    }
+    auto d = w.put_manifest(*target, target->tag, index->media_type, index->body);
+    if (!d) return d.error();
+    pushed = *d;
+  } else {
+    auto d = w.put_manifest(*target, target->tag, manifests[0].media_type, manifests[0].body);
+    if (!d) return d.error();
+    pushed = *d;
+  }
+  Outcome o;
+  o.bytes = tally.uploaded;
+  o.detail = "-> " + target->original + " digest " + pushed + " (" + std::to_string(tally.blobs_sent) +
+             " blobs sent, " + std::to_string(tally.skipped + tally.mounted) + " already there" +
+             (tally.mounted ? ", " + std::to_string(tally.mounted) + " of them mounted" : std::string()) + ")";
+  if (!note.empty()) o.detail += "; " + note;
+  return o;
+}
+
+}  // namespace
+
+Result<Plan> plan_push_archives(const RegistryTarget& target, const std::vector<fs::path>& files,
+                                const ArchivePushSpec& spec, std::size_t workers) {
+  // Each archive's structure, several read at once.
+  std::vector<Result<archive::Layout>> layouts(files.size(), Error(ErrorKind::cancelled, "not read"));
+  {
+    std::atomic<std::size_t> next{0};
+    std::vector<std::jthread> readers;
+    const std::size_t n = std::max<std::size_t>(1, std::min(workers, files.size()));
+    for (std::size_t i = 0; i < n; ++i) {
+      readers.emplace_back([&] {
+        for (std::size_t k; (k = next.fetch_add(1)) < files.size();) layouts[k] = archive::scan_layout(files[k]);
+      });
+    }
+  }
+  Plan plan;
+  auto sh = target.shared();
+  for (std::size_t f = 0; f < files.size(); ++f) {
+    if (!layouts[f]) {
+      Task t;
+      t.label = files[f].string();
+      t.run = [e = layouts[f].error()](StoreConnection&, const ProgressFn&) -> Result<Outcome> { return e; };
+      plan.tasks.push_back(std::move(t));
+      continue;
+    }
+    auto layout = std::make_shared<const archive::Layout>(std::move(*layouts[f]));
+    if (layout->images.empty()) {
+      Task t;
+      t.label = files[f].string();
+      t.run = [file = files[f].string()](StoreConnection&, const ProgressFn&) -> Result<Outcome> {
+        return Error(ErrorKind::invalid_argument, file + " holds no image");
+      };
+      plan.tasks.push_back(std::move(t));
+      continue;
+    }
+    for (const auto& li : layout->images) {
+      Task t;
+      t.label = li.tags.empty() ? files[f].string() : li.tags[0] + " (" + files[f].filename().string() + ")";
+      auto img = image_of(layout, li);
+      std::uint64_t size = 0;
+      for (const auto& l : li.layer_members) size += layout->sizes.count(l) ? layout->sizes.at(l) : 0;
+      t.size_hint = size;
+      if (!img) {
+        t.run = [e = img.error()](StoreConnection&, const ProgressFn&) -> Result<Outcome> { return e; };
+      } else {
+        t.run = [sh, spec, img = std::move(*img)](StoreConnection& c, const ProgressFn& progress) {
+          return push_image(*sh, static_cast<TargetConnection&>(c), img, spec, progress);
+        };
+      }
+      plan.tasks.push_back(std::move(t));
+    }
+  }
+  return plan;
+}
+
+Plan plan_copy(const RegistryTarget& target, const std::vector<image::Reference>& refs, const CopySpec& spec) {
+  Plan plan;
+  auto sh = target.shared();
+  for (const auto& ref : refs) {
+    Task t;
+    t.label = ref.original;
+    t.run = [sh, spec, ref](StoreConnection& c, const ProgressFn& progress) {
+      return copy_image(*sh, static_cast<TargetConnection&>(c), ref, spec, progress);
+    };
+    plan.tasks.push_back(std::move(t));
+  }
+  return plan;
+}
+
+}  // namespace hpn::ops
