@@ -34,6 +34,15 @@ and against `hpn pull` then `hpn save` through Docker 20.10:
   registry-save-proxy20   20 tiny images through the 50 ms RTT proxy: >= 4x skopeo
   registry-rerun-mixed10  a second save with nothing changed: < 0.3 s
   registry-rss-large      hpn's peak RSS while it saves the ~260 MB image: < 20 MiB
+Pushes and copies straight to a registry (hpn push --archives, hpn copy: no daemon), into
+an empty registry the bench starts (Debian's docker-registry, wiped before every run):
+  push-archives-mixed10  the mixed images' archives from `hpn save` on Docker 20.10
+                         (uncompressed layers): >= 2x `skopeo copy docker-archive:F
+                         docker://REG/NAME` 4 at a time, and faster than hpn load + hpn push
+                         through Docker 20.10
+  copy-mixed10           the mixed images, registry to registry: >= 3x skopeo copy 4 at a time
+  copy-proxy20           20 tiny images from the registry behind the 50 ms RTT proxy: >= 4x
+  push-rerun-mixed10     a second push --archives with nothing changed: < 0.3 s
 Stress cases (Docker 20.10 and Docker 28 classic, against the CLI loop, with hpn's
 peak RSS and the machine's CPU utilisation while each contender runs):
   stress-small100 / stress-large5    100 small images / 5 images of about 250 MB
@@ -546,6 +555,90 @@ class Bench:
         self.results.append((name, limit_s / med if med > 0 else float("inf"), 1.0, verdict))
         shutil.rmtree(out, ignore_errors=True)
 
+    # ---- pushes and copies straight to a registry ------------------------------
+    def skopeo_many(self, pairs, parallel=4):
+        """skopeo copy SRC DST for each pair, `parallel` processes at a time."""
+        pending, running = list(pairs), []
+        while pending or running:
+            while pending and len(running) < parallel:
+                src, dst = pending.pop(0)
+                running.append(subprocess.Popen(
+                    ["skopeo", "copy", "-q", "--src-tls-verify=false", "--dest-tls-verify=false", src, dst],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+            p = running.pop(0)
+            _, err = p.communicate()
+            if p.returncode != 0:
+                raise RuntimeError(f"skopeo failed: {err.decode()[-500:]}")
+
+    def hpn_plain(self, args, capture=False):
+        env = dict(os.environ, DOCKER_HOST=self.host)
+        rss = os.path.join(self.work, "rss")
+        timer = ["/usr/bin/time", "-f", "%M", "-o", rss] if os.path.exists("/usr/bin/time") else []
+        r = subprocess.run(timer + [self.hpn, *args], env=env, check=True, capture_output=True, text=True)
+        if timer:
+            with open(rss) as f:
+                self.peak_rss_kb = max(self.peak_rss_kb, int(f.read().split()[-1]))
+        return r.stdout
+
+    def archives_of(self, images):
+        out = os.path.join(self.work, "archives")
+        shutil.rmtree(out, ignore_errors=True)
+        self.hpn_run("save", images, 4, ("-p", out))
+        return out, {img: os.path.join(out, self.stem(img) + ".tar") for img in images}
+
+    def push_archives_scenario(self, name, scratch, images, target):
+        out, files = self.archives_of(images)
+        dst = scratch.addr
+
+        def load_push():
+            self.rmi(images)
+            self.hpn_plain(["load", "-q", "-j", "4", out])
+            self.hpn_run("push", images, 4, ("-r", dst))
+        contenders = [
+            ("skopeo copy docker-archive:, 4 at a time",
+             lambda: self.skopeo_many([(f"docker-archive:{files[i]}", f"docker://{dst}/{i}") for i in images])),
+            ("hpn load + hpn push (Docker 20.10)", load_push),
+            ("hpn push --archives -j 4", lambda: self.hpn_plain(["push", "-q", "--archives", "-j", "4", out, "-r", dst])),
+        ]
+        times = self.measure(name, contenders, scratch.wipe, target, what="hpn push --archives -j 4")
+        ratio = statistics.median(times[contenders[1][0]]) / statistics.median(times[contenders[2][0]])
+        verdict = "PASS" if ratio > 1 else "MISS"
+        print(f"target: faster than hpn load + hpn push: {ratio:.2f}x {verdict}", flush=True)
+        self.results.append((name + " vs load+push", ratio, 1.0, verdict))
+        # The images must be in the daemon again for later scenarios.
+        self.hpn_plain(["load", "-q", "-j", "4", out])
+
+    def copy_scenario(self, name, scratch, source, images, target, workers=(4,)):
+        remote = [f"{source}/{img}" for img in images]
+        lst = os.path.join(self.work, "copy-list.txt")
+        with open(lst, "w") as f:
+            f.write("\n".join(remote) + "\n")
+        dst = scratch.addr
+        contenders = [("skopeo copy docker:// docker://, 4 at a time",
+                       lambda: self.skopeo_many([(f"docker://{r}", f"docker://{dst}/{i}") for r, i in zip(remote, images)]))]
+        for j in workers:
+            contenders.append((f"hpn copy -j {j}",
+                               lambda j=j: self.hpn_plain(["copy", "-q", "-j", str(j), "-f", lst, "-r", dst])))
+        self.measure(name, contenders, scratch.wipe, target, what=f"hpn copy -j {workers[-1]}")
+
+    def push_rerun_scenario(self, name, scratch, images, limit_s):
+        out, _ = self.archives_of(images)
+        scratch.wipe()
+        self.hpn_plain(["push", "-q", "--archives", "-j", "4", out, "-r", scratch.addr])
+        times, said = [], True
+        for _ in range(self.repeats):
+            t0 = time.perf_counter()
+            text = self.hpn_plain(["push", "--archives", "-j", "4", out, "-r", scratch.addr, "--progress", "never"])
+            times.append(time.perf_counter() - t0)
+            said = said and f"({len(images)} unchanged)" in text
+        med = statistics.median(times)
+        verdict = "PASS" if said and med < limit_s else "MISS"
+        print(f"\n## {name} (median of {self.repeats})")
+        print(f"second push --archives, nothing changed: {med:.3f} s ({' '.join(f'{t:.2f}' for t in times)}); "
+              f"says '{len(images)} unchanged': {'yes' if said else 'NO'}")
+        print(f"target: under {limit_s} s and nothing pushed: {verdict}", flush=True)
+        self.results.append((name, limit_s / med if med > 0 else float("inf"), 1.0, verdict))
+
     def registry_rss_scenario(self, name, image, limit_mib):
         out = os.path.join(self.work, "out")
         peaks = []
@@ -563,6 +656,48 @@ class Bench:
         print(f"target: under {limit_mib} MiB: {verdict}", flush=True)
         self.results.append((name, limit_mib / peak if peak > 0 else 0.0, 1.0, verdict))
         shutil.rmtree(out, ignore_errors=True)
+
+
+# ---- an empty registry of the bench's own, wiped between runs -------------------
+class ScratchRegistry:
+    def __init__(self, work):
+        self.dir = os.path.join(work, "scratch-registry")
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        sock.close()
+        self.addr = f"127.0.0.1:{self.port}"
+        self.proc = None
+        self.start()
+
+    def start(self):
+        os.makedirs(self.dir, exist_ok=True)
+        conf = os.path.join(self.dir, "config.yml")
+        with open(conf, "w") as f:
+            f.write(f"version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n"
+                    f"  filesystem:\n    rootdirectory: {self.dir}/data\n  delete:\n    enabled: true\n"
+                    f"http:\n  addr: {self.addr}\n")
+        self.proc = subprocess.Popen(["docker-registry", "serve", conf], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        import urllib.request
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://{self.addr}/v2/", timeout=1)
+                return
+            except Exception:
+                time.sleep(0.05)
+        raise RuntimeError("the scratch registry did not start")
+
+    def wipe(self):
+        self.stop()
+        shutil.rmtree(os.path.join(self.dir, "data"), ignore_errors=True)
+        self.start()
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait()
+            self.proc = None
 
 
 # ---- a TCP proxy on loopback that delays every chunk by rtt/2 each way, and ------
@@ -708,6 +843,28 @@ def main():
                 b.registry_rerun_scenario("registry-rerun-mixed10", mixed, 0.3)
             if want("registry-rss-large"):
                 b.registry_rss_scenario("registry-rss-large", "hpn-bench/large:1", 20)
+        push_names = ["push-archives-mixed10", "copy-mixed10", "copy-proxy20", "push-rerun-mixed10"]
+        if any(want(n) for n in push_names):
+            if not any(want(n) for n in registry_names):
+                b.push_all(mixed + tiny[:20])
+            scratch = ScratchRegistry(b.work)
+            try:
+                if want("push-archives-mixed10"):
+                    b.push_archives_scenario("push-archives-mixed10", scratch, mixed, 2.0)
+                if want("copy-mixed10"):
+                    b.copy_scenario("copy-mixed10", scratch, b.registry, mixed, 3.0)
+                if want("copy-proxy20"):
+                    port = int(b.registry.rsplit(":", 1)[1])
+                    proxy = DelayProxy(port, 0.050)
+                    try:
+                        b.copy_scenario("copy-proxy20 (50 ms RTT)", scratch, f"127.0.0.1:{proxy.port}", tiny[:20], 4.0,
+                                        workers=(4, 8))
+                    finally:
+                        proxy.stop()
+                if want("push-rerun-mixed10"):
+                    b.push_rerun_scenario("push-rerun-mixed10", scratch, mixed, 0.3)
+            finally:
+                scratch.stop()
         stress = [s for s in ("stress-small100", "stress-large5") if want(s)]
         if stress:
             for label, host, cli in (("docker20", docker20, "docker"),

@@ -251,6 +251,14 @@ Status ensure_blob(Shared& sh, registry::Fetcher& w, const image::Reference& tar
   std::string from = sh.holder(host, d.digest, target.path);
   if (from.empty() && mount_hint != target.path) from = mount_hint;
   auto started = w.start_upload(target, d.digest, from);
+  if (!started && !from.empty() && started.error().kind == ErrorKind::unauthorized) {
+    // A registry may refuse the mount outright when the credentials may not read the
+    // other repository: upload it instead.
+    hpn::log::get("registry").debug("{}: mounting {} from {} refused ({}); uploading it", target.repository(),
+                                    d.digest, from, started.error().message);
+    from.clear();
+    started = w.start_upload(target, d.digest);
+  }
   if (!started) return started.error();
   if (!*started) {
     sh.record(host, d.digest, target.path);
@@ -321,7 +329,11 @@ Result<Descriptor> push_uncompressed(Shared& sh, registry::Fetcher& w, const ima
       ++tally.skipped;
       return *before;
     }
-    auto started = w.start_upload(target, before->digest, sh.holder(host, before->digest, target.path));
+    const std::string from = sh.holder(host, before->digest, target.path);
+    auto started = w.start_upload(target, before->digest, from);
+    if (!started && !from.empty() && started.error().kind == ErrorKind::unauthorized) {
+      started = w.start_upload(target);  // the mount refused: upload it
+    }
     if (!started) return started.error();
     if (!*started) {
       sh.record(host, before->digest, target.path);

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hpn/engine/client.hpp"
+#include "support/registry_fixtures.hpp"
 #include "support/testenv.hpp"
 
 using namespace std::chrono_literals;
@@ -80,14 +81,7 @@ unsigned long long bytes_read(pid_t pid) {
   return 0;
 }
 
-bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds limit) {
-  const auto deadline = Clock::now() + limit;
-  while (Clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return cond();
-}
+using hpn::test::wait_for;
 
 // A dockerd of our own, to be killed.
 class PrivateDockerd {

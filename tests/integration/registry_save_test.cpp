@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "support/registry_fixtures.hpp"
 #include "support/testenv.hpp"
 
 using namespace std::chrono_literals;
@@ -30,98 +31,16 @@ using hpn::test::slurp;
 using hpn::test::TempDir;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+using hpn::test::free_port;
+using hpn::test::helper;
+using hpn::test::PrivateRegistry;
+using hpn::test::Proc;
+using hpn::test::Proxy;
+using hpn::test::wait_for;
 
 namespace {
 
 const char* k_no_daemon = "unix:///nonexistent/hpn-no-daemon.sock";
-
-bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds limit) {
-  const auto deadline = Clock::now() + limit;
-  while (Clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return cond();
-}
-
-std::string free_port() {
-  auto r = run_command(
-      "python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])'");
-  return r.out.substr(0, r.out.find('\n'));
-}
-
-std::string helper() { return env("HPN_TEST_SUPPORT_BIN") + "/registry-helper"; }
-
-// A process of our own in the background; killed by the destructor.
-struct Proc {
-  std::string pidfile;
-  void start(const std::string& cmd, const std::string& log) {
-    ASSERT_EQ(std::system(("setsid " + cmd + " >>" + shell_quote(log) + " 2>&1 & echo $! >" + shell_quote(pidfile)).c_str()),
-              0);
-  }
-  void kill9() { run_command("kill -9 $(cat " + shell_quote(pidfile) + ") 2>/dev/null; sleep 0.1"); }
-  ~Proc() {
-    if (!pidfile.empty()) kill9();
-  }
-};
-
-// The HTTP forwarder of registry-helper in front of `upstream`; its log lists each request.
-struct Proxy {
-  TempDir dir;
-  Proc proc;
-  std::string port;
-  explicit Proxy(const std::string& upstream, const std::string& extra = {}) {
-    proc.pidfile = (dir / "pid").string();
-    proc.start(shell_quote(helper()) + " proxy --upstream " + upstream + " --port-file " +
-                   shell_quote((dir / "port").string()) + " --log " + shell_quote((dir / "log").string()) + " " + extra,
-               (dir / "out").string());
-    EXPECT_TRUE(wait_for([&] { return fs::exists(dir / "port"); }, 20s)) << slurp(dir / "out");
-    port = slurp(dir / "port");
-  }
-  std::string host() const { return "127.0.0.1:" + port; }
-  std::string log() const { return slurp(dir / "log"); }
-  std::size_t count(const std::string& what) const {
-    const std::string l = log();
-    std::size_t n = 0;
-    for (auto p = l.find(what); p != std::string::npos; p = l.find(what, p + 1)) ++n;
-    return n;
-  }
-};
-
-// A docker-registry of our own, serving a copy of the open registry's storage.
-struct PrivateRegistry {
-  TempDir dir;
-  Proc proc;
-  std::string port = free_port();
-  std::string ip;
-  // `http_extra`: more keys of its http section (", tls: {...}").
-  explicit PrivateRegistry(const std::string& auth_yaml = {}, std::string listen_ip = "127.0.0.1",
-                           const std::string& http_extra = {})
-      : ip(std::move(listen_ip)) {
-    const fs::path storage = fs::path(env("HPN_TESTENV_DIR")) / "registry";
-    EXPECT_EQ(run_command("cp -a " + shell_quote(storage.string()) + " " + shell_quote((dir / "data").string())).exit_code,
-              0);
-    std::ofstream(dir / "reg.yml") << "version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\n"
-                                   << "storage: {filesystem: {rootdirectory: " << (dir / "data").string()
-                                   << "}}\nhttp: {addr: " << ip << ":" << port << http_extra << "}\n"
-                                   << auth_yaml;
-    proc.pidfile = (dir / "pid").string();
-    start();
-  }
-  void start() {
-    proc.start("docker-registry serve " + shell_quote((dir / "reg.yml").string()), (dir / "reg.log").string());
-    EXPECT_TRUE(wait_for([&] {
-      return run_command("curl -s -o /dev/null http://" + ip + ":" + port + "/v2/").exit_code == 0;
-    }, 20s)) << slurp(dir / "reg.log");
-  }
-  void kill() { proc.kill9(); }
-  std::string host() const { return ip + ":" + port; }
-  // The file holding blob `digest`.
-  fs::path blob_file(const std::string& digest) const {
-    const std::string hex = digest.substr(7);
-    return dir / "data/docker/registry/v2/blobs/sha256" / hex.substr(0, 2) / hex / "data";
-  }
-};
 
 nlohmann::json manifest_of(const std::string& registry, const std::string& repo) {
   auto r = run_command("curl -sf -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' http://" +

@@ -1,0 +1,317 @@
+// hpn push --archives and hpn copy against real registries (Debian's
+// docker-registry): the test environment's open registry, and registries of the
+// test's own (empty, behind htpasswd or token auth) with the forwarder of
+// support/bin/registry-helper in front where a test counts requests. hpn runs with
+// DOCKER_HOST naming a socket that does not exist: no daemon takes part. What was
+// pushed is pulled back into the daemons of the environment.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <regex>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "support/registry_fixtures.hpp"
+#include "support/testenv.hpp"
+
+using namespace std::chrono_literals;
+using hpn::test::CommandResult;
+using hpn::test::env;
+using hpn::test::helper;
+using hpn::test::PrivateRegistry;
+using hpn::test::Proc;
+using hpn::test::Proxy;
+using hpn::test::run_command;
+using hpn::test::shell_quote;
+using hpn::test::slurp;
+using hpn::test::TempDir;
+using hpn::test::wait_for;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* k_no_daemon = "unix:///nonexistent/hpn-no-daemon.sock";
+
+CommandResult hpn_alone(const TempDir& dir, const std::string& args, const std::string& env_words = {}) {
+  hpn::test::HpnRun how;
+  how.host = k_no_daemon;
+  how.env = env_words;
+  return hpn::test::run_hpn(dir.path(), args, how);
+}
+
+std::string docker(const std::string& host, const std::string& args) {
+  return run_command("docker -H " + shell_quote(host) + " " + args + " 2>&1").out;
+}
+
+std::string image_id(const std::string& host, const std::string& ref) {
+  auto out = docker(host, "image inspect -f '{{.Id}}' " + shell_quote(ref));
+  return out.substr(0, out.find('\n'));
+}
+
+// The digest a registry serves for repo:tag ("" when none).
+std::string served_digest(const std::string& registry, const std::string& repo, const std::string& tag) {
+  auto r = run_command("curl -sfI -H 'Accept: application/vnd.oci.image.index.v1+json' -H 'Accept: "
+                       "application/vnd.docker.distribution.manifest.list.v2+json' -H 'Accept: "
+                       "application/vnd.oci.image.manifest.v1+json' -H 'Accept: "
+                       "application/vnd.docker.distribution.manifest.v2+json' http://" +
+                       registry + "/v2/" + repo + "/manifests/" + tag);
+  std::smatch m;
+  static const std::regex re("[Dd]ocker-[Cc]ontent-[Dd]igest: (sha256:[0-9a-f]{64})");
+  return std::regex_search(r.out, m, re) ? m[1].str() : "";
+}
+
+// The digests hpn reported per target ("-> TARGET digest sha256:...").
+std::map<std::string, std::string> reported(const std::string& out) {
+  std::map<std::string, std::string> got;
+  static const std::regex re("-> (\\S+) digest (sha256:[0-9a-f]{64})");
+  for (std::sregex_iterator it(out.begin(), out.end(), re), end; it != end; ++it) got[(*it)[1]] = (*it)[2];
+  return got;
+}
+
+std::string reg() { return env("HPN_TEST_REGISTRY"); }
+
+std::string unique(const std::string& what) { return what + std::to_string(getpid()); }
+
+// Archives of `images` saved by hpn from the daemon at `host`, in DIR/NAME.
+fs::path save_from(const TempDir& dir, const std::string& host, const std::string& name,
+                   const std::vector<std::string>& images) {
+  std::string args = "save -p " + name;
+  for (const auto& i : images) args += " " + i;
+  auto r = hpn::test::run_hpn(dir.path(), args, host);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  return dir / name;
+}
+
+}  // namespace
+
+TEST(RegistryPush, ArchivesOfEveryDaemonArePulledBackWithTheirImageId) {
+  TempDir dir;
+  const std::vector<std::string> images = {"hpn-test/small:1", "hpn-test/multi:1"};
+  const std::vector<std::pair<std::string, std::string>> makers = {{"d20", env("HPN_TEST_DOCKER20_HOST")},
+                                                                   {"d28", env("HPN_TEST_DOCKER28_HOST")},
+                                                                   {"d28c", env("HPN_TEST_DOCKER28C_HOST")},
+                                                                   {"podman", env("HPN_TEST_PODMAN_HOST")}};
+  // The config digest: the image ID of Docker's classic store and of Podman.
+  std::map<std::string, std::string> config_id;
+  for (const auto& i : images) config_id[i] = image_id(env("HPN_TEST_DOCKER20_HOST"), i);
+  std::map<std::string, std::string> pushed;  // target -> digest hpn reported
+  for (const auto& [name, host] : makers) {
+    SCOPED_TRACE(name);
+    // Podman holds the images under the registry's name they were pulled by.
+    std::vector<std::string> names = images;
+    if (name == "podman") {
+      for (auto& i : names) {
+        i = reg() + "/" + i;
+        docker(host, "pull -q " + shell_quote(i));
+      }
+    }
+    save_from(dir, host, name, names);
+    const std::string project = unique("push-" + name + "-");
+    auto r = hpn_alone(dir, "push --archives " + name + " -r " + reg() + " -p " + project);
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("Summary: 2 successful, 0 failed"), std::string::npos) << r.out;
+    for (const auto& [target, digest] : reported(r.out)) pushed[target] = digest;
+    if (name == "d28c") {
+      // Layers stored compressed: the archive's own manifest went up, digest kept.
+      for (const auto& i : images) {
+        const std::string target = reg() + "/" + project + "/" + i.substr(i.find('/') + 1);
+        EXPECT_EQ(pushed[target], image_id(host, i)) << target << "\n" << r.out;
+      }
+    }
+  }
+  ASSERT_EQ(pushed.size(), 8u);
+  const std::vector<std::pair<std::string, std::string>> pullers = {{"docker20", env("HPN_TEST_DOCKER20_HOST")},
+                                                                    {"docker28", env("HPN_TEST_DOCKER28_HOST")},
+                                                                    {"docker28c", env("HPN_TEST_DOCKER28C_HOST")},
+                                                                    {"podman", env("HPN_TEST_PODMAN_HOST")}};
+  for (const auto& [name, host] : pullers) {
+    SCOPED_TRACE(name);
+    for (const auto& [target, digest] : pushed) {
+      docker(host, "pull -q " + shell_quote(target));
+      const std::string id = image_id(host, target);
+      const std::string image = target.substr(target.rfind('/') + 1);
+      const std::string want = name == "docker28c" ? digest : config_id["hpn-test/" + image];
+      EXPECT_EQ(id, want) << target;
+      docker(host, "rmi " + shell_quote(target));
+    }
+  }
+}
+
+TEST(RegistryPush, SecondRunUploadsNothingAndCostsOneRequestPerImage) {
+  TempDir dir;
+  save_from(dir, env("HPN_TEST_DOCKER20_HOST"), "a", {"hpn-test/small:1", "hpn-test/multi:1", "hpn-test/base:1"});
+  PrivateRegistry registry({}, "127.0.0.1", {}, /*seeded=*/false);
+  Proxy proxy(registry.host());
+  auto first = hpn_alone(dir, "push --archives a -r " + proxy.host());
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  // The three share the base layer: it went up once, the others mounted or found it.
+  const std::size_t patches = proxy.count(" PATCH ");
+  EXPECT_GE(patches, 1u);
+  EXPECT_LE(patches, 5u) << proxy.log();  // small: 1 layer of its own, multi: 3, base: 0 (the shared one once)
+  const std::size_t before = proxy.log().size();
+  auto second = hpn_alone(dir, "push --archives a -r " + proxy.host());
+  ASSERT_EQ(second.exit_code, 0) << second.out << second.err;
+  EXPECT_NE(second.out.find("(3 unchanged)"), std::string::npos) << second.out;
+  const std::string after = proxy.log().substr(before);
+  EXPECT_EQ(after.find("POST"), std::string::npos) << after;
+  EXPECT_EQ(after.find("PATCH"), std::string::npos) << after;
+  EXPECT_EQ(after.find("PUT"), std::string::npos) << after;
+  std::size_t lines = 0;
+  for (char c : after) lines += c == '\n';
+  EXPECT_EQ(lines, 4u) << "the /v2/ probe and one manifest request per image:\n" << after;
+}
+
+TEST(RegistryPush, DamagedArchivesAreRefusedBeforeAnyUpload) {
+  TempDir dir;
+  save_from(dir, env("HPN_TEST_DOCKER20_HOST"), "a", {"hpn-test/multi:1"});
+  save_from(dir, env("HPN_TEST_DOCKER20_HOST"), "b", {"hpn-test/small:1"});
+  const fs::path changed = dir / "a/hpn-test_multi_1.tar";
+  const fs::path cut = dir / "b/hpn-test_small_1.tar";
+  // One byte changed inside a layer: the sidecar no longer matches.
+  ASSERT_EQ(run_command("printf 'X' | dd of=" + shell_quote(changed.string()) +
+                        " bs=1 seek=3000000 conv=notrunc status=none").exit_code, 0);
+  // Cut in the middle of a layer, with no sidecar to tell.
+  fs::remove(fs::path(cut.string() + ".sha256"));
+  fs::resize_file(cut, fs::file_size(cut) / 2);
+  PrivateRegistry registry({}, "127.0.0.1", {}, /*seeded=*/false);
+  Proxy proxy(registry.host());
+  auto r = hpn_alone(dir, "push --archives a b -r " + proxy.host());
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("does not match its .sha256 sidecar"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("corrupt or truncated"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(cut.filename().string()), std::string::npos) << r.out;
+  EXPECT_EQ(proxy.count("POST"), 0u) << proxy.log();
+  EXPECT_EQ(proxy.count("PUT"), 0u) << proxy.log();
+}
+
+TEST(RegistryPush, TargetStoppedMidPushIsRetriedWithNothingHalfTagged) {
+  TempDir dir;
+  save_from(dir, env("HPN_TEST_DOCKER20_HOST"), "a", {env("HPN_TEST_LARGE_IMAGE")});
+  PrivateRegistry registry({}, "127.0.0.1", {}, /*seeded=*/false);
+  Proxy proxy(registry.host());
+  std::ofstream(dir / "config.yaml") << "runtime:\n  retry: {max_attempts: 8, delay: 500ms, max_delay: 1s}\n";
+  hpn::test::HpnRun how;
+  how.host = k_no_daemon;
+  how.exec = true;
+  const std::string cmd = hpn::test::hpn_command(
+      dir.path(), "push --log-level info --archives a -r " + proxy.host() + " >hpn.out 2>hpn.err", how);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Once the first layer is on its way, the registry goes away, and comes back.
+  ASSERT_TRUE(wait_for([&] { return proxy.count(" PATCH ") >= 1; }, 60s)) << proxy.log();
+  registry.kill();
+  std::this_thread::sleep_for(1500ms);
+  registry.start();
+  int status = 0;
+  ASSERT_TRUE(wait_for([&] { return waitpid(pid, &status, WNOHANG) == pid; }, 180s));
+  const std::string out = slurp(dir / "hpn.out"), err = slurp(dir / "hpn.err");
+  const std::string large = env("HPN_TEST_LARGE_IMAGE");
+  const std::string name = large.substr(large.rfind('/') + 1, large.find(':') - large.rfind('/') - 1);
+  ASSERT_TRUE(WIFEXITED(status)) << out << err;
+  if (WEXITSTATUS(status) == 0) {
+    EXPECT_NE(out.find("Summary: 1 successful"), std::string::npos) << out << err;
+    EXPECT_NE(served_digest(registry.host(), name, "1"), "");
+    const std::string d20 = env("HPN_TEST_DOCKER20_HOST");
+    const std::string pushed = registry.host() + "/" + name + ":1";
+    docker(d20, "pull -q " + shell_quote(pushed));
+    EXPECT_EQ(image_id(d20, pushed), image_id(d20, large));
+    docker(d20, "rmi " + shell_quote(pushed));
+  } else {
+    // Failed cleanly: no tag names a half-pushed image.
+    EXPECT_EQ(WEXITSTATUS(status), 1) << out << err;
+    EXPECT_EQ(served_digest(registry.host(), name, "1"), "") << out;
+  }
+}
+
+TEST(RegistryPush, ARegistryRefusingMountsGetsTheBlobsUploaded) {
+  // Token auth whose issuer grants only the first scope asked: a mount's source
+  // repository is refused, and the registry answers the mount with a plain upload.
+  TempDir issuer_dir;
+  Proc issuer;
+  issuer.pidfile = (issuer_dir / "pid").string();
+  issuer.start(shell_quote(helper()) + " token-issuer --one-scope --user hpnuser:right-pass --port-file " +
+                   shell_quote((issuer_dir / "port").string()) + " --cert " +
+                   shell_quote((issuer_dir / "cert.pem").string()) + " --log " +
+                   shell_quote((issuer_dir / "log").string()),
+               (issuer_dir / "out").string());
+  ASSERT_TRUE(wait_for([&] { return fs::exists(issuer_dir / "port"); }, 30s)) << slurp(issuer_dir / "out");
+  PrivateRegistry registry("auth:\n  token:\n    realm: http://127.0.0.1:" + slurp(issuer_dir / "port") +
+                               "/token\n    service: hpn-test-registry\n    issuer: hpn-test-issuer\n    rootcertbundle: " +
+                               (issuer_dir / "cert.pem").string() + "\n",
+                           "127.0.0.1", {}, /*seeded=*/false);
+  TempDir dir;
+  hpn::test::write_file(dir / "cfg/config.json",
+                        nlohmann::json{{"auths",
+                                        {{registry.host(),
+                                          {{"auth", run_command("printf %s hpnuser:right-pass | base64 -w0").out}}}}}}
+                            .dump());
+  const std::string creds = "DOCKER_CONFIG=" + shell_quote((dir / "cfg").string()) + " REGISTRY_AUTH_FILE=" +
+                            shell_quote((dir / "none/auth.json").string());
+  // The same image under two projects: the second asks to mount every blob.
+  save_from(dir, env("HPN_TEST_DOCKER20_HOST"), "a", {"hpn-test/multi:1"});
+  auto one = hpn_alone(dir, "push --archives a -r " + registry.host() + " -p one", creds);
+  ASSERT_EQ(one.exit_code, 0) << one.out << one.err;
+  auto two = hpn_alone(dir, "copy " + registry.host() + "/one/multi:1 -r " + registry.host() + " -p two", creds);
+  ASSERT_EQ(two.exit_code, 0) << two.out << two.err;
+  EXPECT_NE(two.out.find("5 blobs sent, 0 already there"), std::string::npos) << two.out;
+  EXPECT_NE(slurp(issuer_dir / "log").find("repository:one/multi:pull"), std::string::npos)
+      << "a mount was asked: " << slurp(issuer_dir / "log");
+  ASSERT_FALSE(reported(one.out).empty()) << one.out;
+  EXPECT_EQ(reported(two.out)[registry.host() + "/two/multi:1"], reported(one.out).begin()->second) << two.out;
+}
+
+TEST(RegistryCopy, CopiesKeepEveryDigestAndASecondRunUploadsNothing) {
+  TempDir dir;
+  ASSERT_EQ(run_command("htpasswd -Bbc " + shell_quote((dir / "htpasswd").string()) + " copyuser copy-pass").exit_code,
+            0);
+  PrivateRegistry target("auth:\n  htpasswd:\n    realm: hpn-basic\n    path: " + (dir / "htpasswd").string() + "\n",
+                         "127.0.0.1", {}, /*seeded=*/false);
+  Proxy proxy(target.host());
+  hpn::test::write_file(dir / "cfg/config.json",
+                        nlohmann::json{{"auths",
+                                        {{proxy.host(),
+                                          {{"auth", run_command("printf %s copyuser:copy-pass | base64 -w0").out}}}}}}
+                            .dump());
+  const std::string creds = "DOCKER_CONFIG=" + shell_quote((dir / "cfg").string()) + " REGISTRY_AUTH_FILE=" +
+                            shell_quote((dir / "none/auth.json").string());
+  const std::vector<std::string> repos = {"hpn-test/small", "hpn-test/multi", "hpn-test/large", "hpn-test/multiarch"};
+  std::string args = "copy -r " + proxy.host();
+  for (const auto& r : repos) args += " " + reg() + "/" + r + ":1";
+  auto first = hpn_alone(dir, args, creds);
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  for (const auto& r : repos) {
+    const std::string src = served_digest(reg(), r, "1");
+    ASSERT_NE(src, "") << r;
+    EXPECT_EQ(served_digest("copyuser:copy-pass@" + target.host(), r.substr(r.find('/') + 1), "1"), src) << r;
+  }
+  EXPECT_EQ(served_digest("copyuser:copy-pass@" + target.host(), "multiarch", "1"),
+            env("HPN_TEST_MULTIARCH_INDEX_DIGEST"));
+  const std::size_t before = proxy.log().size();
+  auto second = hpn_alone(dir, args, creds);
+  ASSERT_EQ(second.exit_code, 0) << second.out << second.err;
+  EXPECT_NE(second.out.find("(4 unchanged)"), std::string::npos) << second.out;
+  const std::string after = proxy.log().substr(before);
+  EXPECT_EQ(after.find("POST"), std::string::npos) << after;
+  EXPECT_EQ(after.find("PUT"), std::string::npos) << after;
+
+  // One platform of an index: the target names that manifest, and hpn says so.
+  auto arm = hpn_alone(dir, "copy --platform linux/arm64 -r " + proxy.host() + " -p arm " + reg() +
+                                "/hpn-test/multiarch:1", creds);
+  ASSERT_EQ(arm.exit_code, 0) << arm.out << arm.err;
+  EXPECT_NE(arm.out.find("only linux/arm64"), std::string::npos) << arm.out;
+  const std::string got = served_digest("copyuser:copy-pass@" + target.host(), "arm/multiarch", "1");
+  EXPECT_NE(got, env("HPN_TEST_MULTIARCH_INDEX_DIGEST"));
+  EXPECT_EQ(got, reported(arm.out).begin()->second);
+  auto m = run_command("curl -sf -u copyuser:copy-pass -H 'Accept: application/vnd.oci.image.manifest.v1+json' -H "
+                       "'Accept: application/vnd.docker.distribution.manifest.v2+json' http://" +
+                       target.host() + "/v2/arm/multiarch/manifests/1");
+  auto j = nlohmann::json::parse(m.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << m.out;
+  EXPECT_EQ(j["config"]["digest"], env("HPN_TEST_MULTIARCH_ARM64_CONFIG"));
+}

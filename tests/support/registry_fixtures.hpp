@@ -1,0 +1,117 @@
+// Registries and forwarders of a test's own, for the tests against real registries:
+// a docker-registry serving a copy of the open registry's storage (or an empty one),
+// the HTTP forwarder of support/bin/registry-helper in front of one (its log lists
+// every request), and background processes killed when the test ends.
+#pragma once
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "support/testenv.hpp"
+
+namespace hpn::test {
+
+using namespace std::chrono_literals;
+
+inline bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return cond();
+}
+
+inline std::string free_port() {
+  auto r = run_command(
+      "python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])'");
+  return r.out.substr(0, r.out.find('\n'));
+}
+
+inline std::string helper() { return env("HPN_TEST_SUPPORT_BIN") + "/registry-helper"; }
+
+// A process of our own in the background; killed by the destructor.
+struct Proc {
+  std::string pidfile;
+  void start(const std::string& cmd, const std::string& log) {
+    ASSERT_EQ(std::system(("setsid " + cmd + " >>" + shell_quote(log) + " 2>&1 & echo $! >" + shell_quote(pidfile)).c_str()),
+              0);
+  }
+  void kill9() { run_command("kill -9 $(cat " + shell_quote(pidfile) + ") 2>/dev/null; sleep 0.1"); }
+  ~Proc() {
+    if (!pidfile.empty()) kill9();
+  }
+};
+
+// The HTTP forwarder of registry-helper in front of `upstream`; its log lists each request.
+struct Proxy {
+  TempDir dir;
+  Proc proc;
+  std::string port;
+  explicit Proxy(const std::string& upstream, const std::string& extra = {}) {
+    proc.pidfile = (dir / "pid").string();
+    proc.start(shell_quote(helper()) + " proxy --upstream " + upstream + " --port-file " +
+                   shell_quote((dir / "port").string()) + " --log " + shell_quote((dir / "log").string()) + " " + extra,
+               (dir / "out").string());
+    EXPECT_TRUE(wait_for([&] { return std::filesystem::exists(dir / "port"); }, 20s)) << slurp(dir / "out");
+    port = slurp(dir / "port");
+  }
+  std::string host() const { return "127.0.0.1:" + port; }
+  std::string log() const { return slurp(dir / "log"); }
+  std::size_t count(const std::string& what) const {
+    const std::string l = log();
+    std::size_t n = 0;
+    for (auto p = l.find(what); p != std::string::npos; p = l.find(what, p + 1)) ++n;
+    return n;
+  }
+};
+
+// A docker-registry of our own, serving a copy of the open registry's storage.
+struct PrivateRegistry {
+  TempDir dir;
+  Proc proc;
+  std::string port = free_port();
+  std::string ip;
+  // `http_extra`: more keys of its http section (", tls: {...}").
+  // `seeded`: start with the test images (a copy of the open registry's storage),
+  // else empty.
+  explicit PrivateRegistry(const std::string& auth_yaml = {}, std::string listen_ip = "127.0.0.1",
+                           const std::string& http_extra = {}, bool seeded = true)
+      : ip(std::move(listen_ip)) {
+    const std::filesystem::path storage = std::filesystem::path(env("HPN_TESTENV_DIR")) / "registry";
+    if (seeded) {
+      EXPECT_EQ(run_command("cp -a " + shell_quote(storage.string()) + " " + shell_quote((dir / "data").string())).exit_code,
+                0);
+    } else {
+      std::filesystem::create_directories(dir / "data");
+    }
+    std::ofstream(dir / "reg.yml") << "version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\n"
+                                   << "storage: {filesystem: {rootdirectory: " << (dir / "data").string()
+                                   << "}}\nhttp: {addr: " << ip << ":" << port << http_extra << "}\n"
+                                   << auth_yaml;
+    proc.pidfile = (dir / "pid").string();
+    start();
+  }
+  void start() {
+    proc.start("docker-registry serve " + shell_quote((dir / "reg.yml").string()), (dir / "reg.log").string());
+    EXPECT_TRUE(wait_for([&] {
+      return run_command("curl -s -o /dev/null http://" + ip + ":" + port + "/v2/").exit_code == 0;
+    }, 20s)) << slurp(dir / "reg.log");
+  }
+  void kill() { proc.kill9(); }
+  std::string host() const { return ip + ":" + port; }
+  // The file holding blob `digest`.
+  std::filesystem::path blob_file(const std::string& digest) const {
+    const std::string hex = digest.substr(7);
+    return dir / "data/docker/registry/v2/blobs/sha256" / hex.substr(0, 2) / hex / "data";
+  }
+};
+
+}  // namespace hpn::test
