@@ -253,7 +253,7 @@ void add_shared_options(CLI::App& app, Options& o, unsigned which, const std::st
                      "api (default): the Engine API; cli: one docker/podman/nerdctl process per step, as Harpoon"));
   }
   if (which & s_registry) {
-    group(app.add_option("-r,--registry", o.registry, "Target registry for push (config registry, HPN_REGISTRY)"));
+    group(app.add_option("-r,--registry", o.registry, "Target registry for push and copy (config registry, HPN_REGISTRY)"));
   }
   if (which & s_v1) {
     app.add_option("-p,--project", o.project,

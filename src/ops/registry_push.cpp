@@ -30,6 +30,8 @@ constexpr std::size_t k_chunk = 256 << 10;
 // bounded pipe from the source's response into the target's upload.
 constexpr std::uint64_t k_small_blob = 4 << 20;
 constexpr std::size_t k_pipe_bytes = 8 << 20;
+// Blobs of one image copied side by side.
+constexpr std::size_t k_copy_lanes = 3;
 
 class TargetConnection final : public StoreConnection {
  public:
@@ -37,19 +39,23 @@ class TargetConnection final : public StoreConnection {
 
   registry::Fetcher& writer() { return get(writer_); }
   registry::Fetcher& reader() { return get(reader_); }
+  // More reader/writer pairs, for blobs of one image copied side by side; lane 0 is
+  // reader() and writer(). Kept for the worker's next images.
+  std::pair<registry::Fetcher*, registry::Fetcher*> lane(std::size_t i) {
+    if (i == 0) return {&reader(), &writer()};
+    while (lanes_.size() < i) lanes_.emplace_back();
+    auto& [r, w] = lanes_[i - 1];
+    return {&get(r), &get(w)};
+  }
 
   void watch(const std::atomic<bool>* flag) override {
     flag_ = flag;
-    for (auto* f : {writer_.get(), reader_.get()}) {
-      if (f != nullptr) f->watch(flag);
-    }
+    for (auto* f : all()) f->watch(flag);
   }
   void set_deadline(std::optional<std::chrono::steady_clock::time_point> deadline, std::string why) override {
     deadline_ = deadline;
     why_ = why;
-    for (auto* f : {writer_.get(), reader_.get()}) {
-      if (f != nullptr) f->set_deadline(deadline, why);
-    }
+    for (auto* f : all()) f->set_deadline(deadline, why);
   }
   Result<StoredImage> inspect(const std::string&) override { return unsupported(); }
   bool pulls_into() const override { return false; }
@@ -74,8 +80,21 @@ class TargetConnection final : public StoreConnection {
     }
     return *f;
   }
+  std::vector<registry::Fetcher*> all() {
+    std::vector<registry::Fetcher*> v;
+    for (auto* f : {writer_.get(), reader_.get()}) {
+      if (f != nullptr) v.push_back(f);
+    }
+    for (auto& [r, w] : lanes_) {
+      for (auto* f : {r.get(), w.get()}) {
+        if (f != nullptr) v.push_back(f);
+      }
+    }
+    return v;
+  }
   std::shared_ptr<registry::Client> client_;
   std::unique_ptr<registry::Fetcher> writer_, reader_;
+  std::vector<std::pair<std::unique_ptr<registry::Fetcher>, std::unique_ptr<registry::Fetcher>>> lanes_;
   const std::atomic<bool>* flag_ = nullptr;
   std::optional<std::chrono::steady_clock::time_point> deadline_;
   std::string why_;
@@ -350,13 +369,27 @@ Result<Descriptor> push_uncompressed(Shared& sh, registry::Fetcher& w, const ima
   std::uint64_t packed = 0;
   std::string out;
   std::size_t out_at = 0;
-  auto comp = archive::Compressor::open(codec, level, 1, [&](std::string_view bytes) -> Status {
+  auto take = [&](std::string_view bytes) -> Status {
     packed_hash.update(bytes);
     packed += bytes.size();
     out.append(bytes);
     return {};
-  });
-  if (!comp) return comp.error();
+  };
+  // gzip through zlib directly (stored blocks where nothing compresses); zstd
+  // through libarchive.
+  std::optional<archive::LayerGzip> gz;
+  std::optional<archive::Compressor> other;
+  if (codec == archive::Compression::gzip) {
+    auto g = archive::LayerGzip::open(level, take);
+    if (!g) return g.error();
+    gz.emplace(std::move(*g));
+  } else {
+    auto c = archive::Compressor::open(codec, level, 1, take);
+    if (!c) return c.error();
+    other.emplace(std::move(*c));
+  }
+  auto comp_write = [&](std::string_view b) { return gz ? gz->write(b) : other->write(b); };
+  auto comp_finish = [&] { return gz ? gz->finish() : other->finish(); };
   std::vector<char> in(k_chunk);
   bool ended = false;
   engine::Source body = [&](std::span<char> buf) -> Result<std::size_t> {
@@ -366,7 +399,7 @@ Result<Descriptor> push_uncompressed(Shared& sh, registry::Fetcher& w, const ima
       auto n = read(in);
       if (!n) return n.error();
       if (*n == 0) {
-        if (auto st = comp->finish(); !st) return st.error();
+        if (auto st = comp_finish(); !st) return st.error();
         ended = true;
         const std::string got = "sha256:" + raw_hash.hex_digest();
         if (got != diff_id) {
@@ -379,7 +412,7 @@ Result<Descriptor> push_uncompressed(Shared& sh, registry::Fetcher& w, const ima
       raw_hash.update(std::string_view(in.data(), *n));
       done += *n;
       if (progress) progress("uploading", done, 0);
-      if (auto st = comp->write(std::string_view(in.data(), *n)); !st) return st.error();
+      if (auto st = comp_write(std::string_view(in.data(), *n)); !st) return st.error();
     }
     const std::size_t n = std::min(buf.size(), out.size() - out_at);
     std::copy_n(out.data() + out_at, n, buf.data());
@@ -768,10 +801,9 @@ Result<Outcome> push_image(Shared& sh, TargetConnection& conn, const PushImage& 
 
 // ---- copying ----------------------------------------------------------------------
 
-Status copy_blob(Shared& sh, TargetConnection& conn, const image::Reference& src, const image::Reference& target,
-                 const Descriptor& d, Tally& tally, const ProgressFn& progress, std::uint64_t& done) {
-  auto& w = conn.writer();
-  auto& r = conn.reader();
+Status copy_blob(Shared& sh, registry::Fetcher& r, registry::Fetcher& w, const image::Reference& src,
+                 const image::Reference& target, const Descriptor& d, Tally& tally,
+                 const std::function<void(std::uint64_t)>& moved) {
   const std::string hint = host_of(src) == host_of(target) ? src.path : std::string();
   return ensure_blob(sh, w, target, d, hint, [&](const std::string& loc) -> Status {
     if (d.size <= k_small_blob) {
@@ -781,8 +813,7 @@ Status copy_blob(Shared& sh, TargetConnection& conn, const image::Reference& src
         return {};
       });
       if (!got) return got.error();
-      done += d.size;
-      progress("copying", done, 0);
+      moved(d.size);
       return w.put_blob(target, loc, d.digest, string_source(bytes));
     }
     Pipe pipe;
@@ -792,10 +823,7 @@ Status copy_blob(Shared& sh, TargetConnection& conn, const image::Reference& src
     });
     auto st = w.put_blob(target, loc, d.digest, [&](std::span<char> buf) -> Result<std::size_t> {
       auto n = pipe.pop(buf);
-      if (n && *n > 0) {
-        done += *n;
-        progress("copying", done, 0);
-      }
+      if (n && *n > 0) moved(*n);
       return n;
     });
     pipe.abort();
@@ -861,19 +889,59 @@ Result<Outcome> copy_image(Shared& sh, TargetConnection& conn, const image::Refe
       manifests.push_back(std::move(*m));
     }
   }
-  Tally tally;
-  std::uint64_t done = 0;
+  // Every blob once, the largest first, copied a few side by side.
+  std::vector<Descriptor> blobs;
+  std::set<std::string> seen;
   for (const auto& m : manifests) {
     if (!registry::is_image_manifest(m.media_type)) {
       return Error(ErrorKind::unsupported, src.original + ": " + m.digest + " is not an image manifest");
     }
     auto parsed = registry::parse_image_manifest(m.body, src.original + "@" + m.digest);
     if (!parsed) return parsed.error();
-    if (auto st = copy_blob(sh, conn, src, *target, parsed->config, tally, progress, done); !st) return st.error();
+    if (seen.insert(parsed->config.digest).second) blobs.push_back(parsed->config);
     for (const auto& l : parsed->layers) {
-      if (auto st = copy_blob(sh, conn, src, *target, l, tally, progress, done); !st) return st.error();
+      if (seen.insert(l.digest).second) blobs.push_back(l);
     }
   }
+  std::stable_sort(blobs.begin(), blobs.end(), [](const Descriptor& a, const Descriptor& b) { return a.size > b.size; });
+  std::mutex mu;  // progress, tally, first error
+  std::uint64_t done = 0;
+  Tally tally;
+  std::optional<Error> failed;
+  std::atomic<std::size_t> next{0};
+  auto run_lane = [&](std::size_t lane_no) {
+    auto [lr, lw] = conn.lane(lane_no);
+    Tally mine;
+    auto moved = [&](std::uint64_t n) {
+      std::lock_guard lock(mu);
+      done += n;
+      progress("copying", done, 0);
+    };
+    for (std::size_t k; (k = next.fetch_add(1)) < blobs.size();) {
+      {
+        std::lock_guard lock(mu);
+        if (failed) break;
+      }
+      if (auto st = copy_blob(sh, *lr, *lw, src, *target, blobs[k], mine, moved); !st) {
+        std::lock_guard lock(mu);
+        if (!failed) failed = st.error();
+        break;
+      }
+    }
+    std::lock_guard lock(mu);
+    tally.uploaded += mine.uploaded;
+    tally.blobs_sent += mine.blobs_sent;
+    tally.skipped += mine.skipped;
+    tally.mounted += mine.mounted;
+  };
+  {
+    const std::size_t lanes = std::min(blobs.size(), k_copy_lanes);
+    for (std::size_t i = 1; i < lanes; ++i) conn.lane(i);  // created here: one thread at a time
+    std::vector<std::jthread> helpers;
+    for (std::size_t i = 1; i < lanes; ++i) helpers.emplace_back(run_lane, i);
+    run_lane(0);
+  }
+  if (failed) return *failed;
   progress("tagging", done, 0);
   std::string pushed;
   if (index) {

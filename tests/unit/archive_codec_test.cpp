@@ -6,6 +6,7 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include "hpn/archive/archive_info.hpp"
 #include "support/testenv.hpp"
@@ -167,3 +168,76 @@ TEST(ArchiveInfo, NonArchiveIsRejectedWithTheName) {
   EXPECT_NE(info.error().message.find("junk.tar"), std::string::npos);
 }
 
+
+// ---- LayerGzip: gzip for layers pushed to registries --------------------------
+
+namespace {
+
+std::string layer_gzip(const std::string& data, int level = -1) {
+  std::string out;
+  auto gz = hpn::archive::LayerGzip::open(level, [&](std::string_view chunk) {
+    out.append(chunk);
+    return hpn::Status{};
+  });
+  EXPECT_TRUE(gz.ok());
+  for (std::size_t i = 0; i < data.size(); i += 100000) {
+    EXPECT_TRUE(gz->write(std::string_view(data).substr(i, 100000)).ok());
+  }
+  EXPECT_TRUE(gz->finish().ok());
+  return out;
+}
+
+// Decompressed with zlib itself (a gzip member, as runtimes read it).
+std::string gunzip(const std::string& gz) {
+  z_stream z{};
+  EXPECT_EQ(inflateInit2(&z, 15 + 16), Z_OK);
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz.data()));
+  z.avail_in = static_cast<uInt>(gz.size());
+  std::string out;
+  std::vector<char> buf(1 << 16);
+  int r = Z_OK;
+  while (r == Z_OK) {
+    z.next_out = reinterpret_cast<Bytef*>(buf.data());
+    z.avail_out = static_cast<uInt>(buf.size());
+    r = inflate(&z, Z_NO_FLUSH);
+    out.append(buf.data(), buf.size() - z.avail_out);
+  }
+  EXPECT_EQ(r, Z_STREAM_END);
+  EXPECT_EQ(z.avail_in, 0u) << "one member, nothing after it";
+  inflateEnd(&z);
+  return out;
+}
+
+}  // namespace
+
+TEST(LayerGzip, RandomAndTextStretchesComeBackByteForByteAndTheTextShrinks) {
+  std::mt19937 rng(11);
+  std::string data;
+  for (int part = 0; part < 6; ++part) {
+    for (int i = 0; i < 300000; ++i) {
+      data.push_back(part % 2 == 0 ? static_cast<char>(rng()) : "layer text "[i % 11]);
+    }
+  }
+  const std::string gz = layer_gzip(data);
+  ASSERT_GE(gz.size(), 10u);
+  EXPECT_EQ(static_cast<unsigned char>(gz[0]), 0x1f);
+  EXPECT_EQ(static_cast<unsigned char>(gz[1]), 0x8b);
+  EXPECT_EQ(gz.substr(4, 4), std::string(4, '\0')) << "mtime 0";
+  EXPECT_EQ(gunzip(gz), data);
+  // The random half is stored (about 900 kB), the text half nearly vanishes.
+  EXPECT_LT(gz.size(), 1000000u);
+  EXPECT_GT(gz.size(), 900000u);
+  EXPECT_EQ(layer_gzip(data), gz) << "the same input gives the same bytes";
+}
+
+TEST(LayerGzip, IncompressibleIsToldFromItsByteEntropy) {
+  std::mt19937 rng(3);
+  std::string random(65536, '\0');
+  for (auto& c : random) c = static_cast<char>(rng());
+  EXPECT_TRUE(hpn::archive::looks_incompressible(random));
+  EXPECT_FALSE(hpn::archive::looks_incompressible(std::string(65536, 'x')));
+  std::string words;
+  while (words.size() < 65536) words += "the quick brown fox jumps over the lazy dog 0123456789 ";
+  EXPECT_FALSE(hpn::archive::looks_incompressible(words));
+  EXPECT_FALSE(hpn::archive::looks_incompressible(random.substr(0, 100))) << "too short to tell";
+}

@@ -50,6 +50,31 @@ class Compressor {
   std::unique_ptr<Impl> impl_;
 };
 
+// gzip through zlib for layers compressed on their way to a registry: stretches that
+// do not compress (already compressed files, random bytes; told from a sample's byte
+// entropy) go into stored blocks instead of being searched for matches, which costs
+// a copy instead of a deflate pass. The output is one gzip member (mtime 0), the
+// same bytes for the same input and level.
+class LayerGzip {
+ public:
+  using Output = std::function<Status(std::string_view)>;
+  static Result<LayerGzip> open(int level, Output out);  // level -1: 1 (fastest)
+  LayerGzip(LayerGzip&&) noexcept;
+  LayerGzip& operator=(LayerGzip&&) noexcept;
+  ~LayerGzip();
+  Status write(std::string_view data);
+  Status finish();
+
+ private:
+  struct Impl;
+  explicit LayerGzip(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Whether `data` looks incompressible: the byte entropy of a sample of it is close to
+// 8 bits per byte.
+bool looks_incompressible(std::string_view data);
+
 // Reads a (possibly compressed) archive file and yields the decompressed tar bytes.
 class DecompressingReader {
  public:
