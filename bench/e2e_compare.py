@@ -608,7 +608,31 @@ class Bench:
         # The images must be in the daemon again for later scenarios.
         self.hpn_plain(["load", "-q", "-j", "4", out])
 
-    def copy_scenario(self, name, scratch, source, images, target, workers=(4,)):
+    @staticmethod
+    def upload_blobs(registry, blobs, parallel=8):
+        """POST + PUT each (digest, bytes) to registry, `parallel` at a time: the target's ingest alone."""
+        import http.client
+        import urllib.parse
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(item):
+            digest, data = item
+            c = http.client.HTTPConnection(registry, timeout=120)
+            c.request("POST", "/v2/hpn-floor/blobs/uploads/", body=b"")
+            r = c.getresponse()
+            r.read()
+            loc = urllib.parse.urlsplit(r.getheader("Location"))
+            path = loc.path + "?" + (loc.query + "&" if loc.query else "") + "digest=" + digest
+            c.request("PUT", path, body=data, headers={"Content-Type": "application/octet-stream"})
+            r = c.getresponse()
+            r.read()
+            if r.status != 201:
+                raise RuntimeError(f"floor upload of {digest}: HTTP {r.status}")
+            c.close()
+        with ThreadPoolExecutor(parallel) as pool:
+            list(pool.map(one, blobs))
+
+    def copy_scenario(self, name, scratch, source, images, target, workers=(4,), floor=False):
         remote = [f"{source}/{img}" for img in images]
         lst = os.path.join(self.work, "copy-list.txt")
         with open(lst, "w") as f:
@@ -619,6 +643,12 @@ class Bench:
         for j in workers:
             contenders.append((f"hpn copy -j {j}",
                                lambda j=j: self.hpn_plain(["copy", "-q", "-j", str(j), "-f", lst, "-r", dst])))
+        if floor:
+            # The target's own cost of taking the distinct blobs, sent from memory.
+            import urllib.request
+            blobs = [(d, urllib.request.urlopen(u).read()) for d, u in self.distinct_blobs(source, images)]
+            contenders.append(("floor: the blobs' uploads alone, 8 parallel",
+                               lambda: self.upload_blobs(dst, blobs)))
         self.measure(name, contenders, scratch.wipe, target, what=f"hpn copy -j {workers[-1]}")
 
     def push_rerun_scenario(self, name, scratch, images, limit_s):
@@ -852,7 +882,7 @@ def main():
                 if want("push-archives-mixed10"):
                     b.push_archives_scenario("push-archives-mixed10", scratch, mixed, 2.0)
                 if want("copy-mixed10"):
-                    b.copy_scenario("copy-mixed10", scratch, b.registry, mixed, 3.0)
+                    b.copy_scenario("copy-mixed10", scratch, b.registry, mixed, 3.0, floor=True)
                 if want("copy-proxy20"):
                     port = int(b.registry.rsplit(":", 1)[1])
                     proxy = DelayProxy(port, 0.050)
