@@ -315,3 +315,25 @@ TEST(RegistryCopy, CopiesKeepEveryDigestAndASecondRunUploadsNothing) {
   ASSERT_TRUE(j.is_object()) << m.out;
   EXPECT_EQ(j["config"]["digest"], env("HPN_TEST_MULTIARCH_ARM64_CONFIG"));
 }
+
+TEST(RegistryPush, ZstdLayersArePulledByDocker28AndPodmanWithTheImageId) {
+  TempDir dir;
+  save_from(dir, env("HPN_TEST_DOCKER20_HOST"), "a", {"hpn-test/multi:1"});
+  const std::string project = unique("zstd-");
+  auto r = hpn_alone(dir, "push --archives a --layer-compression zstd -r " + reg() + " -p " + project);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string target = reg() + "/" + project + "/multi:1";
+  auto m = run_command("curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' http://" + reg() + "/v2/" +
+                       project + "/multi/manifests/1");
+  auto j = nlohmann::json::parse(m.out, nullptr, false);
+  ASSERT_TRUE(j.is_object() && j.contains("layers")) << m.out;
+  EXPECT_EQ(j["mediaType"], "application/vnd.oci.image.manifest.v1+json");
+  for (const auto& l : j["layers"]) EXPECT_EQ(l["mediaType"], "application/vnd.oci.image.layer.v1.tar+zstd");
+  const std::string config = image_id(env("HPN_TEST_DOCKER20_HOST"), "hpn-test/multi:1");
+  for (const auto& host : {env("HPN_TEST_DOCKER28_HOST"), env("HPN_TEST_PODMAN_HOST")}) {
+    SCOPED_TRACE(host);
+    docker(host, "pull -q " + shell_quote(target));
+    EXPECT_EQ(image_id(host, target), config);
+    docker(host, "rmi " + shell_quote(target));
+  }
+}
