@@ -78,9 +78,23 @@ Result<Layout> scan_layout(const fs::path& path) {
   std::size_t kept = 0;
   archive_entry* e = nullptr;
   int r;
+  std::map<std::string, std::string> links;  // member -> the member it names
   while ((r = archive_read_next_header(a->get(), &e)) == ARCHIVE_OK) {
-    if (archive_entry_filetype(e) != AE_IFREG) continue;
     const std::string name = member_name(e);
+    // Docker's legacy layout writes a layer that two images share once and links the
+    // other's layer.tar to it (a symbolic link, relative to its directory).
+    if (archive_entry_filetype(e) == AE_IFLNK && archive_entry_symlink(e) != nullptr) {
+      fs::path target = fs::path(name).parent_path() / archive_entry_symlink(e);
+      links[name] = target.lexically_normal().generic_string();
+      continue;
+    }
+    if (archive_entry_hardlink(e) != nullptr) {
+      std::string target = archive_entry_hardlink(e);
+      while (target.rfind("./", 0) == 0) target.erase(0, 2);
+      links[name] = target;
+      continue;
+    }
+    if (archive_entry_filetype(e) != AE_IFREG) continue;
     const auto size = archive_entry_size(e);
     layout.sizes[name] = static_cast<std::uint64_t>(size);
     if (!worth_reading(name) || size > k_max_json_member || kept + static_cast<std::size_t>(size) > k_max_json_total) {
@@ -140,6 +154,7 @@ Result<Layout> scan_layout(const fs::path& path) {
     while (img.config_member.rfind("./", 0) == 0) img.config_member.erase(0, 2);
     for (auto& l : img.layer_members) {
       while (l.rfind("./", 0) == 0) l.erase(0, 2);
+      for (int hops = 0; hops < 8 && links.count(l) != 0; ++hops) l = links.at(l);
     }
     for (const auto& tag : img.tags) {
       // Docker names "nginx:1" as "docker.io/library/nginx:1" in index.json.

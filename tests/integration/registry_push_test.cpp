@@ -337,3 +337,32 @@ TEST(RegistryPush, ZstdLayersArePulledByDocker28AndPodmanWithTheImageId) {
     docker(host, "rmi " + shell_quote(target));
   }
 }
+
+TEST(RegistryPush, BundlesArePushedImageByImage) {
+  TempDir dir;
+  // Docker 20.10 links a layer two images share inside its bundle; the containerd
+  // store's bundle is an OCI layout with compressed layers.
+  const std::vector<std::string> three = {"hpn-test/small:1", "hpn-test/multi:1", "hpn-test/base:1"};
+  std::string args = "save --bundle b/d20.tar";
+  for (const auto& i : three) args += " " + i;
+  ASSERT_EQ(hpn::test::run_hpn(dir.path(), args, env("HPN_TEST_DOCKER20_HOST")).exit_code, 0);
+  ASSERT_EQ(hpn::test::run_hpn(dir.path(), "save --bundle c/d28c.tar hpn-test/small:1 hpn-test/multi:1",
+                               env("HPN_TEST_DOCKER28C_HOST"))
+                .exit_code,
+            0);
+  const std::string d20 = unique("bundle-d20-"), d28c = unique("bundle-d28c-");
+  auto a = hpn_alone(dir, "push --archives b/d20.tar -r " + reg() + " -p " + d20);
+  ASSERT_EQ(a.exit_code, 0) << a.out << a.err;
+  EXPECT_NE(a.out.find("Summary: 3 successful, 0 failed"), std::string::npos) << a.out;
+  auto c = hpn_alone(dir, "push --archives c -r " + reg() + " -p " + d28c);
+  ASSERT_EQ(c.exit_code, 0) << c.out << c.err;
+  EXPECT_NE(c.out.find("Summary: 2 successful, 0 failed"), std::string::npos) << c.out;
+  EXPECT_EQ(served_digest(reg(), d28c + "/multi", "1"), image_id(env("HPN_TEST_DOCKER28C_HOST"), "hpn-test/multi:1"));
+  const std::string host = env("HPN_TEST_DOCKER28_HOST");
+  for (const auto& i : three) {
+    const std::string target = reg() + "/" + d20 + "/" + i.substr(i.find('/') + 1);
+    docker(host, "pull -q " + shell_quote(target));
+    EXPECT_EQ(image_id(host, target), image_id(env("HPN_TEST_DOCKER20_HOST"), i)) << target;
+    docker(host, "rmi " + shell_quote(target));
+  }
+}
