@@ -38,26 +38,9 @@ static int push_archives(Context& ctx, const ops::PushSpec& target) {
     print_error("push --archives needs archive files or directories to push, e.g. hpn push --archives ./images -r REG");
     return k_exit_usage;
   }
-  auto files = archive::find_archives(ctx.opt.positional, ctx.opt.recursive);
-  if (!files) {
-    print_error(files.error());
-    return k_exit_usage;
-  }
-  if (files->empty()) {
-    std::string where;
-    for (const auto& i : ctx.opt.positional) where += (where.empty() ? "" : ", ") + i;
-    print_error("no archives (*.tar, *.tar.gz, *.tar.zst, *.tar.xz) in " + where +
-                (ctx.opt.recursive ? "" : "; use --recursive to look in subdirectories"));
-    return k_exit_failed;
-  }
-  for (const auto& input : ctx.opt.positional) {
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(input, ec)) continue;
-    if (auto st = archive::check_image_archive(input); !st) {
-      print_error(st.error());
-      return k_exit_usage;
-    }
-  }
+  int code = k_exit_failed;
+  auto files = find_input_archives(ctx, ctx.opt.positional, ctx.opt.recursive, code);
+  if (!files) return code;
   if (ctx.opt.dry_run) {
     std::vector<DryRunItem> items;
     for (const auto& f : *files) {

@@ -1,5 +1,8 @@
 #include "hpn/cli/common.hpp"
 
+#include "hpn/archive/archive_info.hpp"
+#include "hpn/archive/paths.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -183,6 +186,36 @@ registry::ClientOptions registry_options(const Context& ctx) {
   co.connect_timeout = ctx.opt.connect_timeout;
   co.retry = ctx.config.runtime.retry;
   return co;
+}
+
+std::optional<std::vector<std::filesystem::path>> find_input_archives(const Context& ctx,
+                                                                     const std::vector<std::string>& inputs,
+                                                                     bool recursive, int& exit_code) {
+  auto files = archive::find_archives(inputs, recursive);
+  if (!files) {
+    print_error(files.error());
+    exit_code = k_exit_usage;
+    return std::nullopt;
+  }
+  if (files->empty()) {
+    std::string where;
+    for (const auto& i : inputs) where += (where.empty() ? "" : ", ") + i;
+    print_error("no archives (*.tar, *.tar.gz, *.tar.zst, *.tar.xz) in " + where +
+                (recursive ? "" : "; use --recursive to look in subdirectories"));
+    exit_code = k_exit_failed;
+    return std::nullopt;
+  }
+  // Files named on the command line are checked before anything else is asked.
+  for (const auto& input : ctx.opt.positional) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(input, ec)) continue;
+    if (auto st = archive::check_image_archive(input); !st) {
+      print_error(st.error());
+      exit_code = k_exit_usage;
+      return std::nullopt;
+    }
+  }
+  return std::move(*files);
 }
 
 }  // namespace hpn::cli

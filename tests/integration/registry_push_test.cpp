@@ -29,27 +29,18 @@ using hpn::test::shell_quote;
 using hpn::test::slurp;
 using hpn::test::TempDir;
 using hpn::test::wait_for;
+using hpn::test::k_no_daemon;
+using hpn::test::hpn_alone;
 namespace fs = std::filesystem;
+
+using hpn::test::docker_at;
+using hpn::test::image_id_at;
 
 namespace {
 
-const char* k_no_daemon = "unix:///nonexistent/hpn-no-daemon.sock";
 
-CommandResult hpn_alone(const TempDir& dir, const std::string& args, const std::string& env_words = {}) {
-  hpn::test::HpnRun how;
-  how.host = k_no_daemon;
-  how.env = env_words;
-  return hpn::test::run_hpn(dir.path(), args, how);
-}
 
-std::string docker(const std::string& host, const std::string& args) {
-  return run_command("docker -H " + shell_quote(host) + " " + args + " 2>&1").out;
-}
 
-std::string image_id(const std::string& host, const std::string& ref) {
-  auto out = docker(host, "image inspect -f '{{.Id}}' " + shell_quote(ref));
-  return out.substr(0, out.find('\n'));
-}
 
 // The digest a registry serves for repo:tag ("" when none).
 std::string served_digest(const std::string& registry, const std::string& repo, const std::string& tag) {
@@ -96,7 +87,7 @@ TEST(RegistryPush, ArchivesOfEveryDaemonArePulledBackWithTheirImageId) {
                                                                    {"podman", env("HPN_TEST_PODMAN_HOST")}};
   // The config digest: the image ID of Docker's classic store and of Podman.
   std::map<std::string, std::string> config_id;
-  for (const auto& i : images) config_id[i] = image_id(env("HPN_TEST_DOCKER20_HOST"), i);
+  for (const auto& i : images) config_id[i] = image_id_at(env("HPN_TEST_DOCKER20_HOST"), i);
   std::map<std::string, std::string> pushed;  // target -> digest hpn reported
   for (const auto& [name, host] : makers) {
     SCOPED_TRACE(name);
@@ -105,7 +96,7 @@ TEST(RegistryPush, ArchivesOfEveryDaemonArePulledBackWithTheirImageId) {
     if (name == "podman") {
       for (auto& i : names) {
         i = reg() + "/" + i;
-        docker(host, "pull -q " + shell_quote(i));
+        docker_at(host, "pull -q " + shell_quote(i));
       }
     }
     save_from(dir, host, name, names);
@@ -118,7 +109,7 @@ TEST(RegistryPush, ArchivesOfEveryDaemonArePulledBackWithTheirImageId) {
       // Layers stored compressed: the archive's own manifest went up, digest kept.
       for (const auto& i : images) {
         const std::string target = reg() + "/" + project + "/" + i.substr(i.find('/') + 1);
-        EXPECT_EQ(pushed[target], image_id(host, i)) << target << "\n" << r.out;
+        EXPECT_EQ(pushed[target], image_id_at(host, i)) << target << "\n" << r.out;
       }
     }
   }
@@ -130,12 +121,12 @@ TEST(RegistryPush, ArchivesOfEveryDaemonArePulledBackWithTheirImageId) {
   for (const auto& [name, host] : pullers) {
     SCOPED_TRACE(name);
     for (const auto& [target, digest] : pushed) {
-      docker(host, "pull -q " + shell_quote(target));
-      const std::string id = image_id(host, target);
+      docker_at(host, "pull -q " + shell_quote(target));
+      const std::string id = image_id_at(host, target);
       const std::string image = target.substr(target.rfind('/') + 1);
       const std::string want = name == "docker28c" ? digest : config_id["hpn-test/" + image];
       EXPECT_EQ(id, want) << target;
-      docker(host, "rmi " + shell_quote(target));
+      docker_at(host, "rmi " + shell_quote(target));
     }
   }
 }
@@ -219,9 +210,9 @@ TEST(RegistryPush, TargetStoppedMidPushIsRetriedWithNothingHalfTagged) {
     EXPECT_NE(served_digest(registry.host(), name, "1"), "");
     const std::string d20 = env("HPN_TEST_DOCKER20_HOST");
     const std::string pushed = registry.host() + "/" + name + ":1";
-    docker(d20, "pull -q " + shell_quote(pushed));
-    EXPECT_EQ(image_id(d20, pushed), image_id(d20, large));
-    docker(d20, "rmi " + shell_quote(pushed));
+    docker_at(d20, "pull -q " + shell_quote(pushed));
+    EXPECT_EQ(image_id_at(d20, pushed), image_id_at(d20, large));
+    docker_at(d20, "rmi " + shell_quote(pushed));
   } else {
     // Failed cleanly: no tag names a half-pushed image.
     EXPECT_EQ(WEXITSTATUS(status), 1) << out << err;
@@ -232,27 +223,10 @@ TEST(RegistryPush, TargetStoppedMidPushIsRetriedWithNothingHalfTagged) {
 TEST(RegistryPush, ARegistryRefusingMountsGetsTheBlobsUploaded) {
   // Token auth whose issuer grants only the first scope asked: a mount's source
   // repository is refused, and the registry answers the mount with a plain upload.
-  TempDir issuer_dir;
-  Proc issuer;
-  issuer.pidfile = (issuer_dir / "pid").string();
-  issuer.start(shell_quote(helper()) + " token-issuer --one-scope --user hpnuser:right-pass --port-file " +
-                   shell_quote((issuer_dir / "port").string()) + " --cert " +
-                   shell_quote((issuer_dir / "cert.pem").string()) + " --log " +
-                   shell_quote((issuer_dir / "log").string()),
-               (issuer_dir / "out").string());
-  ASSERT_TRUE(wait_for([&] { return fs::exists(issuer_dir / "port"); }, 30s)) << slurp(issuer_dir / "out");
-  PrivateRegistry registry("auth:\n  token:\n    realm: http://127.0.0.1:" + slurp(issuer_dir / "port") +
-                               "/token\n    service: hpn-test-registry\n    issuer: hpn-test-issuer\n    rootcertbundle: " +
-                               (issuer_dir / "cert.pem").string() + "\n",
-                           "127.0.0.1", {}, /*seeded=*/false);
+  hpn::test::TokenIssuer issuer("--one-scope --user hpnuser:right-pass");
+  PrivateRegistry registry(issuer.registry_auth(), "127.0.0.1", {}, /*seeded=*/false);
   TempDir dir;
-  hpn::test::write_file(dir / "cfg/config.json",
-                        nlohmann::json{{"auths",
-                                        {{registry.host(),
-                                          {{"auth", run_command("printf %s hpnuser:right-pass | base64 -w0").out}}}}}}
-                            .dump());
-  const std::string creds = "DOCKER_CONFIG=" + shell_quote((dir / "cfg").string()) + " REGISTRY_AUTH_FILE=" +
-                            shell_quote((dir / "none/auth.json").string());
+  const std::string creds = hpn::test::credentials_env(dir, "cfg", registry.host(), "hpnuser:right-pass");
   // The same image under two projects: the second asks to mount every blob.
   save_from(dir, env("HPN_TEST_DOCKER20_HOST"), "a", {"hpn-test/multi:1"});
   auto one = hpn_alone(dir, "push --archives a -r " + registry.host() + " -p one", creds);
@@ -260,8 +234,8 @@ TEST(RegistryPush, ARegistryRefusingMountsGetsTheBlobsUploaded) {
   auto two = hpn_alone(dir, "copy " + registry.host() + "/one/multi:1 -r " + registry.host() + " -p two", creds);
   ASSERT_EQ(two.exit_code, 0) << two.out << two.err;
   EXPECT_NE(two.out.find("5 blobs sent, 0 already there"), std::string::npos) << two.out;
-  EXPECT_NE(slurp(issuer_dir / "log").find("repository:one/multi:pull"), std::string::npos)
-      << "a mount was asked: " << slurp(issuer_dir / "log");
+  EXPECT_NE(issuer.log().find("repository:one/multi:pull"), std::string::npos)
+      << "a mount was asked: " << issuer.log();
   ASSERT_FALSE(reported(one.out).empty()) << one.out;
   EXPECT_EQ(reported(two.out)[registry.host() + "/two/multi:1"], reported(one.out).begin()->second) << two.out;
 }
@@ -273,13 +247,7 @@ TEST(RegistryCopy, CopiesKeepEveryDigestAndASecondRunUploadsNothing) {
   PrivateRegistry target("auth:\n  htpasswd:\n    realm: hpn-basic\n    path: " + (dir / "htpasswd").string() + "\n",
                          "127.0.0.1", {}, /*seeded=*/false);
   Proxy proxy(target.host());
-  hpn::test::write_file(dir / "cfg/config.json",
-                        nlohmann::json{{"auths",
-                                        {{proxy.host(),
-                                          {{"auth", run_command("printf %s copyuser:copy-pass | base64 -w0").out}}}}}}
-                            .dump());
-  const std::string creds = "DOCKER_CONFIG=" + shell_quote((dir / "cfg").string()) + " REGISTRY_AUTH_FILE=" +
-                            shell_quote((dir / "none/auth.json").string());
+  const std::string creds = hpn::test::credentials_env(dir, "cfg", proxy.host(), "copyuser:copy-pass");
   const std::vector<std::string> repos = {"hpn-test/small", "hpn-test/multi", "hpn-test/large", "hpn-test/multiarch"};
   std::string args = "copy -r " + proxy.host();
   for (const auto& r : repos) args += " " + reg() + "/" + r + ":1";
@@ -329,12 +297,12 @@ TEST(RegistryPush, ZstdLayersArePulledByDocker28AndPodmanWithTheImageId) {
   ASSERT_TRUE(j.is_object() && j.contains("layers")) << m.out;
   EXPECT_EQ(j["mediaType"], "application/vnd.oci.image.manifest.v1+json");
   for (const auto& l : j["layers"]) EXPECT_EQ(l["mediaType"], "application/vnd.oci.image.layer.v1.tar+zstd");
-  const std::string config = image_id(env("HPN_TEST_DOCKER20_HOST"), "hpn-test/multi:1");
+  const std::string config = image_id_at(env("HPN_TEST_DOCKER20_HOST"), "hpn-test/multi:1");
   for (const auto& host : {env("HPN_TEST_DOCKER28_HOST"), env("HPN_TEST_PODMAN_HOST")}) {
     SCOPED_TRACE(host);
-    docker(host, "pull -q " + shell_quote(target));
-    EXPECT_EQ(image_id(host, target), config);
-    docker(host, "rmi " + shell_quote(target));
+    docker_at(host, "pull -q " + shell_quote(target));
+    EXPECT_EQ(image_id_at(host, target), config);
+    docker_at(host, "rmi " + shell_quote(target));
   }
 }
 
@@ -357,12 +325,12 @@ TEST(RegistryPush, BundlesArePushedImageByImage) {
   auto c = hpn_alone(dir, "push --archives c -r " + reg() + " -p " + d28c);
   ASSERT_EQ(c.exit_code, 0) << c.out << c.err;
   EXPECT_NE(c.out.find("Summary: 2 successful, 0 failed"), std::string::npos) << c.out;
-  EXPECT_EQ(served_digest(reg(), d28c + "/multi", "1"), image_id(env("HPN_TEST_DOCKER28C_HOST"), "hpn-test/multi:1"));
+  EXPECT_EQ(served_digest(reg(), d28c + "/multi", "1"), image_id_at(env("HPN_TEST_DOCKER28C_HOST"), "hpn-test/multi:1"));
   const std::string host = env("HPN_TEST_DOCKER28_HOST");
   for (const auto& i : three) {
     const std::string target = reg() + "/" + d20 + "/" + i.substr(i.find('/') + 1);
-    docker(host, "pull -q " + shell_quote(target));
-    EXPECT_EQ(image_id(host, target), image_id(env("HPN_TEST_DOCKER20_HOST"), i)) << target;
-    docker(host, "rmi " + shell_quote(target));
+    docker_at(host, "pull -q " + shell_quote(target));
+    EXPECT_EQ(image_id_at(host, target), image_id_at(env("HPN_TEST_DOCKER20_HOST"), i)) << target;
+    docker_at(host, "rmi " + shell_quote(target));
   }
 }

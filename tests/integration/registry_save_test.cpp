@@ -29,7 +29,12 @@ using hpn::test::run_command;
 using hpn::test::shell_quote;
 using hpn::test::slurp;
 using hpn::test::TempDir;
+using hpn::test::k_no_daemon;
+using hpn::test::hpn_alone;
 namespace fs = std::filesystem;
+
+using hpn::test::docker_at;
+using hpn::test::image_id_at;
 using Clock = std::chrono::steady_clock;
 using hpn::test::free_port;
 using hpn::test::helper;
@@ -40,7 +45,6 @@ using hpn::test::wait_for;
 
 namespace {
 
-const char* k_no_daemon = "unix:///nonexistent/hpn-no-daemon.sock";
 
 nlohmann::json manifest_of(const std::string& registry, const std::string& repo) {
   auto r = run_command("curl -sf -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' http://" +
@@ -48,21 +52,8 @@ nlohmann::json manifest_of(const std::string& registry, const std::string& repo)
   return nlohmann::json::parse(r.out, nullptr, false);
 }
 
-CommandResult save_run(const TempDir& dir, const std::string& args, const std::string& env_words = {}) {
-  hpn::test::HpnRun how;
-  how.host = k_no_daemon;
-  how.env = env_words;
-  return hpn::test::run_hpn(dir.path(), args, how);
-}
 
-std::string docker(const std::string& host, const std::string& args) {
-  return run_command("docker -H " + shell_quote(host) + " " + args + " 2>&1").out;
-}
 
-std::string image_id(const std::string& host, const std::string& ref) {
-  auto out = docker(host, "image inspect -f '{{.Id}}' " + shell_quote(ref));
-  return out.substr(0, out.find('\n'));
-}
 
 // Members of a tar file, in order.
 std::vector<std::string> members(const fs::path& tar) {
@@ -88,7 +79,7 @@ TEST(RegistrySave, EachArchiveLoadsIntoEveryDaemonAsItsPullGivesIt) {
                                          env("HPN_TEST_MULTIARCH_IMAGE")};
   std::string args = "save --source registry -p out";
   for (const auto& r : refs) args += " " + r;
-  auto saved = save_run(dir, args);
+  auto saved = hpn_alone(dir, args);
   ASSERT_EQ(saved.exit_code, 0) << saved.out << saved.err;
   EXPECT_NE(saved.out.find("Summary: 3 successful, 0 failed"), std::string::npos) << saved.out;
   for (const auto& f : files_in(dir / "out")) EXPECT_EQ(f.find(".part"), std::string::npos) << f;
@@ -101,17 +92,17 @@ TEST(RegistrySave, EachArchiveLoadsIntoEveryDaemonAsItsPullGivesIt) {
     SCOPED_TRACE(name);
     std::map<std::string, std::string> pulled;
     for (const auto& r : refs) {
-      docker(host, "pull -q " + shell_quote(r));
-      pulled[r] = image_id(host, r);
+      docker_at(host, "pull -q " + shell_quote(r));
+      pulled[r] = image_id_at(host, r);
       ASSERT_EQ(pulled[r].rfind("sha256:", 0), 0u) << r << ": " << pulled[r];
-      docker(host, "rmi " + shell_quote(r));
-      ASSERT_NE(image_id(host, r).rfind("sha256:", 0), 0u) << r << " still there before the load";
+      docker_at(host, "rmi " + shell_quote(r));
+      ASSERT_NE(image_id_at(host, r).rfind("sha256:", 0), 0u) << r << " still there before the load";
     }
     auto loaded = hpn::test::run_hpn(dir.path(), "load -p out", host);
     ASSERT_EQ(loaded.exit_code, 0) << loaded.out << loaded.err;
     for (const auto& r : refs) {
-      EXPECT_EQ(image_id(host, r), pulled[r]) << r;
-      docker(host, "rmi " + shell_quote(r));
+      EXPECT_EQ(image_id_at(host, r), pulled[r]) << r;
+      docker_at(host, "rmi " + shell_quote(r));
     }
   }
 }
@@ -121,14 +112,14 @@ TEST(RegistrySave, RerunIsUnchangedAtOneRequestPerImageAndDryRunNamesTheArchives
   Proxy proxy(reg());
   const std::string args = "save --source registry -p out " + proxy.host() + "/hpn-test/small:1 " + proxy.host() +
                            "/hpn-test/multi:1 " + proxy.host() + "/hpn-test/base:1";
-  auto dry = save_run(dir, args + " --dry-run --compress zstd");
+  auto dry = hpn_alone(dir, args + " --dry-run --compress zstd");
   ASSERT_EQ(dry.exit_code, 0) << dry.out << dry.err;
   EXPECT_NE(dry.out.find("out/127.0.0.1_" + proxy.port + "_hpn-test_small_1.tar\n"), std::string::npos) << dry.out;
   EXPECT_EQ(proxy.log(), "") << "a dry run asks no registry";
-  auto first = save_run(dir, args);
+  auto first = hpn_alone(dir, args);
   ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
   const std::size_t before = proxy.count("\n");  // requests of the first run
-  auto second = save_run(dir, args);
+  auto second = hpn_alone(dir, args);
   ASSERT_EQ(second.exit_code, 0) << second.out << second.err;
   EXPECT_NE(second.out.find("(3 unchanged)"), std::string::npos) << second.out;
   const std::string log = proxy.log();
@@ -152,7 +143,7 @@ TEST(RegistrySave, RerunIsUnchangedAtOneRequestPerImageAndDryRunNamesTheArchives
     f.seekp(2000);
     f.write("x", 1);
   }
-  auto third = save_run(dir, args);
+  auto third = hpn_alone(dir, args);
   ASSERT_EQ(third.exit_code, 0) << third.out << third.err;
   EXPECT_NE(third.out.find("(2 unchanged)"), std::string::npos) << third.out;
 }
@@ -163,7 +154,7 @@ TEST(RegistrySave, SharedLayersAreFetchedOnceAndABundleHoldsThemOnce) {
   const std::string base_layer = manifest_of(reg(), "hpn-test/base")["layers"][0]["digest"];
   const std::string images = proxy.host() + "/hpn-test/small:1 " + proxy.host() + "/hpn-test/multi:1 " +
                              proxy.host() + "/hpn-test/base:1";
-  auto saved = save_run(dir, "save -j 3 --source registry -p out " + images);
+  auto saved = hpn_alone(dir, "save -j 3 --source registry -p out " + images);
   ASSERT_EQ(saved.exit_code, 0) << saved.out << saved.err;
   EXPECT_EQ(proxy.count("GET /v2/hpn-test/") - proxy.count("/manifests/"), proxy.count("/blobs/"));
   EXPECT_EQ(proxy.count("/blobs/" + base_layer), 1u) << proxy.log();
@@ -175,7 +166,7 @@ TEST(RegistrySave, SharedLayersAreFetchedOnceAndABundleHoldsThemOnce) {
   EXPECT_FALSE(fs::exists(dir / ("out/.hpn-blobs." + std::to_string(0)))) << "scratch removed";
   for (const auto& f : files_in(dir / "out")) EXPECT_EQ(f.find(".hpn-blobs"), std::string::npos) << f;
 
-  auto bundle = save_run(dir, "save --source registry --bundle b/all.tar " + images);
+  auto bundle = hpn_alone(dir, "save --source registry --bundle b/all.tar " + images);
   ASSERT_EQ(bundle.exit_code, 0) << bundle.out << bundle.err;
   const auto m = members(dir / "b/all.tar");
   EXPECT_EQ(std::count(m.begin(), m.end(), "blobs/sha256/" + base_layer.substr(7)), 1);
@@ -187,8 +178,8 @@ TEST(RegistrySave, SharedLayersAreFetchedOnceAndABundleHoldsThemOnce) {
   ASSERT_EQ(loaded.exit_code, 0) << loaded.out << loaded.err;
   for (const char* name : {"small", "multi", "base"}) {
     const std::string r = proxy.host() + "/hpn-test/" + name + ":1";
-    EXPECT_EQ(image_id(host, r), image_id(host, "hpn-test/" + std::string(name) + ":1")) << r;
-    docker(host, "rmi " + shell_quote(r));
+    EXPECT_EQ(image_id_at(host, r), image_id_at(host, "hpn-test/" + std::string(name) + ":1")) << r;
+    docker_at(host, "rmi " + shell_quote(r));
   }
 }
 
@@ -203,7 +194,7 @@ TEST(RegistrySave, AlteredBlobFailsItsImageNamingTheBlobWhileTheOthersAreSaved) 
     f.write("altered!", 8);
   }
   const std::string small = registry.host() + "/hpn-test/small:1";
-  auto r = save_run(dir, "save --source registry -p out " + small + " " + registry.host() + "/hpn-test/base:1");
+  auto r = hpn_alone(dir, "save --source registry -p out " + small + " " + registry.host() + "/hpn-test/base:1");
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("\u2717 " + small), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("blob " + layer), std::string::npos) << r.out;
@@ -216,51 +207,34 @@ TEST(RegistrySave, AlteredBlobFailsItsImageNamingTheBlobWhileTheOthersAreSaved) 
 }
 
 TEST(RegistrySave, TokenRegistryServesPublicAnonymouslyPrivateWithCredentialsAndRefusesAWrongPassword) {
-  TempDir issuer_dir;
-  Proc issuer;
-  issuer.pidfile = (issuer_dir / "pid").string();
-  issuer.start(shell_quote(helper()) + " token-issuer --user hpnuser:right-pass --public hpn-test/small --port-file " +
-                   shell_quote((issuer_dir / "port").string()) + " --cert " +
-                   shell_quote((issuer_dir / "cert.pem").string()) + " --log " +
-                   shell_quote((issuer_dir / "log").string()),
-               (issuer_dir / "out").string());
-  ASSERT_TRUE(wait_for([&] { return fs::exists(issuer_dir / "port"); }, 30s)) << slurp(issuer_dir / "out");
-  PrivateRegistry registry("auth:\n  token:\n    realm: http://127.0.0.1:" + slurp(issuer_dir / "port") +
-                           "/token\n    service: hpn-test-registry\n    issuer: hpn-test-issuer\n    rootcertbundle: " +
-                           (issuer_dir / "cert.pem").string() + "\n");
+  hpn::test::TokenIssuer issuer("--user hpnuser:right-pass --public hpn-test/small");
+  PrivateRegistry registry(issuer.registry_auth());
   TempDir dir;
   const std::string empty_config = "DOCKER_CONFIG=" + shell_quote((dir / "none").string()) + " REGISTRY_AUTH_FILE=" +
                                    shell_quote((dir / "none/auth.json").string());
   const std::string pub = registry.host() + "/hpn-test/small:1";
   const std::string priv = registry.host() + "/hpn-test/multi:1";
-  auto anon = save_run(dir, "save --source registry -p out " + pub, empty_config);
+  auto anon = hpn_alone(dir, "save --source registry -p out " + pub, empty_config);
   EXPECT_EQ(anon.exit_code, 0) << anon.out << anon.err;
-  EXPECT_NE(slurp(issuer_dir / "log").find("token anonymous repository:hpn-test/small:pull"), std::string::npos);
-  auto denied = save_run(dir, "save --source registry -p out " + priv, empty_config);
+  EXPECT_NE(issuer.log().find("token anonymous repository:hpn-test/small:pull"), std::string::npos);
+  auto denied = hpn_alone(dir, "save --source registry -p out " + priv, empty_config);
   EXPECT_EQ(denied.exit_code, 1) << denied.out << denied.err;
   EXPECT_NE(denied.out.find("unauthorized"), std::string::npos) << denied.out;
 
   auto config_with = [&](const std::string& password) {
-    const fs::path cfg = dir / ("cfg-" + password);
-    hpn::test::write_file(cfg / "config.json",
-                          nlohmann::json{{"auths",
-                                          {{registry.host(),
-                                            {{"auth", run_command("printf %s hpnuser:" + password + " | base64 -w0").out}}}}}}
-                              .dump());
-    return "DOCKER_CONFIG=" + shell_quote(cfg.string()) + " REGISTRY_AUTH_FILE=" +
-           shell_quote((dir / "none/auth.json").string());
+    return hpn::test::credentials_env(dir, "cfg-" + password, registry.host(), "hpnuser:" + password);
   };
-  auto with = save_run(dir, "save --source registry -p out " + priv + " " + pub, config_with("right-pass"));
+  auto with = hpn_alone(dir, "save --source registry -p out " + priv + " " + pub, config_with("right-pass"));
   EXPECT_EQ(with.exit_code, 0) << with.out << with.err;
-  EXPECT_NE(slurp(issuer_dir / "log").find("token hpnuser repository:hpn-test/multi:pull"), std::string::npos);
+  EXPECT_NE(issuer.log().find("token hpnuser repository:hpn-test/multi:pull"), std::string::npos);
 
-  const std::string before = slurp(issuer_dir / "log");
-  auto wrong = save_run(dir, "save --source registry --force -p out " + priv, config_with("wrong-pass"));
+  const std::string before = issuer.log();
+  auto wrong = hpn_alone(dir, "save --source registry --force -p out " + priv, config_with("wrong-pass"));
   EXPECT_EQ(wrong.exit_code, 1) << wrong.out << wrong.err;
   EXPECT_NE(wrong.out.find("unauthorized"), std::string::npos) << wrong.out;
   EXPECT_NE(wrong.out.find("refused the credentials of hpnuser"), std::string::npos) << wrong.out;
   EXPECT_EQ(wrong.err.find("retrying"), std::string::npos) << wrong.err;
-  const std::string after = slurp(issuer_dir / "log").substr(before.size());
+  const std::string after = issuer.log().substr(before.size());
   EXPECT_EQ(after, "token refused hpnuser\n") << "asked once, not retried";
 }
 
@@ -272,19 +246,13 @@ TEST(RegistrySave, BasicAuthRegistryNeedsStoredCredentials) {
   const std::string ref = registry.host() + "/hpn-test/base:1";
   const std::string none = "DOCKER_CONFIG=" + shell_quote((dir / "none").string()) + " REGISTRY_AUTH_FILE=" +
                            shell_quote((dir / "none/auth.json").string());
-  auto without = save_run(dir, "save --source registry -p out " + ref, none);
+  auto without = hpn_alone(dir, "save --source registry -p out " + ref, none);
   EXPECT_EQ(without.exit_code, 1) << without.out << without.err;
   EXPECT_NE(without.out.find("asks for credentials and none are stored; log in with: hpn login " + registry.host()),
             std::string::npos)
       << without.out;
-  hpn::test::write_file(dir / "cfg/config.json",
-                        nlohmann::json{{"auths",
-                                        {{registry.host(),
-                                          {{"auth", run_command("printf %s basicuser:basic-pass | base64 -w0").out}}}}}}
-                            .dump());
-  auto with = save_run(dir, "save --source registry -p out " + ref,
-                  "DOCKER_CONFIG=" + shell_quote((dir / "cfg").string()) + " REGISTRY_AUTH_FILE=" +
-                      shell_quote((dir / "none/auth.json").string()));
+  const std::string creds = hpn::test::credentials_env(dir, "cfg", registry.host(), "basicuser:basic-pass");
+  auto with = hpn_alone(dir, "save --source registry -p out " + ref, creds);
   EXPECT_EQ(with.exit_code, 0) << with.out << with.err;
 }
 
@@ -296,7 +264,7 @@ TEST(RegistrySave, PlatformPicksTheImageOfAnIndex) {
   for (const auto& [platform, config] : want) {
     SCOPED_TRACE(platform);
     TempDir out;
-    auto r = save_run(dir, "save --source registry --platform " + platform + " -p " + shell_quote(out.path().string()) +
+    auto r = hpn_alone(dir, "save --source registry --platform " + platform + " -p " + shell_quote(out.path().string()) +
                           " " + ref);
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     const auto files = files_in(out.path());
@@ -306,19 +274,19 @@ TEST(RegistrySave, PlatformPicksTheImageOfAnIndex) {
     const auto index = member_json(out / files[0], "index.json");
     EXPECT_EQ(index["manifests"][0]["digest"], env("HPN_TEST_MULTIARCH_INDEX_DIGEST")) << index.dump();
     // Saved again for the other platform: the archive holds what was asked.
-    auto again = save_run(dir, "save --source registry --platform " + platform + " -p " +
+    auto again = hpn_alone(dir, "save --source registry --platform " + platform + " -p " +
                               shell_quote(out.path().string()) + " " + ref);
     EXPECT_NE(again.out.find("(1 unchanged)"), std::string::npos) << again.out;
   }
-  auto other = save_run(dir, "save --source registry --platform linux/amd64 -p same " + ref);
+  auto other = hpn_alone(dir, "save --source registry --platform linux/amd64 -p same " + ref);
   ASSERT_EQ(other.exit_code, 0);
-  auto switched = save_run(dir, "save --source registry --platform linux/arm64 -p same " + ref);
+  auto switched = hpn_alone(dir, "save --source registry --platform linux/arm64 -p same " + ref);
   EXPECT_EQ(switched.out.find("unchanged"), std::string::npos) << "another platform is saved anew: " << switched.out;
-  auto missing = save_run(dir, "save --source registry --platform linux/s390x -p out " + ref);
+  auto missing = hpn_alone(dir, "save --source registry --platform linux/s390x -p out " + ref);
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.out.find("has no image for linux/s390x (it has linux/amd64, linux/arm64/v8)"), std::string::npos)
       << missing.out;
-  auto bad = save_run(dir, "save --source registry --platform amd64 -p out " + ref);
+  auto bad = hpn_alone(dir, "save --source registry --platform amd64 -p out " + ref);
   EXPECT_EQ(bad.exit_code, 2) << bad.out << bad.err;
 }
 
@@ -359,12 +327,12 @@ TEST(RegistrySave, RegistryKilledMidBlobIsResumedOnceItIsBackOrFailsCleanly) {
   EXPECT_NE(proxy.log().find("/blobs/" + big + " bytes="), std::string::npos) << "resumed with a Range request";
   auto loaded = hpn::test::run_hpn(dir.path(), "load -q -p out", env("HPN_TEST_DOCKER20_HOST"));
   EXPECT_EQ(loaded.exit_code, 0) << loaded.out << loaded.err;
-  docker(env("HPN_TEST_DOCKER20_HOST"), "rmi " + shell_quote(large));
+  docker_at(env("HPN_TEST_DOCKER20_HOST"), "rmi " + shell_quote(large));
 
   // Down for good: the image fails as registry_unavailable, with nothing left behind.
   registry.kill();
   std::ofstream(dir / "config.yaml") << "runtime:\n  retry: {max_attempts: 2, delay: 100ms, max_delay: 200ms}\n";
-  auto down = save_run(dir, "save --source registry --force -p down " + large);
+  auto down = hpn_alone(dir, "save --source registry --force -p down " + large);
   EXPECT_EQ(down.exit_code, 1) << down.out << down.err;
   EXPECT_NE(down.out.find("registry_unavailable"), std::string::npos) << down.out;
   EXPECT_TRUE(files_in(dir / "down").empty());
@@ -374,7 +342,7 @@ TEST(RegistrySave, TooManyRequestsWaitsAsRetryAfterSays) {
   TempDir dir;
   Proxy proxy(reg(), "--refuse 1 --retry-after 2");
   const auto t0 = Clock::now();
-  auto r = save_run(dir, "save --log-level info --source registry -p out " + proxy.host() + "/hpn-test/base:1");
+  auto r = hpn_alone(dir, "save --log-level info --source registry -p out " + proxy.host() + "/hpn-test/base:1");
   const auto took = Clock::now() - t0;
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_GE(took, 2s);
@@ -387,11 +355,11 @@ TEST(RegistrySave, BlobCacheServesTheNextRunIsCheckedOnReadAndKeptToItsSize) {
   TempDir dir;
   Proxy proxy(reg());
   const std::string images = proxy.host() + "/hpn-test/small:1 " + proxy.host() + "/hpn-test/base:1";
-  auto first = save_run(dir, "save --source registry --cache cache -p out " + images);
+  auto first = hpn_alone(dir, "save --source registry --cache cache -p out " + images);
   ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
   const std::size_t fetched = proxy.count("/blobs/");
   EXPECT_EQ(fetched, 4u) << proxy.log();  // base layer, small's layer, two configs
-  auto second = save_run(dir, "save --source registry --cache cache --force -p out " + images);
+  auto second = hpn_alone(dir, "save --source registry --cache cache --force -p out " + images);
   ASSERT_EQ(second.exit_code, 0) << second.out << second.err;
   EXPECT_EQ(proxy.count("/blobs/"), fetched) << "every blob came from the cache";
   // A damaged cache entry is noticed, dropped and fetched again.
@@ -402,12 +370,12 @@ TEST(RegistrySave, BlobCacheServesTheNextRunIsCheckedOnReadAndKeptToItsSize) {
     f.seekp(100);
     f.write("damaged", 7);
   }
-  auto third = save_run(dir, "save --source registry --cache cache --force -p out " + images);
+  auto third = hpn_alone(dir, "save --source registry --cache cache --force -p out " + images);
   EXPECT_EQ(third.exit_code, 0) << third.out << third.err;
   EXPECT_EQ(proxy.count("/blobs/" + layer), 2u) << proxy.log();
   // Trimmed to save.cache_size after the run.
   std::ofstream(dir / "config.yaml") << "save:\n  cache_size: 1200K\n";
-  auto trimmed = save_run(dir, "save --source registry --cache cache --force -p out " + images);
+  auto trimmed = hpn_alone(dir, "save --source registry --cache cache --force -p out " + images);
   EXPECT_EQ(trimmed.exit_code, 0) << trimmed.out << trimmed.err;
   std::uintmax_t total = 0;
   for (const auto& f : files_in(dir / "cache")) total += fs::file_size(dir / "cache" / f);
@@ -420,16 +388,16 @@ TEST(RegistrySave, ProxiesFromTheEnvironmentAndTheConfigCarryTheRequests) {
   Proxy proxy(reg());  // also an HTTP proxy: absolute-form requests go on to the registry
   const std::string ref = reg() + "/hpn-test/base:1";
   const std::string no_exemption = "no_proxy= NO_PROXY= http_proxy= https_proxy= HTTPS_PROXY=";
-  auto by_env = save_run(dir, "save --source registry -p a " + ref, no_exemption + " HTTP_PROXY=http://" + proxy.host());
+  auto by_env = hpn_alone(dir, "save --source registry -p a " + ref, no_exemption + " HTTP_PROXY=http://" + proxy.host());
   EXPECT_EQ(by_env.exit_code, 0) << by_env.out << by_env.err;
   const std::size_t via_env = proxy.count("via-proxy");
   EXPECT_GE(via_env, 4u) << proxy.log();  // the probe, the manifest, the layer and the config
   std::ofstream(dir / "config.yaml") << "proxy: {enabled: true, http: \"http://" << proxy.host() << "\"}\n";
-  auto by_config = save_run(dir, "save --source registry -p b " + ref, no_exemption + " HTTP_PROXY=");
+  auto by_config = hpn_alone(dir, "save --source registry -p b " + ref, no_exemption + " HTTP_PROXY=");
   EXPECT_EQ(by_config.exit_code, 0) << by_config.out << by_config.err;
   EXPECT_GE(proxy.count("via-proxy"), via_env + 4) << proxy.log();
   const std::size_t before = proxy.count("via-proxy");
-  auto exempt = save_run(dir, "save --source registry -p c " + ref, "no_proxy= NO_PROXY=127.0.0.1 HTTP_PROXY=");
+  auto exempt = hpn_alone(dir, "save --source registry -p c " + ref, "no_proxy= NO_PROXY=127.0.0.1 HTTP_PROXY=");
   EXPECT_EQ(exempt.exit_code, 0) << exempt.out << exempt.err;
   EXPECT_EQ(proxy.count("via-proxy"), before) << "NO_PROXY exempts the registry";
 }
@@ -442,14 +410,8 @@ TEST(RegistrySave, RedirectsToBlobStorageCarryNoCredentials) {
   // The registry's blobs answer 307 to a blob store on another address (127.0.0.2),
   // which reaches the registry with credentials of its own.
   Proxy proxy(registry.host(), "--redirect-blobs --upstream-auth basicuser:basic-pass");
-  hpn::test::write_file(dir / "cfg/config.json",
-                        nlohmann::json{{"auths",
-                                        {{proxy.host(),
-                                          {{"auth", run_command("printf %s basicuser:basic-pass | base64 -w0").out}}}}}}
-                            .dump());
-  auto r = save_run(dir, "save --source registry -p out " + proxy.host() + "/hpn-test/small:1",
-                    "DOCKER_CONFIG=" + shell_quote((dir / "cfg").string()) + " REGISTRY_AUTH_FILE=" +
-                        shell_quote((dir / "none/auth.json").string()));
+  const std::string creds = hpn::test::credentials_env(dir, "cfg", proxy.host(), "basicuser:basic-pass");
+  auto r = hpn_alone(dir, "save --source registry -p out " + proxy.host() + "/hpn-test/small:1", creds);
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   std::istringstream in(proxy.log());
   std::size_t stored = 0, manifests_with_auth = 0;
@@ -506,7 +468,7 @@ TEST(RegistrySave, InterruptedSaveExits130AndLeavesNothingBehind) {
 
 TEST(RegistrySave, JsonEventsNameEachArchive) {
   TempDir dir;
-  auto r = save_run(dir, "save --source registry --output json -p out " + reg() + "/hpn-test/base:1 " + reg() +
+  auto r = hpn_alone(dir, "save --source registry --output json -p out " + reg() + "/hpn-test/base:1 " + reg() +
                              "/hpn-test/nonexistent:1");
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   std::size_t done = 0, failed = 0, summary = 0;
@@ -546,7 +508,7 @@ TEST(RegistrySave, TlsRegistryIsVerifiedWithCertsDAndGetsItsClientCertificate) {
                                (certs / "server.key").string() + ", clientcas: [" + (certs / "ca.crt").string() + "]}");
   TempDir dir;
   const std::string ref = registry.host() + "/hpn-test/base:1";
-  auto untrusted = save_run(dir, "save --source registry -p a " + ref);
+  auto untrusted = hpn_alone(dir, "save --source registry -p a " + ref);
   EXPECT_EQ(untrusted.exit_code, 1) << untrusted.out << untrusted.err;
   EXPECT_NE(untrusted.out.find("TLS"), std::string::npos) << untrusted.out;
   EXPECT_NE(untrusted.out.find("give its CA in /etc/docker/certs.d/HOST/ca.crt"), std::string::npos) << untrusted.out;
@@ -562,14 +524,14 @@ TEST(RegistrySave, TlsRegistryIsVerifiedWithCertsDAndGetsItsClientCertificate) {
   } remove{d};
   fs::create_directories(d);
   for (const char* f : {"ca.crt", "client.cert", "client.key"}) fs::copy_file(certs / f, d / f);
-  auto trusted = save_run(dir, "save --source registry -p b " + ref);
+  auto trusted = hpn_alone(dir, "save --source registry -p b " + ref);
   EXPECT_EQ(trusted.exit_code, 0) << trusted.out << trusted.err;
   EXPECT_EQ(files_in(dir / "b").size(), 2u);
 
   fs::remove(d / "client.cert");
   fs::remove(d / "client.key");
   std::ofstream(dir / "config.yaml") << "runtime:\n  retry: {max_attempts: 2, delay: 100ms, max_delay: 200ms}\n";
-  auto no_client = save_run(dir, "save --source registry -p c " + ref);
+  auto no_client = hpn_alone(dir, "save --source registry -p c " + ref);
   EXPECT_EQ(no_client.exit_code, 1) << "the registry asks for a client certificate: " << no_client.out;
   EXPECT_NE(no_client.out.find("put client.cert and client.key in /etc/docker/certs.d/" + registry.host()),
             std::string::npos)

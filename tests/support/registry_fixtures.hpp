@@ -114,4 +114,58 @@ struct PrivateRegistry {
   }
 };
 
+// hpn with DOCKER_HOST naming a socket that does not exist: no daemon takes part.
+inline constexpr const char* k_no_daemon = "unix:///nonexistent/hpn-no-daemon.sock";
+inline CommandResult hpn_alone(const TempDir& dir, const std::string& args, const std::string& env_words = {}) {
+  HpnRun how;
+  how.host = k_no_daemon;
+  how.env = env_words;
+  return run_hpn(dir.path(), args, how);
+}
+
+// The docker CLI against `host` (stdout and stderr).
+inline std::string docker_at(const std::string& host, const std::string& args) {
+  return run_command("docker -H " + shell_quote(host) + " " + args + " 2>&1").out;
+}
+
+// The ID `host` gives `ref` ("" or an error text when it has none).
+inline std::string image_id_at(const std::string& host, const std::string& ref) {
+  auto out = docker_at(host, "image inspect -f '{{.Id}}' " + shell_quote(ref));
+  return out.substr(0, out.find('\n'));
+}
+
+// The token issuer of registry-helper (Debian packages none): `options` as its
+// command line takes them (--user U:P, --public REPOS, --one-scope).
+struct TokenIssuer {
+  TempDir dir;
+  Proc proc;
+  explicit TokenIssuer(const std::string& options) {
+    proc.pidfile = (dir / "pid").string();
+    proc.start(shell_quote(helper()) + " token-issuer " + options + " --port-file " +
+                   shell_quote((dir / "port").string()) + " --cert " + shell_quote((dir / "cert.pem").string()) +
+                   " --log " + shell_quote((dir / "log").string()),
+               (dir / "out").string());
+    EXPECT_TRUE(wait_for([&] { return std::filesystem::exists(dir / "port"); }, 30s)) << slurp(dir / "out");
+  }
+  std::string log() const { return slurp(dir / "log"); }
+  // The auth section of a registry that takes this issuer's tokens.
+  std::string registry_auth() const {
+    return "auth:\n  token:\n    realm: http://127.0.0.1:" + slurp(dir / "port") +
+           "/token\n    service: hpn-test-registry\n    issuer: hpn-test-issuer\n    rootcertbundle: " +
+           (dir / "cert.pem").string() + "\n";
+  }
+};
+
+// Environment words for hpn: a docker config.json under `dir`/`name` holding
+// user:password for `host`, and no Podman auth file.
+inline std::string credentials_env(const TempDir& dir, const std::string& name, const std::string& host,
+                                   const std::string& user_password) {
+  const std::filesystem::path cfg = dir / name;
+  write_file(cfg / "config.json", "{\"auths\":{\"" + host + "\":{\"auth\":\"" +
+                                      run_command("printf %s " + shell_quote(user_password) + " | base64 -w0").out +
+                                      "\"}}}");
+  return "DOCKER_CONFIG=" + shell_quote(cfg.string()) + " REGISTRY_AUTH_FILE=" +
+         shell_quote((dir / "none/auth.json").string());
+}
+
 }  // namespace hpn::test

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -100,6 +101,13 @@ std::unique_ptr<ops::ImageStore> open_store(const Context& ctx, int& exit_code);
 // How hpn reaches registries itself (save --source registry, push --archives,
 // copy): credentials, insecure registries, proxies, timeouts and retries.
 registry::ClientOptions registry_options(const Context& ctx);
+
+// The archives in `inputs` (files, directories; subdirectories with `recursive`).
+// Prints the problem and sets `exit_code` when there are none, or when a file named
+// on the command line is not an image archive.
+std::optional<std::vector<std::filesystem::path>> find_input_archives(const Context& ctx,
+                                                                     const std::vector<std::string>& inputs,
+                                                                     bool recursive, int& exit_code);
 
 // The images to work on, from -f LIST and/or positional references. Prints every
 // problem (with line numbers) and returns nullopt when the batch must not start.
