@@ -248,47 +248,59 @@ struct Tally {
   std::size_t blobs_sent = 0, skipped = 0, mounted = 0;
 };
 
-// Make the blob `d` present in `target`'s repository: nothing when it is there,
-// a mount when another repository of the registry holds it (`mount_hint`: one
-// that may), else `upload(location)`.
+// Whether `digest` must be uploaded to `target`'s repository: nothing when it is
+// there (known to the batch, or HEAD), a mount when another repository of the
+// registry holds it (`mount_hint`: one that may), else the location of an upload
+// started. Refused mounts (declined, or 401 when the credentials may not read the
+// other repository) become plain uploads.
+Result<std::optional<std::string>> find_or_mount(Shared& sh, registry::Fetcher& w, const image::Reference& target,
+                                                 const std::string& digest, const std::string& mount_hint,
+                                                 Tally& tally) {
+  const std::string host = host_of(target);
+  if (sh.holds(host, digest, target.path)) {
+    ++tally.skipped;
+    return std::optional<std::string>{};
+  }
+  auto have = w.has_blob(target, digest);
+  if (!have) return have.error();
+  if (*have) {
+    sh.record(host, digest, target.path);
+    ++tally.skipped;
+    return std::optional<std::string>{};
+  }
+  std::string from = sh.holder(host, digest, target.path);
+  if (from.empty() && mount_hint != target.path) from = mount_hint;
+  auto started = w.start_upload(target, digest, from);
+  if (!started && !from.empty() && started.error().kind == ErrorKind::unauthorized) {
+    hpn::log::get("registry").debug("{}: mounting {} from {} refused ({}); uploading it", target.repository(), digest,
+                                    from, started.error().message);
+    from.clear();
+    started = w.start_upload(target, digest);
+  }
+  if (!started) return started.error();
+  if (!*started) {
+    sh.record(host, digest, target.path);
+    ++tally.mounted;
+    return std::optional<std::string>{};
+  }
+  if (!from.empty()) {
+    hpn::log::get("registry").debug("{}: the registry did not mount {} from {}; uploading it", target.repository(),
+                                    digest, from);
+  }
+  return started;
+}
+
+// Make the blob `d` present in `target`'s repository (see find_or_mount), uploading
+// it with `upload(location)` when needed; one worker at a time per blob.
 Status ensure_blob(Shared& sh, registry::Fetcher& w, const image::Reference& target, const Descriptor& d,
                    const std::string& mount_hint, const std::function<Status(const std::string&)>& upload,
                    Tally& tally) {
   const std::string host = host_of(target);
   auto hold = sh.claim(host + " " + d.digest);
-  if (sh.holds(host, d.digest, target.path)) {
-    ++tally.skipped;
-    return {};
-  }
-  auto have = w.has_blob(target, d.digest);
-  if (!have) return have.error();
-  if (*have) {
-    sh.record(host, d.digest, target.path);
-    ++tally.skipped;
-    return {};
-  }
-  std::string from = sh.holder(host, d.digest, target.path);
-  if (from.empty() && mount_hint != target.path) from = mount_hint;
-  auto started = w.start_upload(target, d.digest, from);
-  if (!started && !from.empty() && started.error().kind == ErrorKind::unauthorized) {
-    // A registry may refuse the mount outright when the credentials may not read the
-    // other repository: upload it instead.
-    hpn::log::get("registry").debug("{}: mounting {} from {} refused ({}); uploading it", target.repository(),
-                                    d.digest, from, started.error().message);
-    from.clear();
-    started = w.start_upload(target, d.digest);
-  }
-  if (!started) return started.error();
-  if (!*started) {
-    sh.record(host, d.digest, target.path);
-    ++tally.mounted;
-    return {};
-  }
-  if (!from.empty()) {
-    hpn::log::get("registry").debug("{}: the registry did not mount {} from {}; uploading it", target.repository(),
-                                    d.digest, from);
-  }
-  if (auto st = upload(**started); !st) return st;
+  auto location = find_or_mount(sh, w, target, d.digest, mount_hint, tally);
+  if (!location) return location.error();
+  if (!*location) return {};
+  if (auto st = upload(**location); !st) return st;
   sh.record(host, d.digest, target.path);
   ++tally.blobs_sent;
   tally.uploaded += d.size;
@@ -337,29 +349,10 @@ Result<Descriptor> push_uncompressed(Shared& sh, registry::Fetcher& w, const ima
   std::string location;
   if (before) {
     // Compressed earlier in the batch: skip it or mount it as any other blob.
-    if (sh.holds(host, before->digest, target.path)) {
-      ++tally.skipped;
-      return *before;
-    }
-    auto have = w.has_blob(target, before->digest);
-    if (!have) return have.error();
-    if (*have) {
-      sh.record(host, before->digest, target.path);
-      ++tally.skipped;
-      return *before;
-    }
-    const std::string from = sh.holder(host, before->digest, target.path);
-    auto started = w.start_upload(target, before->digest, from);
-    if (!started && !from.empty() && started.error().kind == ErrorKind::unauthorized) {
-      started = w.start_upload(target);  // the mount refused: upload it
-    }
-    if (!started) return started.error();
-    if (!*started) {
-      sh.record(host, before->digest, target.path);
-      ++tally.mounted;
-      return *before;
-    }
-    location = **started;
+    auto found = find_or_mount(sh, w, target, before->digest, {}, tally);
+    if (!found) return found.error();
+    if (!*found) return *before;
+    location = **found;
   } else {
     auto started = w.start_upload(target);
     if (!started) return started.error();
