@@ -762,23 +762,22 @@ Result<Outcome> push_image(Shared& sh, TargetConnection& conn, const PushImage& 
         else bodies.push_back(build_manifest(img.parts[p], layer_blobs[p], spec.layer_compression));
       }
       progress("tagging", done, 0);
+      std::string top = bodies[0].first, top_media = bodies[0].second;
       if (img.index) {
         for (const auto& [body, media] : bodies) {
           auto d = w.put_manifest(target, digest_of(body), media, body);
           if (!d) return d.error();
         }
-        auto d = w.put_manifest(target, target.tag, img.index_media, *img.index);
-        if (!d) return d.error();
-        pushed = *d;
-        continue;
+        top = *img.index;
+        top_media = img.index_media;
       }
-      auto d = w.put_manifest(target, target.tag, bodies[0].second, bodies[0].first);
+      auto d = w.put_manifest(target, target.tag, top_media, top);
       if (!d) return d.error();
       pushed = *d;
-      // Further tags of this repository name the same manifest.
+      // Further tags of this repository name the same manifest (or index).
       for (const auto& other : targets) {
         if (&other == &target || other.path != target.path) continue;
-        auto again = w.put_manifest(other, other.tag, bodies[0].second, bodies[0].first);
+        auto again = w.put_manifest(other, other.tag, top_media, top);
         if (!again) return again.error();
       }
     }
