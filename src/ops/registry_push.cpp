@@ -30,8 +30,8 @@ constexpr std::size_t k_chunk = 256 << 10;
 // bounded pipe from the source's response into the target's upload.
 constexpr std::uint64_t k_small_blob = 4 << 20;
 constexpr std::size_t k_pipe_bytes = 8 << 20;
-// Blobs of one image copied side by side.
-constexpr std::size_t k_copy_lanes = 3;
+// Blobs of one image moved side by side.
+constexpr std::size_t k_lanes = 3;
 
 class TargetConnection final : public StoreConnection {
  public:
@@ -307,13 +307,17 @@ Status ensure_blob(Shared& sh, registry::Fetcher& w, const image::Reference& tar
   return {};
 }
 
+// Counts bytes read from an archive or a source registry (for progress); may be
+// called from several threads.
+using MovedFn = std::function<void(std::uint64_t)>;
+
 // A source that reads a member and checks its size and digest at its end: an
 // error there aborts the upload before the registry commits it.
 engine::Source checked_member(const archive::MemberReader& read, const Descriptor& d, const std::string& what,
-                              const ProgressFn& progress, std::uint64_t& done) {
+                              const MovedFn& moved) {
   auto hash = std::make_shared<util::Sha256>();
   auto seen = std::make_shared<std::uint64_t>(0);
-  return [=, &read, &progress, &done](std::span<char> buf) -> Result<std::size_t> {
+  return [=, &read, &moved](std::span<char> buf) -> Result<std::size_t> {
     auto n = read(buf);
     if (!n) return n.error();
     if (*n == 0) {
@@ -326,8 +330,7 @@ engine::Source checked_member(const archive::MemberReader& read, const Descripto
     }
     hash->update(std::string_view(buf.data(), *n));
     *seen += *n;
-    done += *n;
-    if (progress) progress("uploading", done, 0);
+    moved(*n);
     return *n;
   };
 }
@@ -337,7 +340,7 @@ engine::Source checked_member(const archive::MemberReader& read, const Descripto
 Result<Descriptor> push_uncompressed(Shared& sh, registry::Fetcher& w, const image::Reference& target,
                                      const std::string& diff_id, const archive::MemberReader& read,
                                      const std::string& what, archive::Compression codec, int level,
-                                     const ProgressFn& progress, std::uint64_t& done, Tally& tally) {
+                                     const MovedFn& moved, Tally& tally) {
   const std::string host = host_of(target);
   const std::string key = host + " " + std::string(archive::to_string(codec)) + " " + diff_id;
   auto hold = sh.claim(key);
@@ -403,8 +406,7 @@ Result<Descriptor> push_uncompressed(Shared& sh, registry::Fetcher& w, const ima
         break;
       }
       raw_hash.update(std::string_view(in.data(), *n));
-      done += *n;
-      if (progress) progress("uploading", done, 0);
+      moved(*n);
       if (auto st = comp_write(std::string_view(in.data(), *n)); !st) return st.error();
     }
     const std::size_t n = std::min(buf.size(), out.size() - out_at);
@@ -428,6 +430,46 @@ Result<Descriptor> push_uncompressed(Shared& sh, registry::Fetcher& w, const ima
   ++tally.blobs_sent;
   tally.uploaded += packed;
   return d;
+}
+
+// Runs work(k, reader, writer, tally) for k = 0..count-1 on up to k_lanes lanes
+// of `conn` side by side (lane 0 on this thread, the others on threads of their
+// own). No item is started after a failure; the first failure is returned. The
+// lanes' tallies are added to `tally`.
+Status in_lanes(TargetConnection& conn, std::size_t count, Tally& tally,
+                const std::function<Status(std::size_t, registry::Fetcher&, registry::Fetcher&, Tally&)>& work) {
+  std::mutex mu;
+  std::optional<Error> failed;
+  std::atomic<std::size_t> next{0};
+  auto run_lane = [&](std::size_t lane_no) {
+    auto [lr, lw] = conn.lane(lane_no);
+    Tally mine;
+    for (std::size_t k; (k = next.fetch_add(1)) < count;) {
+      {
+        std::lock_guard lock(mu);
+        if (failed) break;
+      }
+      if (auto st = work(k, *lr, *lw, mine); !st) {
+        std::lock_guard lock(mu);
+        if (!failed) failed = st.error();
+        break;
+      }
+    }
+    std::lock_guard lock(mu);
+    tally.uploaded += mine.uploaded;
+    tally.blobs_sent += mine.blobs_sent;
+    tally.skipped += mine.skipped;
+    tally.mounted += mine.mounted;
+  };
+  const std::size_t lanes = std::min(count, k_lanes);
+  for (std::size_t i = 1; i < lanes; ++i) conn.lane(i);  // created here: one thread at a time
+  {
+    std::vector<std::jthread> helpers;
+    for (std::size_t i = 1; i < lanes; ++i) helpers.emplace_back(run_lane, i);
+    run_lane(0);
+  }
+  if (failed) return *failed;
+  return {};
 }
 
 // ---- pushing archives -----------------------------------------------------------
@@ -720,41 +762,64 @@ Result<Outcome> push_image(Shared& sh, TargetConnection& conn, const PushImage& 
         if (!st) return st.error();
         layer_blobs[p].resize(part.layers.size());
       }
-      // The layers, in the archive's order, one pass.
-      std::set<std::string> wanted;
+      // The layers. An uncompressed archive gives each layer its own read
+      // (libarchive seeks past the rest), so several go up side by side, the
+      // largest first; a compressed one is read in one pass.
+      std::map<std::string, const Part::Layer*> layer_of;  // member -> its first use
       for (const auto& part : img.parts) {
-        for (const auto& l : part.layers) wanted.insert(l.member);
+        for (const auto& l : part.layers) layer_of.emplace(l.member, &l);
       }
+      std::vector<std::set<std::string>> groups;
+      if (img.layout->compression == archive::Compression::none) {
+        std::vector<std::string> members;
+        for (const auto& [m, l] : layer_of) members.push_back(m);
+        auto size_of = [&](const std::string& m) {
+          auto it = img.layout->sizes.find(m);
+          return it == img.layout->sizes.end() ? std::uint64_t{0} : it->second;
+        };
+        std::stable_sort(members.begin(), members.end(),
+                         [&](const std::string& x, const std::string& y) { return size_of(x) > size_of(y); });
+        for (const auto& m : members) groups.push_back({m});
+      } else {
+        groups.emplace_back();
+        for (const auto& [m, l] : layer_of) groups.back().insert(m);
+      }
+      std::mutex mu;  // progress, `sent`
       std::map<std::string, Descriptor> sent;  // member -> blob
-      auto st = archive::stream_members(img.layout->path, wanted, [&](const std::string& member, std::uint64_t,
-                                                                       const archive::MemberReader& read) -> Status {
-        for (std::size_t p = 0; p < img.parts.size(); ++p) {
-          for (std::size_t i = 0; i < img.parts[p].layers.size(); ++i) {
-            const auto& l = img.parts[p].layers[i];
-            if (l.member != member) continue;
-            if (auto s = sent.find(member); s != sent.end()) {
-              layer_blobs[p][i] = s->second;
-              continue;
-            }
-            const std::string what = "layer " + member + " of " + file;
-            if (l.compressed) {
-              auto est = ensure_blob(sh, w, target, l.blob, {}, [&](const std::string& loc) {
-                return w.put_blob(target, loc, l.blob.digest, checked_member(read, l.blob, what, progress, done));
-              }, tally);
-              if (!est) return est;
-              layer_blobs[p][i] = l.blob;
-            } else {
-              auto d = push_uncompressed(sh, w, target, l.blob.digest, read, what, spec.layer_compression, spec.level,
-                                         progress, done, tally);
-              if (!d) return d.error();
-              layer_blobs[p][i] = *d;
-            }
-            sent[member] = layer_blobs[p][i];
+      const MovedFn moved = [&](std::uint64_t n) {
+        std::lock_guard lock(mu);
+        done += n;
+        if (progress) progress("uploading", done, 0);
+      };
+      auto st = in_lanes(conn, groups.size(), tally, [&](std::size_t k, registry::Fetcher&, registry::Fetcher& lw,
+                                                          Tally& t) -> Status {
+        return archive::stream_members(img.layout->path, groups[k], [&](const std::string& member, std::uint64_t,
+                                                                          const archive::MemberReader& read) -> Status {
+          const auto& l = *layer_of.at(member);
+          const std::string what = "layer " + member + " of " + file;
+          Descriptor d = l.blob;
+          if (l.compressed) {
+            auto est = ensure_blob(sh, lw, target, l.blob, {}, [&](const std::string& loc) {
+              return lw.put_blob(target, loc, l.blob.digest, checked_member(read, l.blob, what, moved));
+            }, t);
+            if (!est) return est;
+          } else {
+            auto pd = push_uncompressed(sh, lw, target, l.blob.digest, read, what, spec.layer_compression, spec.level,
+                                        moved, t);
+            if (!pd) return pd.error();
+            d = *pd;
           }
-        }
-        return {};
+          std::lock_guard lock(mu);
+          sent[member] = d;
+          return {};
+        });
       });
       if (!st) return st.error();
+      for (std::size_t p = 0; p < img.parts.size(); ++p) {
+        for (std::size_t i = 0; i < img.parts[p].layers.size(); ++i) {
+          layer_blobs[p][i] = sent.at(img.parts[p].layers[i].member);
+        }
+      }
       // Manifests last: an index's manifests by digest, then the index by tag.
       std::vector<std::pair<std::string, std::string>> bodies;  // body, media type
       for (std::size_t p = 0; p < img.parts.size(); ++p) {
@@ -795,7 +860,7 @@ Result<Outcome> push_image(Shared& sh, TargetConnection& conn, const PushImage& 
 
 Status copy_blob(Shared& sh, registry::Fetcher& r, registry::Fetcher& w, const image::Reference& src,
                  const image::Reference& target, const Descriptor& d, Tally& tally,
-                 const std::function<void(std::uint64_t)>& moved) {
+                 const MovedFn& moved) {
   const std::string hint = host_of(src) == host_of(target) ? src.path : std::string();
   return ensure_blob(sh, w, target, d, hint, [&](const std::string& loc) -> Status {
     if (d.size <= k_small_blob) {
@@ -896,44 +961,17 @@ Result<Outcome> copy_image(Shared& sh, TargetConnection& conn, const image::Refe
     }
   }
   std::stable_sort(blobs.begin(), blobs.end(), [](const Descriptor& a, const Descriptor& b) { return a.size > b.size; });
-  std::mutex mu;  // progress, tally, first error
+  std::mutex mu;  // progress
   std::uint64_t done = 0;
   Tally tally;
-  std::optional<Error> failed;
-  std::atomic<std::size_t> next{0};
-  auto run_lane = [&](std::size_t lane_no) {
-    auto [lr, lw] = conn.lane(lane_no);
-    Tally mine;
-    auto moved = [&](std::uint64_t n) {
-      std::lock_guard lock(mu);
-      done += n;
-      progress("copying", done, 0);
-    };
-    for (std::size_t k; (k = next.fetch_add(1)) < blobs.size();) {
-      {
-        std::lock_guard lock(mu);
-        if (failed) break;
-      }
-      if (auto st = copy_blob(sh, *lr, *lw, src, *target, blobs[k], mine, moved); !st) {
-        std::lock_guard lock(mu);
-        if (!failed) failed = st.error();
-        break;
-      }
-    }
+  const MovedFn moved = [&](std::uint64_t n) {
     std::lock_guard lock(mu);
-    tally.uploaded += mine.uploaded;
-    tally.blobs_sent += mine.blobs_sent;
-    tally.skipped += mine.skipped;
-    tally.mounted += mine.mounted;
+    done += n;
+    progress("copying", done, 0);
   };
-  {
-    const std::size_t lanes = std::min(blobs.size(), k_copy_lanes);
-    for (std::size_t i = 1; i < lanes; ++i) conn.lane(i);  // created here: one thread at a time
-    std::vector<std::jthread> helpers;
-    for (std::size_t i = 1; i < lanes; ++i) helpers.emplace_back(run_lane, i);
-    run_lane(0);
-  }
-  if (failed) return *failed;
+  auto st = in_lanes(conn, blobs.size(), tally, [&](std::size_t k, registry::Fetcher& lr, registry::Fetcher& lw,
+                                                     Tally& t) { return copy_blob(sh, lr, lw, src, *target, blobs[k], t, moved); });
+  if (!st) return st.error();
   progress("tagging", done, 0);
   std::string pushed;
   if (index) {

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <sstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -153,6 +154,39 @@ TEST(RegistryPush, SecondRunUploadsNothingAndCostsOneRequestPerImage) {
   std::size_t lines = 0;
   for (char c : after) lines += c == '\n';
   EXPECT_EQ(lines, 4u) << "the /v2/ probe and one manifest request per image:\n" << after;
+}
+
+TEST(RegistryPush, LayersOfOneUncompressedArchiveGoUpSideBySide) {
+  // Docker 20.10's archive of multi: three layers of its own (4, 8 and 16 MiB, half
+  // of each random), uncompressed. With one worker, the layers still overlap: the
+  // forwarder logs a request line when it arrives and "body PATCH N" once the
+  // whole body is in, so a second PATCH between them means two uploads at once.
+  TempDir dir;
+  save_from(dir, env("HPN_TEST_DOCKER20_HOST"), "a", {"hpn-test/multi:1"});
+  PrivateRegistry registry({}, "127.0.0.1", {}, /*seeded=*/false);
+  Proxy proxy(registry.host());
+  auto r = hpn_alone(dir, "push --archives -j 1 a -r " + proxy.host());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::istringstream log(proxy.log());
+  int in_flight = 0, most = 0;
+  for (std::string line; std::getline(log, line);) {
+    if (line.rfind("PATCH ", 0) == 0) most = std::max(most, ++in_flight);
+    if (line.rfind("body PATCH", 0) == 0) --in_flight;
+  }
+  EXPECT_GE(most, 2) << proxy.log();
+  EXPECT_EQ(in_flight, 0) << proxy.log();
+  // What went up is whole: Docker 28 pulls it with the archive's image ID.
+  auto targets = reported(r.out);
+  ASSERT_EQ(targets.size(), 1u) << r.out;
+  std::string pushed = targets.begin()->first;  // named through the forwarder: pulled from the registry
+  ASSERT_EQ(pushed.rfind(proxy.host(), 0), 0u) << pushed;
+  pushed = registry.host() + pushed.substr(proxy.host().size());
+  const std::string id = image_id_at(env("HPN_TEST_DOCKER20_HOST"), "hpn-test/multi:1");
+  ASSERT_EQ(id.rfind("sha256:", 0), 0u) << id;
+  docker_at(env("HPN_TEST_DOCKER28_HOST"), "rmi -f " + pushed);
+  const std::string pull = docker_at(env("HPN_TEST_DOCKER28_HOST"), "pull -q " + pushed);
+  EXPECT_EQ(image_id_at(env("HPN_TEST_DOCKER28_HOST"), pushed), id) << pull;
+  docker_at(env("HPN_TEST_DOCKER28_HOST"), "rmi -f " + pushed);
 }
 
 TEST(RegistryPush, DamagedArchivesAreRefusedBeforeAnyUpload) {
