@@ -87,6 +87,7 @@ std::string Response::header(const std::string& lower_name) const {
 }
 
 constexpr long k_receive_buffer_bytes = 128L * 1024;
+constexpr long k_send_buffer_bytes = 512L * 1024;
 
 struct Connection::Impl {
   Endpoint endpoint;
@@ -368,7 +369,13 @@ Result<Response> Connection::perform(const Request& req, const Sink& sink) {
     // A body (possibly empty) for each of these; PUT and PATCH go as a POST renamed.
     curl_easy_setopt(c, CURLOPT_POST, 1L);
     if (req.upload) {
-      raw_headers = curl_slist_append(raw_headers, "Transfer-Encoding: chunked");
+      if (req.upload_size) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(*req.upload_size));
+      } else {
+        raw_headers = curl_slist_append(raw_headers, "Transfer-Encoding: chunked");
+      }
+      // Large sends (libcurl's default is 64 KiB): fewer writes and reads on both ends.
+      curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, k_send_buffer_bytes);
       curl_easy_setopt(c, CURLOPT_READFUNCTION, &Impl::on_read);
       curl_easy_setopt(c, CURLOPT_READDATA, &s);
     } else {

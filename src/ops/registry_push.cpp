@@ -140,6 +140,7 @@ class Pipe {
     aborted_ = true;
     cv_.notify_all();
   }
+  // Waits for bytes, then takes as many as are there, up to the buffer's size.
   Result<std::size_t> pop(std::span<char> buf) {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return !chunks_.empty() || closed_; });
@@ -147,16 +148,20 @@ class Pipe {
       if (error_) return *error_;
       return std::size_t{0};
     }
-    auto& front = chunks_.front();
-    const std::size_t n = std::min(buf.size(), front.size() - offset_);
-    std::copy_n(front.data() + offset_, n, buf.data());
-    offset_ += n;
-    if (offset_ == front.size()) {
-      bytes_ -= front.size();
-      chunks_.pop_front();
-      offset_ = 0;
-      cv_.notify_all();
+    std::size_t n = 0;
+    while (n < buf.size() && !chunks_.empty()) {
+      auto& front = chunks_.front();
+      const std::size_t k = std::min(buf.size() - n, front.size() - offset_);
+      std::copy_n(front.data() + offset_, k, buf.data() + n);
+      n += k;
+      offset_ += k;
+      if (offset_ == front.size()) {
+        bytes_ -= front.size();
+        chunks_.pop_front();
+        offset_ = 0;
+      }
     }
+    cv_.notify_all();
     return n;
   }
 
@@ -311,8 +316,9 @@ Status ensure_blob(Shared& sh, registry::Fetcher& w, const image::Reference& tar
 // called from several threads.
 using MovedFn = std::function<void(std::uint64_t)>;
 
-// A source that reads a member and checks its size and digest at its end: an
-// error there aborts the upload before the registry commits it.
+// A source that reads a member and checks its size and digest: the bytes that would
+// complete the blob are held back unless it hashes to its digest, so a damaged
+// member aborts the upload before the registry can commit it.
 engine::Source checked_member(const archive::MemberReader& read, const Descriptor& d, const std::string& what,
                               const MovedFn& moved) {
   auto hash = std::make_shared<util::Sha256>();
@@ -320,16 +326,25 @@ engine::Source checked_member(const archive::MemberReader& read, const Descripto
   return [=, &read, &moved](std::span<char> buf) -> Result<std::size_t> {
     auto n = read(buf);
     if (!n) return n.error();
-    if (*n == 0) {
-      const std::string got = "sha256:" + hash->hex_digest();
-      if (*seen != d.size || got != d.digest) {
-        return Error(ErrorKind::invalid_argument, what + " does not match its digest " + d.digest +
-                                                      " (it hashes to " + got + "); the archive is damaged");
-      }
-      return std::size_t{0};
+    if (*n == 0 && *seen < d.size) {
+      return Error(ErrorKind::invalid_argument, what + " holds " + std::to_string(*seen) + " bytes, but its digest " +
+                                                    d.digest + " names " + std::to_string(d.size) +
+                                                    "; the archive is damaged");
+    }
+    if (*n == 0) return std::size_t{0};
+    if (*seen + *n > d.size) {
+      return Error(ErrorKind::invalid_argument, what + " is larger than the " + std::to_string(d.size) +
+                                                    " bytes its digest " + d.digest + " names; the archive is damaged");
     }
     hash->update(std::string_view(buf.data(), *n));
     *seen += *n;
+    if (*seen == d.size) {
+      const std::string got = "sha256:" + hash->hex_digest();
+      if (got != d.digest) {
+        return Error(ErrorKind::invalid_argument, what + " does not match its digest " + d.digest +
+                                                      " (it hashes to " + got + "); the archive is damaged");
+      }
+    }
     moved(*n);
     return *n;
   };
@@ -757,7 +772,7 @@ Result<Outcome> push_image(Shared& sh, TargetConnection& conn, const PushImage& 
         const auto& part = img.parts[p];
         Descriptor cfg{part.config_media, part.config_digest, part.config.size()};
         auto st = ensure_blob(sh, w, target, cfg, {}, [&](const std::string& loc) {
-          return w.put_blob(target, loc, cfg.digest, string_source(part.config));
+          return w.put_blob(target, loc, cfg.digest, cfg.size, string_source(part.config));
         }, tally);
         if (!st) return st.error();
         layer_blobs[p].resize(part.layers.size());
@@ -800,7 +815,7 @@ Result<Outcome> push_image(Shared& sh, TargetConnection& conn, const PushImage& 
           Descriptor d = l.blob;
           if (l.compressed) {
             auto est = ensure_blob(sh, lw, target, l.blob, {}, [&](const std::string& loc) {
-              return lw.put_blob(target, loc, l.blob.digest, checked_member(read, l.blob, what, moved));
+              return lw.put_blob(target, loc, l.blob.digest, l.blob.size, checked_member(read, l.blob, what, moved));
             }, t);
             if (!est) return est;
           } else {
@@ -871,20 +886,25 @@ Status copy_blob(Shared& sh, registry::Fetcher& r, registry::Fetcher& w, const i
       });
       if (!got) return got.error();
       moved(d.size);
-      return w.put_blob(target, loc, d.digest, string_source(bytes));
+      return w.put_blob(target, loc, d.digest, d.size, string_source(bytes));
     }
     Pipe pipe;
+    std::optional<Error> fetch_error;
     std::thread fetch([&] {
       auto got = r.blob(src, d, [&](std::string_view chunk) { return pipe.push(chunk); });
-      pipe.close(got ? std::nullopt : std::optional<Error>(got.error()));
+      if (!got) fetch_error = got.error();
+      pipe.close(fetch_error);
     });
-    auto st = w.put_blob(target, loc, d.digest, [&](std::span<char> buf) -> Result<std::size_t> {
+    auto st = w.put_blob(target, loc, d.digest, d.size, [&](std::span<char> buf) -> Result<std::size_t> {
       auto n = pipe.pop(buf);
       if (n && *n > 0) moved(*n);
       return n;
     });
     pipe.abort();
     fetch.join();
+    // The source's error names what went wrong there (the target, which checks the
+    // digest too, would only refuse the upload).
+    if (fetch_error && fetch_error->kind != ErrorKind::cancelled) return *fetch_error;
     return st;
   }, tally);
 }

@@ -736,11 +736,12 @@ Result<std::optional<std::string>> Fetcher::start_upload(const image::Reference&
 }
 
 Status Fetcher::put_blob(const image::Reference& ref, const std::string& location, const std::string& digest,
-                         const engine::Source& body) {
+                         std::uint64_t size, const engine::Source& body) {
   engine::Request req;
   req.method = "PUT";
   req.url = with_param(location, "digest", digest);
   req.upload = body;
+  req.upload_size = size;
   req.content_type = "application/octet-stream";
   auto r = send(ref, req, {}, {}, push_scope(ref));
   if (!r) return r.error().with_context("upload of blob " + digest + " to " + ref.repository());

@@ -212,6 +212,34 @@ TEST(RegistryPush, DamagedArchivesAreRefusedBeforeAnyUpload) {
   EXPECT_EQ(proxy.count("PUT"), 0u) << proxy.log();
 }
 
+TEST(RegistryPush, ADamagedCompressedLayerIsHeldBackBeforeTheRegistryCouldCommitIt) {
+  // Docker 28's containerd store saves layers compressed; they go up as they are,
+  // with their length known. One byte changed in the layer (the sidecar check
+  // turned off, so the upload starts): hpn must stop the body before its last
+  // bytes, with its own message; a registry given the whole body would refuse it
+  // with a digest error of its own instead.
+  TempDir dir;
+  save_from(dir, env("HPN_TEST_DOCKER28C_HOST"), "a", {"hpn-test/small:1"});
+  const fs::path file = dir / "a/hpn-test_small_1.tar";
+  auto flip = run_command(
+      "python3 -c 'import sys, tarfile\n"
+      "t = tarfile.open(sys.argv[1])\n"
+      "m = max((m for m in t.getmembers() if m.isfile()), key=lambda m: m.size)\n"
+      "f = open(sys.argv[1], \"r+b\"); f.seek(m.offset_data + m.size // 2); b = f.read(1)\n"
+      "f.seek(m.offset_data + m.size // 2); f.write(bytes([b[0] ^ 0xff])); print(m.name, m.size)' " +
+      shell_quote(file.string()));
+  ASSERT_EQ(flip.exit_code, 0) << flip.out << flip.err;
+  ASSERT_NE(flip.out.find("blobs/sha256/"), std::string::npos) << flip.out;
+  PrivateRegistry registry({}, "127.0.0.1", {}, /*seeded=*/false);
+  Proxy proxy(registry.host());
+  auto r = hpn_alone(dir, "push --archives --skip-verify a -r " + proxy.host() + " -p damaged");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("does not match its digest"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("the archive is damaged"), std::string::npos) << r.out;
+  EXPECT_EQ(proxy.count("/manifests/small"), 0u) << proxy.log();
+  EXPECT_EQ(served_digest(registry.host(), "damaged/small", "1"), "");
+}
+
 TEST(RegistryPush, TargetStoppedMidPushIsRetriedWithNothingHalfTagged) {
   TempDir dir;
   save_from(dir, env("HPN_TEST_DOCKER20_HOST"), "a", {env("HPN_TEST_LARGE_IMAGE")});

@@ -40,7 +40,10 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> query;  // escaped by perform()
   std::vector<std::string> headers;                        // "Name: value"; never logged
   std::optional<std::string> body;                         // small bodies (JSON)
-  Source upload;                                           // streamed body (chunked)
+  Source upload;                                           // streamed body
+  // The streamed body's length when known beforehand (sent as Content-Length);
+  // otherwise the body goes chunked.
+  std::optional<std::uint64_t> upload_size;
   std::string content_type;
   std::chrono::milliseconds timeout{0};  // whole request; 0 = none
   // A registry request: the absolute URL (scheme://host[:port]/path) instead of the

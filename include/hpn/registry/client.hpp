@@ -107,10 +107,11 @@ class Fetcher {
   // location when it declined (registries may refuse mounts; the caller uploads).
   Result<std::optional<std::string>> start_upload(const image::Reference& ref, const std::string& digest = {},
                                                   const std::string& mount_from = {});
-  // Stream the blob `digest` to an upload started by start_upload, and commit it
-  // (one PUT with the body). Not retried here: `body` cannot be read twice.
+  // Stream the blob `digest` of `size` bytes to an upload started by start_upload,
+  // and commit it (one PUT with the body). Not retried here: `body` cannot be read
+  // twice.
   Status put_blob(const image::Reference& ref, const std::string& location, const std::string& digest,
-                  const engine::Source& body);
+                  std::uint64_t size, const engine::Source& body);
   // Stream bytes whose digest is known only at their end (a layer compressed on the
   // fly): PATCH the body, then commit with the digest `digest_after()` gives.
   Status upload_blob(const image::Reference& ref, const std::string& location, const engine::Source& body,
