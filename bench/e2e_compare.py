@@ -47,6 +47,11 @@ Stress cases (Docker 20.10 and Docker 28 classic, against the CLI loop, with hpn
 peak RSS and the machine's CPU utilisation while each contender runs):
   stress-small100 / stress-large5    100 small images / 5 images of about 250 MB
 
+The registry scenarios also print the CPU seconds per run of each contender's own
+processes and of the registries serving them, and how many of the machine's CPU
+seconds the target time leaves: where the registries alone use more, no client can
+reach the target on this machine.
+
 With --baseline OTHER_HPN every hpn row of every scenario runs twice, with this hpn
 and with OTHER_HPN, alternating, and a closing table gives each row's time against
 the baseline's (target: no row more than 3% slower).
@@ -565,7 +570,8 @@ class Bench:
             if through_docker:
                 self.rmi(remote)
         best = f"hpn save --source registry -j {workers[-1]}"
-        times = self.measure(name, contenders, setup, target, what=best)
+        times = self.measure(name, contenders, setup, target, what=best,
+                             servers={"registry": testenv_registry_pid} if registry == self.registry else None)
         if floor:
             ratio = statistics.median(times[contenders[-1][0]]) / statistics.median(times[best])
             verdict = "PASS" if ratio >= 1 / floor else "MISS"
