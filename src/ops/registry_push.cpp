@@ -257,10 +257,12 @@ struct Tally {
 // there (known to the batch, or HEAD), a mount when another repository of the
 // registry holds it (`mount_hint`: one that may), else the location of an upload
 // started. Refused mounts (declined, or 401 when the credentials may not read the
-// other repository) become plain uploads.
+// other repository) become plain uploads. `before_upload`, when given, is called
+// once the blob is known to be needed and no mount is tried, just before the
+// upload is started (a copy starts its source's GET there, beside the POST).
 Result<std::optional<std::string>> find_or_mount(Shared& sh, registry::Fetcher& w, const image::Reference& target,
                                                  const std::string& digest, const std::string& mount_hint,
-                                                 Tally& tally) {
+                                                 Tally& tally, const std::function<void()>& before_upload = {}) {
   const std::string host = host_of(target);
   if (sh.holds(host, digest, target.path)) {
     ++tally.skipped;
@@ -275,6 +277,7 @@ Result<std::optional<std::string>> find_or_mount(Shared& sh, registry::Fetcher& 
   }
   std::string from = sh.holder(host, digest, target.path);
   if (from.empty() && mount_hint != target.path) from = mount_hint;
+  if (from.empty() && before_upload) before_upload();
   auto started = w.start_upload(target, digest, from);
   if (!started && !from.empty() && started.error().kind == ErrorKind::unauthorized) {
     hpn::log::get("registry").debug("{}: mounting {} from {} refused ({}); uploading it", target.repository(), digest,
@@ -299,10 +302,10 @@ Result<std::optional<std::string>> find_or_mount(Shared& sh, registry::Fetcher& 
 // it with `upload(location)` when needed; one worker at a time per blob.
 Status ensure_blob(Shared& sh, registry::Fetcher& w, const image::Reference& target, const Descriptor& d,
                    const std::string& mount_hint, const std::function<Status(const std::string&)>& upload,
-                   Tally& tally) {
+                   Tally& tally, const std::function<void()>& before_upload = {}) {
   const std::string host = host_of(target);
   auto hold = sh.claim(host + " " + d.digest);
-  auto location = find_or_mount(sh, w, target, d.digest, mount_hint, tally);
+  auto location = find_or_mount(sh, w, target, d.digest, mount_hint, tally, before_upload);
   if (!location) return location.error();
   if (!*location) return {};
   if (auto st = upload(**location); !st) return st;
@@ -873,40 +876,75 @@ Result<Outcome> push_image(Shared& sh, TargetConnection& conn, const PushImage& 
 
 // ---- copying ----------------------------------------------------------------------
 
-Status copy_blob(Shared& sh, registry::Fetcher& r, registry::Fetcher& w, const image::Reference& src,
-                 const image::Reference& target, const Descriptor& d, Tally& tally,
-                 const MovedFn& moved) {
-  const std::string hint = host_of(src) == host_of(target) ? src.path : std::string();
-  return ensure_blob(sh, w, target, d, hint, [&](const std::string& loc) -> Status {
-    if (d.size <= k_small_blob) {
-      std::string bytes;
-      auto got = r.blob(src, d, [&](std::string_view chunk) -> Status {
-        bytes.append(chunk);
-        return {};
+// A blob's GET from the source on a thread of its own: into memory for a small
+// blob, else into a bounded pipe that the target's upload drains.
+class SourceFetch {
+ public:
+  SourceFetch(registry::Fetcher& r, const image::Reference& src, const Descriptor& d) : small_(d.size <= k_small_blob) {
+    thread_ = std::thread([this, &r, &src, d] {
+      auto got = r.blob(src, d, [this](std::string_view chunk) -> Status {
+        if (small_) {
+          bytes_.append(chunk);
+          return {};
+        }
+        return pipe_.push(chunk);
       });
-      if (!got) return got.error();
+      if (!got) error_ = got.error();
+      pipe_.close(error_);
+    });
+  }
+  ~SourceFetch() {
+    pipe_.abort();
+    if (thread_.joinable()) thread_.join();
+  }
+  SourceFetch(const SourceFetch&) = delete;
+  SourceFetch& operator=(const SourceFetch&) = delete;
+
+  // Upload what the source sends to `loc`.
+  Status put(registry::Fetcher& w, const image::Reference& target, const std::string& loc, const Descriptor& d,
+             const MovedFn& moved) {
+    Status st;
+    if (small_) {
+      thread_.join();
+      if (error_) return *error_;
       moved(d.size);
-      return w.put_blob(target, loc, d.digest, d.size, string_source(bytes));
+      st = w.put_blob(target, loc, d.digest, d.size, string_source(bytes_));
+    } else {
+      st = w.put_blob(target, loc, d.digest, d.size, [&](std::span<char> buf) -> Result<std::size_t> {
+        auto n = pipe_.pop(buf);
+        if (n && *n > 0) moved(*n);
+        return n;
+      });
+      pipe_.abort();
+      thread_.join();
     }
-    Pipe pipe;
-    std::optional<Error> fetch_error;
-    std::thread fetch([&] {
-      auto got = r.blob(src, d, [&](std::string_view chunk) { return pipe.push(chunk); });
-      if (!got) fetch_error = got.error();
-      pipe.close(fetch_error);
-    });
-    auto st = w.put_blob(target, loc, d.digest, d.size, [&](std::span<char> buf) -> Result<std::size_t> {
-      auto n = pipe.pop(buf);
-      if (n && *n > 0) moved(*n);
-      return n;
-    });
-    pipe.abort();
-    fetch.join();
     // The source's error names what went wrong there (the target, which checks the
     // digest too, would only refuse the upload).
-    if (fetch_error && fetch_error->kind != ErrorKind::cancelled) return *fetch_error;
+    if (error_ && error_->kind != ErrorKind::cancelled) return *error_;
     return st;
-  }, tally);
+  }
+
+ private:
+  bool small_;
+  std::string bytes_;
+  Pipe pipe_;
+  std::optional<Error> error_;
+  std::thread thread_;
+};
+
+// The source's GET starts once the target is known to lack the blob and no mount
+// is tried: beside the target's POST, not after it.
+Status copy_blob(Shared& sh, registry::Fetcher& r, registry::Fetcher& w, const image::Reference& src,
+                 const image::Reference& target, const Descriptor& d, Tally& tally, const MovedFn& moved) {
+  const std::string hint = host_of(src) == host_of(target) ? src.path : std::string();
+  std::optional<SourceFetch> fetch;
+  auto start = [&] {
+    if (!fetch) fetch.emplace(r, src, d);
+  };
+  return ensure_blob(sh, w, target, d, hint, [&](const std::string& loc) -> Status {
+    start();
+    return fetch->put(w, target, loc, d, moved);
+  }, tally, start);
 }
 
 Result<Outcome> copy_image(Shared& sh, TargetConnection& conn, const image::Reference& src, const CopySpec& spec,

@@ -35,6 +35,7 @@ using hpn::test::hpn_alone;
 namespace fs = std::filesystem;
 
 using hpn::test::docker_at;
+using hpn::test::manifest_of;
 using hpn::test::image_id_at;
 
 namespace {
@@ -344,6 +345,42 @@ TEST(RegistryCopy, CopiesKeepEveryDigestAndASecondRunUploadsNothing) {
   auto j = nlohmann::json::parse(m.out, nullptr, false);
   ASSERT_TRUE(j.is_object()) << m.out;
   EXPECT_EQ(j["config"]["digest"], env("HPN_TEST_MULTIARCH_ARM64_CONFIG"));
+}
+
+TEST(RegistryCopy, AnAlteredSourceBlobFailsItsImageNamingTheBlobWhileTheOthersAreCopied) {
+  // Blobs altered in the source registry's storage: small's layer (under 4 MiB,
+  // fetched into memory) and multi's last (over 4 MiB, streamed into the target's
+  // upload).
+  // Each image fails naming the blob, with nothing tagged at the target; the
+  // registry would take neither upload anyway (it checks the digest), but hpn names
+  // the source's fault, not the target's refusal.
+  PrivateRegistry source;
+  std::map<std::string, std::string> altered;  // image -> blob
+  for (const char* name : {"small", "multi"}) {
+    const auto m = manifest_of(source.host(), std::string("hpn-test/") + name);
+    ASSERT_TRUE(m.contains("layers")) << m.dump();
+    altered[name] = m["layers"].back()["digest"];  // the image's own layer, not the shared base
+    std::fstream f(source.blob_file(altered[name]), std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(f.good()) << source.blob_file(altered[name]);
+    f.seekp(1000);
+    f.write("altered!", 8);
+  }
+  EXPECT_GT(manifest_of(source.host(), "hpn-test/multi")["layers"].back()["size"].get<std::uint64_t>(), 4u << 20);
+  TempDir dir;
+  {
+    std::ofstream list(dir / "list.txt");
+    for (const char* name : {"small", "multi", "base"}) list << source.host() << "/hpn-test/" << name << ":1\n";
+  }
+  PrivateRegistry target({}, "127.0.0.1", {}, /*seeded=*/false);
+  auto r = hpn_alone(dir, "copy -f list.txt -r " + target.host() + " -p copied");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  for (const auto& [name, blob] : altered) {
+    EXPECT_NE(r.out.find(blob + " of " + source.host() + "/hpn-test/" + name + " does not match its digest"),
+              std::string::npos) << name << "\n" << r.out;
+    EXPECT_EQ(served_digest(target.host(), "copied/" + name, "1"), "") << name;
+  }
+  EXPECT_NE(r.out.find("Summary: 1 successful, 2 failed"), std::string::npos) << r.out;
+  EXPECT_EQ(served_digest(target.host(), "copied/base", "1"), served_digest(source.host(), "hpn-test/base", "1"));
 }
 
 TEST(RegistryPush, ZstdLayersArePulledByDocker28AndPodmanWithTheImageId) {

@@ -34,6 +34,7 @@ using hpn::test::hpn_alone;
 namespace fs = std::filesystem;
 
 using hpn::test::docker_at;
+using hpn::test::manifest_of;
 using hpn::test::image_id_at;
 using Clock = std::chrono::steady_clock;
 using hpn::test::free_port;
@@ -46,11 +47,6 @@ using hpn::test::wait_for;
 namespace {
 
 
-nlohmann::json manifest_of(const std::string& registry, const std::string& repo) {
-  auto r = run_command("curl -sf -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' http://" +
-                       registry + "/v2/" + repo + "/manifests/1");
-  return nlohmann::json::parse(r.out, nullptr, false);
-}
 
 
 

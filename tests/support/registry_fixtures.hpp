@@ -12,6 +12,8 @@
 #include <string>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include <gtest/gtest.h>
 
 #include "support/testenv.hpp"
@@ -121,6 +123,13 @@ inline CommandResult hpn_alone(const TempDir& dir, const std::string& args, cons
   how.host = k_no_daemon;
   how.env = env_words;
   return run_hpn(dir.path(), args, how);
+}
+
+// The Docker schema 2 manifest that `registry` serves for REPO:1.
+inline nlohmann::json manifest_of(const std::string& registry, const std::string& repo) {
+  auto r = run_command("curl -sf -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' http://" +
+                       registry + "/v2/" + repo + "/manifests/1");
+  return nlohmann::json::parse(r.out, nullptr, false);
 }
 
 // The docker CLI against `host` (stdout and stderr).
