@@ -10,6 +10,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "hpn/util/log.hpp"
 
@@ -173,12 +174,106 @@ Status Compressor::finish() {
 
 // ---- DecompressingReader ---------------------------------------------------------
 
+namespace {
+
+// gzip through zlib itself, which checks each member's CRC-32 and length against
+// its trailer (libarchive's gzip reader does not). Members follow one another
+// (pigz, concatenated files); bytes after the last member that do not start
+// another one are ignored, as gzip(1) and libarchive do.
+class GzipInflater {
+ public:
+  explicit GzipInflater(util::FileReader file) : file_(std::move(file)), in_(k_in) {}
+  GzipInflater(const GzipInflater&) = delete;
+  GzipInflater& operator=(const GzipInflater&) = delete;
+  ~GzipInflater() {
+    if (started_) inflateEnd(&z_);
+  }
+
+  // Decompressed bytes into `buf`, 0 at the end; an error is zlib's reason.
+  Result<std::size_t> read(std::span<char> buf) {
+    if (done_ || buf.empty()) return std::size_t{0};
+    z_.next_out = reinterpret_cast<Bytef*>(buf.data());
+    z_.avail_out = static_cast<uInt>(std::min<std::size_t>(buf.size(), 1u << 30));
+    const uInt want = z_.avail_out;
+    while (z_.avail_out == want) {
+      if (z_.avail_in < 2 && !file_eof_) {
+        if (auto st = refill(); !st) return st.error();
+      }
+      if (between_) {
+        // Another member, or the end of the data.
+        if (z_.avail_in < 2 || z_.next_in[0] != 0x1f || z_.next_in[1] != 0x8b) {
+          done_ = true;
+          break;
+        }
+        if (inflateReset(&z_) != Z_OK) return Error(ErrorKind::io, "gzip: cannot reset zlib");
+        between_ = false;
+      }
+      if (z_.avail_in == 0) return Error(ErrorKind::invalid_argument, "gzip: the file ends inside a member");
+      if (!started_) {
+        // windowBits 15 + 16: a gzip header and trailer, not a zlib one.
+        if (inflateInit2(&z_, 15 + 16) != Z_OK) return Error(ErrorKind::io, "gzip: cannot initialise zlib");
+        started_ = true;
+      }
+      const int r = inflate(&z_, Z_NO_FLUSH);
+      if (r == Z_STREAM_END) {
+        between_ = true;
+      } else if (r == Z_DATA_ERROR) {
+        const std::string why = z_.msg != nullptr ? z_.msg : "invalid data";
+        if (why == "incorrect data check") {
+          return Error(ErrorKind::invalid_argument, "gzip: the data does not match the CRC-32 in its trailer");
+        }
+        if (why == "incorrect length check") {
+          return Error(ErrorKind::invalid_argument, "gzip: the data does not have the length in its trailer");
+        }
+        return Error(ErrorKind::invalid_argument, "gzip: " + why);
+      } else if (r == Z_BUF_ERROR) {
+        if (file_eof_ && z_.avail_in == 0) {
+          return Error(ErrorKind::invalid_argument, "gzip: the file ends inside a member");
+        }
+      } else if (r != Z_OK) {
+        return Error(ErrorKind::io, std::string("gzip: ") + (z_.msg != nullptr ? z_.msg : "inflate failed"));
+      }
+    }
+    return static_cast<std::size_t>(want - z_.avail_out);
+  }
+
+  std::uint64_t consumed() const { return read_ - z_.avail_in; }
+
+ private:
+  static constexpr std::size_t k_in = 256 * 1024;
+
+  // Moves what is left of the input to the front and reads more after it.
+  Status refill() {
+    const std::size_t left = z_.avail_in;
+    if (left > 0 && z_.next_in != reinterpret_cast<Bytef*>(in_.data())) std::memmove(in_.data(), z_.next_in, left);
+    auto n = file_.read(std::span<char>(in_.data() + left, in_.size() - left));
+    if (!n) return n.error();
+    if (*n == 0) file_eof_ = true;
+    read_ += *n;
+    z_.next_in = reinterpret_cast<Bytef*>(in_.data());
+    z_.avail_in = static_cast<uInt>(left + *n);
+    return {};
+  }
+
+  util::FileReader file_;
+  std::vector<char> in_;
+  z_stream z_{};
+  bool started_ = false;
+  bool between_ = false;  // a member has ended; another may follow
+  bool file_eof_ = false;
+  bool done_ = false;
+  std::uint64_t read_ = 0;  // bytes read from the file
+};
+
+}  // namespace
+
 struct DecompressingReader::Impl {
   std::filesystem::path path;
   Compression compression = Compression::none;
   std::uint64_t size = 0;
   std::optional<util::FileReader> plain;                 // uncompressed: read directly
-  std::unique_ptr<struct archive, ReadFree> a;           // compressed: libarchive
+  std::unique_ptr<GzipInflater> gzip;                    // gzip: zlib, trailers checked
+  std::unique_ptr<struct archive, ReadFree> a;           // other codecs: libarchive
   bool eof = false;
   std::uint64_t plain_read = 0;
 };
@@ -204,6 +299,12 @@ Result<DecompressingReader> DecompressingReader::open(const std::filesystem::pat
     impl->plain.emplace(std::move(*again));
     return DecompressingReader(std::move(impl));
   }
+  if (impl->compression == Compression::gzip) {
+    auto again = util::FileReader::open(path);
+    if (!again) return again.error();
+    impl->gzip = std::make_unique<GzipInflater>(std::move(*again));
+    return DecompressingReader(std::move(impl));
+  }
   impl->a.reset(archive_read_new());
   struct archive* a = impl->a.get();
   archive_read_support_filter_all(a);
@@ -226,6 +327,13 @@ Result<std::size_t> DecompressingReader::read(std::span<char> buf) {
     if (n) impl_->plain_read += *n;
     return n;
   }
+  if (impl_->gzip) {
+    auto n = impl_->gzip->read(buf);
+    if (!n) {
+      return Error(n.error().kind, impl_->path.string() + " is corrupt or truncated (" + n.error().message + ")");
+    }
+    return n;
+  }
   if (impl_->eof) return std::size_t{0};
   la_ssize_t n = archive_read_data(impl_->a.get(), buf.data(), buf.size());
   if (n < 0) {
@@ -242,6 +350,7 @@ std::uint64_t DecompressingReader::file_size() const { return impl_->size; }
 
 std::uint64_t DecompressingReader::bytes_consumed() const {
   if (impl_->plain) return impl_->plain_read;
+  if (impl_->gzip) return impl_->gzip->consumed();
   const la_int64_t n = archive_filter_bytes(impl_->a.get(), -1);
   return n > 0 ? static_cast<std::uint64_t>(n) : 0;
 }

@@ -3,7 +3,10 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include <cerrno>
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -24,15 +27,65 @@ std::string message_of(struct archive* a) {
   return s != nullptr ? std::string(s) : std::string("read error");
 }
 
-Result<ArchivePtr> open_archive(const fs::path& path) {
-  ArchivePtr a(archive_read_new());
-  archive_read_support_filter_all(a.get());
-  archive_read_support_format_tar(a.get());
-  archive_read_support_format_gnutar(a.get());
-  if (archive_read_open_filename(a.get(), path.c_str(), 256 * 1024) != ARCHIVE_OK) {
-    return Error(ErrorKind::invalid_argument, path.string() + " is not a tar archive (" + message_of(a.get()) + ")");
+// The tar of a compressed archive as DecompressingReader yields it, so that each
+// codec's own check of the data (gzip's CRC-32, zstd's and xz's checksums) holds.
+struct Decompressed {
+  explicit Decompressed(DecompressingReader r) : reader(std::move(r)), buf(256 * 1024) {}
+  DecompressingReader reader;
+  std::vector<char> buf;
+  std::optional<Error> error;  // what the reader said, when it failed
+
+  static la_ssize_t read(struct archive* a, void* self, const void** out) {
+    auto* d = static_cast<Decompressed*>(self);
+    auto n = d->reader.read(d->buf);
+    if (!n) {
+      d->error = n.error();
+      archive_set_error(a, EIO, "%s", n.error().message.c_str());
+      return -1;
+    }
+    *out = d->buf.data();
+    return static_cast<la_ssize_t>(*n);
   }
-  return a;
+
+  // Reads what is left, so that the codec's check at the very end is made
+  // (libarchive stops at the tar's end-of-archive blocks, before it).
+  Status drain() {
+    for (;;) {
+      auto n = reader.read(buf);
+      if (!n) {
+        error = n.error();
+        return n.error();
+      }
+      if (*n == 0) return {};
+    }
+  }
+};
+
+struct OpenArchive {
+  std::unique_ptr<Decompressed> source;  // compressed archives; outlives `a`
+  ArchivePtr a;
+  struct archive* get() const { return a.get(); }
+};
+
+Result<OpenArchive> open_archive(const fs::path& path) {
+  OpenArchive open;
+  auto reader = DecompressingReader::open(path);
+  if (!reader) return reader.error();
+  const bool compressed = reader->compression() != Compression::none;
+  if (compressed) open.source = std::make_unique<Decompressed>(std::move(*reader));
+  open.a.reset(archive_read_new());
+  if (!compressed) archive_read_support_filter_all(open.a.get());  // a codec hpn does not read itself
+  archive_read_support_format_tar(open.a.get());
+  archive_read_support_format_gnutar(open.a.get());
+  // An uncompressed file is read by libarchive itself, which seeks past the
+  // members it does not want.
+  const int r = compressed ? archive_read_open(open.a.get(), open.source.get(), nullptr, &Decompressed::read, nullptr)
+                           : archive_read_open_filename(open.a.get(), path.c_str(), 256 * 1024);
+  if (r != ARCHIVE_OK) {
+    if (open.source && open.source->error) return *open.source->error;
+    return Error(ErrorKind::invalid_argument, path.string() + " is not a tar archive (" + message_of(open.get()) + ")");
+  }
+  return open;
 }
 
 std::string member_name(archive_entry* e) {
@@ -46,9 +99,14 @@ bool worth_reading(const std::string& name) {
          (name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0);
 }
 
-Error corrupt(const fs::path& path, struct archive* a) {
-  return Error(ErrorKind::invalid_argument, path.string() + " is corrupt or truncated (" + message_of(a) +
-                                                "); save it again, or copy it again from where it was saved");
+constexpr std::string_view k_again = "; save it again, or copy it again from where it was saved";
+
+Error corrupt(const fs::path& path, const OpenArchive& open) {
+  if (open.source && open.source->error) {
+    return Error(open.source->error->kind, open.source->error->message + std::string(k_again));
+  }
+  return Error(ErrorKind::invalid_argument,
+               path.string() + " is corrupt or truncated (" + message_of(open.get()) + ")" + std::string(k_again));
 }
 
 }  // namespace
@@ -68,13 +126,9 @@ bool Layout::has_blob(const std::string& digest) const { return sizes.count(blob
 Result<Layout> scan_layout(const fs::path& path) {
   Layout layout;
   layout.path = path;
-  {
-    auto reader = DecompressingReader::open(path);
-    if (!reader) return reader.error();
-    layout.compression = reader->compression();
-  }
   auto a = open_archive(path);
   if (!a) return a.error();
+  layout.compression = a->source ? a->source->reader.compression() : Compression::none;
   std::size_t kept = 0;
   archive_entry* e = nullptr;
   int r;
@@ -105,13 +159,17 @@ Result<Layout> scan_layout(const fs::path& path) {
     char buf[65536];
     la_ssize_t n;
     while ((n = archive_read_data(a->get(), buf, sizeof buf)) > 0) content.append(buf, static_cast<std::size_t>(n));
-    if (n < 0) return corrupt(path, a->get());
+    if (n < 0) return corrupt(path, *a);
     if (!content.empty() && (content.front() == '{' || content.front() == '[')) {
       kept += content.size();
       layout.small.emplace(name, std::move(content));
     }
   }
-  if (r != ARCHIVE_EOF) return corrupt(path, a->get());
+  if (r != ARCHIVE_EOF) return corrupt(path, *a);
+  // Nothing is pushed from a compressed archive whose codec check fails.
+  if (a->source) {
+    if (auto st = a->source->drain(); !st) return corrupt(path, *a);
+  }
   auto m = layout.small.find("manifest.json");
   if (m == layout.small.end()) {
     return Error(ErrorKind::invalid_argument,
@@ -189,15 +247,15 @@ Status stream_members(const fs::path& path, const std::set<std::string>& wanted,
       const la_ssize_t n = archive_read_data(raw, buf.data(), buf.size());
       if (n < 0) {
         failed = true;
-        return corrupt(path, raw);
+        return corrupt(path, *a);
       }
       return static_cast<std::size_t>(n);
     };
     if (auto st = each(name, static_cast<std::uint64_t>(archive_entry_size(e)), read); !st) return st;
-    if (failed) return corrupt(path, raw);
+    if (failed) return corrupt(path, *a);
   }
   if (!left.empty()) {
-    if (r != ARCHIVE_EOF && r != ARCHIVE_OK) return corrupt(path, a->get());
+    if (r != ARCHIVE_EOF && r != ARCHIVE_OK) return corrupt(path, *a);
     return Error(ErrorKind::invalid_argument, path.string() + " lacks " + *left.begin() +
                                                   ", which its manifest names; the archive is incomplete");
   }

@@ -422,6 +422,12 @@ Result<Plan> plan_load(const ImageStore& store, const std::vector<std::filesyste
       std::optional<Error> damaged;
       auto loaded = conn.import_archive([&](std::span<char> buf) -> Result<std::size_t> {
         auto n = reader->read(buf);
+        if (!n) {
+          // Corrupt compressed data: the line names the file already.
+          std::string why = n.error().message;
+          if (why.rfind(path.string() + " ", 0) == 0) why = "the archive" + why.substr(path.string().size());
+          damaged = Error(n.error().kind, why);
+        }
         if (n && *n > 0) {
           if (auto st = blobs.feed(std::string_view(buf.data(), *n)); !st) {
             damaged = st.error();

@@ -7,6 +7,7 @@
 #include <map>
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include "hpn/archive/archive_info.hpp"
 #include "hpn/engine/client.hpp"
@@ -146,13 +147,15 @@ TEST(Archives, WrongSidecarAndCorruptArchiveAreRejectedNamingTheFileWhileOthersL
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.out.find(gz.string() + " does not match its checksum"), std::string::npos) << bad.out;
   // Without the sidecar the load still fails (hpn finds a blob that does not match
-  // its digest, or the daemon rejects the damaged tar), and the message names the file.
+  // its digest or data that does not match the gzip CRC-32, or the daemon rejects
+  // the damaged tar), and the message names the file.
   fs::remove(gz.string() + ".sha256");
   auto unguarded = run_hpn(dir, "load " + shell_quote(gz.string()));
   EXPECT_EQ(unguarded.exit_code, 1);
   EXPECT_NE(unguarded.out.find("\u2717 " + gz.string() + ": "), std::string::npos) << unguarded.out;
   EXPECT_TRUE(unguarded.out.find(gz.string() + ": daemon_error: load: ") != std::string::npos ||
-              unguarded.out.find(gz.string() + ": invalid_argument: the archive is damaged: its member ") != std::string::npos)
+              unguarded.out.find(gz.string() + ": invalid_argument: the archive is damaged: its member ") != std::string::npos ||
+              unguarded.out.find(gz.string() + ": invalid_argument: the archive is corrupt or truncated (gzip: ") != std::string::npos)
       << unguarded.out;
   // The failure line names the file once.
   const auto from = unguarded.out.find("\u2717 ");
@@ -198,6 +201,49 @@ TEST(Archives, BlobThatDoesNotMatchItsDigestIsRefusedAndNothingIsTagged) {
             std::string::npos)
       << r.out;
   EXPECT_FALSE(docker.inspect_image(img).ok()) << img << " was tagged from a damaged archive";
+}
+
+// A gzip file stores bytes that do not compress as they are, so a byte changed
+// there still decompresses, and the daemon cannot tell when it is one it reads
+// but does not hash: here the image's name in manifest.json. Only the CRC-32 in
+// the gzip trailer catches it, before the daemon is sent the archive's end.
+TEST(Archives, GzipArchiveWhoseNameWasAlteredFailsOnItsCrcAndNothingIsTagged) {
+  TempDir dir;
+  auto docker = hpn::test::connect_docker();
+  const std::string img = fresh_tag(docker, "hpn-test/small:1", "crc-victim");
+  const std::string altered = "hpn-test/crc-victin:1";
+  ASSERT_EQ(run_hpn(dir, "save -p d " + img).exit_code, 0);
+  const fs::path plain = dir / "d/hpn-test_crc-victim_1.tar";
+  const std::string tar = hpn::test::slurp(plain);
+  // Stored deflate blocks only (level 0), as gzip writes for data it cannot shrink.
+  std::string gz(tar.size() + tar.size() / 1000 + 4096, '\0');
+  z_stream z{};
+  ASSERT_EQ(deflateInit2(&z, 0, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(tar.data()));
+  z.avail_in = static_cast<uInt>(tar.size());
+  z.next_out = reinterpret_cast<Bytef*>(gz.data());
+  z.avail_out = static_cast<uInt>(gz.size());
+  ASSERT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  gz.resize(z.total_out);
+  deflateEnd(&z);
+  std::size_t changed = 0;
+  for (auto at = gz.find("crc-victim"); at != std::string::npos; at = gz.find("crc-victim", at + 1)) {
+    gz[at + 9] = 'n';
+    ++changed;
+  }
+  ASSERT_GT(changed, 0u) << "the name is not in the stored bytes";
+  const fs::path f = dir / "d/hpn-test_crc-victim_1.tar.gz";
+  hpn::test::write_file(f, gz);
+  ASSERT_TRUE(docker.remove(img).ok());
+  auto r = run_hpn(dir, "load " + shell_quote(f.string()));
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("\u2717 " + f.string() +
+                       ": invalid_argument: the archive is corrupt or truncated (gzip: the data does not match the CRC-32 in its trailer)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_FALSE(docker.inspect_image(altered).ok()) << altered << " was tagged from a damaged archive";
+  EXPECT_FALSE(docker.inspect_image(img).ok());
+  (void)docker.remove(altered, true);
 }
 
 TEST(Archives, TruncatedArchiveFailsCleanly) {

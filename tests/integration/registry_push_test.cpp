@@ -241,6 +241,33 @@ TEST(RegistryPush, ADamagedCompressedLayerIsHeldBackBeforeTheRegistryCouldCommit
   EXPECT_EQ(served_digest(registry.host(), "damaged/small", "1"), "");
 }
 
+TEST(RegistryPush, AGzipArchiveWhoseNameWasAlteredFailsOnItsCrcBeforeAnyUpload) {
+  // Stored deflate blocks (level 0) keep the tar's bytes as they are, so a name
+  // changed in manifest.json still decompresses; no digest covers manifest.json.
+  // The gzip CRC-32 does, and it is checked before anything goes up.
+  TempDir dir;
+  save_from(dir, env("HPN_TEST_DOCKER20_HOST"), "a", {"hpn-test/small:1"});
+  const fs::path file = dir / "a/hpn-test_small_1.tar";
+  auto alter = run_command(
+      "python3 -c 'import sys, gzip\n"
+      "d = gzip.compress(open(sys.argv[1], \"rb\").read(), compresslevel=0)\n"
+      "n = d.count(b\"hpn-test/small\")\n"
+      "open(sys.argv[1] + \".gz\", \"wb\").write(d.replace(b\"hpn-test/small\", b\"hpn-test/smalk\")); print(n)' " +
+      shell_quote(file.string()));
+  ASSERT_EQ(alter.exit_code, 0) << alter.out << alter.err;
+  ASSERT_NE(alter.out, "0\n") << "the name is not in the stored bytes";
+  fs::remove(file);
+  fs::remove(file.string() + ".sha256");
+  PrivateRegistry registry({}, "127.0.0.1", {}, /*seeded=*/false);
+  Proxy proxy(registry.host());
+  auto r = hpn_alone(dir, "push --archives a -r " + proxy.host() + " -p crc");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("does not match the CRC-32 in its trailer"), std::string::npos) << r.out;
+  EXPECT_EQ(proxy.count(" POST "), 0u) << proxy.log();
+  EXPECT_EQ(proxy.count("/manifests/"), 0u) << proxy.log();
+  EXPECT_EQ(served_digest(registry.host(), "crc/smalk", "1"), "");
+}
+
 TEST(RegistryPush, TargetStoppedMidPushIsRetriedWithNothingHalfTagged) {
   TempDir dir;
   save_from(dir, env("HPN_TEST_DOCKER20_HOST"), "a", {env("HPN_TEST_LARGE_IMAGE")});

@@ -131,6 +131,93 @@ TEST(Codec, TruncatedCompressedFileIsAnErrorNamingTheFile) {
   EXPECT_NE(n.error().message.find(p.string()), std::string::npos) << n.error().message;
 }
 
+// Random bytes do not compress: gzip stores them and zstd keeps them raw, so a
+// byte changed in the middle still decompresses cleanly. Only each codec's own
+// check of the whole data (gzip's CRC-32, zstd's and xz's checksums) can tell.
+TEST(Codec, DamageThatStillDecompressesIsCaughtByTheCodecsChecksum) {
+  hpn::test::TempDir dir;
+  std::string data(600000, '\0');
+  std::mt19937 rng(11);
+  for (auto& c : data) c = static_cast<char>(rng());
+  for (Compression c : {Compression::gzip, Compression::xz}) {
+    SCOPED_TRACE(to_string(c));
+    std::string packed = compress(c, data);
+    packed[packed.size() / 2] = static_cast<char>(packed[packed.size() / 2] ^ 0x01);
+    const fs::path p = dir / ("flipped" + std::string(hpn::archive::file_suffix(c)));
+    std::ofstream(p, std::ios::binary) << packed;
+    auto r = DecompressingReader::open(p);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    std::vector<char> buf(65536);
+    std::size_t total = 0;
+    hpn::Result<std::size_t> n = std::size_t{1};
+    while (n.ok() && *n > 0) {
+      n = r->read(buf);
+      if (n.ok()) total += *n;
+    }
+    ASSERT_FALSE(n.ok()) << "read " << total << " bytes without an error";
+    EXPECT_EQ(n.error().kind, hpn::ErrorKind::invalid_argument);
+    EXPECT_NE(n.error().message.find(p.string() + " is corrupt or truncated"), std::string::npos) << n.error().message;
+    if (c == Compression::gzip) {
+      EXPECT_NE(n.error().message.find("CRC-32"), std::string::npos) << n.error().message;
+    }
+  }
+}
+
+// The gzip trailer's CRC-32 and length, a file cut short, and several members.
+TEST(Codec, GzipTrailerIsCheckedAndMembersFollowOneAnother) {
+  hpn::test::TempDir dir;
+  const std::string data = sample(300000);
+  const std::string packed = compress(Compression::gzip, data);
+  const auto read_file = [&](const std::string& name, const std::string& bytes) {
+    const fs::path p = dir / name;
+    std::ofstream(p, std::ios::binary) << bytes;
+    auto r = DecompressingReader::open(p);
+    EXPECT_TRUE(r.ok());
+    std::string out;
+    std::vector<char> buf(7000);  // not a divisor of anything here
+    for (;;) {
+      auto n = r->read(buf);
+      if (!n) return hpn::Result<std::string>(n.error());
+      if (*n == 0) break;
+      out.append(buf.data(), *n);
+    }
+    if (!name.starts_with("two")) {
+      EXPECT_EQ(r->bytes_consumed(), bytes.size()) << name;
+    }
+    return hpn::Result<std::string>(out);
+  };
+  auto whole = read_file("whole.tar.gz", packed);
+  ASSERT_TRUE(whole.ok()) << whole.error().message;
+  EXPECT_EQ(*whole, data);
+
+  std::string bad_crc = packed;
+  bad_crc[bad_crc.size() - 8] = static_cast<char>(bad_crc[bad_crc.size() - 8] ^ 0x40);
+  auto crc = read_file("crc.tar.gz", bad_crc);
+  ASSERT_FALSE(crc.ok());
+  EXPECT_NE(crc.error().message.find("does not match the CRC-32 in its trailer"), std::string::npos) << crc.error().message;
+
+  std::string bad_len = packed;
+  bad_len[bad_len.size() - 4] = static_cast<char>(bad_len[bad_len.size() - 4] ^ 0x01);
+  auto len = read_file("len.tar.gz", bad_len);
+  ASSERT_FALSE(len.ok());
+  EXPECT_NE(len.error().message.find("length in its trailer"), std::string::npos) << len.error().message;
+
+  for (const std::size_t keep : {std::size_t{10}, packed.size() / 2, packed.size() - 3}) {
+    auto cut = read_file("cut.tar.gz", packed.substr(0, keep));
+    ASSERT_FALSE(cut.ok()) << "kept " << keep;
+    EXPECT_NE(cut.error().message.find("ends inside a member"), std::string::npos) << cut.error().message;
+  }
+
+  // Two members (as pigz or `cat a.gz b.gz` make), then zero padding.
+  auto two = read_file("two.tar.gz", packed + packed + std::string(1024, '\0'));
+  ASSERT_TRUE(two.ok()) << two.error().message;
+  EXPECT_EQ(*two, data + data);
+  // A damaged second member is not ignored.
+  auto second = read_file("second.tar.gz", packed + bad_crc);
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.error().message.find("CRC-32"), std::string::npos) << second.error().message;
+}
+
 TEST(Codec, ParseAndSuffix) {
   EXPECT_EQ(hpn::archive::parse_compression("zstd"), Compression::zstd);
   EXPECT_EQ(hpn::archive::parse_compression("gzip"), Compression::gzip);
