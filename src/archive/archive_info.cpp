@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hpn/archive/member_rules.hpp"
 #include "hpn/util/tar_header.hpp"
 #include "hpn/image/reference.hpp"
 #include "hpn/util/sha256.hpp"
@@ -105,7 +106,20 @@ Result<ArchiveInfo> read_archive_info(const fs::path& path) {
     return n == 0;
   };
   while ((r = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK) {
-    std::string name = archive_entry_pathname(e);
+    std::string name = archive_entry_pathname(e) != nullptr ? archive_entry_pathname(e) : "";
+    // The members read here keep the rules (the layers are not read: see
+    // check_archive_members).
+    std::optional<MemberRule> broken = check_member_name(name);
+    const char* link = archive_entry_symlink(e);
+    if (!broken && link != nullptr) broken = check_archive_symlink(name, link);
+    const char* hard = archive_entry_hardlink(e);
+    if (!broken && hard != nullptr && check_member_name(hard)) broken = MemberRule::hard_link_leaves;
+    if (broken) {
+      return Error(ErrorKind::invalid_argument, path.string() + ": the member " + name + " has " +
+                                                    std::string(to_string(*broken)) +
+                                                    "; hpn refuses archives whose members could be written outside "
+                                                    "where they are unpacked");
+    }
     if (name.rfind("./", 0) == 0) name = name.substr(2);
     const auto size = archive_entry_size(e);
     if (name == "oci-layout" || name.rfind("blobs/", 0) == 0) oci = true;

@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hpn/archive/member_rules.hpp"
+
 namespace hpn::archive {
 namespace fs = std::filesystem;
 namespace {
@@ -34,10 +36,18 @@ struct Decompressed {
   DecompressingReader reader;
   std::vector<char> buf;
   std::optional<Error> error;  // what the reader said, when it failed
+  TarGuard* guard = nullptr;   // sees every byte of the tar, when set
+  bool refused = false;        // `error` is the guard's: a member broke a rule
 
   static la_ssize_t read(struct archive* a, void* self, const void** out) {
     auto* d = static_cast<Decompressed*>(self);
     auto n = d->reader.read(d->buf);
+    if (n && d->guard != nullptr) {
+      if (auto st = d->guard->feed(std::string_view(d->buf.data(), *n)); !st) {
+        d->refused = true;
+        n = st.error();
+      }
+    }
     if (!n) {
       d->error = n.error();
       archive_set_error(a, EIO, "%s", n.error().message.c_str());
@@ -103,6 +113,7 @@ constexpr std::string_view k_again = "; save it again, or copy it again from whe
 
 Error corrupt(const fs::path& path, const OpenArchive& open) {
   if (open.source && open.source->error) {
+    if (open.source->refused) return *open.source->error;
     return Error(open.source->error->kind, open.source->error->message + std::string(k_again));
   }
   return Error(ErrorKind::invalid_argument,
@@ -129,6 +140,15 @@ Result<Layout> scan_layout(const fs::path& path) {
   auto a = open_archive(path);
   if (!a) return a.error();
   layout.compression = a->source ? a->source->reader.compression() : Compression::none;
+  // Every member name, and those of the layer tars, keeps the rules: a compressed
+  // archive's tar is checked as it is read here; libarchive seeks past an
+  // uncompressed one's layers, so that one gets a pass of its own.
+  TarGuard guard(path.string());
+  if (a->source) {
+    a->source->guard = &guard;
+  } else if (auto st = check_archive_members(path); !st) {
+    return st.error();
+  }
   std::size_t kept = 0;
   archive_entry* e = nullptr;
   int r;

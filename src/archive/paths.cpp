@@ -1,6 +1,7 @@
 #include "hpn/archive/paths.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <cerrno>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -24,24 +25,63 @@ bool is_archive_name(const std::string& name) {
   });
 }
 
-Result<std::vector<fs::path>> find_archives(const std::vector<std::string>& inputs, bool recursive) {
-  std::vector<fs::path> out;
+namespace {
+
+// Why a directory entry with an archive's name cannot be read as one; nullopt for
+// a regular file (or a link to one). Never throws: the entry may be a link loop, a
+// dangling link, a FIFO or a socket, or vanish while the walk runs.
+std::optional<std::string> unusable(const fs::directory_entry& e) {
+  std::error_code ec;
+  const auto st = e.status(ec);  // follows links
+  if (ec) {
+    if (ec == std::errc::too_many_symbolic_link_levels) return std::string("a symbolic link loop");
+    if (ec == std::errc::no_such_file_or_directory) {
+      const auto own = e.symlink_status(ec);
+      return !ec && fs::is_symlink(own) ? std::string("a dangling symbolic link")
+                                        : std::string("it vanished while the directory was read");
+    }
+    return "cannot read it (" + ec.message() + ")";
+  }
+  if (fs::is_regular_file(st)) return std::nullopt;
+  if (fs::is_directory(st)) return std::string("a directory");
+  if (fs::is_fifo(st)) return std::string("a FIFO, not a file");
+  if (fs::is_socket(st)) return std::string("a socket, not a file");
+  if (fs::is_block_file(st) || fs::is_character_file(st)) return std::string("a device, not a file");
+  return std::string("not a regular file");
+}
+
+}  // namespace
+
+Result<FoundArchives> find_archives(const std::vector<std::string>& inputs, bool recursive) {
+  FoundArchives out;
   for (const auto& input : inputs) {
     std::error_code ec;
     auto st = fs::status(input, ec);
+    if (ec && ec == std::errc::too_many_symbolic_link_levels) {
+      return Error(ErrorKind::invalid_argument, "cannot read " + input + ": a symbolic link loop");
+    }
     if (ec || !fs::exists(st)) {
-      return Error(ErrorKind::not_found, "cannot load " + input + ": no such file or directory");
+      return Error(ErrorKind::not_found, "cannot read " + input + ": no such file or directory");
     }
     if (fs::is_regular_file(st)) {
-      out.emplace_back(input);
+      out.files.emplace_back(input);
       continue;
     }
     if (!fs::is_directory(st)) {
-      return Error(ErrorKind::invalid_argument, "cannot load " + input + ": not a file or directory");
+      return Error(ErrorKind::invalid_argument, "cannot read " + input + ": not a file or directory");
     }
     std::vector<fs::path> found;
     auto consider = [&](const fs::directory_entry& e) {
-      if (e.is_regular_file() && is_archive_name(e.path().filename().string())) found.push_back(e.path());
+      const std::string name = e.path().filename().string();
+      if (!is_archive_name(name)) return;
+      if (auto why = unusable(e)) {
+        if (*why != "a directory") {
+          out.skipped.push_back({e.path(), Error(ErrorKind::invalid_argument, e.path().string() + ": " + *why +
+                                                                                  "; it is not read as an archive")});
+        }
+        return;
+      }
+      found.push_back(e.path());
     };
     if (recursive) {
       for (auto it = fs::recursive_directory_iterator(input, fs::directory_options::skip_permission_denied, ec);
@@ -57,7 +97,7 @@ Result<std::vector<fs::path>> find_archives(const std::vector<std::string>& inpu
       return Error(ErrorKind::io, "cannot list " + input + ": " + ec.message());
     }
     std::sort(found.begin(), found.end());
-    out.insert(out.end(), found.begin(), found.end());
+    out.files.insert(out.files.end(), found.begin(), found.end());
   }
   return out;
 }
@@ -66,6 +106,9 @@ Status ensure_directory(const fs::path& dir) {
   if (dir.empty()) return {};
   std::error_code ec;
   if (fs::is_directory(dir, ec)) return {};
+  if (fs::exists(fs::symlink_status(dir, ec))) {
+    return Error(ErrorKind::invalid_argument, dir.string() + " exists and is not a directory; give a directory");
+  }
   if (auto parent = dir.parent_path(); !parent.empty() && parent != dir) {
     if (auto st = ensure_directory(parent); !st) return st;
   }

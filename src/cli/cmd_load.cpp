@@ -30,13 +30,15 @@ int cmd_load(Context& ctx) {
   if (!files) return code;
   if (ctx.opt.dry_run) {
     std::vector<DryRunItem> items;
-    for (const auto& f : *files) items.push_back({f.string(), "", ""});
+    for (const auto& f : files->files) items.push_back({f.string(), "", ""});
+    for (const auto& f : files->skipped) items.push_back({f.path.string(), "", f.error.message});
     return print_dry_run(ctx, "load", "load", "files", items);
   }
   auto store = open_store(ctx, code);
   if (!store) return code;
-  auto plan = ops::plan_load(*store, *files, {.verify = !ctx.opt.skip_verify, .platform = ctx.opt.platform});
+  auto plan = ops::plan_load(*store, files->files, {.verify = !ctx.opt.skip_verify, .platform = ctx.opt.platform});
   if (!plan) return plan_failed(plan.error());
+  add_skipped(*plan, *files);
   return run_plan(ctx, *store, std::move(*plan));
 }
 

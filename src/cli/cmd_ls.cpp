@@ -98,7 +98,7 @@ int list_archives(const Context& ctx, const std::string& dir, bool recursive) {
     return k_exit_usage;
   }
   const bool json = json_output(ctx);
-  if (files->empty()) {
+  if (files->files.empty() && files->skipped.empty()) {
     if (json) {
       print_json({{"directory", dir}, {"archives", nlohmann::json::array()}});
     } else {
@@ -110,7 +110,12 @@ int list_archives(const Context& ctx, const std::string& dir, bool recursive) {
   int rc = k_exit_ok;
   nlohmann::json list = nlohmann::json::array();
   if (!json) std::printf("%-50s %-5s %10s %-9s %s\n", "ARCHIVE", "COMP", "SIZE", "CHECKSUM", "IMAGES");
-  for (const auto& f : *files) {
+  for (const auto& s : files->skipped) {
+    rc = k_exit_failed;
+    if (json) list.push_back({{"path", s.path.string()}, {"error", s.error.message}});
+    else std::printf("%-50s %-5s %10s %-9s unreadable: %s\n", s.path.c_str(), "?", "-", "-", s.error.message.c_str());
+  }
+  for (const auto& f : files->files) {
     auto check = archive::verify_sidecar(f);
     const std::string sum = check ? std::string(archive::to_string(*check)) : "error";
     if (!check || *check == archive::Checksum::mismatch) rc = k_exit_failed;

@@ -43,7 +43,8 @@ static int push_archives(Context& ctx, const ops::PushSpec& target) {
   if (!files) return code;
   if (ctx.opt.dry_run) {
     std::vector<DryRunItem> items;
-    for (const auto& f : *files) {
+    for (const auto& f : files->skipped) items.push_back({f.path.string(), "", f.error.message});
+    for (const auto& f : files->files) {
       auto layout = archive::scan_layout(f);
       if (!layout) {
         items.push_back({f.string(), "", layout.error().message});
@@ -68,8 +69,9 @@ static int push_archives(Context& ctx, const ops::PushSpec& target) {
   spec.target = target;
   spec.layer_compression = ctx.opt.layer_compression;
   spec.verify = !ctx.opt.skip_verify;
-  auto plan = ops::plan_push_archives(store, *files, spec, static_cast<std::size_t>(worker_count(ctx)));
+  auto plan = ops::plan_push_archives(store, files->files, spec, static_cast<std::size_t>(worker_count(ctx)));
   if (!plan) return plan_failed(plan.error());
+  add_skipped(*plan, *files);
   return run_plan(ctx, store, std::move(*plan));
 }
 

@@ -42,10 +42,13 @@ static ops::SaveSpec save_spec(const Context& ctx) {
 // One run at a time writes into a directory: a second run waits for the first (or,
 // with --no-wait, stops), so that neither removes the other's partial files. After the
 // wait, the images the first run has just saved are found unchanged.
-static std::optional<util::DirLock> lock_directory(const Context& ctx, const std::filesystem::path& dir) {
+// A path that cannot be a directory is a usage error (exit 2).
+static std::optional<util::DirLock> lock_directory(const Context& ctx, const std::filesystem::path& dir,
+                                                   int& exit_code) {
   const std::filesystem::path where = dir.empty() ? std::filesystem::path(".") : dir;
   if (auto st = archive::ensure_directory(where); !st) {
     print_error(st.error());
+    if (st.error().kind == ErrorKind::invalid_argument) exit_code = k_exit_usage;
     return std::nullopt;
   }
   util::DirLock::Options lo;
@@ -110,8 +113,9 @@ int cmd_save(Context& ctx) {
       for (const auto& ref : *refs) items.push_back({ref.original, ops::save_path(ref, spec).string(), ""});
       return print_dry_run(ctx, "save", "save", "images", items);
     }
-    auto lock = lock_directory(ctx, ops::save_directory(spec));
-    if (!lock) return ops::interrupt_flag().load() ? k_exit_interrupted : k_exit_failed;
+    int lock_code = k_exit_failed;
+    auto lock = lock_directory(ctx, ops::save_directory(spec), lock_code);
+    if (!lock) return ops::interrupt_flag().load() ? k_exit_interrupted : lock_code;
     auto plan = ops::plan_save(**store, *refs, std::move(spec));
     if (!plan) return plan_failed(plan.error());
     return run_plan(ctx, **store, std::move(*plan));
@@ -135,8 +139,9 @@ int cmd_save(Context& ctx) {
   if (!spec.platform.empty()) {
     if (auto st = store->check_platform(spec.platform, "save"); !st) return plan_failed(st.error());
   }
-  auto lock = lock_directory(ctx, ops::save_directory(spec));
-  if (!lock) return ops::interrupt_flag().load() ? k_exit_interrupted : k_exit_failed;
+  int lock_code = k_exit_failed;
+  auto lock = lock_directory(ctx, ops::save_directory(spec), lock_code);
+  if (!lock) return ops::interrupt_flag().load() ? k_exit_interrupted : lock_code;
   auto plan = ops::plan_save(*store, *refs, std::move(spec));
   if (!plan) return plan_failed(plan.error());
   return run_plan(ctx, *store, std::move(*plan));

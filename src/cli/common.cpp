@@ -188,16 +188,15 @@ registry::ClientOptions registry_options(const Context& ctx) {
   return co;
 }
 
-std::optional<std::vector<std::filesystem::path>> find_input_archives(const Context& ctx,
-                                                                     const std::vector<std::string>& inputs,
-                                                                     bool recursive, int& exit_code) {
+std::optional<archive::FoundArchives> find_input_archives(const Context& ctx, const std::vector<std::string>& inputs,
+                                                          bool recursive, int& exit_code) {
   auto files = archive::find_archives(inputs, recursive);
   if (!files) {
     print_error(files.error());
     exit_code = k_exit_usage;
     return std::nullopt;
   }
-  if (files->empty()) {
+  if (files->files.empty() && files->skipped.empty()) {
     std::string where;
     for (const auto& i : inputs) where += (where.empty() ? "" : ", ") + i;
     print_error("no archives (*.tar, *.tar.gz, *.tar.zst, *.tar.xz) in " + where +
@@ -216,6 +215,15 @@ std::optional<std::vector<std::filesystem::path>> find_input_archives(const Cont
     }
   }
   return std::move(*files);
+}
+
+void add_skipped(ops::Plan& plan, const archive::FoundArchives& found) {
+  for (const auto& s : found.skipped) {
+    ops::Task t;
+    t.label = s.path.string();
+    t.run = [e = s.error](ops::StoreConnection&, const ops::ProgressFn&) -> Result<ops::Outcome> { return e; };
+    plan.tasks.push_back(std::move(t));
+  }
 }
 
 }  // namespace hpn::cli

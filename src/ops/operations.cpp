@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "hpn/archive/archive_info.hpp"
+#include "hpn/archive/member_rules.hpp"
 #include "hpn/archive/blob_check.hpp"
 #include "hpn/archive/paths.hpp"
 #include "hpn/engine/registry.hpp"
@@ -488,6 +489,11 @@ Result<archive::DecompressingReader> open_for_load(const std::filesystem::path& 
   if (reader->file_size() == 0) {
     return Error(ErrorKind::invalid_argument, path.string() + " is empty; it is not an image archive");
   }
+  // What is not a tar, and a member that could be written outside where it is
+  // unpacked, are refused before a byte reaches the daemon.
+  if (auto st = archive::check_image_archive(path); !st) return st.error();
+  progress("checking", 0, 0);
+  if (auto st = archive::check_archive_members(path); !st) return st.error();
   return reader;
 }
 

@@ -62,12 +62,12 @@ TEST(FindArchives, DirectoryRecursionAndFilters) {
   }
   auto flat = hpn::archive::find_archives({dir.path().string()}, false);
   ASSERT_TRUE(flat.ok());
-  ASSERT_EQ(flat->size(), 2u);
-  EXPECT_EQ((*flat)[0].filename(), "a.tar");
-  EXPECT_EQ((*flat)[1].filename(), "b.tar.gz");
+  ASSERT_EQ(flat->files.size(), 2u);
+  EXPECT_EQ(flat->files[0].filename(), "a.tar");
+  EXPECT_EQ(flat->files[1].filename(), "b.tar.gz");
   auto deep = hpn::archive::find_archives({dir.path().string()}, true);
   ASSERT_TRUE(deep.ok());
-  EXPECT_EQ(deep->size(), 3u);
+  EXPECT_EQ(deep->files.size(), 3u);
   auto missing = hpn::archive::find_archives({"/nonexistent/x.tar"}, false);
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.error().message.find("/nonexistent/x.tar"), std::string::npos);

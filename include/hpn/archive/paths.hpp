@@ -23,10 +23,20 @@ Result<std::uint64_t> free_space(const std::filesystem::path& dir);
 // (never .part or .sha256 files).
 bool is_archive_name(const std::string& filename);
 
-// Files to load from `inputs`: a file is taken as given; a directory contributes its
+// Files to read from `inputs`: a file is taken as given; a directory contributes its
 // archives (recursively when asked), sorted by path. Missing inputs are errors.
-Result<std::vector<std::filesystem::path>> find_archives(const std::vector<std::string>& inputs,
-                                                         bool recursive);
+// An entry of a directory with an archive's name that cannot be read as a file (a
+// link loop, a dangling link, a FIFO, a socket, one that vanished) is skipped with
+// the reason; the walk never stops on one.
+struct FoundArchives {
+  struct Skipped {
+    std::filesystem::path path;
+    Error error;  // why it cannot be read as a file, naming it
+  };
+  std::vector<std::filesystem::path> files;
+  std::vector<Skipped> skipped;
+};
+Result<FoundArchives> find_archives(const std::vector<std::string>& inputs, bool recursive);
 
 // Create `dir` and its parents with mode 0700 (Harpoon v2) when missing.
 Status ensure_directory(const std::filesystem::path& dir);

@@ -12,10 +12,12 @@
 #include <nlohmann/json.hpp>
 
 #include "hpn/archive/codec.hpp"
+#include "hpn/archive/paths.hpp"
 #include "hpn/engine/client.hpp"
 #include "hpn/engine/endpoint.hpp"
 #include "hpn/image/image_list.hpp"
 #include "hpn/ops/image_store.hpp"
+#include "hpn/ops/operations.hpp"
 #include "hpn/ops/reporter.hpp"
 #include "hpn/registry/client.hpp"
 #include "hpn/util/config.hpp"
@@ -104,10 +106,13 @@ registry::ClientOptions registry_options(const Context& ctx);
 
 // The archives in `inputs` (files, directories; subdirectories with `recursive`).
 // Prints the problem and sets `exit_code` when there are none, or when a file named
-// on the command line is not an image archive.
-std::optional<std::vector<std::filesystem::path>> find_input_archives(const Context& ctx,
-                                                                     const std::vector<std::string>& inputs,
-                                                                     bool recursive, int& exit_code);
+// on the command line is not an image archive. Entries of a directory that cannot be
+// read as files come back in `skipped`: add_skipped() makes each a failed task.
+std::optional<archive::FoundArchives> find_input_archives(const Context& ctx, const std::vector<std::string>& inputs,
+                                                          bool recursive, int& exit_code);
+// A failed task for each entry find_input_archives skipped, so that the batch
+// reports it by name and its exit code counts it.
+void add_skipped(ops::Plan& plan, const archive::FoundArchives& found);
 
 // The images to work on, from -f LIST and/or positional references. Prints every
 // problem (with line numbers) and returns nullopt when the batch must not start.
