@@ -400,6 +400,14 @@ Result<Plan> plan_save(const ImageStore& store, const std::vector<image::Referen
 
 // ---- load ---------------------------------------------------------------------
 
+// A reader's error that names `path` first, as "the archive" (the task's line names
+// the file already).
+Error as_the_archive(const Error& e, const std::filesystem::path& path) {
+  if (e.message.rfind(path.string() + " ", 0) != 0 && e.message.rfind(path.string() + ":", 0) != 0) return e;
+  const std::string rest = e.message.substr(path.string().size());
+  return Error(e.kind, "the archive" + rest, e.http_status);
+}
+
 Result<Plan> plan_load(const ImageStore& store, const std::vector<std::filesystem::path>& files,
                        const LoadRequest& request) {
   if (!request.platform.empty()) {
@@ -423,12 +431,7 @@ Result<Plan> plan_load(const ImageStore& store, const std::vector<std::filesyste
       std::optional<Error> damaged;
       auto loaded = conn.import_archive([&](std::span<char> buf) -> Result<std::size_t> {
         auto n = reader->read(buf);
-        if (!n) {
-          // Corrupt compressed data: the line names the file already.
-          std::string why = n.error().message;
-          if (why.rfind(path.string() + " ", 0) == 0) why = "the archive" + why.substr(path.string().size());
-          damaged = Error(n.error().kind, why);
-        }
+        if (!n) damaged = as_the_archive(n.error(), path);
         if (n && *n > 0) {
           if (auto st = blobs.feed(std::string_view(buf.data(), *n)); !st) {
             damaged = st.error();
@@ -493,7 +496,7 @@ Result<archive::DecompressingReader> open_for_load(const std::filesystem::path& 
   // unpacked, are refused before a byte reaches the daemon.
   if (auto st = archive::check_image_archive(path); !st) return st.error();
   progress("checking", 0, 0);
-  if (auto st = archive::check_archive_members(path); !st) return st.error();
+  if (auto st = archive::check_archive_members(path); !st) return as_the_archive(st.error(), path);
   return reader;
 }
 
