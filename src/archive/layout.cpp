@@ -282,4 +282,35 @@ Status stream_members(const fs::path& path, const std::set<std::string>& wanted,
   return {};
 }
 
+struct MemberStream::Impl {
+  fs::path path;
+  OpenArchive open;
+};
+
+MemberStream::MemberStream(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+MemberStream::~MemberStream() = default;
+MemberStream::MemberStream(MemberStream&&) noexcept = default;
+MemberStream& MemberStream::operator=(MemberStream&&) noexcept = default;
+
+Result<MemberStream> MemberStream::open(const fs::path& path, const std::string& member) {
+  auto a = open_archive(path);
+  if (!a) return a.error();
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->open = std::move(*a);
+  archive_entry* e = nullptr;
+  int r;
+  while ((r = archive_read_next_header(impl->open.get(), &e)) == ARCHIVE_OK) {
+    if (archive_entry_filetype(e) == AE_IFREG && member_name(e) == member) return MemberStream(std::move(impl));
+  }
+  if (r != ARCHIVE_EOF) return corrupt(path, impl->open);
+  return Error(ErrorKind::invalid_argument, path.string() + " lacks " + member + ", which its manifest names");
+}
+
+Result<std::size_t> MemberStream::read(std::span<char> buf) {
+  const la_ssize_t n = archive_read_data(impl_->open.get(), buf.data(), buf.size());
+  if (n < 0) return corrupt(impl_->path, impl_->open);
+  return static_cast<std::size_t>(n);
+}
+
 }  // namespace hpn::archive

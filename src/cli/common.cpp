@@ -185,6 +185,7 @@ registry::ClientOptions registry_options(const Context& ctx) {
   }
   co.connect_timeout = ctx.opt.connect_timeout;
   co.retry = ctx.config.runtime.retry;
+  if (auto chunk = util::parse_byte_size(ctx.config.registry_chunk_size); chunk && *chunk > 0) co.chunk_size = *chunk;
   return co;
 }
 

@@ -12,6 +12,7 @@
 
 #include <curl/curl.h>
 
+#include "hpn/engine/failures.hpp"
 #include "hpn/util/log.hpp"
 
 namespace hpn::engine {
@@ -32,30 +33,6 @@ struct SlistFree {
 };
 using CurlPtr = std::unique_ptr<CURL, CurlFree>;
 using SlistPtr = std::unique_ptr<curl_slist, SlistFree>;
-
-// What a failed transfer means, whoever the peer is.
-enum class Failure { connect, timeout, aborted, lost, tls, untrusted, other };
-
-Failure failure_of(CURLcode code) {
-  switch (code) {
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY: return Failure::connect;
-    case CURLE_OPERATION_TIMEDOUT: return Failure::timeout;
-    case CURLE_ABORTED_BY_CALLBACK: return Failure::aborted;
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE: return Failure::lost;
-    case CURLE_SSL_CONNECT_ERROR: return Failure::tls;
-    // The peer's certificate is not trusted, or ours cannot be used: asking again
-    // gives the same answer.
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CACERT_BADFILE: return Failure::untrusted;
-    default: return Failure::other;
-  }
-}
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
@@ -190,7 +167,8 @@ struct Connection::Impl {
   Error transport_error(CURLcode code, const Request& req) {
     std::string detail = errbuf[0] != '\0' ? std::string(errbuf) : curl_easy_strerror(code);
     while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) detail.pop_back();
-    const Failure f = failure_of(code);
+    using Failure = TransferFailure;
+    const Failure f = transfer_failure(code);
     if (!req.url.empty()) {
       // A registry, by URL.
       const std::string where = " (" + req.method + " " + req.url + ")";
@@ -198,12 +176,15 @@ struct Connection::Impl {
         case Failure::timeout: return {ErrorKind::timeout, "no answer in time: " + detail + where};
         case Failure::aborted: return {ErrorKind::cancelled, "cancelled" + where};
         case Failure::connect:
-        case Failure::lost: return {ErrorKind::registry_unavailable, "cannot reach the registry: " + detail + where};
+          return {ErrorKind::registry_unavailable, "cannot reach the registry: " + detail + where};
+        case Failure::lost:
+          return {ErrorKind::registry_unavailable, "the connection to the registry broke: " + detail + where};
         case Failure::tls: return {ErrorKind::registry_unavailable, "TLS to the registry failed: " + detail + where};
         case Failure::untrusted:
           return {ErrorKind::protocol, "TLS to the registry failed: " + detail + where +
                                            "; give its CA in /etc/docker/certs.d/HOST/ca.crt"};
-        case Failure::other: break;
+        case Failure::local: return {ErrorKind::io, "HTTP transfer failed here: " + detail + where};
+        case Failure::protocol: break;
       }
       return {ErrorKind::protocol, "HTTP transfer failed: " + detail + where};
     }
@@ -237,7 +218,8 @@ struct Connection::Impl {
         return {ErrorKind::daemon_unreachable,
                 "TLS to the daemon failed: " + detail + where +
                     "; check DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem) and DOCKER_TLS_VERIFY"};
-      case Failure::other: break;
+      case Failure::local: return {ErrorKind::io, "HTTP transfer failed here: " + detail + where};
+      case Failure::protocol: break;
     }
     return {ErrorKind::protocol, "HTTP transfer failed: " + detail + where};
   }

@@ -110,13 +110,6 @@ void parallel_scheduled(const ImageStore& store, std::deque<std::size_t> queue, 
 
 }  // namespace
 
-std::chrono::milliseconds backoff_delay(const util::RetryPolicy& policy, int attempt, double unit) {
-  double base = static_cast<double>(policy.delay.count());
-  for (int i = 1; i < attempt && base < static_cast<double>(policy.max_delay.count()); ++i) base *= 2;
-  base = std::min(base, static_cast<double>(policy.max_delay.count()));
-  return std::chrono::milliseconds(static_cast<long long>(base * (0.5 + 0.5 * unit)));
-}
-
 std::vector<TaskResult> run_batch(const ImageStore& store, std::vector<Task> tasks,
                                   const BatchOptions& o, Reporter& reporter) {
   const auto start = Clock::now();
@@ -246,7 +239,7 @@ std::vector<TaskResult> run_batch(const ImageStore& store, std::vector<Task> tas
         r.state = TaskState::failed;
         break;
       }
-      auto delay = backoff_delay(o.retry, attempt, unit(rng));
+      auto delay = util::backoff_delay(o.retry, attempt, unit(rng));
       // A daemon that cannot be reached is either restarting or gone: retry it, but
       // briefly, so that a dead daemon fails the batch within seconds.
       if (outcome.error().kind == ErrorKind::daemon_unreachable) {

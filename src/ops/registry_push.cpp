@@ -14,6 +14,7 @@
 
 #include "hpn/archive/archive_info.hpp"
 #include "hpn/archive/layout.hpp"
+#include "hpn/archive/member_rules.hpp"
 #include "hpn/engine/registry.hpp"
 #include "hpn/util/log.hpp"
 #include "hpn/util/sha256.hpp"
@@ -106,6 +107,9 @@ bool compressed_media(const std::string& media) {
   return media.find("gzip") != std::string::npos || media.find("zstd") != std::string::npos;
 }
 
+// The bytes of a string, from their start each time.
+registry::BlobBody string_body(const std::string& s);
+
 // A byte source over a string.
 engine::Source string_source(const std::string& s) {
   auto at = std::make_shared<std::size_t>(0);
@@ -115,6 +119,10 @@ engine::Source string_source(const std::string& s) {
     *at += n;
     return n;
   };
+}
+
+registry::BlobBody string_body(const std::string& s) {
+  return [&s]() -> Result<engine::Source> { return string_source(s); };
 }
 
 // Chunks from one thread to another, at most k_pipe_bytes in flight.
@@ -322,11 +330,11 @@ using MovedFn = std::function<void(std::uint64_t)>;
 // A source that reads a member and checks its size and digest: the bytes that would
 // complete the blob are held back unless it hashes to its digest, so a damaged
 // member aborts the upload before the registry can commit it.
-engine::Source checked_member(const archive::MemberReader& read, const Descriptor& d, const std::string& what,
+engine::Source checked_member(archive::MemberReader read, const Descriptor& d, const std::string& what,
                               const MovedFn& moved) {
   auto hash = std::make_shared<util::Sha256>();
   auto seen = std::make_shared<std::uint64_t>(0);
-  return [=, &read, &moved](std::span<char> buf) -> Result<std::size_t> {
+  return [=, &moved](std::span<char> buf) -> Result<std::size_t> {
     auto n = read(buf);
     if (!n) return n.error();
     if (*n == 0 && *seen < d.size) {
@@ -353,10 +361,28 @@ engine::Source checked_member(const archive::MemberReader& read, const Descripto
   };
 }
 
+// A member's bytes: first through `read` (the pass over the archive), then, when an
+// upload must begin again, from the member read anew.
+std::function<Result<archive::MemberReader>()> member_reopener(const archive::MemberReader& read,
+                                                              const fs::path& path, const std::string& member) {
+  auto first = std::make_shared<bool>(true);
+  return [first, &read, path, member]() -> Result<archive::MemberReader> {
+    if (*first) {
+      *first = false;
+      return archive::MemberReader(read);
+    }
+    auto m = archive::MemberStream::open(path, member);
+    if (!m) return m.error();
+    auto stream = std::make_shared<archive::MemberStream>(std::move(*m));
+    return archive::MemberReader([stream](std::span<char> buf) { return stream->read(buf); });
+  };
+}
+
 // Compress an uncompressed layer on its way up (digest known at its end) and check
 // its uncompressed bytes against `diff_id`. Returns the blob's descriptor.
 Result<Descriptor> push_uncompressed(Shared& sh, registry::Fetcher& w, const image::Reference& target,
-                                     const std::string& diff_id, const archive::MemberReader& read,
+                                     const std::string& diff_id,
+                                     const std::function<Result<archive::MemberReader>()>& reopen,
                                      const std::string& what, archive::Compression codec, int level,
                                      const MovedFn& moved, Tally& tally) {
   const std::string host = host_of(target);
@@ -379,65 +405,80 @@ Result<Descriptor> push_uncompressed(Shared& sh, registry::Fetcher& w, const ima
     if (!started) return started.error();
     location = **started;
   }
-  util::Sha256 raw_hash, packed_hash;
-  std::uint64_t packed = 0;
-  std::string out;
-  std::size_t out_at = 0;
-  auto take = [&](std::string_view bytes) -> Status {
-    packed_hash.update(bytes);
-    packed += bytes.size();
-    out.append(bytes);
-    return {};
+  // One pass of the layer through the compressor; a new one when the upload must
+  // begin again (the compressed bytes are the same each time).
+  struct Pass {
+    archive::MemberReader read;
+    util::Sha256 raw_hash, packed_hash;
+    std::string out;
+    std::size_t out_at = 0;
+    std::optional<archive::LayerGzip> gz;
+    std::optional<archive::Compressor> other;
+    std::vector<char> in = std::vector<char>(k_chunk);
+    bool ended = false;
+    archive::TarGuard guard;
+    explicit Pass(std::string what) : guard(std::move(what), archive::TarGuard::Kind::layer) {}
   };
-  // gzip through zlib directly (stored blocks where nothing compresses); zstd
-  // through libarchive.
-  std::optional<archive::LayerGzip> gz;
-  std::optional<archive::Compressor> other;
-  if (codec == archive::Compression::gzip) {
-    auto g = archive::LayerGzip::open(level, take);
-    if (!g) return g.error();
-    gz.emplace(std::move(*g));
-  } else {
-    auto c = archive::Compressor::open(codec, level, 1, take);
-    if (!c) return c.error();
-    other.emplace(std::move(*c));
-  }
-  auto comp_write = [&](std::string_view b) { return gz ? gz->write(b) : other->write(b); };
-  auto comp_finish = [&] { return gz ? gz->finish() : other->finish(); };
-  std::vector<char> in(k_chunk);
-  bool ended = false;
-  engine::Source body = [&](std::span<char> buf) -> Result<std::size_t> {
-    while (out_at == out.size() && !ended) {
-      out.clear();
-      out_at = 0;
-      auto n = read(in);
-      if (!n) return n.error();
-      if (*n == 0) {
-        if (auto st = comp_finish(); !st) return st.error();
-        ended = true;
-        const std::string got = "sha256:" + raw_hash.hex_digest();
-        if (got != diff_id) {
-          return Error(ErrorKind::invalid_argument, what + " does not match the layer digest " + diff_id +
-                                                        " its image's config names (it hashes to " + got +
-                                                        "); the archive is damaged");
-        }
-        break;
-      }
-      raw_hash.update(std::string_view(in.data(), *n));
-      moved(*n);
-      if (auto st = comp_write(std::string_view(in.data(), *n)); !st) return st.error();
+  std::shared_ptr<Pass> pass;
+  registry::BlobBody body = [&]() -> Result<engine::Source> {
+    auto read = reopen();
+    if (!read) return read.error();
+    auto p = std::make_shared<Pass>(what);
+    p->read = std::move(*read);
+    Pass* raw = p.get();
+    auto take = [raw](std::string_view bytes) -> Status {
+      raw->packed_hash.update(bytes);
+      raw->out.append(bytes);
+      return {};
+    };
+    // gzip through zlib directly (stored blocks where nothing compresses); zstd
+    // through libarchive.
+    if (codec == archive::Compression::gzip) {
+      auto g = archive::LayerGzip::open(level, take);
+      if (!g) return g.error();
+      p->gz.emplace(std::move(*g));
+    } else {
+      auto c = archive::Compressor::open(codec, level, 1, take);
+      if (!c) return c.error();
+      p->other.emplace(std::move(*c));
     }
-    const std::size_t n = std::min(buf.size(), out.size() - out_at);
-    std::copy_n(out.data() + out_at, n, buf.data());
-    out_at += n;
-    return n;
+    pass = p;
+    return engine::Source([p, &diff_id, &what, &moved](std::span<char> buf) -> Result<std::size_t> {
+      Pass& s = *p;
+      while (s.out_at == s.out.size() && !s.ended) {
+        s.out.clear();
+        s.out_at = 0;
+        auto n = s.read(s.in);
+        if (!n) return n.error();
+        if (*n == 0) {
+          if (auto st = s.gz ? s.gz->finish() : s.other->finish(); !st) return st.error();
+          s.ended = true;
+          const std::string got = "sha256:" + s.raw_hash.hex_digest();
+          if (got != diff_id) {
+            return Error(ErrorKind::invalid_argument, what + " does not match the layer digest " + diff_id +
+                                                          " its image's config names (it hashes to " + got +
+                                                          "); the archive is damaged");
+          }
+          break;
+        }
+        const std::string_view chunk(s.in.data(), *n);
+        // The layer's own members keep the rules, checked as it is read.
+        if (auto st = s.guard.feed(chunk); !st) return st.error();
+        s.raw_hash.update(chunk);
+        moved(*n);
+        if (auto st = s.gz ? s.gz->write(chunk) : s.other->write(chunk); !st) return st.error();
+      }
+      const std::size_t n = std::min(buf.size(), s.out.size() - s.out_at);
+      std::copy_n(s.out.data() + s.out_at, n, buf.data());
+      s.out_at += n;
+      return n;
+    });
   };
   Descriptor d;
-  if (auto st = w.upload_blob(target, location, body, [&] { return d.digest = "sha256:" + packed_hash.hex_digest(); });
-      !st) {
-    return st.error();
-  }
-  d.size = packed;
+  auto packed = w.upload_blob(target, location, body, [&] { return d.digest = "sha256:" + pass->packed_hash.hex_digest(); });
+  if (!packed) return packed.error();
+  if (d.digest.empty()) d.digest = "sha256:" + pass->packed_hash.hex_digest();
+  d.size = *packed;
   d.media_type = codec == archive::Compression::zstd ? "application/vnd.oci.image.layer.v1.tar+zstd"
                                                      : "application/vnd.docker.image.rootfs.diff.tar.gzip";
   {
@@ -446,7 +487,7 @@ Result<Descriptor> push_uncompressed(Shared& sh, registry::Fetcher& w, const ima
     sh.known[host][d.digest].insert(target.path);
   }
   ++tally.blobs_sent;
-  tally.uploaded += packed;
+  tally.uploaded += *packed;
   return d;
 }
 
@@ -775,7 +816,7 @@ Result<Outcome> push_image(Shared& sh, TargetConnection& conn, const PushImage& 
         const auto& part = img.parts[p];
         Descriptor cfg{part.config_media, part.config_digest, part.config.size()};
         auto st = ensure_blob(sh, w, target, cfg, {}, [&](const std::string& loc) {
-          return w.put_blob(target, loc, cfg.digest, cfg.size, string_source(part.config));
+          return w.put_blob(target, loc, cfg.digest, cfg.size, string_body(part.config));
         }, tally);
         if (!st) return st.error();
         layer_blobs[p].resize(part.layers.size());
@@ -816,13 +857,19 @@ Result<Outcome> push_image(Shared& sh, TargetConnection& conn, const PushImage& 
           const auto& l = *layer_of.at(member);
           const std::string what = "layer " + member + " of " + file;
           Descriptor d = l.blob;
+          const auto reopen = member_reopener(read, img.layout->path, member);
           if (l.compressed) {
             auto est = ensure_blob(sh, lw, target, l.blob, {}, [&](const std::string& loc) {
-              return lw.put_blob(target, loc, l.blob.digest, l.blob.size, checked_member(read, l.blob, what, moved));
+              registry::BlobBody body = [&]() -> Result<engine::Source> {
+                auto r = reopen();
+                if (!r) return r.error();
+                return checked_member(std::move(*r), l.blob, what, moved);
+              };
+              return lw.put_blob(target, loc, l.blob.digest, l.blob.size, body);
             }, t);
             if (!est) return est;
           } else {
-            auto pd = push_uncompressed(sh, lw, target, l.blob.digest, read, what, spec.layer_compression, spec.level,
+            auto pd = push_uncompressed(sh, lw, target, l.blob.digest, reopen, what, spec.layer_compression, spec.level,
                                         moved, t);
             if (!pd) return pd.error();
             d = *pd;
@@ -900,26 +947,25 @@ class SourceFetch {
   SourceFetch(const SourceFetch&) = delete;
   SourceFetch& operator=(const SourceFetch&) = delete;
 
-  // Upload what the source sends to `loc`.
-  Status put(registry::Fetcher& w, const image::Reference& target, const std::string& loc, const Descriptor& d,
-             const MovedFn& moved) {
-    Status st;
+  // What the source sends, as an upload's body (read once).
+  Result<engine::Source> source(const Descriptor& d, const MovedFn& moved) {
     if (small_) {
       thread_.join();
       if (error_) return *error_;
       moved(d.size);
-      st = w.put_blob(target, loc, d.digest, d.size, string_source(bytes_));
-    } else {
-      st = w.put_blob(target, loc, d.digest, d.size, [&](std::span<char> buf) -> Result<std::size_t> {
-        auto n = pipe_.pop(buf);
-        if (n && *n > 0) moved(*n);
-        return n;
-      });
-      pipe_.abort();
-      thread_.join();
+      return string_source(bytes_);
     }
-    // The source's error names what went wrong there (the target, which checks the
-    // digest too, would only refuse the upload).
+    return engine::Source([this, &moved](std::span<char> buf) -> Result<std::size_t> {
+      auto n = pipe_.pop(buf);
+      if (n && *n > 0) moved(*n);
+      return n;
+    });
+  }
+  // The upload's result `st`, or the source's error, which names what went wrong
+  // there (the target, which checks the digest too, would only refuse the upload).
+  Status finish(Status st) {
+    pipe_.abort();
+    if (thread_.joinable()) thread_.join();
     if (error_ && error_->kind != ErrorKind::cancelled) return *error_;
     return st;
   }
@@ -943,7 +989,17 @@ Status copy_blob(Shared& sh, registry::Fetcher& r, registry::Fetcher& w, const i
   };
   return ensure_blob(sh, w, target, d, hint, [&](const std::string& loc) -> Status {
     start();
-    return fetch->put(w, target, loc, d, moved);
+    // An upload that must begin again reads the source again, from a new GET.
+    bool first = true;
+    registry::BlobBody body = [&]() -> Result<engine::Source> {
+      if (!first) {
+        fetch.reset();
+        fetch.emplace(r, src, d);
+      }
+      first = false;
+      return fetch->source(d, moved);
+    };
+    return fetch->finish(w.put_blob(target, loc, d.digest, d.size, body));
   }, tally, start);
 }
 

@@ -30,31 +30,6 @@ namespace hpn::ops {
 
 namespace fs = std::filesystem;
 
-Result<std::uint64_t> parse_byte_size(const std::string& text) {
-  std::size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (...) {
-    used = 0;
-  }
-  std::string unit = text.substr(used);
-  while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
-  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (!unit.empty() && unit.back() == 'B') unit.pop_back();
-  if (!unit.empty() && unit.back() == 'I') unit.pop_back();
-  double scale = 1;
-  if (unit.empty()) scale = 1;
-  else if (unit == "K") scale = 1024.0;
-  else if (unit == "M") scale = 1024.0 * 1024;
-  else if (unit == "G") scale = 1024.0 * 1024 * 1024;
-  else if (unit == "T") scale = 1024.0 * 1024 * 1024 * 1024;
-  else used = 0;
-  if (used == 0 || value < 0 || !std::isfinite(value)) {
-    return Error(ErrorKind::invalid_argument, "'" + text + "' is not a size; write it as 500M, 20G or a byte count");
-  }
-  return static_cast<std::uint64_t>(value * scale);
-}
 
 namespace {
 

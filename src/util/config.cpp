@@ -1,5 +1,7 @@
 #include "hpn/util/config.hpp"
 
+#include <cctype>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 
@@ -91,9 +93,17 @@ Result<Config> parse_config(const std::string& yaml, const std::string& source, 
   auto check = [&](Status s) {
     if (st && !s) st = s;
   };
-  check(read_key(root, "registry", "", source, c.registry));
+  // `registry` is the push target's address, or a mapping of it (`address`) and of
+  // how hpn uploads to registries (`chunk_size`).
+  if (auto reg = root["registry"]; reg && reg.IsMap()) {
+    check(read_key(reg, "address", "registry.", source, c.registry));
+    check(read_key(reg, "chunk_size", "registry.", source, c.registry_chunk_size));
+    c.registry_set = c.registry_set || (reg["address"] && !reg["address"].IsNull());
+  } else {
+    check(read_key(root, "registry", "", source, c.registry));
+    c.registry_set = c.registry_set || (reg && !reg.IsNull());
+  }
   check(read_key(root, "project", "", source, c.project));
-  c.registry_set = c.registry_set || (root["registry"] && !root["registry"].IsNull());
   c.project_set = c.project_set || (root["project"] && !root["project"].IsNull());
   if (auto p = root["proxy"]; p && p.IsMap()) {
     check(read_key(p, "http", "proxy.", source, c.proxy.http));
@@ -135,6 +145,9 @@ Result<Config> parse_config(const std::string& yaml, const std::string& source, 
   if (!st) return st.error();
   if (c.max_workers < 1 || c.max_workers > 256) {
     return config_error(source, "parallel.max_workers must be 1..256");
+  }
+  if (auto chunk = parse_byte_size(c.registry_chunk_size); !chunk || *chunk < (1u << 20)) {
+    return config_error(source, "registry.chunk_size must be a size of 1M or more, such as 64M");
   }
   if (c.runtime.retry.max_attempts < 1 || c.runtime.retry.max_attempts > 100) {
     return config_error(source, "runtime.retry.max_attempts must be 1..100");
@@ -221,6 +234,39 @@ Result<Config> load_config(const std::string& explicit_path, const Getenv& given
     }
   }
   return c;
+}
+
+std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int attempt, double unit) {
+  double base = static_cast<double>(policy.delay.count());
+  for (int i = 1; i < attempt && base < static_cast<double>(policy.max_delay.count()); ++i) base *= 2;
+  base = std::min(base, static_cast<double>(policy.max_delay.count()));
+  return std::chrono::milliseconds(static_cast<long long>(base * (0.5 + 0.5 * unit)));
+}
+
+Result<std::uint64_t> parse_byte_size(const std::string& text) {
+  std::size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (...) {
+    used = 0;
+  }
+  std::string unit = text.substr(used);
+  while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
+  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (!unit.empty() && unit.back() == 'B') unit.pop_back();
+  if (!unit.empty() && unit.back() == 'I') unit.pop_back();
+  double scale = 1;
+  if (unit.empty()) scale = 1;
+  else if (unit == "K") scale = 1024.0;
+  else if (unit == "M") scale = 1024.0 * 1024;
+  else if (unit == "G") scale = 1024.0 * 1024 * 1024;
+  else if (unit == "T") scale = 1024.0 * 1024 * 1024 * 1024;
+  else used = 0;
+  if (used == 0 || value < 0 || !std::isfinite(value)) {
+    return Error(ErrorKind::invalid_argument, "'" + text + "' is not a size; write it as 500M, 20G or a byte count");
+  }
+  return static_cast<std::uint64_t>(value * scale);
 }
 
 }  // namespace hpn::util

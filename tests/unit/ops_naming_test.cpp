@@ -76,10 +76,10 @@ TEST(FindArchives, DirectoryRecursionAndFilters) {
 TEST(Backoff, ExponentialCappedWithJitter) {
   hpn::util::RetryPolicy p{.max_attempts = 5, .delay = std::chrono::milliseconds(1000),
                            .max_delay = std::chrono::milliseconds(5000)};
-  EXPECT_EQ(hpn::ops::backoff_delay(p, 1, 0.999999).count(), 999);
-  EXPECT_EQ(hpn::ops::backoff_delay(p, 1, 0.0).count(), 500);
-  EXPECT_EQ(hpn::ops::backoff_delay(p, 2, 0.0).count(), 1000);
-  EXPECT_EQ(hpn::ops::backoff_delay(p, 3, 0.0).count(), 2000);
-  EXPECT_EQ(hpn::ops::backoff_delay(p, 10, 0.0).count(), 2500);  // capped at 5 s, halved by jitter
-  EXPECT_LE(hpn::ops::backoff_delay(p, 10, 0.99).count(), 5000);
+  EXPECT_EQ(hpn::util::backoff_delay(p, 1, 0.999999).count(), 999);
+  EXPECT_EQ(hpn::util::backoff_delay(p, 1, 0.0).count(), 500);
+  EXPECT_EQ(hpn::util::backoff_delay(p, 2, 0.0).count(), 1000);
+  EXPECT_EQ(hpn::util::backoff_delay(p, 3, 0.0).count(), 2000);
+  EXPECT_EQ(hpn::util::backoff_delay(p, 10, 0.0).count(), 2500);  // capped at 5 s, halved by jitter
+  EXPECT_LE(hpn::util::backoff_delay(p, 10, 0.99).count(), 5000);
 }

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <span>
 #include <string>
@@ -53,5 +54,22 @@ using MemberReader = std::function<Result<std::size_t>(std::span<char> buf)>;
 Status stream_members(const std::filesystem::path& path, const std::set<std::string>& wanted,
                       const std::function<Status(const std::string& member, std::uint64_t size,
                                                  const MemberReader& read)>& each);
+
+// One member of the archive at `path`, read from its start: a layer read again
+// when its upload must begin again. Fails when the member is missing.
+class MemberStream {
+ public:
+  static Result<MemberStream> open(const std::filesystem::path& path, const std::string& member);
+  ~MemberStream();
+  MemberStream(MemberStream&&) noexcept;
+  MemberStream& operator=(MemberStream&&) noexcept;
+  // The member's next bytes; 0 at its end.
+  Result<std::size_t> read(std::span<char> buf);
+
+ private:
+  struct Impl;
+  explicit MemberStream(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace hpn::archive

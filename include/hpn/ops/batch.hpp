@@ -96,8 +96,4 @@ struct BatchOptions {
 std::vector<TaskResult> run_batch(const ImageStore& store, std::vector<Task> tasks,
                                   const BatchOptions& options, Reporter& reporter);
 
-// Backoff before retry `attempt` (1-based): delay * 2^(attempt-1), capped, with jitter
-// in [50%, 100%]. `unit` in [0,1) supplies the randomness.
-std::chrono::milliseconds backoff_delay(const util::RetryPolicy& policy, int attempt, double unit);
-
 }  // namespace hpn::ops

@@ -35,7 +35,7 @@ struct RegistrySource {
 };
 
 // Byte counts as users write them: "500M", "20G", "1.5GiB", "1024" (bytes).
-Result<std::uint64_t> parse_byte_size(const std::string& text);
+using util::parse_byte_size;
 
 class RegistryStore final : public ImageStore {
  public:

@@ -46,6 +46,9 @@ struct ClientOptions {
   std::chrono::milliseconds connect_timeout{10000};
   std::chrono::milliseconds idle_timeout{60000};  // no byte for this long: the request failed
   util::RetryPolicy retry;                        // one request's transient failures
+  // Blobs larger than this go up in PATCH chunks of this size, each a point an
+  // upload can resume from.
+  std::uint64_t chunk_size = std::uint64_t{64} << 20;
   std::chrono::milliseconds max_retry_after{120000};  // longer waits asked by a registry fail instead
   // Where TLS files for a registry live (HOST[:PORT]/ca.crt, client.cert, client.key).
   std::vector<std::filesystem::path> cert_dirs = {"/etc/docker/certs.d", "/etc/containers/certs.d"};
@@ -67,6 +70,11 @@ Challenge parse_challenge(const std::string& header);
 // Seconds to wait from a Retry-After header (delta-seconds or an HTTP date);
 // nullopt when absent or malformed.
 std::optional<std::chrono::milliseconds> parse_retry_after(const std::string& value);
+
+// The bytes of a blob from their start, opened again each time an upload must
+// begin again or resume (it then skips what the registry holds). A blob
+// compressed on the fly must give the same bytes each time.
+using BlobBody = std::function<Result<engine::Source>()>;
 
 struct Manifest {
   std::string digest;      // sha256 of `body`
@@ -107,15 +115,21 @@ class Fetcher {
   // location when it declined (registries may refuse mounts; the caller uploads).
   Result<std::optional<std::string>> start_upload(const image::Reference& ref, const std::string& digest = {},
                                                   const std::string& mount_from = {});
-  // Stream the blob `digest` of `size` bytes to an upload started by start_upload,
-  // and commit it (one PUT with the body). Not retried here: `body` cannot be read
-  // twice.
+  // Upload the blob `digest` of `size` bytes to an upload started by start_upload,
+  // and commit it. Up to the chunk size (ClientOptions::chunk_size) it goes as one
+  // PUT; a transient failure starts a new upload (unless the registry holds the
+  // blob by then) and sends it again from `open()`. Larger blobs go up as PATCH
+  // chunks: after a transient failure the upload resumes from the offset the
+  // registry reports (GET on the upload's location, its Range header); a registry
+  // that refuses chunks, or lost the upload, gets the blob from its start in a new
+  // upload. Memory stays flat: the bytes are read again, never kept.
   Status put_blob(const image::Reference& ref, const std::string& location, const std::string& digest,
-                  std::uint64_t size, const engine::Source& body);
-  // Stream bytes whose digest is known only at their end (a layer compressed on the
-  // fly): PATCH the body, then commit with the digest `digest_after()` gives.
-  Status upload_blob(const image::Reference& ref, const std::string& location, const engine::Source& body,
-                     const std::function<std::string()>& digest_after);
+                  std::uint64_t size, const BlobBody& open);
+  // The same for bytes whose length and digest are known only at their end (a layer
+  // compressed on the fly): PATCH chunks, then the commit with the digest
+  // `digest_after()` gives once the last chunk is read. Returns the bytes uploaded.
+  Result<std::uint64_t> upload_blob(const image::Reference& ref, const std::string& location, const BlobBody& open,
+                                    const std::function<std::string()>& digest_after);
   // Store a manifest (or index) under `reference` (a tag or its digest). Returns
   // the digest, checked against the one the registry reports.
   Result<std::string> put_manifest(const image::Reference& ref, const std::string& reference,
@@ -135,6 +149,9 @@ class Fetcher {
                                 const std::string& scope = {});
   std::string push_scope(const image::Reference& ref) const;
   Result<Host*> host_of(const image::Reference& ref);
+  struct Upload;
+  Result<std::uint64_t> upload(const image::Reference& ref, const std::string& location, Upload& up);
+  Result<std::optional<std::uint64_t>> upload_offset(const image::Reference& ref, std::string& location);
   Status probe(Host& h);
   Result<std::string> authorization(Host& h, const std::string& scope, bool renew);
   bool ask_again(Host& h, const engine::Response& r);

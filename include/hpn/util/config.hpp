@@ -16,14 +16,25 @@ inline constexpr int k_default_workers = 4;
 inline constexpr const char* k_default_registry = "registry.k8s.local";
 inline constexpr const char* k_default_project = "library";
 
+// How transient failures are retried, the same for every request of every road:
+// an image's task by the batch, a registry request by the registry client, an
+// upload from what the registry holds. A retry that made progress (an upload chunk
+// the registry took) starts the count again.
 struct RetryPolicy {
   int max_attempts = 3;
   std::chrono::milliseconds delay{1000};
   std::chrono::milliseconds max_delay{30000};
 };
 
+// Backoff before retry `attempt` (1-based): delay * 2^(attempt-1), capped, with jitter
+// in [50%, 100%]. `unit` in [0,1) supplies the randomness.
+std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int attempt, double unit);
+
 struct Config {
   std::string registry = k_default_registry;
+  // Blobs larger than this go up to registries in chunks of this size, each a point
+  // an upload resumes from ("64M"; registry.chunk_size).
+  std::string registry_chunk_size = "64M";
   std::string project = k_default_project;
   struct {
     std::string http;
@@ -62,6 +73,9 @@ struct Config {
   bool registry_set = false;  // registry came from the file or HPN_REGISTRY
   bool project_set = false;   // project came from the file or HPN_PROJECT
 };
+
+// Sizes as "500M", "20G", "64MiB" or a byte count (units of 1024).
+Result<std::uint64_t> parse_byte_size(const std::string& text);
 
 // Durations as Harpoon writes them: "30s", "5m", "1h", "500ms", or a bare number of seconds.
 Result<std::chrono::milliseconds> parse_duration(const std::string& text);
