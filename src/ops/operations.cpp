@@ -291,6 +291,17 @@ Result<Outcome> save_archive(StoreConnection& conn, std::span<const std::string>
                        path, spec, progress);
 }
 
+// The partial files a killed run left of the archive at `path` (its .part and its
+// sidecar's). Only the run holding the directory's lock calls this, so no other
+// run is writing them.
+void remove_stale_parts(const std::filesystem::path& path) {
+  for (std::filesystem::path p : {path, archive::sidecar_path(path)}) {
+    p += ".part";
+    std::error_code ec;
+    if (std::filesystem::remove(p, ec)) hpn::log::get("ops").info("removed {}, left by a run that was stopped", p.string());
+  }
+}
+
 std::vector<Task> save_tasks(const std::vector<image::Reference>& refs, const SaveSpec& spec, const SizeIndex& sizes,
                              bool ask_sizes) {
   std::vector<Task> tasks;
@@ -314,6 +325,7 @@ std::vector<Task> save_tasks(const std::vector<image::Reference>& refs, const Sa
         if (!info) return info.error();
         auto fresh = archive_freshness(path, ref, info->id);
         if (fresh.fresh) {
+          remove_stale_parts(path);
           return Outcome{.detail = "unchanged: " + path.string() + " already exists and verified", .bytes = 0,
                          .unchanged = true, .uncommitted = {}};
         }

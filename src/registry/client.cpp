@@ -739,6 +739,18 @@ struct Fetcher::Upload {
   bool ended = false;                 // `src` said it has no more
 };
 
+namespace {
+
+// An answer to an upload's PATCH or PUT that says the registry no longer knows the
+// upload in that state (distribution drops an upload whose request broke part-way
+// and answers 404 BLOB_UPLOAD_INVALID or BLOB_UPLOAD_UNKNOWN): it must begin again.
+bool upload_lost(const engine::Response& r) {
+  return r.status == 404 || r.error_body.find("BLOB_UPLOAD_INVALID") != std::string::npos ||
+         r.error_body.find("BLOB_UPLOAD_UNKNOWN") != std::string::npos;
+}
+
+}  // namespace
+
 Result<std::optional<std::uint64_t>> Fetcher::upload_offset(const image::Reference& ref, std::string& location) {
   engine::Request req;
   req.url = location;
@@ -772,6 +784,7 @@ Result<std::uint64_t> Fetcher::upload(const image::Reference& ref, const std::st
   std::uint64_t held = 0;  // bytes the registry holds of this upload
   int failures = 0;        // transient failures since the last progress
   bool committed = false;
+  bool lost = false;  // the registry dropped the upload: begin again
   std::vector<char> scratch;
   const std::string what = [&] {
     return "upload of blob " + (up.digest.empty() ? std::string("(compressed on the way)") : up.digest) + " to " +
@@ -819,7 +832,7 @@ Result<std::uint64_t> Fetcher::upload(const image::Reference& ref, const std::st
           return {};
         }
       }
-      if (!monolithic) {
+      if (!monolithic && !lost) {
         auto at = upload_offset(ref, loc);
         if (!at) {
           failure = at.error();
@@ -839,6 +852,7 @@ Result<std::uint64_t> Fetcher::upload(const image::Reference& ref, const std::st
       }
       loc = started->value_or(loc);
       held = 0;
+      lost = false;
       return {};
     }
   };
@@ -865,6 +879,9 @@ Result<std::uint64_t> Fetcher::upload(const image::Reference& ref, const std::st
           failure = r.error();
         } else if (r->status == 201 || r->status == 204 || r->status == 200) {
           return *up.size;
+        } else if (upload_lost(*r)) {
+          lost = true;
+          failure = Error(ErrorKind::registry_unavailable, "the registry lost the upload (" + describe_status(*r) + ")");
         } else {
           return write_failure(ref, "upload of blob " + up.digest, *r);
         }
@@ -882,6 +899,9 @@ Result<std::uint64_t> Fetcher::upload(const image::Reference& ref, const std::st
         failure = c.error();
       } else if (c->status == 201 || c->status == 204 || c->status == 200) {
         return held;
+      } else if (upload_lost(*c)) {
+        lost = true;
+        failure = Error(ErrorKind::registry_unavailable, "the registry lost the upload (" + describe_status(*c) + ")");
       } else {
         return write_failure(ref, "commit of blob " + up.digest, *c);
       }
@@ -917,6 +937,9 @@ Result<std::uint64_t> Fetcher::upload(const image::Reference& ref, const std::st
         if (auto l = r->header("location"); !l.empty()) loc = l;
         if (!up.size && sent < want) up.ended = true;
         continue;
+      } else if (upload_lost(*r)) {
+        lost = true;
+        failure = Error(ErrorKind::registry_unavailable, "the registry lost the upload (" + describe_status(*r) + ")");
       } else if (held == 0 && up.size) {
         // A registry that takes no chunks: the whole blob in one PUT, in a new upload.
         log.info("{}: the registry refused a chunk ({}); sending the blob whole", what, describe_status(*r));

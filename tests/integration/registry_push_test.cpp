@@ -460,3 +460,211 @@ TEST(RegistryPush, BundlesArePushedImageByImage) {
     docker_at(host, "rmi " + shell_quote(target));
   }
 }
+
+namespace {
+
+// Upload body bytes the forwarder passed on after it broke a connection.
+std::uint64_t bytes_after_break(const std::string& log) {
+  const auto at = log.find("break ");
+  if (at == std::string::npos) return 0;
+  std::uint64_t n = 0;
+  std::istringstream in(log.substr(at));
+  for (std::string line; std::getline(in, line);) {
+    std::smatch m;
+    static const std::regex body("^body (PATCH|PUT) ([0-9]+)");
+    if (std::regex_search(line, m, body)) n += std::stoull(m[2].str());
+  }
+  return n;
+}
+
+// A registry that survives its restarts' uploads: distribution signs an upload's
+// state with http.secret, which is otherwise random at each start.
+PrivateRegistry registry_with_secret() {
+  return PrivateRegistry({}, "127.0.0.1", ", secret: hpn-test-upload-secret", /*seeded=*/false);
+}
+
+// The size of the largest layer `registry` serves for REPO:1 (Docker schema 2).
+std::uint64_t largest_layer(const std::string& registry, const std::string& repo) {
+  auto m = manifest_of(registry, repo);
+  std::uint64_t n = 0;
+  if (!m.is_object()) return 0;
+  for (const auto& l : m["layers"]) n = std::max<std::uint64_t>(n, l["size"].get<std::uint64_t>());
+  return n;
+}
+
+// A Docker archive (legacy layout) of one image, rnd/big:1, whose one layer holds
+// `mib` MiB of random bytes: its blob stays that large when compressed. Returns the
+// image's config digest.
+std::string random_image_archive(const fs::path& file, int mib) {
+  const std::string script = R"PY(
+import hashlib, io, json, os, sys, tarfile
+out, mib = sys.argv[1], int(sys.argv[2])
+layer = out + ".layer"
+with tarfile.open(layer, "w", format=tarfile.USTAR_FORMAT) as t:
+    data = out + ".data"
+    with open(data, "wb") as f:
+        for _ in range(mib):
+            f.write(os.urandom(1 << 20))
+    info = t.gettarinfo(data, arcname="data/random.bin")
+    info.mtime = 0
+    with open(data, "rb") as f:
+        t.addfile(info, f)
+    os.remove(data)
+h = hashlib.sha256()
+with open(layer, "rb") as f:
+    for b in iter(lambda: f.read(1 << 20), b""):
+        h.update(b)
+config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+                     "rootfs": {"type": "layers", "diff_ids": ["sha256:" + h.hexdigest()]}}).encode()
+cid = hashlib.sha256(config).hexdigest()
+manifest = json.dumps([{"Config": cid + ".json", "RepoTags": ["rnd/big:1"], "Layers": ["l/layer.tar"]}]).encode()
+with tarfile.open(out, "w", format=tarfile.USTAR_FORMAT) as t:
+    for name, content in ((cid + ".json", config), ("manifest.json", manifest)):
+        i = tarfile.TarInfo(name); i.size = len(content); t.addfile(i, io.BytesIO(content))
+    t.add(layer, arcname="l/layer.tar")
+os.remove(layer)
+print("sha256:" + cid)
+)PY";
+  std::ofstream(file.string() + ".py") << script;
+  auto r = run_command("python3 " + shell_quote(file.string() + ".py") + " " + shell_quote(file.string()) + " " +
+                       std::to_string(mib));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.out.substr(0, r.out.find('\n'));
+}
+
+constexpr int k_big_mib = 200;
+
+}  // namespace
+
+// The forwarder cuts the connection of the upload that crosses 60% of a 200 MB
+// blob (compressed on the way; random bytes stay as large): hpn asks the registry
+// where the upload stands and sends the rest, not the whole blob again.
+TEST(RegistryPush, ALargeUploadCutPartWayResumesFromTheRegistrysOffset) {
+  TempDir dir;
+  const std::string config = random_image_archive(dir / "big.tar", k_big_mib);
+  PrivateRegistry registry = registry_with_secret();
+  const std::uint64_t blob = std::uint64_t{k_big_mib} << 20;
+  Proxy proxy(registry.host(), "--break-after " + std::to_string(blob * 6 / 10) + " --break-with cut");
+  std::ofstream(dir / "config.yaml") << "registry: {chunk_size: 32M}\n"
+                                     << "runtime:\n  retry: {max_attempts: 4, delay: 200ms, max_delay: 1s}\n";
+  auto r = hpn_alone(dir, "push --log-level info --archives big.tar -r " + proxy.host());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string log = proxy.log();
+  ASSERT_NE(log.find("break PATCH"), std::string::npos) << log;
+  EXPECT_NE(r.err.find("resuming at byte"), std::string::npos) << r.err;
+  const std::uint64_t after = bytes_after_break(log);
+  EXPECT_GT(after, 0u) << log;
+  // The registry held the chunks before the cut (32 MiB each): they were not sent again.
+  EXPECT_LE(after, blob - (blob * 6 / 10 / (32 << 20)) * (32 << 20) + (1 << 20))
+      << "sent again after the break: " << after << " bytes\n" << log;
+  // The image is whole: the registry checked the layer's digest at its commit, and
+  // the config (kept byte for byte) is the image's ID.
+  // Push mode 1: the image goes to REGISTRY/big:1.
+  auto m = manifest_of(registry.host(), "big");
+  ASSERT_TRUE(m.is_object());
+  EXPECT_EQ(m["config"]["digest"], config);
+  EXPECT_GE(largest_layer(registry.host(), "big"), blob);
+}
+
+// The registry restarts between two chunks of a 200 MB blob's copy, and the
+// request in flight breaks: the upload resumes in the restarted registry.
+TEST(RegistryCopy, ALargeUploadResumesAcrossARegistryRestart) {
+  TempDir dir;
+  random_image_archive(dir / "big.tar", k_big_mib);
+  PrivateRegistry source({}, "127.0.0.1", {}, /*seeded=*/false);
+  auto pushed = hpn_alone(dir, "push --archives big.tar -r " + source.host());
+  ASSERT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
+  PrivateRegistry registry = registry_with_secret();
+  const std::uint64_t layer = largest_layer(source.host(), "big");
+  ASSERT_GT(layer, 190u << 20);
+  TempDir hold;
+  Proxy proxy(registry.host(), "--break-after " + std::to_string(layer * 6 / 10) + " --break-with hold --hold-dir " +
+                                   shell_quote(hold.path().string()));
+  std::ofstream(dir / "config.yaml") << "registry: {chunk_size: 32M}\n"
+                                     << "runtime:\n  retry: {max_attempts: 6, delay: 300ms, max_delay: 1s}\n";
+  hpn::test::HpnRun how;
+  how.host = k_no_daemon;
+  how.exec = true;
+  const std::string cmd = hpn::test::hpn_command(
+      dir.path(), "copy --log-level info -r " + proxy.host() + " " + source.host() + "/big:1 >hpn.out 2>hpn.err",
+      how);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ASSERT_TRUE(wait_for([&] { return proxy.log().find("held ") != std::string::npos; }, 120s)) << proxy.log();
+  registry.kill();
+  std::this_thread::sleep_for(500ms);
+  registry.start();
+  std::ofstream(hold / "release") << "go";
+  int status = 0;
+  ASSERT_TRUE(wait_for([&] { return waitpid(pid, &status, WNOHANG) == pid; }, 180s));
+  const std::string out = slurp(dir / "hpn.out"), err = slurp(dir / "hpn.err");
+  ASSERT_TRUE(WIFEXITED(status)) << out << err;
+  ASSERT_EQ(WEXITSTATUS(status), 0) << out << err;
+  EXPECT_NE(err.find("resuming at byte"), std::string::npos) << err;
+  const std::uint64_t after = bytes_after_break(proxy.log());
+  EXPECT_GT(after, 0u) << proxy.log();
+  EXPECT_LE(after, layer - (layer * 6 / 10 / (32 << 20)) * (32 << 20) + (1 << 20))
+      << "sent again after the break: " << after << " bytes\n" << proxy.log();
+  EXPECT_NE(served_digest(source.host(), "big", "1"), "");
+  EXPECT_EQ(served_digest(registry.host(), "big", "1"), served_digest(source.host(), "big", "1"));
+}
+
+// The target registry is killed once uploads are under way and is back within a
+// second: every image of the batch arrives, with no rerun, for a push from archives
+// and for a copy.
+TEST(RegistryPush, ARegistryRestartedMidBatchLosesNoImage) {
+  TempDir dir;
+  const std::vector<std::string> images = {"hpn-test/small:1", "hpn-test/multi:1", "hpn-test/base:1"};
+  save_from(dir, env("HPN_TEST_DOCKER20_HOST"), "a", images);
+  std::ofstream(dir / "config.yaml") << "runtime:\n  retry: {max_attempts: 8, delay: 300ms, max_delay: 1s}\n";
+  for (const std::string road : {"push", "copy"}) {
+    PrivateRegistry registry = registry_with_secret();
+    Proxy proxy(registry.host(), "--rate 20000000");  // 20 MB/s: the uploads last long enough to be cut
+    std::string args = road == "push" ? "push --archives a -j 4 -r " + proxy.host() + " -p " + road
+                                      : "copy -j 4 -r " + proxy.host() + " -p " + road;
+    if (road == "copy") {
+      for (const auto& i : images) args += " " + reg() + "/" + i;
+    }
+    hpn::test::HpnRun how;
+    how.host = k_no_daemon;
+    how.exec = true;
+    const std::string cmd = hpn::test::hpn_command(dir.path(), args + " >hpn.out 2>hpn.err", how);
+    const pid_t pid = fork();
+    if (pid == 0) {
+      execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    ASSERT_TRUE(wait_for([&] { return proxy.count("PATCH /v2/" + road) + proxy.count("PUT /v2/" + road) >= 1; }, 60s))
+        << proxy.log();
+    registry.kill();
+    std::this_thread::sleep_for(700ms);
+    registry.start();
+    int status = 0;
+    ASSERT_TRUE(wait_for([&] { return waitpid(pid, &status, WNOHANG) == pid; }, 180s));
+    const std::string out = slurp(dir / "hpn.out"), err = slurp(dir / "hpn.err");
+    ASSERT_TRUE(WIFEXITED(status)) << out << err;
+    EXPECT_EQ(WEXITSTATUS(status), 0) << road << "\n" << out << err;
+    EXPECT_NE(out.find("Summary: 3 successful"), std::string::npos) << out;
+    for (const auto& i : images) {
+      const std::string repo = i.substr(0, i.find(':'));
+      const std::string target = road + "/" + repo.substr(repo.find('/') + 1);
+      auto m = manifest_of(registry.host(), target);
+      ASSERT_TRUE(m.is_object()) << road << " " << i << "\n" << out;
+      if (road == "copy") {
+        EXPECT_EQ(served_digest(registry.host(), target, "1"), served_digest(reg(), repo, "1")) << i;
+      } else {
+        EXPECT_EQ(m["config"]["digest"], image_id_at(env("HPN_TEST_DOCKER20_HOST"), i)) << i;
+      }
+      // Every layer the manifest names is there, whole (the registry checked its
+      // digest when the upload was committed).
+      for (const auto& l : m["layers"]) {
+        auto head = run_command("curl -sfI http://" + registry.host() + "/v2/" + target + "/blobs/" +
+                                l["digest"].get<std::string>());
+        EXPECT_EQ(head.exit_code, 0) << i << " " << l["digest"];
+      }
+    }
+  }
+}
