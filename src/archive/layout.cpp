@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hpn/archive/archive_info.hpp"
 #include "hpn/archive/member_rules.hpp"
 
 namespace hpn::archive {
@@ -137,6 +138,8 @@ bool Layout::has_blob(const std::string& digest) const { return sizes.count(blob
 Result<Layout> scan_layout(const fs::path& path) {
   Layout layout;
   layout.path = path;
+  // What is not a tar gets the words it gets when named on the command line.
+  if (auto st = check_image_archive(path); !st) return st.error();
   auto a = open_archive(path);
   if (!a) return a.error();
   layout.compression = a->source ? a->source->reader.compression() : Compression::none;

@@ -1,6 +1,11 @@
 // Archives: compression, sidecars, incremental saves, bundles, free space, ls -p,
 // against the real dockerd and Podman.
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <csignal>
+#include <thread>
+#include <unistd.h>
 
 #include <cstring>
 #include <fstream>
@@ -12,6 +17,7 @@
 #include "hpn/archive/archive_info.hpp"
 #include "hpn/engine/client.hpp"
 #include "hpn/image/reference.hpp"
+#include "support/registry_fixtures.hpp"
 #include "support/tar_util.hpp"
 #include "support/testenv.hpp"
 
@@ -430,4 +436,134 @@ TEST(Archives, SmallImagesExportedTogetherMatchTheirOwnExportsAndLoadBack) {
     EXPECT_EQ(info->id, ids[n]) << n;
   }
   run_command(dh + " rmi -f" + args + " >/dev/null 2>&1");
+}
+
+// Archives whose members could be written outside where they are unpacked are
+// refused by name, before a byte reaches the daemon: the debug log shows no load
+// request, and the daemon has no such image.
+TEST(Archives, HostileArchivesAreRefusedByNameWithNothingSentToTheDaemon) {
+  auto docker = hpn::test::connect_docker();
+  TempDir dir;
+  const std::string pid = std::to_string(getpid());
+  for (const auto& h : hpn::test::hostile_kinds()) {
+    SCOPED_TRACE(h.kind);
+    const std::string name = "hpn-evil/" + h.kind + "-" + pid + ":1";
+    const fs::path file = dir / (h.kind + ".tar");
+    hpn::test::make_archive(h.kind, name, file);
+    auto r = run_hpn(dir, "--log-level debug load " + shell_quote(file.string()));
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_NE(r.out.find("\u2717 " + file.string() + ": invalid_argument: "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(h.member), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(h.rule), std::string::npos) << r.out;
+    EXPECT_EQ(r.err.find("/images/load"), std::string::npos) << "a load request was sent:\n" << r.err;
+    EXPECT_FALSE(docker.inspect_image(name).ok()) << name << " was loaded";
+  }
+  // The same archive without the hostile part loads: the refusals above are the rule's.
+  const std::string good = "hpn-evil/good-" + pid + ":1";
+  const std::string id = hpn::test::make_archive("good", good, dir / "good.tar");
+  auto ok = run_hpn(dir, "load " + shell_quote((dir / "good.tar").string()));
+  ASSERT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  auto info = docker.inspect_image(good);
+  ASSERT_TRUE(info.ok()) << ok.out;
+  EXPECT_TRUE(docker.remove(good).ok());
+}
+
+// Entries of a load directory that are not archives are each failed by name (a
+// symbolic link loop, a dangling link, a FIFO, a 2-byte junk.tar) while good.tar
+// loads; the walk never aborts the command. ls -p lists them the same way.
+TEST(Archives, LoopsFifosDanglingLinksAndJunkInALoadDirectoryFailByNameWhileGoodLoads) {
+  auto docker = hpn::test::connect_docker();
+  TempDir dir;
+  const fs::path d = dir / "in";
+  fs::create_directories(d);
+  const std::string good = "hpn-evil/walk-" + std::to_string(getpid()) + ":1";
+  hpn::test::make_archive("good", good, d / "good.tar");
+  fs::create_symlink("loop2.tar", d / "loop1.tar");
+  fs::create_symlink("loop1.tar", d / "loop2.tar");
+  fs::create_symlink("gone.tar", d / "dangling.tar");
+  ASSERT_EQ(::mkfifo((d / "fifo.tar").c_str(), 0600), 0);
+  std::ofstream(d / "junk.tar") << "x\n";
+  auto r = run_hpn(dir, "load -p in");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_EQ(r.err.find("internal error"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("\u2713 in/good.tar loaded " + good), std::string::npos) << r.out;
+  const std::map<std::string, std::string> why = {{"loop1.tar", "a symbolic link loop"},
+                                                  {"loop2.tar", "a symbolic link loop"},
+                                                  {"dangling.tar", "a dangling symbolic link"},
+                                                  {"fifo.tar", "a FIFO, not a file"}};
+  for (const auto& [file, reason] : why) {
+    EXPECT_NE(r.out.find("\u2717 in/" + file + ": invalid_argument: " + reason), std::string::npos)
+        << file << "\n" << r.out;
+  }
+  // junk.tar fails with the words it gets when named directly.
+  const std::string junk_words = "in/junk.tar is not an image archive (no tar header at its start)";
+  EXPECT_NE(r.out.find("\u2717 in/junk.tar: invalid_argument: " + junk_words), std::string::npos) << r.out;
+  auto direct = run_hpn(dir, "load in/junk.tar");
+  EXPECT_EQ(direct.exit_code, 2) << direct.out << direct.err;
+  EXPECT_NE(direct.err.find(junk_words), std::string::npos) << direct.err;
+  EXPECT_NE(r.out.find("Summary: 1 successful, 5 failed of 6 files"), std::string::npos) << r.out;
+  EXPECT_TRUE(docker.inspect_image(good).ok());
+  EXPECT_TRUE(docker.remove(good).ok());
+
+  auto ls = run_hpn(dir, "ls -p in");
+  EXPECT_EQ(ls.exit_code, 1) << ls.out << ls.err;
+  EXPECT_EQ(ls.err.find("internal error"), std::string::npos) << ls.err;
+  EXPECT_NE(ls.out.find(good), std::string::npos) << ls.out;
+  EXPECT_NE(ls.out.find("a symbolic link loop"), std::string::npos) << ls.out;
+  EXPECT_NE(ls.out.find("a FIFO, not a file"), std::string::npos) << ls.out;
+}
+
+// A path that cannot serve its role is a usage error (exit 2), as an invalid list is.
+TEST(Archives, AFileGivenAsADirectoryOrADirectoryAsAListIsAUsageError) {
+  TempDir dir;
+  std::ofstream(dir / "afile") << "x";
+  auto save = run_hpn(dir, "save -p afile hpn-test/small:1");
+  EXPECT_EQ(save.exit_code, 2) << save.out << save.err;
+  EXPECT_NE(save.err.find("afile exists and is not a directory"), std::string::npos) << save.err;
+  fs::create_directory(dir / "adir");
+  auto list = run_hpn(dir, "save -f adir");
+  EXPECT_EQ(list.exit_code, 2) << list.out << list.err;
+  EXPECT_NE(list.err.find("adir is a directory"), std::string::npos) << list.err;
+}
+
+// A save killed while it rewrites (--force) leaves .part files; the next plain run
+// finds the archives unchanged and removes them.
+TEST(Archives, AKilledForcedSaveLeavesNoPartFileAfterThePlainRerun) {
+  TempDir dir;
+  const std::string large = env("HPN_TEST_LARGE_IMAGE");
+  const std::string list = "hpn-test/small:1\n" + large + "\n";
+  std::ofstream(dir / "list") << list;
+  auto first = run_hpn(dir, "save -f list -p d --compress zstd");
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  auto parts = [&] {
+    std::vector<std::string> out;
+    for (const auto& f : hpn::test::files_in(dir / "d")) {
+      if (f.size() > 5 && f.compare(f.size() - 5, 5, ".part") == 0) out.push_back(f);
+    }
+    return out;
+  };
+  hpn::test::HpnRun how;
+  how.exec = true;
+  const std::string cmd = hpn::test::hpn_command(dir.path(), "save --force -f list -p d --compress zstd >/dev/null 2>&1", how);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (parts().empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  // What a killed run leaves, whenever it is killed: the archive's and the sidecar's parts.
+  const std::string archive = "d/" + hpn::image::archive_stem(large) + hpn::test::saved_suffix("zstd");
+  std::ofstream(dir / (archive + ".part")) << "partial";
+  std::ofstream(dir / (archive + ".sha256.part")) << "partial";
+  ASSERT_FALSE(parts().empty());
+  auto again = run_hpn(dir, "save -f list -p d --compress zstd");
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_NE(again.out.find("(2 unchanged)"), std::string::npos) << again.out;
+  EXPECT_TRUE(parts().empty()) << parts()[0];
 }

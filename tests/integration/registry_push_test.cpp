@@ -668,3 +668,44 @@ TEST(RegistryPush, ARegistryRestartedMidBatchLosesNoImage) {
     }
   }
 }
+
+// Archives whose members could be written outside where they are unpacked (an
+// extra ../ or absolute member, a symbolic link out of the archive, a layer whose
+// own tar holds ../) are refused by name before any upload; entries of a directory
+// that are not archives fail by name while the good archive is pushed.
+TEST(RegistryPush, HostileArchivesAndNonArchivesAreRefusedByNameWithNothingSent) {
+  TempDir dir;
+  PrivateRegistry registry({}, "127.0.0.1", {}, /*seeded=*/false);
+  Proxy proxy(registry.host());
+  for (const auto& h : hpn::test::hostile_kinds()) {
+    SCOPED_TRACE(h.kind);
+    const fs::path file = dir / (h.kind + ".tar");
+    hpn::test::make_archive(h.kind, "evil/" + h.kind + ":1", file);
+    auto r = hpn_alone(dir, "push --archives " + shell_quote(file.string()) + " -r " + proxy.host());
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_NE(r.out.find(h.member), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(h.rule), std::string::npos) << r.out;
+  }
+  const std::string log = proxy.log();
+  EXPECT_EQ(log.find("POST"), std::string::npos) << log;
+  EXPECT_EQ(log.find("PUT"), std::string::npos) << log;
+  EXPECT_EQ(log.find("PATCH"), std::string::npos) << log;
+
+  const fs::path d = dir / "in";
+  fs::create_directories(d);
+  const std::string config = hpn::test::make_archive("good", "walk/good:1", d / "good.tar");
+  fs::create_symlink("loop2.tar", d / "loop1.tar");
+  fs::create_symlink("loop1.tar", d / "loop2.tar");
+  std::ofstream(d / "junk.tar") << "x\n";
+  hpn::test::make_archive("layer-parent", "walk/evil:1", d / "evil.tar");
+  auto r = hpn_alone(dir, "push --archives in -r " + proxy.host());
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_EQ(r.err.find("internal error"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("\u2717 in/loop1.tar: invalid_argument: a symbolic link loop"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("in/junk.tar is not an image archive"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Summary: 1 successful, 4 failed"), std::string::npos) << r.out;
+  auto m = manifest_of(registry.host(), "good");
+  ASSERT_TRUE(m.is_object()) << r.out;
+  EXPECT_EQ(m["config"]["digest"], config);
+  EXPECT_FALSE(manifest_of(registry.host(), "evil").is_object());
+}

@@ -11,6 +11,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -38,6 +39,31 @@ inline std::string free_port() {
 }
 
 inline std::string helper() { return env("HPN_TEST_SUPPORT_BIN") + "/registry-helper"; }
+
+// A Docker archive of one image NAME written by support/bin/make-archive, with one
+// hostile part of KIND (good, parent, absolute, symlink-out, layer-parent); returns
+// the image's config digest.
+inline std::string make_archive(const std::string& kind, const std::string& name, const std::filesystem::path& out) {
+  auto r = run_command(shell_quote(env("HPN_TEST_SUPPORT_BIN") + "/make-archive") + " " + kind + " " +
+                       shell_quote(name) + " " + shell_quote(out.string()));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.out.substr(0, r.out.find('\n'));
+}
+
+// The hostile kinds of make_archive, each with the member and the words of the rule
+// hpn names when it refuses it.
+struct HostileKind {
+  std::string kind, member, rule;
+};
+inline const std::vector<HostileKind>& hostile_kinds() {
+  static const std::vector<HostileKind> kinds = {
+      {"parent", "../../etc/hpn-escape", "a '..' component in its name"},
+      {"absolute", "/tmp/hpn-escape", "an absolute name"},
+      {"symlink-out", "escape -> ../../../etc/passwd", "a symbolic link that leads out of the archive"},
+      {"layer-parent", "../../etc/hpn-escape", "a '..' component in its name"},
+  };
+  return kinds;
+}
 
 // A process of our own in the background; killed by the destructor.
 struct Proc {
