@@ -10,7 +10,6 @@ namespace hpn::archive {
 
 namespace {
 
-constexpr std::size_t k_block = 512;
 constexpr std::size_t k_max_pax = 64 << 10;
 
 // The digest a member's name claims, or "".
@@ -25,7 +24,7 @@ std::string claimed_digest(std::string name) {
 
 }  // namespace
 
-Status BlobChecker::end_member() {
+Status BlobChecker::content_end() {
   if (in_pax_) {
     in_pax_ = false;
     // Only the path matters here; malformed records are the daemon's to refuse.
@@ -47,27 +46,15 @@ Status BlobChecker::end_member() {
   return {};
 }
 
-Status BlobChecker::on_header() {
-  if (std::all_of(block_.begin(), block_.end(), [](char c) { return c == '\0'; })) {
-    ended_ = true;  // end of archive (or padding after it): nothing more to check
-    return {};
-  }
-  std::uint64_t size = 0;
-  if (!util::parse_tar_number(block_.data() + 124, 12, size)) {
-    // Not a tar header: the daemon rejects the stream; nothing here to verify.
-    ended_ = true;
-    return {};
-  }
-  const char type = block_[156];
-  content_left_ = size;
-  padding_left_ = (k_block - size % k_block) % k_block;
+Status BlobChecker::header(const TarWalker::Block& block, std::uint64_t size) {
+  const char type = block[156];
   if (type == 'x') {
     in_pax_ = size <= k_max_pax;
     return {};
   }
   std::string name = pax_path_;
   pax_path_.clear();
-  if (name.empty()) name = util::tar_header_name(block_.data());
+  if (name.empty()) name = util::tar_header_name(block.data());
   if (type == '0' || type == '\0') {
     expected_ = claimed_digest(name);
     if (!expected_.empty()) {
@@ -75,38 +62,12 @@ Status BlobChecker::on_header() {
       name_ = name;
     }
   }
-  if (size == 0) return end_member();
   return {};
 }
 
-Status BlobChecker::feed(std::string_view bytes) {
-  while (!bytes.empty() && !ended_) {
-    if (content_left_ > 0) {
-      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(content_left_, bytes.size()));
-      if (hash_) hash_->update(bytes.substr(0, n));
-      if (in_pax_) pax_.append(bytes.substr(0, n));
-      content_left_ -= n;
-      bytes.remove_prefix(n);
-      if (content_left_ == 0) {
-        if (auto st = end_member(); !st) return st;
-      }
-      continue;
-    }
-    if (padding_left_ > 0) {
-      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(padding_left_, bytes.size()));
-      padding_left_ -= n;
-      bytes.remove_prefix(n);
-      continue;
-    }
-    const std::size_t n = std::min(k_block - block_fill_, bytes.size());
-    std::memcpy(block_.data() + block_fill_, bytes.data(), n);
-    block_fill_ += n;
-    bytes.remove_prefix(n);
-    if (block_fill_ == k_block) {
-      block_fill_ = 0;
-      if (auto st = on_header(); !st) return st;
-    }
-  }
+Status BlobChecker::content(std::string_view bytes) {
+  if (hash_) hash_->update(bytes);
+  if (in_pax_) pax_.append(bytes);
   return {};
 }
 

@@ -97,20 +97,8 @@ Status TarGuard::on_member(const std::string& name, char type, const std::string
                    "(the archive was not written by a container engine, or was tampered with)");
 }
 
-Status TarGuard::on_header() {
-  if (std::all_of(block_.begin(), block_.end(), [](char c) { return c == '\0'; })) {
-    ended_ = true;  // end of archive: what follows is padding
-    return {};
-  }
-  std::uint64_t size = 0;
-  if (!util::parse_tar_number(block_.data() + 124, 12, size)) {
-    // Not a tar header: the reader that unpacks the stream refuses it.
-    ended_ = true;
-    return {};
-  }
-  const char type = block_[156];
-  content_left_ = size;
-  padding_left_ = (k_block - size % k_block) % k_block;
+Status TarGuard::header(const TarWalker::Block& block, std::uint64_t size) {
+  const char type = block[156];
   if (type == 'x' || type == 'L' || type == 'K') {
     if (size > k_max_meta) {
       return Error(ErrorKind::invalid_argument, what_ + ": a long-name record of " + std::to_string(size) +
@@ -118,12 +106,11 @@ Status TarGuard::on_header() {
     }
     meta_type_ = type;
     meta_.clear();
-    if (size == 0) return end_content();
     return {};
   }
   if (type == 'g') return {};  // global pax records: content skipped
-  std::string name = long_name_.empty() ? util::tar_header_name(block_.data()) : long_name_;
-  std::string link = long_link_.empty() ? util::tar_field(block_.data() + 157, 100) : long_link_;
+  std::string name = long_name_.empty() ? util::tar_header_name(block.data()) : long_name_;
+  std::string link = long_link_.empty() ? util::tar_field(block.data() + 157, 100) : long_link_;
   long_name_.clear();
   long_link_.clear();
   if (auto st = on_member(name, type, link); !st) return st;
@@ -136,7 +123,27 @@ Status TarGuard::on_header() {
   return {};
 }
 
-Status TarGuard::end_content() {
+Status TarGuard::content(std::string_view piece) {
+  if (meta_type_ != 0) {
+    meta_.append(piece);
+  } else if (probing_) {
+    const std::size_t take = std::min(k_block - probe_.size(), piece.size());
+    probe_.append(piece.substr(0, take));
+    if (probe_.size() == k_block) {
+      probing_ = false;
+      if (is_tar_header(probe_.data())) {
+        inner_ = std::make_unique<TarGuard>(what_ + ": layer " + member_, Kind::layer);
+        if (auto st = inner_->feed(probe_); !st) return st;
+        return inner_->feed(piece.substr(take));
+      }
+    }
+  } else if (inner_) {
+    return inner_->feed(piece);
+  }
+  return {};
+}
+
+Status TarGuard::content_end() {
   if (meta_type_ == 'x') {
     util::for_each_pax_record(meta_, [&](std::string_view key, std::string_view value) {
       if (key == "path") long_name_ = std::string(value);
@@ -146,58 +153,12 @@ Status TarGuard::end_content() {
     std::string v = meta_.substr(0, meta_.find('\0'));
     (meta_type_ == 'L' ? long_name_ : long_link_) = std::move(v);
   }
+  if (inner_) members_ += inner_->members();
   meta_type_ = 0;
   meta_.clear();
   inner_.reset();
   probing_ = false;
   probe_.clear();
-  return {};
-}
-
-Status TarGuard::feed(std::string_view bytes) {
-  while (!bytes.empty() && !ended_) {
-    if (content_left_ > 0) {
-      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(content_left_, bytes.size()));
-      std::string_view piece = bytes.substr(0, n);
-      if (meta_type_ != 0) {
-        meta_.append(piece);
-      } else if (probing_) {
-        const std::size_t take = std::min(k_block - probe_.size(), piece.size());
-        probe_.append(piece.substr(0, take));
-        if (probe_.size() == k_block) {
-          probing_ = false;
-          if (is_tar_header(probe_.data())) {
-            inner_ = std::make_unique<TarGuard>(what_ + ": layer " + member_, Kind::layer);
-            if (auto st = inner_->feed(probe_); !st) return st;
-            if (auto st = inner_->feed(piece.substr(take)); !st) return st;
-          }
-        }
-      } else if (inner_) {
-        if (auto st = inner_->feed(piece); !st) return st;
-      }
-      content_left_ -= n;
-      bytes.remove_prefix(n);
-      if (content_left_ == 0) {
-        if (inner_) members_ += inner_->members();
-        if (auto st = end_content(); !st) return st;
-      }
-      continue;
-    }
-    if (padding_left_ > 0) {
-      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(padding_left_, bytes.size()));
-      padding_left_ -= n;
-      bytes.remove_prefix(n);
-      continue;
-    }
-    const std::size_t n = std::min(k_block - block_fill_, bytes.size());
-    std::memcpy(block_.data() + block_fill_, bytes.data(), n);
-    block_fill_ += n;
-    bytes.remove_prefix(n);
-    if (block_fill_ == k_block) {
-      block_fill_ = 0;
-      if (auto st = on_header(); !st) return st;
-    }
-  }
   return {};
 }
 

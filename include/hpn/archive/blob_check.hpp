@@ -12,38 +12,36 @@
 #include <string>
 #include <string_view>
 
+#include "hpn/archive/tar_walker.hpp"
 #include "hpn/util/result.hpp"
 #include "hpn/util/sha256.hpp"
 
 namespace hpn::archive {
 
-class BlobChecker {
+class BlobChecker : private TarWalker::Events {
  public:
   // `what` names the archive in errors ("the WHAT is damaged: ...").
   explicit BlobChecker(std::string what) : what_(std::move(what)) {}
 
   // The next bytes of the (uncompressed) tar. An error when a member just completed
   // does not match the digest its name claims; feed nothing after an error.
-  Status feed(std::string_view bytes);
+  Status feed(std::string_view bytes) { return walker_.feed(bytes, *this); }
 
   std::uint64_t checked() const { return checked_; }  // members verified so far
 
  private:
-  Status on_header();
-  Status end_member();
+  Status header(const TarWalker::Block& block, std::uint64_t size) override;
+  Status content(std::string_view bytes) override;
+  Status content_end() override;
 
   std::string what_;
-  std::array<char, 512> block_{};
-  std::size_t block_fill_ = 0;
-  std::uint64_t content_left_ = 0;  // content bytes of the current member still to come
-  std::uint64_t padding_left_ = 0;
+  TarWalker walker_;
   std::string pax_path_;            // path from a preceding pax header
   bool in_pax_ = false;
   std::string pax_;                 // content of a pax header (small)
   std::optional<util::Sha256> hash_;
   std::string expected_;            // hex digest the current member must have
   std::string name_;
-  bool ended_ = false;
   std::uint64_t checked_ = 0;
 };
 

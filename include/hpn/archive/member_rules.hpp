@@ -13,7 +13,6 @@
 //   - a hard link names another member by a name that keeps the first two rules.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -21,6 +20,7 @@
 #include <string>
 #include <string_view>
 
+#include "hpn/archive/tar_walker.hpp"
 #include "hpn/util/result.hpp"
 
 namespace hpn::archive {
@@ -44,31 +44,29 @@ std::optional<MemberRule> check_archive_symlink(std::string_view member, std::st
 // (with `layers`) the members of each member that is itself an uncompressed tar
 // (a layer), with the rules of a layer. Nothing is buffered but a header block and
 // the pax or GNU long-name records (bounded). `what` names the archive in errors.
-class TarGuard {
+class TarGuard : private TarWalker::Events {
  public:
   enum class Kind { archive, layer };
   explicit TarGuard(std::string what, Kind kind = Kind::archive);
-  ~TarGuard();
+  ~TarGuard() override;
   TarGuard(TarGuard&&) noexcept;
   TarGuard& operator=(TarGuard&&) noexcept;
 
   // The next bytes of the tar. An error names the member and the rule it broke;
   // feed nothing after an error.
-  Status feed(std::string_view bytes);
+  Status feed(std::string_view bytes) { return walker_.feed(bytes, *this); }
 
   std::uint64_t members() const { return members_; }  // members checked so far (layers' included)
 
  private:
-  Status on_header();
+  Status header(const TarWalker::Block& block, std::uint64_t size) override;
+  Status content(std::string_view bytes) override;
+  Status content_end() override;
   Status on_member(const std::string& name, char type, const std::string& link);
-  Status end_content();
 
   std::string what_;
   Kind kind_;
-  std::array<char, 512> block_{};
-  std::size_t block_fill_ = 0;
-  std::uint64_t content_left_ = 0;
-  std::uint64_t padding_left_ = 0;
+  TarWalker walker_;
   char meta_type_ = 0;          // 'x', 'L' or 'K' while its content is read, else 0
   std::string meta_;            // that content (bounded)
   std::string long_name_, long_link_;  // from a preceding pax or GNU record
@@ -76,7 +74,6 @@ class TarGuard {
   std::unique_ptr<TarGuard> inner_;   // its content, when it may be a layer tar
   std::string probe_;           // its first block, until it is known to be a tar
   bool probing_ = false;
-  bool ended_ = false;
   std::uint64_t members_ = 0;
 };
 
