@@ -344,7 +344,18 @@ class Soak:
         if fds > self.a.max_fds:
             problems = "; ".join(p for p in [problems, f"{fds} descriptors"] if p)
         summary = next((line for line in first[1].splitlines() if line.startswith("Summary:")), "")
-        self.rows.append((name, ",".join(map(str, first[3])) or "-", first[0], f"{first[5]:.1f}", summary[9:60],
+        # The first run's failures by kind ("✗ IMAGE: KIND: ..."), and one message of each.
+        kinds = {}
+        for line in first[1].splitlines():
+            if line.startswith("[") and "\u2717 " in line:
+                rest = line.split("\u2717 ", 1)[1]
+                parts = rest.split(": ", 2)
+                if len(parts) >= 2:
+                    kinds.setdefault(parts[1], parts[2][:160] if len(parts) > 2 else "")
+        for kind, message in kinds.items():
+            print(f"#   {name} first run: {kind}: {message}", flush=True)
+        self.rows.append((name, ",".join(map(str, first[3])) or "-", first[0], f"{first[5]:.1f}",
+                          summary[9:summary.find(" of ")] + (f" ({', '.join(kinds)})" if kinds else ""),
                           rerun[0], f"{rerun[5]:.1f}", len(left), f"{rss:.1f}", fds, problems or "ok"))
         if problems:
             self.failed.append(name)
@@ -367,7 +378,7 @@ class Soak:
         self.completed = True
 
     def report(self):
-        head = ("road", "killed at s", "rc", "s", "first run", "rerun rc", "rerun s", ".part", "max RSS MiB",
+        head = ("road", "killed at s", "rc", "s", "first run (failure kinds)", "rerun rc", "rerun s", ".part", "max RSS MiB",
                 "max fds", "checks")
         print()
         print("| " + " | ".join(head) + " |")
