@@ -716,3 +716,22 @@ TEST(RegistryPush, HostileArchivesAndNonArchivesAreRefusedByNameWithNothingSent)
   EXPECT_EQ(m["config"]["digest"], config);
   EXPECT_FALSE(manifest_of(registry.host(), "evil").is_object());
 }
+
+// A registry that takes no chunked uploads gets a blob over the chunk size whole.
+// Debian's docker-registry takes chunks, so the forwarder refuses them here: a
+// behaviour of other registries that no peer of this machine produces.
+TEST(RegistryCopy, ARegistryThatRefusesChunksGetsTheBlobWhole) {
+  TempDir dir;
+  random_image_archive(dir / "big.tar", 16);
+  PrivateRegistry source({}, "127.0.0.1", {}, /*seeded=*/false);
+  auto pushed = hpn_alone(dir, "push --archives big.tar -r " + source.host());
+  ASSERT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
+  PrivateRegistry target({}, "127.0.0.1", {}, /*seeded=*/false);
+  Proxy proxy(target.host(), "--refuse-patch");
+  std::ofstream(dir / "config.yaml") << "registry: {chunk_size: 4M}\n";
+  auto r = hpn_alone(dir, "copy --log-level info -r " + proxy.host() + " " + source.host() + "/big:1");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(proxy.log().find("refused PATCH"), std::string::npos) << proxy.log();
+  EXPECT_NE(r.err.find("sending the blob whole"), std::string::npos) << r.err;
+  EXPECT_EQ(served_digest(target.host(), "big", "1"), served_digest(source.host(), "big", "1"));
+}
