@@ -27,8 +27,8 @@ bool is_archive_name(const std::string& name) {
 
 namespace {
 
-// Why a directory entry with an archive's name cannot be read as one; nullopt for
-// a regular file (or a link to one). Never throws: the entry may be a link loop, a
+// Why a directory entry with an archive's name (not a directory) cannot be read as
+// one; nullopt for a regular file (or a link to one). Never throws: the entry may be a link loop, a
 // dangling link, a FIFO or a socket, or vanish while the walk runs.
 std::optional<std::string> unusable(const fs::directory_entry& e) {
   std::error_code ec;
@@ -43,7 +43,6 @@ std::optional<std::string> unusable(const fs::directory_entry& e) {
     return "cannot read it (" + ec.message() + ")";
   }
   if (fs::is_regular_file(st)) return std::nullopt;
-  if (fs::is_directory(st)) return std::string("a directory");
   if (fs::is_fifo(st)) return std::string("a FIFO, not a file");
   if (fs::is_socket(st)) return std::string("a socket, not a file");
   if (fs::is_block_file(st) || fs::is_character_file(st)) return std::string("a device, not a file");
@@ -72,13 +71,11 @@ Result<FoundArchives> find_archives(const std::vector<std::string>& inputs, bool
     }
     std::vector<fs::path> found;
     auto consider = [&](const fs::directory_entry& e) {
-      const std::string name = e.path().filename().string();
-      if (!is_archive_name(name)) return;
+      std::error_code dir_ec;
+      if (!is_archive_name(e.path().filename().string()) || e.is_directory(dir_ec)) return;  // a directory is walked, not read
       if (auto why = unusable(e)) {
-        if (*why != "a directory") {
-          out.skipped.push_back({e.path(), Error(ErrorKind::invalid_argument, e.path().string() + ": " + *why +
-                                                                                  "; it is not read as an archive")});
-        }
+        out.skipped.push_back({e.path(), Error(ErrorKind::invalid_argument,
+                                               e.path().string() + ": " + *why + "; it is not read as an archive")});
         return;
       }
       found.push_back(e.path());

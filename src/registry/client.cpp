@@ -786,10 +786,9 @@ Result<std::uint64_t> Fetcher::upload(const image::Reference& ref, const std::st
   bool committed = false;
   bool lost = false;  // the registry dropped the upload: begin again
   std::vector<char> scratch;
-  const std::string what = [&] {
-    return "upload of blob " + (up.digest.empty() ? std::string("(compressed on the way)") : up.digest) + " to " +
-           ref.repository();
-  }();
+  const std::string what = "upload of blob " +
+                           (up.digest.empty() ? std::string("(compressed on the way)") : up.digest) + " to " +
+                           ref.repository();
 
   // Read the source up to byte `to`, opening it again when it is past that.
   auto seek = [&](std::uint64_t to) -> Status {
