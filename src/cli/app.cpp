@@ -39,6 +39,7 @@ enum Opt : unsigned {
   k_source = 1u << 14,    // save: --source, --cache, --insecure-registry
   k_archives = 1u << 15,  // push: --archives, --recursive, --layer-compression, --skip-verify
   k_insecure = 1u << 16,  // --insecure-registry (registry clients)
+  k_endpoints = 1u << 17, // copy: --from, --to
 };
 
 // Options that hpn takes before the subcommand (Harpoon v1 style) and after it. Each
@@ -74,8 +75,8 @@ const Command k_commands[] = {
      k_files | k_path | k_dry_run | k_recursive | k_verify | k_platform, k_batch},
     {"push", "Push the listed images from the daemon (tag, push, untag), or with --archives from archive files",
      cmd_push, k_list | k_registry | k_dry_run | k_archives | k_insecure, k_list_batch | s_registry},
-    {"copy", "Copy the listed images from their registries to another registry, with no daemon", cmd_copy,
-     k_list | k_registry | k_dry_run | k_platform | k_insecure, k_list_batch | s_registry},
+    {"copy", "Copy images from one endpoint to another (registries, OCI layout directories), with no daemon",
+     cmd_copy, k_list | k_registry | k_dry_run | k_platform | k_insecure | k_endpoints, k_list_batch | s_registry},
     {"rmi", "Remove the listed images from the daemon", cmd_rmi, k_list | k_force, k_list_batch},
     {"ls", "List daemon images, archives in a directory (-p), or which listed images are present",
      cmd_ls, k_list | k_path | k_recursive | k_format, k_base | s_list},
@@ -383,6 +384,14 @@ int run(int argc, char** argv) {
     }
     if (c.opts & k_registry) {
       sub->add_option("-p,--project", o.project, "Target project (switches push mode 1 to 2)");
+    }
+    if (c.opts & k_endpoints) {
+      sub->add_option("--from", o.from,
+                      "Where the images are: registry (default: each image's own registry) or oci:DIR (with no "
+                      "list: every image it names)");
+      sub->add_option("--to", o.to,
+                      "Where they go: registry:HOST[/PROJECT] (as -r and -p) or oci:DIR (an OCI image layout, "
+                      "created or added to)");
     }
     subs.emplace_back(sub, &c);
   }

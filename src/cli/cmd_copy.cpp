@@ -1,33 +1,93 @@
-// hpn copy: copy the listed images from their registries to the target registry,
-// blob by blob, with no daemon and nothing written to disk.
+// hpn copy: move images from one endpoint to another (--from, --to) through the
+// transfer pipeline, blob by blob, with no daemon and no temporary file. Without
+// --to the destination is the registry of -r (Harpoon's push modes).
 #include "hpn/cli/app.hpp"
 #include "hpn/cli/commands.hpp"
-#include "hpn/ops/registry_push.hpp"
+#include "hpn/endpoint/factory.hpp"
+#include "hpn/ops/signals.hpp"
 #include "hpn/registry/manifest.hpp"
+#include "hpn/transfer/pipeline.hpp"
 
 namespace hpn::cli {
 
+namespace {
+
+// The destination as an endpoint (--to, else registry:-r) and how it names
+// images (-p, --push-mode, the config's push mode and project).
+std::optional<endpoint::Spec> destination_spec(const Context& ctx, endpoint::Settings& settings) {
+  if (ctx.opt.to.empty()) {
+    auto target = push_spec(ctx);
+    if (!target) return std::nullopt;
+    settings.push_mode = target->mode;
+    settings.project = target->project;
+    return endpoint::Spec{.kind = endpoint::Kind::registry, .location = target->registry, .text = target->registry};
+  }
+  if (!ctx.opt.registry.empty()) {
+    print_error("give the destination once: --to or -r, not both");
+    return std::nullopt;
+  }
+  auto spec = endpoint::parse_spec(ctx.opt.to);
+  if (!spec) {
+    print_error(spec.error());
+    return std::nullopt;
+  }
+  if (spec->kind != endpoint::Kind::registry && (!ctx.opt.project.empty() || ctx.opt.push_mode)) {
+    print_error("-p and --push-mode name images in a registry; --to " + ctx.opt.to + " is not one");
+    return std::nullopt;
+  }
+  settings.push_mode = ctx.opt.push_mode.value_or(0);
+  settings.project = ctx.opt.project;
+  return *spec;
+}
+
+// What a dry run says each image becomes at the destination.
+DryRunItem dry_run_item(const image::Reference& ref, const endpoint::Spec& to, const endpoint::Settings& settings) {
+  if (to.kind != endpoint::Kind::registry) return {ref.original, to.text + " " + ref.canonical(), ""};
+  auto name = ops::push_target(ref, endpoint::registry_naming(to, settings));
+  return {ref.original, name ? *name : "", name ? "" : name.error().message};
+}
+
+}  // namespace
+
 int cmd_copy(Context& ctx) {
-  auto target = push_spec(ctx);
-  if (!target) return k_exit_usage;
-  auto refs = read_images(ctx);
-  if (!refs) return k_exit_usage;
+  endpoint::Settings settings;
+  auto to = destination_spec(ctx, settings);
+  if (!to) return k_exit_usage;
+  auto from = endpoint::parse_spec(ctx.opt.from.empty() ? "registry" : ctx.opt.from);
+  if (!from) {
+    print_error(from.error());
+    return k_exit_usage;
+  }
   if (!ctx.opt.platform.empty()) {
     if (auto p = registry::parse_platform(ctx.opt.platform); !p) {
       print_error(p.error());
       return k_exit_usage;
     }
   }
+  settings.client = registry_options(ctx);
+  settings.interrupt = &ops::install_interrupt_handlers();
+  auto source = endpoint::make_source(*from, settings);
+  if (!source) return plan_failed(source.error());
+  // With no list, a source that can list moves everything it holds.
+  std::vector<image::Reference> refs;
+  if (ctx.opt.list_file.empty() && ctx.opt.positional.empty() && from->kind != endpoint::Kind::registry) {
+    auto all = (*source)->images();
+    if (!all) return plan_failed(all.error());
+    refs = std::move(*all);
+  } else {
+    auto listed = read_images(ctx);
+    if (!listed) return k_exit_usage;
+    refs = std::move(*listed);
+  }
   if (ctx.opt.dry_run) {
     std::vector<DryRunItem> items;
-    for (const auto& ref : *refs) {
-      auto to = ops::push_target(ref, *target);
-      items.push_back({ref.original, to ? *to : "", to ? "" : to.error().message});
-    }
+    for (const auto& ref : refs) items.push_back(dry_run_item(ref, *to, settings));
     return print_dry_run(ctx, "copy", "copy", "images", items);
   }
-  ops::RegistryTarget store(registry_options(ctx));
-  return run_plan(ctx, store, ops::plan_copy(store, *refs, {.target = *target, .platform = ctx.opt.platform}));
+  auto destination = endpoint::make_destination(*to, settings);
+  if (!destination) return plan_failed(destination.error());
+  return run_plan<transfer::Lanes>(ctx, transfer::lanes_of(*source, *destination), false,
+                                   transfer::plan_transfer(refs, {.platform = ctx.opt.platform}));
 }
 
 }  // namespace hpn::cli

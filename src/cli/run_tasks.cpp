@@ -10,25 +10,33 @@ namespace hpn::cli {
 
 int worker_count(const Context& ctx) { return ctx.opt.workers > 0 ? ctx.opt.workers : ctx.config.max_workers; }
 
-int run_plan(const Context& ctx, const ops::ImageStore& store, ops::Plan plan) {
-  if (!ctx.opt.quiet) {
-    for (const auto& note : plan.notes) std::fprintf(stderr, "hpn: %s\n", note.c_str());
-  }
+void print_notes(const Context& ctx, const std::vector<std::string>& notes) {
+  if (ctx.opt.quiet) return;
+  for (const auto& note : notes) std::fprintf(stderr, "hpn: %s\n", note.c_str());
+}
+
+ops::RunSettings run_settings(const Context& ctx) {
   ops::RunSettings rs;
   rs.workers = worker_count(ctx);
   rs.retry = ctx.config.runtime.retry;
   rs.operation_timeout = ctx.config.runtime.timeout;
   rs.interrupt = &ops::install_interrupt_handlers();
+  return rs;
+}
+
+std::unique_ptr<ops::Reporter> reporter_for(const Context& ctx, const std::string& noun) {
   ops::ReporterOptions ro;
   ro.format = ctx.opt.output;
   ro.progress = ctx.opt.progress;
   ro.quiet = ctx.opt.quiet;
   ro.color = !ctx.opt.no_color && ctx.config.logging.colors;
   ro.stats = ctx.opt.stats;
-  ro.noun = plan.noun;
-  auto reporter = ops::make_reporter(ro);
-  auto results = ops::run_plan(store, std::move(plan), rs, *reporter);
-  return ops::batch_exit_code(results, rs.interrupt->load());
+  ro.noun = noun;
+  return ops::make_reporter(ro);
+}
+
+int run_plan(const Context& ctx, const ops::ImageStore& store, ops::Plan plan) {
+  return run_plan<ops::StoreConnection>(ctx, [&store] { return store.open(); }, store.traits().local, std::move(plan));
 }
 
 int plan_failed(const Error& error) {

@@ -33,14 +33,14 @@ int worker_threads(int workers, std::size_t jobs) { return std::max(1, std::min<
 
 // Run `body` on worker_threads() threads, each with its own conn (connection)
 // and its number (0-based), and wait for them.
-void on_workers(const ImageStore& store, int workers, std::size_t jobs, const BatchOptions& o,
-                const std::function<void(StoreConnection&, int)>& body) {
+void on_workers(const Opener<WorkerConnection>& open, int workers, std::size_t jobs, const BatchOptions& o,
+                const std::function<void(WorkerConnection&, int)>& body) {
   const int n = worker_threads(workers, jobs);
   std::vector<std::thread> threads;
   threads.reserve(static_cast<std::size_t>(n));
   for (int w = 0; w < n; ++w) {
     threads.emplace_back([&, w] {
-      const std::unique_ptr<StoreConnection> conn = store.open();
+      const std::unique_ptr<WorkerConnection> conn = open();
       conn->watch(o.interrupt);
       body(*conn, w);
     });
@@ -49,10 +49,10 @@ void on_workers(const ImageStore& store, int workers, std::size_t jobs, const Ba
 }
 
 // Run `fn(worker_connection, index)` over `indices` in order.
-void parallel_over(const ImageStore& store, const std::vector<std::size_t>& indices, int workers,
-                   const BatchOptions& o, const std::function<void(StoreConnection&, std::size_t)>& fn) {
+void parallel_over(const Opener<WorkerConnection>& store, const std::vector<std::size_t>& indices, int workers,
+                   const BatchOptions& o, const std::function<void(WorkerConnection&, std::size_t)>& fn) {
   std::atomic<std::size_t> next{0};
-  on_workers(store, workers, indices.size(), o, [&](StoreConnection& conn, int) {
+  on_workers(store, workers, indices.size(), o, [&](WorkerConnection& conn, int) {
     for (std::size_t i; (i = next.fetch_add(1)) < indices.size();) fn(conn, indices[i]);
   });
 }
@@ -60,9 +60,9 @@ void parallel_over(const ImageStore& store, const std::vector<std::size_t>& indi
 // Phase 2's scheduler: `queue` is in start order (largest first). A worker takes
 // the front, unless it is heavy and `heavy_limit` heavy tasks are running: then it
 // takes the smallest (the back) if that one is light, or waits for a heavy one to end.
-void parallel_scheduled(const ImageStore& store, std::deque<std::size_t> queue, int workers,
+void parallel_scheduled(const Opener<WorkerConnection>& store, std::deque<std::size_t> queue, int workers,
                         const BatchOptions& o, const std::function<bool(std::size_t)>& heavy,
-                        const std::function<void(StoreConnection&, std::size_t)>& fn) {
+                        const std::function<void(WorkerConnection&, std::size_t)>& fn) {
   std::mutex mu;
   std::condition_variable heavy_done;
   int heavy_running = 0;
@@ -95,7 +95,7 @@ void parallel_scheduled(const ImageStore& store, std::deque<std::size_t> queue, 
   // last one within k_max_start_spread.
   const auto spacing = n > 1 ? std::min(o.start_spacing, BatchOptions::k_max_start_spread / (n - 1))
                              : std::chrono::milliseconds(0);
-  on_workers(store, workers, jobs, o, [&](StoreConnection& conn, int w) {
+  on_workers(store, workers, jobs, o, [&](WorkerConnection& conn, int w) {
     if (spacing.count() > 0 && w > 0) interruptible_sleep(spacing * w, o);
     while (auto pick = take()) {
       fn(conn, pick->index);
@@ -110,7 +110,7 @@ void parallel_scheduled(const ImageStore& store, std::deque<std::size_t> queue, 
 
 }  // namespace
 
-std::vector<TaskResult> run_batch(const ImageStore& store, std::vector<Task> tasks,
+std::vector<TaskResult> run_tasks(const Opener<WorkerConnection>& store, std::vector<BasicTask<WorkerConnection>> tasks,
                                   const BatchOptions& o, Reporter& reporter) {
   const auto start = Clock::now();
   std::vector<TaskResult> results(tasks.size());
@@ -138,9 +138,9 @@ std::vector<TaskResult> run_batch(const ImageStore& store, std::vector<Task> tas
   std::iota(order.begin(), order.end(), 0);
 
   // Phase 1: learn sizes (and fail early what cannot run).
-  const bool any_prepare = std::any_of(tasks.begin(), tasks.end(), [](const Task& t) { return bool(t.prepare); });
+  const bool any_prepare = std::any_of(tasks.begin(), tasks.end(), [](const BasicTask<WorkerConnection>& t) { return bool(t.prepare); });
   if (any_prepare) {
-    parallel_over(store, order, o.workers, o, [&](StoreConnection& conn, std::size_t i) {
+    parallel_over(store, order, o.workers, o, [&](WorkerConnection& conn, std::size_t i) {
       if (!tasks[i].prepare || interrupted(o)) return;
       auto t0 = Clock::now();
       auto size = tasks[i].prepare(conn);
@@ -189,8 +189,8 @@ std::vector<TaskResult> run_batch(const ImageStore& store, std::vector<Task> tas
   // Phase 2: run.
   const auto heavy = [&](std::size_t i) { return tasks[i].size_hint >= o.heavy_bytes; };
   parallel_scheduled(store, {pending.begin(), pending.end()}, o.workers, o, heavy,
-                     [&](StoreConnection& conn, std::size_t i) {
-    Task& task = tasks[i];
+                     [&](WorkerConnection& conn, std::size_t i) {
+    auto& task = tasks[i];
     if (interrupted(o)) return;  // left as skipped
     {
       std::lock_guard lock(mu);

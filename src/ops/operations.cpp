@@ -18,17 +18,16 @@
 
 namespace hpn::ops {
 
-std::vector<TaskResult> run_plan(const ImageStore& store, Plan plan, const RunSettings& settings, Reporter& reporter) {
+BatchOptions batch_options(const RunSettings& settings, std::chrono::milliseconds start_spacing, bool local) {
   BatchOptions bo;
   bo.workers = settings.workers;
   bo.retry = settings.retry;
   bo.operation_timeout = settings.operation_timeout;
   bo.interrupt = settings.interrupt;
-  bo.start_spacing = plan.start_spacing;
-  const std::vector<std::jthread> background = std::move(plan.background);
+  bo.start_spacing = start_spacing;
   // A local store shares this machine's cores: large transfers one per core.
-  if (store.traits().local) bo.heavy_limit = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  return run_batch(store, std::move(plan.tasks), bo, reporter);
+  if (local) bo.heavy_limit = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return bo;
 }
 
 namespace {

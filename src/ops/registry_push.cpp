@@ -16,6 +16,7 @@
 #include "hpn/archive/layout.hpp"
 #include "hpn/archive/member_rules.hpp"
 #include "hpn/engine/registry.hpp"
+#include "hpn/registry/blob_ledger.hpp"
 #include "hpn/util/log.hpp"
 #include "hpn/util/sha256.hpp"
 
@@ -27,10 +28,6 @@ using registry::Descriptor;
 namespace {
 
 constexpr std::size_t k_chunk = 256 << 10;
-// Blobs up to this size are copied through memory; larger ones stream through a
-// bounded pipe from the source's response into the target's upload.
-constexpr std::uint64_t k_small_blob = 4 << 20;
-constexpr std::size_t k_pipe_bytes = 8 << 20;
 // Blobs of one image moved side by side.
 constexpr std::size_t k_lanes = 3;
 
@@ -108,79 +105,9 @@ bool compressed_media(const std::string& media) {
 }
 
 // The bytes of a string, from their start each time.
-registry::BlobBody string_body(const std::string& s);
-
-// A byte source over a string.
-engine::Source string_source(const std::string& s) {
-  auto at = std::make_shared<std::size_t>(0);
-  return [&s, at](std::span<char> buf) -> Result<std::size_t> {
-    const std::size_t n = std::min(buf.size(), s.size() - *at);
-    std::copy_n(s.data() + *at, n, buf.data());
-    *at += n;
-    return n;
-  };
-}
-
 registry::BlobBody string_body(const std::string& s) {
-  return [&s]() -> Result<engine::Source> { return string_source(s); };
+  return [&s]() -> Result<engine::Source> { return engine::string_source(s); };
 }
-
-// Chunks from one thread to another, at most k_pipe_bytes in flight.
-class Pipe {
- public:
-  Status push(std::string_view chunk) {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return bytes_ < k_pipe_bytes || aborted_; });
-    if (aborted_) return Error(ErrorKind::cancelled, "the upload stopped");
-    chunks_.emplace_back(chunk);
-    bytes_ += chunk.size();
-    cv_.notify_all();
-    return {};
-  }
-  void close(std::optional<Error> error) {
-    std::lock_guard lock(mu_);
-    closed_ = true;
-    error_ = std::move(error);
-    cv_.notify_all();
-  }
-  void abort() {
-    std::lock_guard lock(mu_);
-    aborted_ = true;
-    cv_.notify_all();
-  }
-  // Waits for bytes, then takes as many as are there, up to the buffer's size.
-  Result<std::size_t> pop(std::span<char> buf) {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return !chunks_.empty() || closed_; });
-    if (chunks_.empty()) {
-      if (error_) return *error_;
-      return std::size_t{0};
-    }
-    std::size_t n = 0;
-    while (n < buf.size() && !chunks_.empty()) {
-      auto& front = chunks_.front();
-      const std::size_t k = std::min(buf.size() - n, front.size() - offset_);
-      std::copy_n(front.data() + offset_, k, buf.data() + n);
-      n += k;
-      offset_ += k;
-      if (offset_ == front.size()) {
-        bytes_ -= front.size();
-        chunks_.pop_front();
-        offset_ = 0;
-      }
-    }
-    cv_.notify_all();
-    return n;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::string> chunks_;
-  std::size_t bytes_ = 0, offset_ = 0;
-  bool closed_ = false, aborted_ = false;
-  std::optional<Error> error_;
-};
 
 }  // namespace
 
@@ -189,56 +116,13 @@ class Pipe {
 struct RegistryTarget::Shared {
   std::shared_ptr<registry::Client> client;
   StoreTraits traits;
+  registry::BlobLedger ledger;
 
   std::mutex mu;
-  std::condition_variable cv;
-  // Blobs known to be at a registry host, and the repositories holding them.
-  std::map<std::string, std::map<std::string, std::set<std::string>>> known;
-  std::set<std::string> busy;  // single flight: "host digest" or "host codec diff_id"
   // An uncompressed layer ("host codec diff_id") as it was compressed and uploaded.
   std::map<std::string, Descriptor> compressed;
   // Sidecar checks, once per archive.
   std::map<std::string, std::shared_future<Status>> verified;
-
-  void record(const std::string& host, const std::string& digest, const std::string& repo) {
-    std::lock_guard lock(mu);
-    known[host][digest].insert(repo);
-  }
-
-  // Holds a single-flight key until destroyed.
-  struct Claim {
-    Shared* sh;
-    std::string key;
-    ~Claim() {
-      std::lock_guard lock(sh->mu);
-      sh->busy.erase(key);
-      sh->cv.notify_all();
-    }
-  };
-  std::unique_ptr<Claim> claim(const std::string& key) {
-    std::unique_lock lock(mu);
-    cv.wait(lock, [&] { return busy.count(key) == 0; });
-    busy.insert(key);
-    return std::unique_ptr<Claim>(new Claim{this, key});
-  }
-
-  // Another repository of `host` known to hold `digest` ("" when none).
-  std::string holder(const std::string& host, const std::string& digest, const std::string& not_this) {
-    std::lock_guard lock(mu);
-    auto h = known.find(host);
-    if (h == known.end()) return {};
-    auto d = h->second.find(digest);
-    if (d == h->second.end()) return {};
-    for (const auto& repo : d->second) {
-      if (repo != not_this) return repo;
-    }
-    return {};
-  }
-  bool holds(const std::string& host, const std::string& digest, const std::string& repo) {
-    std::lock_guard lock(mu);
-    auto h = known.find(host);
-    return h != known.end() && h->second.count(digest) != 0 && h->second.at(digest).count(repo) != 0;
-  }
 };
 
 RegistryTarget::RegistryTarget(registry::ClientOptions options) : shared_(std::make_shared<Shared>()) {
@@ -255,73 +139,7 @@ namespace {
 
 using Shared = RegistryTarget::Shared;
 
-// What a task tells about its blobs.
-struct Tally {
-  std::uint64_t uploaded = 0;  // bytes sent
-  std::size_t blobs_sent = 0, skipped = 0, mounted = 0;
-};
-
-// Whether `digest` must be uploaded to `target`'s repository: nothing when it is
-// there (known to the batch, or HEAD), a mount when another repository of the
-// registry holds it (`mount_hint`: one that may), else the location of an upload
-// started. Refused mounts (declined, or 401 when the credentials may not read the
-// other repository) become plain uploads. `before_upload`, when given, is called
-// once the blob is known to be needed and no mount is tried, just before the
-// upload is started (a copy starts its source's GET there, beside the POST).
-Result<std::optional<std::string>> find_or_mount(Shared& sh, registry::Fetcher& w, const image::Reference& target,
-                                                 const std::string& digest, const std::string& mount_hint,
-                                                 Tally& tally, const std::function<void()>& before_upload = {}) {
-  const std::string host = host_of(target);
-  if (sh.holds(host, digest, target.path)) {
-    ++tally.skipped;
-    return std::optional<std::string>{};
-  }
-  auto have = w.has_blob(target, digest);
-  if (!have) return have.error();
-  if (*have) {
-    sh.record(host, digest, target.path);
-    ++tally.skipped;
-    return std::optional<std::string>{};
-  }
-  std::string from = sh.holder(host, digest, target.path);
-  if (from.empty() && mount_hint != target.path) from = mount_hint;
-  if (from.empty() && before_upload) before_upload();
-  auto started = w.start_upload(target, digest, from);
-  if (!started && !from.empty() && started.error().kind == ErrorKind::unauthorized) {
-    hpn::log::get("registry").debug("{}: mounting {} from {} refused ({}); uploading it", target.repository(), digest,
-                                    from, started.error().message);
-    from.clear();
-    started = w.start_upload(target, digest);
-  }
-  if (!started) return started.error();
-  if (!*started) {
-    sh.record(host, digest, target.path);
-    ++tally.mounted;
-    return std::optional<std::string>{};
-  }
-  if (!from.empty()) {
-    hpn::log::get("registry").debug("{}: the registry did not mount {} from {}; uploading it", target.repository(),
-                                    digest, from);
-  }
-  return started;
-}
-
-// Make the blob `d` present in `target`'s repository (see find_or_mount), uploading
-// it with `upload(location)` when needed; one worker at a time per blob.
-Status ensure_blob(Shared& sh, registry::Fetcher& w, const image::Reference& target, const Descriptor& d,
-                   const std::string& mount_hint, const std::function<Status(const std::string&)>& upload,
-                   Tally& tally, const std::function<void()>& before_upload = {}) {
-  const std::string host = host_of(target);
-  auto hold = sh.claim(host + " " + d.digest);
-  auto location = find_or_mount(sh, w, target, d.digest, mount_hint, tally, before_upload);
-  if (!location) return location.error();
-  if (!*location) return {};
-  if (auto st = upload(**location); !st) return st;
-  sh.record(host, d.digest, target.path);
-  ++tally.blobs_sent;
-  tally.uploaded += d.size;
-  return {};
-}
+using Tally = registry::PushTally;
 
 // Counts bytes read from an archive or a source registry (for progress); may be
 // called from several threads.
@@ -387,7 +205,7 @@ Result<Descriptor> push_uncompressed(Shared& sh, registry::Fetcher& w, const ima
                                      const MovedFn& moved, Tally& tally) {
   const std::string host = host_of(target);
   const std::string key = host + " " + std::string(archive::to_string(codec)) + " " + diff_id;
-  auto hold = sh.claim(key);
+  auto hold = sh.ledger.claim(key);
   std::optional<Descriptor> before;
   {
     std::lock_guard lock(sh.mu);
@@ -396,7 +214,7 @@ Result<Descriptor> push_uncompressed(Shared& sh, registry::Fetcher& w, const ima
   std::string location;
   if (before) {
     // Compressed earlier in the batch: skip it or mount it as any other blob.
-    auto found = find_or_mount(sh, w, target, before->digest, {}, tally);
+    auto found = registry::find_or_mount(sh.ledger, w, target, before->digest, {}, tally);
     if (!found) return found.error();
     if (!*found) return *before;
     location = **found;
@@ -484,8 +302,8 @@ Result<Descriptor> push_uncompressed(Shared& sh, registry::Fetcher& w, const ima
   {
     std::lock_guard lock(sh.mu);
     sh.compressed[key] = d;
-    sh.known[host][d.digest].insert(target.path);
   }
+  sh.ledger.record(host_of(target), d.digest, target.path);
   ++tally.blobs_sent;
   tally.uploaded += *packed;
   return d;
@@ -515,10 +333,7 @@ Status in_lanes(TargetConnection& conn, std::size_t count, Tally& tally,
       }
     }
     std::lock_guard lock(mu);
-    tally.uploaded += mine.uploaded;
-    tally.blobs_sent += mine.blobs_sent;
-    tally.skipped += mine.skipped;
-    tally.mounted += mine.mounted;
+    tally.add(mine);
   };
   const std::size_t lanes = std::min(count, k_lanes);
   for (std::size_t i = 1; i < lanes; ++i) conn.lane(i);  // created here: one thread at a time
@@ -815,7 +630,7 @@ Result<Outcome> push_image(Shared& sh, TargetConnection& conn, const PushImage& 
       for (std::size_t p = 0; p < img.parts.size(); ++p) {
         const auto& part = img.parts[p];
         Descriptor cfg{part.config_media, part.config_digest, part.config.size()};
-        auto st = ensure_blob(sh, w, target, cfg, {}, [&](const std::string& loc) {
+        auto st = registry::ensure_blob(sh.ledger, w, target, cfg, {}, [&](const std::string& loc) {
           return w.put_blob(target, loc, cfg.digest, cfg.size, string_body(part.config));
         }, tally);
         if (!st) return st.error();
@@ -859,7 +674,7 @@ Result<Outcome> push_image(Shared& sh, TargetConnection& conn, const PushImage& 
           Descriptor d = l.blob;
           const auto reopen = member_reopener(read, img.layout->path, member);
           if (l.compressed) {
-            auto est = ensure_blob(sh, lw, target, l.blob, {}, [&](const std::string& loc) {
+            auto est = registry::ensure_blob(sh.ledger, lw, target, l.blob, {}, [&](const std::string& loc) {
               registry::BlobBody body = [&]() -> Result<engine::Source> {
                 auto r = reopen();
                 if (!r) return r.error();
@@ -921,195 +736,6 @@ Result<Outcome> push_image(Shared& sh, TargetConnection& conn, const PushImage& 
   return o;
 }
 
-// ---- copying ----------------------------------------------------------------------
-
-// A blob's GET from the source on a thread of its own: into memory for a small
-// blob, else into a bounded pipe that the target's upload drains.
-class SourceFetch {
- public:
-  SourceFetch(registry::Fetcher& r, const image::Reference& src, const Descriptor& d) : small_(d.size <= k_small_blob) {
-    thread_ = std::thread([this, &r, &src, d] {
-      auto got = r.blob(src, d, [this](std::string_view chunk) -> Status {
-        if (small_) {
-          bytes_.append(chunk);
-          return {};
-        }
-        return pipe_.push(chunk);
-      });
-      if (!got) error_ = got.error();
-      pipe_.close(error_);
-    });
-  }
-  ~SourceFetch() {
-    pipe_.abort();
-    if (thread_.joinable()) thread_.join();
-  }
-  SourceFetch(const SourceFetch&) = delete;
-  SourceFetch& operator=(const SourceFetch&) = delete;
-
-  // What the source sends, as an upload's body (read once).
-  Result<engine::Source> source(const Descriptor& d, const MovedFn& moved) {
-    if (small_) {
-      thread_.join();
-      if (error_) return *error_;
-      moved(d.size);
-      return string_source(bytes_);
-    }
-    return engine::Source([this, &moved](std::span<char> buf) -> Result<std::size_t> {
-      auto n = pipe_.pop(buf);
-      if (n && *n > 0) moved(*n);
-      return n;
-    });
-  }
-  // The upload's result `st`, or the source's error, which names what went wrong
-  // there (the target, which checks the digest too, would only refuse the upload).
-  Status finish(Status st) {
-    pipe_.abort();
-    if (thread_.joinable()) thread_.join();
-    if (error_ && error_->kind != ErrorKind::cancelled) return *error_;
-    return st;
-  }
-
- private:
-  bool small_;
-  std::string bytes_;
-  Pipe pipe_;
-  std::optional<Error> error_;
-  std::thread thread_;
-};
-
-// The source's GET starts once the target is known to lack the blob and no mount
-// is tried: beside the target's POST, not after it.
-Status copy_blob(Shared& sh, registry::Fetcher& r, registry::Fetcher& w, const image::Reference& src,
-                 const image::Reference& target, const Descriptor& d, Tally& tally, const MovedFn& moved) {
-  const std::string hint = host_of(src) == host_of(target) ? src.path : std::string();
-  std::optional<SourceFetch> fetch;
-  auto start = [&] {
-    if (!fetch) fetch.emplace(r, src, d);
-  };
-  return ensure_blob(sh, w, target, d, hint, [&](const std::string& loc) -> Status {
-    start();
-    // An upload that must begin again reads the source again, from a new GET.
-    bool first = true;
-    registry::BlobBody body = [&]() -> Result<engine::Source> {
-      if (!first) {
-        fetch.reset();
-        fetch.emplace(r, src, d);
-      }
-      first = false;
-      return fetch->source(d, moved);
-    };
-    return fetch->finish(w.put_blob(target, loc, d.digest, d.size, body));
-  }, tally, start);
-}
-
-Result<Outcome> copy_image(Shared& sh, TargetConnection& conn, const image::Reference& src, const CopySpec& spec,
-                           const ProgressFn& progress) {
-  auto name = push_target(src, spec.target);
-  if (!name) return name.error();
-  auto target = image::parse_reference(*name);
-  if (!target) {
-    return Error(ErrorKind::invalid_argument, "target name " + *name + " is invalid (" + target.error().message +
-                                                  "); check -r and -p");
-  }
-  auto& r = conn.reader();
-  auto& w = conn.writer();
-  progress("checking", 0, 0);
-  const std::string reference = src.digest.empty() ? src.tag : src.digest;
-  auto top = r.manifest(src, reference);
-  if (!top) return top.error();
-  std::vector<registry::Manifest> manifests;  // image manifests, in the index's order
-  std::string note;
-  std::optional<registry::Manifest> index;
-  if (registry::is_index(top->media_type)) {
-    auto entries = registry::parse_index(top->body, src.original);
-    if (!entries) return entries.error();
-    if (!spec.platform.empty()) {
-      auto want = registry::parse_platform(spec.platform);
-      if (!want) return want.error();
-      auto pick = registry::pick_platform(*entries, *want, src.original);
-      if (!pick) return pick.error();
-      auto m = r.manifest(src, pick->descriptor.digest);
-      if (!m) return m.error();
-      manifests.push_back(std::move(*m));
-      note = "only " + pick->platform.text() + " of the index " + top->digest +
-             ": the target's digest is that manifest's, not the index's";
-    } else {
-      index = *top;
-    }
-  } else if (registry::is_image_manifest(top->media_type)) {
-    manifests.push_back(*top);
-  } else {
-    return Error(ErrorKind::unsupported, src.original + ": the registry serves a manifest of type " + top->media_type +
-                                             ", which hpn does not copy");
-  }
-  const std::string want = index ? index->digest : manifests[0].digest;
-  auto there = w.manifest_digest(*target, target->tag);
-  if (!there) return there.error();
-  if (there->has_value() && **there == want) {
-    Outcome o;
-    o.unchanged = true;
-    o.detail = "-> " + target->original + " (" + want + ")";
-    return o;
-  }
-  if (index) {
-    auto entries = registry::parse_index(index->body, src.original);
-    for (const auto& e : *entries) {
-      auto m = r.manifest(src, e.descriptor.digest);
-      if (!m) return m.error();
-      manifests.push_back(std::move(*m));
-    }
-  }
-  // Every blob once, the largest first, copied a few side by side.
-  std::vector<Descriptor> blobs;
-  std::set<std::string> seen;
-  for (const auto& m : manifests) {
-    if (!registry::is_image_manifest(m.media_type)) {
-      return Error(ErrorKind::unsupported, src.original + ": " + m.digest + " is not an image manifest");
-    }
-    auto parsed = registry::parse_image_manifest(m.body, src.original + "@" + m.digest);
-    if (!parsed) return parsed.error();
-    if (seen.insert(parsed->config.digest).second) blobs.push_back(parsed->config);
-    for (const auto& l : parsed->layers) {
-      if (seen.insert(l.digest).second) blobs.push_back(l);
-    }
-  }
-  std::stable_sort(blobs.begin(), blobs.end(), [](const Descriptor& a, const Descriptor& b) { return a.size > b.size; });
-  std::mutex mu;  // progress
-  std::uint64_t done = 0;
-  Tally tally;
-  const MovedFn moved = [&](std::uint64_t n) {
-    std::lock_guard lock(mu);
-    done += n;
-    progress("copying", done, 0);
-  };
-  auto st = in_lanes(conn, blobs.size(), tally, [&](std::size_t k, registry::Fetcher& lr, registry::Fetcher& lw,
-                                                     Tally& t) { return copy_blob(sh, lr, lw, src, *target, blobs[k], t, moved); });
-  if (!st) return st.error();
-  progress("tagging", done, 0);
-  std::string pushed;
-  if (index) {
-    for (const auto& m : manifests) {
-      auto d = w.put_manifest(*target, m.digest, m.media_type, m.body);
-      if (!d) return d.error();
-    }
-    auto d = w.put_manifest(*target, target->tag, index->media_type, index->body);
-    if (!d) return d.error();
-    pushed = *d;
-  } else {
-    auto d = w.put_manifest(*target, target->tag, manifests[0].media_type, manifests[0].body);
-    if (!d) return d.error();
-    pushed = *d;
-  }
-  Outcome o;
-  o.bytes = tally.uploaded;
-  o.detail = "-> " + target->original + " digest " + pushed + " (" + std::to_string(tally.blobs_sent) +
-             " blobs sent, " + std::to_string(tally.skipped + tally.mounted) + " already there" +
-             (tally.mounted ? ", " + std::to_string(tally.mounted) + " of them mounted" : std::string()) + ")";
-  if (!note.empty()) o.detail += "; " + note;
-  return o;
-}
-
 }  // namespace
 
 Result<Plan> plan_push_archives(const RegistryTarget& target, const std::vector<fs::path>& files,
@@ -1162,20 +788,6 @@ Result<Plan> plan_push_archives(const RegistryTarget& target, const std::vector<
       }
       plan.tasks.push_back(std::move(t));
     }
-  }
-  return plan;
-}
-
-Plan plan_copy(const RegistryTarget& target, const std::vector<image::Reference>& refs, const CopySpec& spec) {
-  Plan plan;
-  auto sh = target.shared();
-  for (const auto& ref : refs) {
-    Task t;
-    t.label = ref.original;
-    t.run = [sh, spec, ref](StoreConnection& c, const ProgressFn& progress) {
-      return copy_image(*sh, static_cast<TargetConnection&>(c), ref, spec, progress);
-    };
-    plan.tasks.push_back(std::move(t));
   }
   return plan;
 }

@@ -6,6 +6,7 @@
 #include "hpn/cli/common.hpp"
 #include "hpn/ops/image_store.hpp"
 #include "hpn/ops/operations.hpp"
+#include "hpn/ops/reporter.hpp"
 
 namespace hpn::cli {
 
@@ -27,8 +28,23 @@ std::optional<ops::PushSpec> push_spec(const Context& ctx);
 // Worker count: -j, else config parallel.max_workers.
 int worker_count(const Context& ctx);
 
-// Run `plan` on `store` with the configured workers, retries, timeouts and
-// interrupt handling; print its notes, progress and results; return the exit code.
+void print_notes(const Context& ctx, const std::vector<std::string>& notes);
+// Workers, retries, timeouts and the interrupt flag, from the options and config.
+ops::RunSettings run_settings(const Context& ctx);
+std::unique_ptr<ops::Reporter> reporter_for(const Context& ctx, const std::string& noun);
+
+// Run `plan` on connections that `open` makes, with the configured workers, retries,
+// timeouts and interrupt handling; print its notes, progress and results; return
+// the exit code.
+template <class C>
+int run_plan(const Context& ctx, const ops::Opener<C>& open, bool local, ops::BasicPlan<C> plan) {
+  print_notes(ctx, plan.notes);
+  const auto rs = run_settings(ctx);
+  auto reporter = reporter_for(ctx, plan.noun);
+  const auto results = ops::run_plan<C>(open, local, std::move(plan), rs, *reporter);
+  return ops::batch_exit_code(results, rs.interrupt->load());
+}
+// The same on connections of `store`.
 int run_plan(const Context& ctx, const ops::ImageStore& store, ops::Plan plan);
 // The exit code for a plan that could not be made: usage for a bad argument.
 int plan_failed(const Error& error);

@@ -74,6 +74,8 @@ struct Options {
   std::string cache_dir;    // save --source registry: blob cache
   std::vector<std::string> insecure_registries;
   bool archives = false;  // push: the arguments are archives
+  std::string from;       // copy: source endpoint ("" = registry)
+  std::string to;         // copy: destination endpoint ("" = registry:-r)
   archive::Compression layer_compression = archive::Compression::gzip;
   // login
   std::string username;

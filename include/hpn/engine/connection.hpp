@@ -31,6 +31,8 @@ inline constexpr std::chrono::milliseconds k_default_idle_timeout = 300s;
 using Sink = std::function<Status(std::string_view chunk)>;
 // Fills the buffer with request body bytes; returns the count, 0 at the end.
 using Source = std::function<Result<std::size_t>(std::span<char> buf)>;
+// The bytes of `s` (which must outlive the source), from its start.
+Source string_source(const std::string& s);
 
 struct Response;
 

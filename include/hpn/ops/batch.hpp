@@ -30,16 +30,19 @@ struct Outcome {
   std::shared_ptr<util::PendingGroup> uncommitted;
 };
 
-struct Task {
+// One unit of work of a batch, run on a worker's connection of type C.
+template <class C>
+struct BasicTask {
   std::string label;  // the image or file as the user wrote it
   // Optional first phase, run by the workers for all tasks before any `run`:
   // returns the size used to start the largest tasks first. An error fails the task.
-  std::function<Result<std::uint64_t>(StoreConnection&)> prepare;
+  std::function<Result<std::uint64_t>(C&)> prepare;
   std::uint64_t size_hint = 0;
-  std::function<Result<Outcome>(StoreConnection&, const ProgressFn&)> run;
+  std::function<Result<Outcome>(C&, const ProgressFn&)> run;
   // Called after a failed attempt, before a retry or giving up (e.g. to clean up).
   std::function<void()> on_failure;
 };
+using Task = BasicTask<StoreConnection>;
 
 enum class TaskState { succeeded, failed, skipped };
 
@@ -91,9 +94,40 @@ struct BatchOptions {
   static constexpr std::chrono::milliseconds k_max_start_spread{400};
 };
 
+// Opens one connection for a worker.
+template <class C>
+using Opener = std::function<std::unique_ptr<C>()>;
+
+// Run `tasks` on connections that `open` makes (one per worker) and return one
+// result per task, in list order.
+std::vector<TaskResult> run_tasks(const Opener<WorkerConnection>& open, std::vector<BasicTask<WorkerConnection>> tasks,
+                                  const BatchOptions& options, Reporter& reporter);
+
+// The same for tasks that need a connection of type C, which `open` makes.
+template <class C>
+std::vector<TaskResult> run_batch(const Opener<C>& open, std::vector<BasicTask<C>> tasks, const BatchOptions& options,
+                                  Reporter& reporter) {
+  std::vector<BasicTask<WorkerConnection>> any;
+  any.reserve(tasks.size());
+  for (auto& t : tasks) {
+    BasicTask<WorkerConnection> a;
+    a.label = std::move(t.label);
+    a.size_hint = t.size_hint;
+    a.on_failure = std::move(t.on_failure);
+    // Every connection comes from `open`, so each is a C.
+    if (t.prepare) a.prepare = [f = std::move(t.prepare)](WorkerConnection& c) { return f(static_cast<C&>(c)); };
+    a.run = [f = std::move(t.run)](WorkerConnection& c, const ProgressFn& p) { return f(static_cast<C&>(c), p); };
+    any.push_back(std::move(a));
+  }
+  return run_tasks([&open]() -> std::unique_ptr<WorkerConnection> { return open(); }, std::move(any), options,
+                   reporter);
+}
+
 // Run `tasks` on connections of `store` (one per worker) and return one result per
 // task, in list order.
-std::vector<TaskResult> run_batch(const ImageStore& store, std::vector<Task> tasks,
-                                  const BatchOptions& options, Reporter& reporter);
+inline std::vector<TaskResult> run_batch(const ImageStore& store, std::vector<Task> tasks, const BatchOptions& options,
+                                         Reporter& reporter) {
+  return run_batch<StoreConnection>([&store] { return store.open(); }, std::move(tasks), options, reporter);
+}
 
 }  // namespace hpn::ops

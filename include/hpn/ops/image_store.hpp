@@ -23,6 +23,7 @@
 
 #include "hpn/engine/connection.hpp"
 #include "hpn/image/reference.hpp"
+#include "hpn/ops/worker.hpp"
 #include "hpn/util/result.hpp"
 
 namespace hpn::engine {
@@ -30,10 +31,6 @@ class TagResolver;
 }
 
 namespace hpn::ops {
-
-// Progress of one task: a phase ("exporting", "saving", "pulling", ...) and bytes
-// done out of total (0 = unknown). Cheap to call per chunk: the batch throttles it.
-using ProgressFn = std::function<void(std::string_view phase, std::uint64_t done, std::uint64_t total)>;
 
 // An image the store holds: its ID and the bytes an export of it writes.
 struct StoredImage {
@@ -83,14 +80,8 @@ struct StoreTraits {
   bool pulls_by_digest = false;
 };
 
-class StoreConnection {
+class StoreConnection : public WorkerConnection {
  public:
-  virtual ~StoreConnection() = default;
-
-  // Abort what runs when *flag becomes true (a batch-wide interrupt). Not owned.
-  virtual void watch(const std::atomic<bool>* flag) = 0;
-  // Fail work still running at `deadline` as timed out; nullopt clears it.
-  virtual void set_deadline(std::optional<std::chrono::steady_clock::time_point> deadline, std::string why) = 0;
 
   // The image `name` as the store holds it; not_found when it does not.
   virtual Result<StoredImage> inspect(const std::string& name) = 0;

@@ -24,8 +24,9 @@
 
 namespace hpn::ops {
 
-struct Plan {
-  std::vector<Task> tasks;
+template <class C>
+struct BasicPlan {
+  std::vector<BasicTask<C>> tasks;
   std::string noun = "images";     // what the tasks are, for the summary: images, files, bundles
   std::vector<std::string> notes;  // said once before the batch starts (not with --quiet)
   // Workers take their first task this far apart (see BatchOptions::start_spacing).
@@ -33,6 +34,7 @@ struct Plan {
   // Preparation that goes on while the batch starts (joined when the plan is done).
   std::vector<std::jthread> background;
 };
+using Plan = BasicPlan<StoreConnection>;
 
 // How every batch runs, from the command line and the configuration.
 struct RunSettings {
@@ -42,9 +44,24 @@ struct RunSettings {
   const std::atomic<bool>* interrupt = nullptr;
 };
 
-// Run the plan's tasks on connections of `store`; a local store runs large transfers
-// at most one per core.
-std::vector<TaskResult> run_plan(const ImageStore& store, Plan plan, const RunSettings& settings, Reporter& reporter);
+BatchOptions batch_options(const RunSettings& settings, std::chrono::milliseconds start_spacing, bool local);
+
+// Run the plan's tasks on connections that `open` makes; with `local` (the work uses
+// this machine's CPUs and disk), large transfers run at most one per core.
+template <class C>
+std::vector<TaskResult> run_plan(const Opener<C>& open, bool local, BasicPlan<C> plan, const RunSettings& settings,
+                                 Reporter& reporter) {
+  const auto options = batch_options(settings, plan.start_spacing, local);
+  const std::vector<std::jthread> background = std::move(plan.background);
+  return run_batch<C>(open, std::move(plan.tasks), options, reporter);
+}
+
+// Run the plan's tasks on connections of `store`.
+inline std::vector<TaskResult> run_plan(const ImageStore& store, Plan plan, const RunSettings& settings,
+                                        Reporter& reporter) {
+  return run_plan<StoreConnection>([&store] { return store.open(); }, store.traits().local, std::move(plan), settings,
+                                   reporter);
+}
 
 // ---- pull ---------------------------------------------------------------------
 

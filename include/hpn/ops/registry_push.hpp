@@ -1,11 +1,10 @@
-// Writing to registries with no daemon: images pushed from archive files, and
-// images copied from one registry to another.
+// Writing to registries with no daemon: images pushed from archive files.
 //
-// Both run on a RegistryTarget, the ImageStore whose connections are registry
+// The push runs on a RegistryTarget, the ImageStore whose connections are registry
 // clients (one for writing and one for reading per worker). Per image, blobs the
 // target already has are skipped (HEAD), blobs another repository of the same
 // registry holds are mounted, and the rest are uploaded: straight from the archive
-// member or the source registry's response, never through a file. Manifests go up
+// member, never through a file. Manifests go up
 // last, indexes after the manifests they name, so a tag never names an image whose
 // blobs are not all there. Blobs that several images of the batch share are
 // uploaded once; the others wait for it and mount it.
@@ -63,13 +62,5 @@ struct ArchivePushSpec {
 // here; errors name the file and stop nothing but its images).
 Result<Plan> plan_push_archives(const RegistryTarget& target, const std::vector<std::filesystem::path>& files,
                                 const ArchivePushSpec& spec, std::size_t workers);
-
-struct CopySpec {
-  PushSpec target;
-  std::string platform;  // os/arch[/variant]: copy that manifest of an index only; empty: all of it
-};
-
-// One task per listed image: copied from its registry to the target's.
-Plan plan_copy(const RegistryTarget& target, const std::vector<image::Reference>& refs, const CopySpec& spec);
 
 }  // namespace hpn::ops

@@ -1,0 +1,48 @@
+// Endpoints by name, one grammar: KIND[:LOCATION].
+//   registry                 as a source: each reference's own registry
+//   registry:HOST[/PROJECT]  as a destination: REG/NAME:TAG, or REG/PROJECT/NAME:TAG
+//   oci:PATH                 an OCI image layout directory
+//   docker[:URL], podman[:URL], dir:PATH, archive:FILE  name the daemons and
+//                            Harpoon archives that save, load and push move
+// One factory builds every endpoint: a new endpoint is one source/destination pair
+// and one line here.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "hpn/ops/operations.hpp"
+#include "hpn/registry/client.hpp"
+#include "hpn/transfer/roles.hpp"
+
+namespace hpn::endpoint {
+
+enum class Kind { registry, docker, podman, dir, archive, oci };
+
+struct Spec {
+  Kind kind = Kind::registry;
+  std::string location;  // "" when none was given
+  std::string text;      // as written
+};
+
+// Parse an endpoint; the error says what the grammar is.
+Result<Spec> parse_spec(std::string_view text);
+std::string_view kind_name(Kind kind);
+
+struct Settings {
+  registry::ClientOptions client;
+  int push_mode = 0;        // registry destinations: 0 = 1 without a project, 2 with one
+  std::string project;      // registry destinations: overrides PROJECT
+  const std::atomic<bool>* interrupt = nullptr;
+};
+
+// How a registry destination names images: Harpoon's push mode under
+// registry:HOST[/PROJECT] (a project switches mode 1 to 2; Settings::project wins).
+ops::PushSpec registry_naming(const Spec& spec, const Settings& settings);
+
+Result<std::shared_ptr<const transfer::ImageSource>> make_source(const Spec& spec, const Settings& settings);
+Result<std::shared_ptr<const transfer::ImageDestination>> make_destination(const Spec& spec, const Settings& settings);
+
+}  // namespace hpn::endpoint

@@ -1,0 +1,95 @@
+// The two roles an endpoint plays in a transfer. A source turns a reference into
+// a manifest (or index) and gives blobs as streams; a destination says which blobs
+// it holds, takes the ones it lacks, then the manifests, last the one its name
+// points at. The transfer pipeline (pipeline.hpp) moves images between any source
+// and any destination through these calls alone.
+//
+// An ImageSource or ImageDestination is shared by the batch; each lane of a worker
+// opens its own reader or writer, used by one thread at a time.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hpn/engine/connection.hpp"
+#include "hpn/image/reference.hpp"
+#include "hpn/registry/blob_ledger.hpp"
+#include "hpn/registry/client.hpp"
+#include "hpn/registry/manifest.hpp"
+#include "hpn/util/result.hpp"
+
+namespace hpn::transfer {
+
+using registry::Descriptor;
+using registry::Manifest;
+using Tally = registry::PushTally;
+
+class SourceReader {
+ public:
+  virtual ~SourceReader() = default;
+  virtual void watch(const std::atomic<bool>* flag) = 0;
+  virtual void set_deadline(std::optional<std::chrono::steady_clock::time_point> deadline, std::string why) = 0;
+  // The manifest or index of `ref` at `reference` (its tag or a digest), its bytes
+  // checked against the digest.
+  virtual Result<Manifest> manifest(const image::Reference& ref, const std::string& reference) = 0;
+  // Stream the blob `d` of `ref` to `sink`, checked against its size and digest as
+  // it passes; returns the bytes delivered.
+  virtual Result<std::uint64_t> blob(const image::Reference& ref, const Descriptor& d, const engine::Sink& sink) = 0;
+};
+
+class ImageSource {
+ public:
+  virtual ~ImageSource() = default;
+  virtual std::unique_ptr<SourceReader> reader() const = 0;
+  // Every image the source holds, for a transfer with no list. A source that
+  // cannot list (a registry) says so.
+  virtual Result<std::vector<image::Reference>> images() const = 0;
+  // The registry `ref` is read from, when it is one ("host[:port]" as the API is
+  // reached): a destination on the same registry can mount blobs from it.
+  virtual std::optional<std::string> registry_of(const image::Reference& ref) const = 0;
+};
+
+// A blob the destination may need, and how to get its bytes.
+struct BlobOffer {
+  Descriptor blob;
+  image::Reference origin;            // the image it comes from
+  std::optional<std::string> origin_registry;  // see ImageSource::registry_of
+  // Called once the blob must be sent, before its bytes are asked for: the source
+  // can start reading while the destination prepares.
+  std::function<void()> needed;
+  // The bytes from their start (again when the destination must begin again).
+  registry::BlobBody body;
+};
+
+class DestinationWriter {
+ public:
+  virtual ~DestinationWriter() = default;
+  virtual void watch(const std::atomic<bool>* flag) = 0;
+  virtual void set_deadline(std::optional<std::chrono::steady_clock::time_point> deadline, std::string why) = 0;
+  // The digest `target` names at the destination now; nullopt when it names nothing.
+  virtual Result<std::optional<std::string>> current(const image::Reference& target) = 0;
+  // Make the blob present at `target`: nothing to do when it is there (counted as
+  // skipped or mounted), else its bytes are read from the offer and checked.
+  virtual Status put_blob(const image::Reference& target, const BlobOffer& offer, Tally& tally) = 0;
+  // Store a manifest under `reference`: its digest (a manifest an index names), or
+  // the target's tag, which commits the image. Returns the digest stored.
+  virtual Result<std::string> put_manifest(const image::Reference& target, const std::string& reference,
+                                           const std::string& media_type, const std::string& body) = 0;
+};
+
+class ImageDestination {
+ public:
+  virtual ~ImageDestination() = default;
+  virtual std::unique_ptr<DestinationWriter> writer() const = 0;
+  // The name an image of the source gets at the destination; an error when the
+  // destination's naming cannot place it.
+  virtual Result<image::Reference> target_of(const image::Reference& source_ref) const = 0;
+};
+
+}  // namespace hpn::transfer

@@ -1,0 +1,411 @@
+#include "hpn/endpoint/oci.hpp"
+
+#include <algorithm>
+#include <array>
+#include <system_error>
+
+#include <nlohmann/json.hpp>
+
+#include "hpn/registry/manifest.hpp"
+#include "hpn/util/file.hpp"
+#include "hpn/util/sha256.hpp"
+
+namespace hpn::endpoint {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr const char* k_ref_name = "org.opencontainers.image.ref.name";
+constexpr const char* k_containerd_name = "io.containerd.image.name";
+constexpr std::size_t k_chunk = 256 << 10;
+constexpr std::size_t k_index_limit = 64 << 20;
+constexpr std::size_t k_manifest_limit = 16 << 20;
+
+Error layout_error(const fs::path& dir, const std::string& what) {
+  return Error(ErrorKind::invalid_argument, dir.string() + ": " + what);
+}
+
+bool is_hex64(std::string_view s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+bool is_digest_reference(const std::string& reference) { return reference.rfind("sha256:", 0) == 0; }
+
+// The name hpn gives `ref` in index.json.
+std::string name_of(const image::Reference& ref) { return ref.canonical(); }
+
+bool names_ref(const std::string& name, const image::Reference& ref) {
+  if (name == ref.original) return true;
+  auto parsed = image::parse_reference(name);
+  return parsed && parsed->canonical() == ref.canonical();
+}
+
+// Read a file of the layout whole, checked against `d` (size and digest).
+Result<std::string> read_checked(const fs::path& dir, const registry::Descriptor& d, const std::string& what) {
+  auto path = oci_blob_path(dir, d.digest);
+  if (!path) return path.error();
+  auto body = util::read_small_file(*path, k_manifest_limit);
+  if (!body) {
+    return Error(body.error().kind, dir.string() + ": " + what + " " + d.digest + ": " + body.error().message);
+  }
+  if (const std::string got = "sha256:" + util::sha256_hex(*body); got != d.digest) {
+    return Error(ErrorKind::protocol, dir.string() + ": " + path->lexically_relative(dir).string() +
+                                                 " holds " + got + ", not the " + what + " it is named after");
+  }
+  return body;
+}
+
+class Reader final : public transfer::SourceReader {
+ public:
+  Reader(const fs::path& dir, const std::vector<OciEntry>& entries) : dir_(dir), entries_(entries) {}
+  void watch(const std::atomic<bool>* flag) override { flag_ = flag; }
+  void set_deadline(std::optional<std::chrono::steady_clock::time_point>, std::string) override {}
+
+  Result<registry::Manifest> manifest(const image::Reference& ref, const std::string& reference) override {
+    registry::Descriptor d;
+    if (is_digest_reference(reference)) {
+      d.digest = reference;
+    } else {
+      auto found = find_oci_entry(entries_, ref, dir_);
+      if (!found) return found.error();
+      d = *found;
+    }
+    auto body = read_checked(dir_, d, "manifest");
+    if (!body) return body.error();
+    if (d.size != 0 && body->size() != d.size) {
+      return Error(ErrorKind::protocol, dir_.string() + ": the manifest " + d.digest + " has " +
+                                                   std::to_string(body->size()) + " bytes, index.json says " +
+                                                   std::to_string(d.size));
+    }
+    registry::Manifest m;
+    m.digest = d.digest;
+    m.media_type = registry::manifest_media_type(*body, d.media_type);
+    m.body = std::move(*body);
+    return m;
+  }
+
+  Result<std::uint64_t> blob(const image::Reference&, const registry::Descriptor& d, const engine::Sink& sink) override {
+    auto path = oci_blob_path(dir_, d.digest);
+    if (!path) return path.error();
+    auto file = util::FileReader::open(*path);
+    if (!file) return file.error();
+    if (file->size() != d.size) {
+      return Error(ErrorKind::protocol, path->string() + " has " + std::to_string(file->size()) +
+                                                   " bytes; the manifest says " + std::to_string(d.size));
+    }
+    util::Sha256 hash;
+    std::vector<char> buf(k_chunk);
+    std::uint64_t total = 0;
+    for (;;) {
+      if (flag_ != nullptr && flag_->load(std::memory_order_relaxed)) return Error(ErrorKind::cancelled, "interrupted");
+      auto n = file->read(buf);
+      if (!n) return n.error();
+      if (*n == 0) break;
+      const std::string_view chunk(buf.data(), *n);
+      hash.update(chunk);
+      total += *n;
+      if (auto st = sink(chunk); !st) return st.error();
+    }
+    if (const std::string got = "sha256:" + hash.hex_digest(); got != d.digest || total != d.size) {
+      return Error(ErrorKind::protocol, path->string() + " holds " + got + " (" + std::to_string(total) +
+                                                   " bytes), not the blob it is named after");
+    }
+    return total;
+  }
+
+ private:
+  const fs::path& dir_;
+  const std::vector<OciEntry>& entries_;
+  const std::atomic<bool>* flag_ = nullptr;
+};
+
+}  // namespace
+
+Result<fs::path> oci_blob_path(const fs::path& dir, const std::string& digest) {
+  constexpr std::string_view prefix = "sha256:";
+  if (digest.rfind(prefix, 0) != 0 || !is_hex64(std::string_view(digest).substr(prefix.size()))) {
+    return layout_error(dir, "the digest '" + digest + "' is not sha256:<64 hex digits>; hpn reads sha256 blobs only");
+  }
+  return dir / "blobs" / "sha256" / digest.substr(prefix.size());
+}
+
+Result<std::vector<OciEntry>> read_oci_index(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return Error(ErrorKind::not_found, dir.string() + " is not a directory");
+  auto marker = util::read_small_file(dir / "oci-layout", 1 << 16);
+  if (!marker) {
+    return layout_error(dir, "no readable oci-layout file: not an OCI image layout (" + marker.error().message + ")");
+  }
+  json layout = json::parse(*marker, nullptr, false);
+  if (!layout.is_object() || !layout.contains("imageLayoutVersion") || !layout["imageLayoutVersion"].is_string()) {
+    return layout_error(dir, "oci-layout does not give an imageLayoutVersion");
+  }
+  auto text = util::read_small_file(dir / "index.json", k_index_limit);
+  if (!text) return layout_error(dir, "index.json: " + text.error().message);
+  json index = json::parse(*text, nullptr, false);
+  if (!index.is_object() || !index.contains("manifests") || !index["manifests"].is_array()) {
+    return layout_error(dir, "index.json is not an image index (no manifests array)");
+  }
+  std::vector<OciEntry> entries;
+  for (const auto& m : index["manifests"]) {
+    if (!m.is_object() || !m.contains("digest") || !m["digest"].is_string()) {
+      return layout_error(dir, "index.json has an entry without a digest");
+    }
+    OciEntry e;
+    e.descriptor.digest = m["digest"].get<std::string>();
+    if (auto p = oci_blob_path(dir, e.descriptor.digest); !p) return p.error();
+    if (m.contains("mediaType") && m["mediaType"].is_string()) e.descriptor.media_type = m["mediaType"];
+    if (m.contains("size") && m["size"].is_number_unsigned()) e.descriptor.size = m["size"].get<std::uint64_t>();
+    if (m.contains("annotations") && m["annotations"].is_object()) {
+      for (const char* key : {k_containerd_name, k_ref_name}) {
+        const auto& a = m["annotations"];
+        if (a.contains(key) && a[key].is_string()) {
+          const std::string name = a[key];
+          if (!name.empty() && std::find(e.names.begin(), e.names.end(), name) == e.names.end()) {
+            e.names.push_back(name);
+          }
+        }
+      }
+    }
+    entries.push_back(std::move(e));
+  }
+  return entries;
+}
+
+Result<registry::Descriptor> find_oci_entry(const std::vector<OciEntry>& entries, const image::Reference& ref,
+                                            const fs::path& dir) {
+  const OciEntry* found = nullptr;
+  for (const auto& e : entries) {
+    if (!std::any_of(e.names.begin(), e.names.end(), [&](const std::string& n) { return names_ref(n, ref); })) {
+      continue;
+    }
+    if (found != nullptr && found->descriptor.digest != e.descriptor.digest) {
+      return Error(ErrorKind::conflict, dir.string() + ": index.json names two images " + ref.original + " (" +
+                                            found->descriptor.digest + " and " + e.descriptor.digest + ")");
+    }
+    found = &e;
+  }
+  if (found == nullptr) {
+    return Error(ErrorKind::not_found, dir.string() + ": no image in index.json is named " + ref.original + " (" +
+                                           std::to_string(entries.size()) + " entries)");
+  }
+  return found->descriptor;
+}
+
+// ---- reading ---------------------------------------------------------------------
+
+Result<std::shared_ptr<OciSource>> OciSource::open(const fs::path& dir) {
+  auto entries = read_oci_index(dir);
+  if (!entries) return entries.error();
+  return std::shared_ptr<OciSource>(new OciSource(dir, std::move(*entries)));
+}
+
+std::unique_ptr<transfer::SourceReader> OciSource::reader() const { return std::make_unique<Reader>(dir_, entries_); }
+
+Result<std::vector<image::Reference>> OciSource::images() const {
+  std::vector<image::Reference> refs;
+  for (const auto& e : entries_) {
+    if (e.names.empty()) continue;  // nothing to name it by at the destination
+    auto ref = image::parse_reference(e.names.front());
+    if (!ref) {
+      return layout_error(dir_, "index.json names an image '" + e.names.front() + "', which is not an image name (" +
+                                    ref.error().message + ")");
+    }
+    refs.push_back(std::move(*ref));
+  }
+  if (refs.empty()) return layout_error(dir_, "index.json names no image");
+  return refs;
+}
+
+// ---- writing ---------------------------------------------------------------------
+
+struct OciDestination::State {
+  fs::path dir;
+  std::optional<util::DirLock> lock;
+  std::mutex index_mu;         // index.json, read and replaced by one writer at a time
+  registry::BlobLedger claims;  // one writer per blob
+};
+
+namespace {
+
+using State = OciDestination::State;
+
+// Write the bytes of `source` into `path` (through path.part), checked against `d`.
+Result<std::uint64_t> write_blob(const fs::path& path, const registry::Descriptor& d, const engine::Source& source,
+                                 const std::atomic<bool>* flag) {
+  auto file = util::AtomicFile::create(path, 0644);
+  if (!file) return file.error();
+  util::Sha256 hash;
+  std::vector<char> buf(k_chunk);
+  std::uint64_t total = 0;
+  for (;;) {
+    if (flag != nullptr && flag->load(std::memory_order_relaxed)) return Error(ErrorKind::cancelled, "interrupted");
+    auto n = source(buf);
+    if (!n) return n.error();
+    if (*n == 0) break;
+    const std::string_view chunk(buf.data(), *n);
+    total += *n;
+    if (total > d.size) break;
+    hash.update(chunk);
+    if (auto st = file->write(chunk); !st) return st.error();
+  }
+  if (const std::string got = "sha256:" + hash.hex_digest(); total != d.size || got != d.digest) {
+    return Error(ErrorKind::protocol, "the blob " + d.digest + " arrived as " +
+                                                 (total > d.size ? "more than " + std::to_string(d.size) + " bytes"
+                                                                 : got + " (" + std::to_string(total) + " bytes)"));
+  }
+  if (auto st = file->commit(); !st) return st.error();
+  return total;
+}
+
+bool present(const fs::path& path, std::uint64_t size) {
+  std::error_code ec;
+  return fs::is_regular_file(path, ec) && fs::file_size(path, ec) == size && !ec;
+}
+
+Status write_string(const fs::path& path, const std::string& body) {
+  auto file = util::AtomicFile::create(path, 0644);
+  if (!file) return file.error();
+  if (auto st = file->write(body); !st) return st;
+  return file->commit();
+}
+
+class Writer final : public transfer::DestinationWriter {
+ public:
+  explicit Writer(std::shared_ptr<State> state) : s_(std::move(state)) {}
+  void watch(const std::atomic<bool>* flag) override { flag_ = flag; }
+  void set_deadline(std::optional<std::chrono::steady_clock::time_point>, std::string) override {}
+
+  Result<std::optional<std::string>> current(const image::Reference& target) override {
+    std::lock_guard lock(s_->index_mu);
+    if (!fs::exists(s_->dir / "index.json")) return std::optional<std::string>{};
+    auto entries = read_oci_index(s_->dir);
+    if (!entries) return entries.error();
+    auto found = find_oci_entry(*entries, target, s_->dir);
+    if (!found) {
+      if (found.error().kind == ErrorKind::not_found) return std::optional<std::string>{};
+      return found.error();
+    }
+    return std::optional<std::string>(found->digest);
+  }
+
+  Status put_blob(const image::Reference&, const transfer::BlobOffer& offer, transfer::Tally& tally) override {
+    const auto& d = offer.blob;
+    auto path = oci_blob_path(s_->dir, d.digest);
+    if (!path) return path.error();
+    auto hold = s_->claims.claim(d.digest);
+    if (present(*path, d.size)) {
+      ++tally.skipped;
+      return {};
+    }
+    if (offer.needed) offer.needed();
+    auto source = offer.body();
+    if (!source) return source.error();
+    auto written = write_blob(*path, d, *source, flag_);
+    if (!written) return written.error();
+    ++tally.blobs_sent;
+    tally.uploaded += *written;
+    return {};
+  }
+
+  Result<std::string> put_manifest(const image::Reference& target, const std::string& reference,
+                                   const std::string& media_type, const std::string& body) override {
+    const std::string digest = "sha256:" + util::sha256_hex(body);
+    if (is_digest_reference(reference) && reference != digest) {
+      return Error(ErrorKind::protocol, "the manifest " + reference + " hashes to " + digest);
+    }
+    auto path = oci_blob_path(s_->dir, digest);
+    if (!path) return path.error();
+    {
+      auto hold = s_->claims.claim(digest);
+      if (!present(*path, body.size())) {
+        if (auto st = write_string(*path, body); !st) return st.error();
+      }
+    }
+    if (is_digest_reference(reference)) return digest;
+    if (auto st = commit(target, digest, media_type, body.size()); !st) return st.error();
+    return digest;
+  }
+
+ private:
+  // Name the image in index.json: the entries naming it go, the new one comes last.
+  Status commit(const image::Reference& target, const std::string& digest, const std::string& media_type,
+                std::uint64_t size) {
+    std::lock_guard lock(s_->index_mu);
+    const fs::path index_path = s_->dir / "index.json";
+    json index = {{"schemaVersion", 2}, {"mediaType", "application/vnd.oci.image.index.v1+json"},
+                  {"manifests", json::array()}};
+    if (fs::exists(index_path)) {
+      auto text = util::read_small_file(index_path, k_index_limit);
+      if (!text) return text.error();
+      index = json::parse(*text, nullptr, false);
+      if (!index.is_object() || !index.contains("manifests") || !index["manifests"].is_array()) {
+        return layout_error(s_->dir, "index.json is not an image index; hpn leaves it as it is");
+      }
+    }
+    json kept = json::array();
+    for (const auto& m : index["manifests"]) {
+      bool names_target = false;
+      if (m.is_object() && m.contains("annotations") && m["annotations"].is_object()) {
+        for (const char* key : {k_containerd_name, k_ref_name}) {
+          const auto& a = m["annotations"];
+          if (a.contains(key) && a[key].is_string() && names_ref(a[key].get<std::string>(), target)) {
+            names_target = true;
+          }
+        }
+      }
+      if (!names_target) kept.push_back(m);
+    }
+    const std::string name = name_of(target);
+    kept.push_back({{"mediaType", media_type},
+                    {"digest", digest},
+                    {"size", size},
+                    {"annotations", {{k_containerd_name, name}, {k_ref_name, name}}}});
+    index["manifests"] = std::move(kept);
+    return write_string(index_path, index.dump());
+  }
+
+  std::shared_ptr<State> s_;
+  const std::atomic<bool>* flag_ = nullptr;
+};
+
+}  // namespace
+
+Result<std::shared_ptr<OciDestination>> OciDestination::open(const fs::path& dir, const std::atomic<bool>* interrupt) {
+  std::error_code ec;
+  const bool exists = fs::exists(dir, ec);
+  if (exists && !fs::is_directory(dir, ec)) {
+    return Error(ErrorKind::invalid_argument, dir.string() + " exists and is not a directory");
+  }
+  if (exists && !fs::exists(dir / "oci-layout", ec) && !fs::is_empty(dir, ec)) {
+    return Error(ErrorKind::invalid_argument,
+                 dir.string() + " is not an OCI image layout (no oci-layout file) and not empty; name a new or "
+                                "empty directory, or an OCI layout");
+  }
+  fs::create_directories(dir / "blobs" / "sha256", ec);
+  if (ec) return util::errno_error(ec.value(), "cannot create", dir / "blobs" / "sha256");
+  if (!fs::exists(dir / "oci-layout", ec)) {
+    if (auto st = write_string(dir / "oci-layout", R"({"imageLayoutVersion":"1.0.0"})"); !st) return st.error();
+  } else if (auto entries = read_oci_index(dir); !entries && fs::exists(dir / "index.json", ec)) {
+    return entries.error();
+  }
+  util::DirLock::Options how;
+  how.what = "writing the OCI layout " + dir.string();
+  how.interrupt = interrupt;
+  auto lock = util::DirLock::acquire(dir, how);
+  if (!lock) return lock.error();
+  auto state = std::make_shared<State>();
+  state->dir = dir;
+  state->lock.emplace(std::move(*lock));
+  return std::shared_ptr<OciDestination>(new OciDestination(std::move(state)));
+}
+
+std::unique_ptr<transfer::DestinationWriter> OciDestination::writer() const {
+  return std::make_unique<Writer>(state_);
+}
+
+}  // namespace hpn::endpoint

@@ -1,0 +1,106 @@
+#include "hpn/registry/blob_ledger.hpp"
+
+#include "hpn/engine/registry.hpp"
+#include "hpn/util/log.hpp"
+
+namespace hpn::registry {
+
+void PushTally::add(const PushTally& other) {
+  uploaded += other.uploaded;
+  blobs_sent += other.blobs_sent;
+  skipped += other.skipped;
+  mounted += other.mounted;
+}
+
+void BlobLedger::record(const std::string& host, const std::string& digest, const std::string& repo) {
+  std::lock_guard lock(mu_);
+  known_[host][digest].insert(repo);
+}
+
+std::string BlobLedger::holder(const std::string& host, const std::string& digest, const std::string& not_this) const {
+  std::lock_guard lock(mu_);
+  auto h = known_.find(host);
+  if (h == known_.end()) return {};
+  auto d = h->second.find(digest);
+  if (d == h->second.end()) return {};
+  for (const auto& repo : d->second) {
+    if (repo != not_this) return repo;
+  }
+  return {};
+}
+
+bool BlobLedger::holds(const std::string& host, const std::string& digest, const std::string& repo) const {
+  std::lock_guard lock(mu_);
+  auto h = known_.find(host);
+  if (h == known_.end()) return false;
+  auto d = h->second.find(digest);
+  return d != h->second.end() && d->second.count(repo) != 0;
+}
+
+BlobLedger::Claim::~Claim() {
+  std::lock_guard lock(ledger_->mu_);
+  ledger_->busy_.erase(key_);
+  ledger_->cv_.notify_all();
+}
+
+std::unique_ptr<BlobLedger::Claim> BlobLedger::claim(const std::string& key) {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return busy_.count(key) == 0; });
+  busy_.insert(key);
+  return std::unique_ptr<Claim>(new Claim(this, key));
+}
+
+Result<std::optional<std::string>> find_or_mount(BlobLedger& ledger, Fetcher& w, const image::Reference& target,
+                                                 const std::string& digest, const std::string& mount_hint,
+                                                 PushTally& tally, const std::function<void()>& before_upload) {
+  const std::string host = engine::registry_api_host(target.domain);
+  if (ledger.holds(host, digest, target.path)) {
+    ++tally.skipped;
+    return std::optional<std::string>{};
+  }
+  auto have = w.has_blob(target, digest);
+  if (!have) return have.error();
+  if (*have) {
+    ledger.record(host, digest, target.path);
+    ++tally.skipped;
+    return std::optional<std::string>{};
+  }
+  std::string from = ledger.holder(host, digest, target.path);
+  if (from.empty() && mount_hint != target.path) from = mount_hint;
+  if (from.empty() && before_upload) before_upload();
+  auto started = w.start_upload(target, digest, from);
+  if (!started && !from.empty() && started.error().kind == ErrorKind::unauthorized) {
+    hpn::log::get("registry").debug("{}: mounting {} from {} refused ({}); uploading it", target.repository(), digest,
+                                    from, started.error().message);
+    from.clear();
+    started = w.start_upload(target, digest);
+  }
+  if (!started) return started.error();
+  if (!*started) {
+    ledger.record(host, digest, target.path);
+    ++tally.mounted;
+    return std::optional<std::string>{};
+  }
+  if (!from.empty()) {
+    hpn::log::get("registry").debug("{}: the registry did not mount {} from {}; uploading it", target.repository(),
+                                    digest, from);
+  }
+  return started;
+}
+
+Status ensure_blob(BlobLedger& ledger, Fetcher& w, const image::Reference& target, const Descriptor& d,
+                   const std::string& mount_hint, const std::function<Status(const std::string&)>& upload,
+                   PushTally& tally, const std::function<void()>& before_upload) {
+  const std::string host = engine::registry_api_host(target.domain);
+  auto hold = ledger.claim(host + " " + d.digest);
+  auto location = find_or_mount(ledger, w, target, d.digest, mount_hint, tally, before_upload);
+  if (!location) return location.error();
+  if (!*location) return {};
+  if (auto st = upload(**location); !st) return st;
+  ledger.record(host, d.digest, target.path);
+  ++tally.blobs_sent;
+  tally.uploaded += d.size;
+  return {};
+}
+
+}  // namespace hpn::registry

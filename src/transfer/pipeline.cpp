@@ -1,0 +1,370 @@
+#include "hpn/transfer/pipeline.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "hpn/registry/manifest.hpp"
+
+namespace hpn::transfer {
+
+namespace {
+
+// Blobs up to this size pass through memory; larger ones stream through a bounded
+// pipe from the source's reader into the destination's writer.
+constexpr std::uint64_t k_small_blob = 4 << 20;
+constexpr std::size_t k_pipe_bytes = 8 << 20;
+// Blobs of one image moved side by side.
+constexpr std::size_t k_lanes = 3;
+
+using MovedFn = std::function<void(std::uint64_t)>;
+
+// Chunks from one thread to another, at most k_pipe_bytes in flight.
+class Pipe {
+ public:
+  Status push(std::string_view chunk) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return bytes_ < k_pipe_bytes || aborted_; });
+    if (aborted_) return Error(ErrorKind::cancelled, "the destination stopped reading");
+    chunks_.emplace_back(chunk);
+    bytes_ += chunk.size();
+    cv_.notify_all();
+    return {};
+  }
+  void close(std::optional<Error> error) {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    error_ = std::move(error);
+    cv_.notify_all();
+  }
+  void abort() {
+    std::lock_guard lock(mu_);
+    aborted_ = true;
+    cv_.notify_all();
+  }
+  // Waits for bytes, then takes as many as are there, up to the buffer's size.
+  Result<std::size_t> pop(std::span<char> buf) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !chunks_.empty() || closed_; });
+    if (chunks_.empty()) {
+      if (error_) return *error_;
+      return std::size_t{0};
+    }
+    std::size_t n = 0;
+    while (n < buf.size() && !chunks_.empty()) {
+      auto& front = chunks_.front();
+      const std::size_t k = std::min(buf.size() - n, front.size() - offset_);
+      std::copy_n(front.data() + offset_, k, buf.data() + n);
+      n += k;
+      offset_ += k;
+      if (offset_ == front.size()) {
+        bytes_ -= front.size();
+        chunks_.pop_front();
+        offset_ = 0;
+      }
+    }
+    cv_.notify_all();
+    return n;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> chunks_;
+  std::size_t bytes_ = 0, offset_ = 0;
+  bool closed_ = false, aborted_ = false;
+  std::optional<Error> error_;
+};
+
+// A blob read from the source on a thread of its own: into memory for a small
+// blob, else into a bounded pipe that the destination drains.
+class SourceFetch {
+ public:
+  SourceFetch(SourceReader& r, const image::Reference& src, const Descriptor& d) : small_(d.size <= k_small_blob) {
+    thread_ = std::thread([this, &r, &src, d] {
+      auto got = r.blob(src, d, [this](std::string_view chunk) -> Status {
+        if (small_) {
+          bytes_.append(chunk);
+          return {};
+        }
+        return pipe_.push(chunk);
+      });
+      if (!got) error_ = got.error();
+      pipe_.close(error_);
+    });
+  }
+  ~SourceFetch() {
+    pipe_.abort();
+    if (thread_.joinable()) thread_.join();
+  }
+  SourceFetch(const SourceFetch&) = delete;
+  SourceFetch& operator=(const SourceFetch&) = delete;
+
+  // What the source sends, as the destination's input (read once).
+  Result<engine::Source> source(const Descriptor& d, const MovedFn& moved) {
+    if (small_) {
+      thread_.join();
+      if (error_) return *error_;
+      moved(d.size);
+      return engine::string_source(bytes_);
+    }
+    return engine::Source([this, &moved](std::span<char> buf) -> Result<std::size_t> {
+      auto n = pipe_.pop(buf);
+      if (n && *n > 0) moved(*n);
+      return n;
+    });
+  }
+  // The destination's result `st`, or the source's error, which names what went
+  // wrong there (the destination, which checks the digest too, would only refuse).
+  Status finish(Status st) {
+    pipe_.abort();
+    if (thread_.joinable()) thread_.join();
+    if (error_ && error_->kind != ErrorKind::cancelled) return *error_;
+    return st;
+  }
+
+ private:
+  bool small_;
+  std::string bytes_;
+  Pipe pipe_;
+  std::optional<Error> error_;
+  std::thread thread_;
+};
+
+// The source's read starts once the destination knows it lacks the blob: beside
+// the destination's preparation (a registry's POST), not after it.
+Status move_blob(SourceReader& r, DestinationWriter& w, const ImageSource& source, const image::Reference& src,
+                 const image::Reference& target, const Descriptor& d, Tally& tally, const MovedFn& moved) {
+  std::optional<SourceFetch> fetch;
+  BlobOffer offer;
+  offer.blob = d;
+  offer.origin = src;
+  offer.origin_registry = source.registry_of(src);
+  offer.needed = [&] {
+    if (!fetch) fetch.emplace(r, src, d);
+  };
+  // A destination that must begin again reads the source again, from a new read.
+  bool first = true;
+  offer.body = [&]() -> Result<engine::Source> {
+    if (!first || !fetch) {
+      fetch.reset();
+      fetch.emplace(r, src, d);
+    }
+    first = false;
+    return fetch->source(d, moved);
+  };
+  auto st = w.put_blob(target, offer, tally);
+  if (!fetch) return st;
+  return fetch->finish(std::move(st));
+}
+
+// Runs work(k, reader, writer, tally) for k = 0..count-1 on up to k_lanes lanes
+// side by side (lane 0 on this thread, the others on threads of their own). No
+// item is started after a failure; the first failure is returned. The lanes'
+// tallies are added to `tally`.
+Status in_lanes(Lanes& lanes, std::size_t count, Tally& tally,
+                const std::function<Status(std::size_t, SourceReader&, DestinationWriter&, Tally&)>& work) {
+  std::mutex mu;
+  std::optional<Error> failed;
+  std::atomic<std::size_t> next{0};
+  auto run_lane = [&](std::size_t lane_no) {
+    auto [r, w] = lanes.lane(lane_no);
+    Tally mine;
+    for (std::size_t k; (k = next.fetch_add(1)) < count;) {
+      {
+        std::lock_guard lock(mu);
+        if (failed) break;
+      }
+      if (auto st = work(k, *r, *w, mine); !st) {
+        std::lock_guard lock(mu);
+        if (!failed) failed = st.error();
+        break;
+      }
+    }
+    std::lock_guard lock(mu);
+    tally.add(mine);
+  };
+  const std::size_t n = std::min(count, k_lanes);
+  for (std::size_t i = 1; i < n; ++i) lanes.lane(i);  // opened here: one thread at a time
+  {
+    std::vector<std::jthread> helpers;
+    for (std::size_t i = 1; i < n; ++i) helpers.emplace_back(run_lane, i);
+    run_lane(0);
+  }
+  if (failed) return *failed;
+  return {};
+}
+
+// What moves for one image: its index (when the whole index moves) and its image
+// manifests.
+struct Resolved {
+  std::optional<Manifest> index;
+  std::vector<Manifest> manifests;
+  std::string note;  // said with the result
+  const std::string& digest() const { return index ? index->digest : manifests.at(0).digest; }
+};
+
+Result<Resolved> resolve(SourceReader& r, const image::Reference& src, const TransferSpec& spec) {
+  auto top = r.manifest(src, src.digest.empty() ? src.tag : src.digest);
+  if (!top) return top.error();
+  Resolved out;
+  if (registry::is_index(top->media_type)) {
+    if (spec.platform.empty()) {
+      out.index = std::move(*top);
+      return out;
+    }
+    auto entries = registry::parse_index(top->body, src.original);
+    if (!entries) return entries.error();
+    auto want = registry::parse_platform(spec.platform);
+    if (!want) return want.error();
+    auto pick = registry::pick_platform(*entries, *want, src.original);
+    if (!pick) return pick.error();
+    auto m = r.manifest(src, pick->descriptor.digest);
+    if (!m) return m.error();
+    out.manifests.push_back(std::move(*m));
+    out.note = "only " + pick->platform.text() + " of the index " + top->digest +
+               ": the digest is that manifest's, not the index's";
+    return out;
+  }
+  if (!registry::is_image_manifest(top->media_type)) {
+    return Error(ErrorKind::unsupported,
+                 src.original + ": the source gives a manifest of type " + top->media_type + ", which hpn does not move");
+  }
+  out.manifests.push_back(std::move(*top));
+  return out;
+}
+
+Result<ops::Outcome> move_image(Lanes& lanes, const image::Reference& src, const TransferSpec& spec,
+                                const ops::ProgressFn& progress) {
+  auto target = lanes.destination().target_of(src);
+  if (!target) return target.error();
+  auto [r, w] = lanes.lane(0);
+  progress("checking", 0, 0);
+  auto img = resolve(*r, src, spec);
+  if (!img) return img.error();
+  auto there = w->current(*target);
+  if (!there) return there.error();
+  if (there->has_value() && **there == img->digest()) {
+    ops::Outcome o;
+    o.unchanged = true;
+    o.detail = "-> " + target->original + " (" + img->digest() + ")";
+    return o;
+  }
+  if (img->index) {
+    auto entries = registry::parse_index(img->index->body, src.original);
+    if (!entries) return entries.error();
+    for (const auto& e : *entries) {
+      auto m = r->manifest(src, e.descriptor.digest);
+      if (!m) return m.error();
+      img->manifests.push_back(std::move(*m));
+    }
+  }
+  // Every blob once, the largest first.
+  std::vector<Descriptor> blobs;
+  std::set<std::string> seen;
+  for (const auto& m : img->manifests) {
+    if (!registry::is_image_manifest(m.media_type)) {
+      return Error(ErrorKind::unsupported, src.original + ": " + m.digest + " is not an image manifest");
+    }
+    auto parsed = registry::parse_image_manifest(m.body, src.original + "@" + m.digest);
+    if (!parsed) return parsed.error();
+    if (seen.insert(parsed->config.digest).second) blobs.push_back(parsed->config);
+    for (const auto& l : parsed->layers) {
+      if (seen.insert(l.digest).second) blobs.push_back(l);
+    }
+  }
+  std::stable_sort(blobs.begin(), blobs.end(), [](const Descriptor& a, const Descriptor& b) { return a.size > b.size; });
+  std::mutex mu;  // progress
+  std::uint64_t done = 0;
+  Tally tally;
+  const MovedFn moved = [&](std::uint64_t n) {
+    std::lock_guard lock(mu);
+    done += n;
+    progress("copying", done, 0);
+  };
+  const ImageSource& source = lanes.source();
+  auto st = in_lanes(lanes, blobs.size(), tally, [&](std::size_t k, SourceReader& lr, DestinationWriter& lw, Tally& t) {
+    return move_blob(lr, lw, source, src, *target, blobs[k], t, moved);
+  });
+  if (!st) return st.error();
+  progress("tagging", done, 0);
+  std::string stored;
+  if (img->index) {
+    for (const auto& m : img->manifests) {
+      auto d = w->put_manifest(*target, m.digest, m.media_type, m.body);
+      if (!d) return d.error();
+    }
+    auto d = w->put_manifest(*target, target->tag, img->index->media_type, img->index->body);
+    if (!d) return d.error();
+    stored = *d;
+  } else {
+    const auto& m = img->manifests[0];
+    auto d = w->put_manifest(*target, target->tag, m.media_type, m.body);
+    if (!d) return d.error();
+    stored = *d;
+  }
+  ops::Outcome o;
+  o.bytes = tally.uploaded;
+  o.detail = "-> " + target->original + " digest " + stored + " (" + std::to_string(tally.blobs_sent) +
+             " blobs sent, " + std::to_string(tally.skipped + tally.mounted) + " already there" +
+             (tally.mounted ? ", " + std::to_string(tally.mounted) + " of them mounted" : std::string()) + ")";
+  if (!img->note.empty()) o.detail += "; " + img->note;
+  return o;
+}
+
+}  // namespace
+
+Lanes::Lanes(std::shared_ptr<const ImageSource> source, std::shared_ptr<const ImageDestination> destination)
+    : source_(std::move(source)), destination_(std::move(destination)) {}
+Lanes::~Lanes() = default;
+
+void Lanes::watch(const std::atomic<bool>* flag) {
+  flag_ = flag;
+  for (auto& [r, w] : lanes_) {
+    r->watch(flag);
+    w->watch(flag);
+  }
+}
+
+void Lanes::set_deadline(std::optional<std::chrono::steady_clock::time_point> deadline, std::string why) {
+  deadline_ = deadline;
+  why_ = why;
+  for (auto& [r, w] : lanes_) {
+    r->set_deadline(deadline, why);
+    w->set_deadline(deadline, why);
+  }
+}
+
+std::pair<SourceReader*, DestinationWriter*> Lanes::lane(std::size_t i) {
+  while (lanes_.size() <= i) {
+    auto r = source_->reader();
+    auto w = destination_->writer();
+    r->watch(flag_);
+    w->watch(flag_);
+    r->set_deadline(deadline_, why_);
+    w->set_deadline(deadline_, why_);
+    lanes_.emplace_back(std::move(r), std::move(w));
+  }
+  return {lanes_[i].first.get(), lanes_[i].second.get()};
+}
+
+ops::Opener<Lanes> lanes_of(std::shared_ptr<const ImageSource> source,
+                            std::shared_ptr<const ImageDestination> destination) {
+  return [source, destination] { return std::make_unique<Lanes>(source, destination); };
+}
+
+ops::BasicPlan<Lanes> plan_transfer(const std::vector<image::Reference>& refs, const TransferSpec& spec) {
+  ops::BasicPlan<Lanes> plan;
+  for (const auto& ref : refs) {
+    ops::BasicTask<Lanes> t;
+    t.label = ref.original;
+    t.run = [spec, ref](Lanes& lanes, const ops::ProgressFn& progress) { return move_image(lanes, ref, spec, progress); };
+    plan.tasks.push_back(std::move(t));
+  }
+  return plan;
+}
+
+}  // namespace hpn::transfer
