@@ -7,6 +7,7 @@
 #include "hpn/ops/signals.hpp"
 #include "hpn/registry/manifest.hpp"
 #include "hpn/transfer/pipeline.hpp"
+#include "hpn/transfer/stream.hpp"
 
 namespace hpn::cli {
 
@@ -47,6 +48,31 @@ DryRunItem dry_run_item(const image::Reference& ref, const endpoint::Spec& to, c
   return {ref.original, name ? *name : "", name ? "" : name.error().message};
 }
 
+// Into a daemon: each image exported by the source streams into the daemon's import.
+int copy_streams(const Context& ctx, const endpoint::Spec& from, const endpoint::Spec& to,
+                 const endpoint::Settings& settings) {
+  auto refs = read_images(ctx);
+  if (!refs) return k_exit_usage;
+  if (ctx.opt.dry_run) {
+    std::vector<DryRunItem> items;
+    for (const auto& ref : *refs) items.push_back({ref.original, to.text + " " + ops::local_name(ref), ""});
+    return print_dry_run(ctx, "copy", "copy", "images", items);
+  }
+  auto exporter = endpoint::make_exporter(from, settings);
+  if (!exporter) return plan_failed(exporter.error());
+  auto importer = endpoint::make_importer(to, settings);
+  if (!importer) return plan_failed(importer.error());
+  if (!ctx.opt.platform.empty()) {
+    for (const auto* store : {exporter->get(), importer->get()}) {
+      if (auto st = store->check_platform(ctx.opt.platform, "copy"); !st) return plan_failed(st.error());
+    }
+  }
+  const bool local = (*exporter)->traits().local || (*importer)->traits().local;
+  return run_plan<transfer::StreamLanes>(ctx, transfer::stream_lanes_of(*exporter, *importer), local,
+                                         transfer::plan_stream(*refs, {.platform = ctx.opt.platform,
+                                                                       .to_name = to.text}));
+}
+
 }  // namespace
 
 int cmd_copy(Context& ctx) {
@@ -66,6 +92,10 @@ int cmd_copy(Context& ctx) {
   }
   settings.client = registry_options(ctx);
   settings.interrupt = &ops::install_interrupt_handlers();
+  settings.daemon = resolve_inputs(ctx);
+  settings.daemon_client = client_options(ctx);
+  settings.platform = ctx.opt.platform;
+  if (endpoint::takes_streams(*to)) return copy_streams(ctx, *from, *to, settings);
   auto source = endpoint::make_source(*from, settings);
   if (!source) return plan_failed(source.error());
   // With no list, a source that can list moves everything it holds.

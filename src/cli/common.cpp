@@ -32,7 +32,7 @@ RuntimeChoice runtime_choice(const Context& ctx) {
   return RuntimeChoice::unset;
 }
 
-Result<engine::Endpoint> resolve(const Context& ctx) {
+engine::ResolveInputs resolve_inputs(const Context& ctx) {
   engine::ResolveInputs in;
   if (!ctx.opt.host.empty()) {
     in.host_flag = ctx.opt.host;
@@ -44,7 +44,18 @@ Result<engine::Endpoint> resolve(const Context& ctx) {
   } else if (runtime == RuntimeChoice::docker) {
     in.runtime = engine::RuntimePreference::docker;
   }
-  return engine::resolve_endpoint(in);
+  return in;
+}
+
+Result<engine::Endpoint> resolve(const Context& ctx) { return engine::resolve_endpoint(resolve_inputs(ctx)); }
+
+engine::ClientOptions client_options(const Context& ctx) {
+  engine::ClientOptions opts;
+  opts.connection.connect_timeout = ctx.opt.connect_timeout;
+  if (const char* v = std::getenv("DOCKER_API_VERSION"); v != nullptr && *v != '\0') {
+    opts.api_version = v;
+  }
+  return opts;
 }
 
 Result<engine::Client> connect(const Context& ctx) {
@@ -52,12 +63,7 @@ Result<engine::Client> connect(const Context& ctx) {
   if (!ep) {
     return ep.error();
   }
-  engine::ClientOptions opts;
-  opts.connection.connect_timeout = ctx.opt.connect_timeout;
-  if (const char* v = std::getenv("DOCKER_API_VERSION"); v != nullptr && *v != '\0') {
-    opts.api_version = v;
-  }
-  return engine::Client::connect(*ep, opts);
+  return engine::Client::connect(*ep, client_options(ctx));
 }
 
 std::optional<engine::Client> connect_or_report(const Context& ctx) {

@@ -5,6 +5,8 @@
 
 #include "hpn/endpoint/oci.hpp"
 #include "hpn/endpoint/registry.hpp"
+#include "hpn/ops/daemon_store.hpp"
+#include "hpn/ops/registry_store.hpp"
 
 namespace hpn::endpoint {
 
@@ -24,12 +26,33 @@ Error usage(const std::string& text, const std::string& why) {
                    "oci:PATH");
 }
 
-// Endpoints that the transfer pipeline moves images between, as blobs and manifests.
-Error not_a_blob_endpoint(const Spec& spec, const char* role) {
-  return Error(ErrorKind::unsupported,
-               "endpoint '" + spec.text + "' cannot be the " + role +
-                   " of a copy yet; copy moves images between registry and oci: endpoints (save, load and push "
-                   "move images between daemons and dir: or archive:)");
+Error not_yet(const Spec& spec, const char* role, const char* what) {
+  return Error(ErrorKind::unsupported, "endpoint '" + spec.text + "' cannot be the " + role + " of a copy " + what +
+                                           " yet; save, load and push move images between daemons and dir: or "
+                                           "archive:");
+}
+
+// The daemon `spec` names: its URL, or the one found for its runtime.
+Result<std::shared_ptr<const ops::ImageStore>> daemon(const Spec& spec, const Settings& settings) {
+  Result<engine::Endpoint> where = Error(ErrorKind::invalid_argument, "");
+  if (!spec.location.empty()) {
+    where = engine::parse_host(spec.location, "endpoint " + spec.text);
+  } else {
+    engine::ResolveInputs in = settings.daemon;
+    in.runtime = spec.kind == Kind::podman ? engine::RuntimePreference::podman : engine::RuntimePreference::docker;
+    in.auto_fallback = false;
+    where = engine::resolve_endpoint(in);
+  }
+  if (!where) return usage(spec.text, where.error().message);
+  auto client = engine::Client::connect(*where, settings.daemon_client);
+  if (!client) return client.error();
+  const auto want = spec.kind == Kind::podman ? engine::Runtime::podman : engine::Runtime::docker;
+  if (client->runtime() != want) {
+    return Error(ErrorKind::invalid_argument, "endpoint '" + spec.text + "': the daemon at " + where->describe() +
+                                                  " is " + (want == engine::Runtime::podman ? "not Podman" : "Podman") +
+                                                  "; name it by its own kind");
+  }
+  return std::shared_ptr<const ops::ImageStore>(std::make_shared<const ops::DaemonStore>(std::move(*client)));
 }
 
 }  // namespace
@@ -62,6 +85,34 @@ Result<Spec> parse_spec(std::string_view text) {
   return spec;
 }
 
+bool takes_streams(const Spec& spec) { return spec.kind == Kind::docker || spec.kind == Kind::podman; }
+
+Result<std::shared_ptr<const ops::ImageStore>> make_exporter(const Spec& spec, const Settings& settings) {
+  switch (spec.kind) {
+    case Kind::docker:
+    case Kind::podman:
+      return daemon(spec, settings);
+    case Kind::registry: {
+      if (!spec.location.empty()) {
+        return usage(spec.text, "a registry source is each image's own registry; name it in the image's reference");
+      }
+      ops::RegistrySource source;
+      source.client = settings.client;
+      source.platform = settings.platform;
+      std::error_code ec;
+      source.scratch_parent = std::filesystem::temp_directory_path(ec);
+      return std::shared_ptr<const ops::ImageStore>(std::make_shared<const ops::RegistryStore>(std::move(source)));
+    }
+    default:
+      return not_yet(spec, "source", "into a daemon");
+  }
+}
+
+Result<std::shared_ptr<const ops::ImageStore>> make_importer(const Spec& spec, const Settings& settings) {
+  if (!takes_streams(spec)) return not_yet(spec, "destination", "as one stream");
+  return daemon(spec, settings);
+}
+
 ops::PushSpec registry_naming(const Spec& spec, const Settings& settings) {
   ops::PushSpec naming;
   const auto slash = spec.location.find('/');
@@ -86,7 +137,7 @@ Result<std::shared_ptr<const transfer::ImageSource>> make_source(const Spec& spe
       return std::shared_ptr<const transfer::ImageSource>(std::move(*source));
     }
     default:
-      return not_a_blob_endpoint(spec, "source");
+      return not_yet(spec, "source", "to a registry or oci:");
   }
 }
 
@@ -103,7 +154,7 @@ Result<std::shared_ptr<const transfer::ImageDestination>> make_destination(const
       return std::shared_ptr<const transfer::ImageDestination>(std::move(*destination));
     }
     default:
-      return not_a_blob_endpoint(spec, "destination");
+      return not_yet(spec, "destination", "from a registry or oci:");
   }
 }
 

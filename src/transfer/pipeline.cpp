@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "hpn/registry/manifest.hpp"
+#include "pipe.hpp"
 
 namespace hpn::transfer {
 
@@ -16,68 +17,10 @@ namespace {
 // Blobs up to this size pass through memory; larger ones stream through a bounded
 // pipe from the source's reader into the destination's writer.
 constexpr std::uint64_t k_small_blob = 4 << 20;
-constexpr std::size_t k_pipe_bytes = 8 << 20;
 // Blobs of one image moved side by side.
 constexpr std::size_t k_lanes = 3;
 
 using MovedFn = std::function<void(std::uint64_t)>;
-
-// Chunks from one thread to another, at most k_pipe_bytes in flight.
-class Pipe {
- public:
-  Status push(std::string_view chunk) {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return bytes_ < k_pipe_bytes || aborted_; });
-    if (aborted_) return Error(ErrorKind::cancelled, "the destination stopped reading");
-    chunks_.emplace_back(chunk);
-    bytes_ += chunk.size();
-    cv_.notify_all();
-    return {};
-  }
-  void close(std::optional<Error> error) {
-    std::lock_guard lock(mu_);
-    closed_ = true;
-    error_ = std::move(error);
-    cv_.notify_all();
-  }
-  void abort() {
-    std::lock_guard lock(mu_);
-    aborted_ = true;
-    cv_.notify_all();
-  }
-  // Waits for bytes, then takes as many as are there, up to the buffer's size.
-  Result<std::size_t> pop(std::span<char> buf) {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return !chunks_.empty() || closed_; });
-    if (chunks_.empty()) {
-      if (error_) return *error_;
-      return std::size_t{0};
-    }
-    std::size_t n = 0;
-    while (n < buf.size() && !chunks_.empty()) {
-      auto& front = chunks_.front();
-      const std::size_t k = std::min(buf.size() - n, front.size() - offset_);
-      std::copy_n(front.data() + offset_, k, buf.data() + n);
-      n += k;
-      offset_ += k;
-      if (offset_ == front.size()) {
-        bytes_ -= front.size();
-        chunks_.pop_front();
-        offset_ = 0;
-      }
-    }
-    cv_.notify_all();
-    return n;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::string> chunks_;
-  std::size_t bytes_ = 0, offset_ = 0;
-  bool closed_ = false, aborted_ = false;
-  std::optional<Error> error_;
-};
 
 // A blob read from the source on a thread of its own: into memory for a small
 // blob, else into a bounded pipe that the destination drains.

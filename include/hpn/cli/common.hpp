@@ -92,6 +92,10 @@ struct Context {
 RuntimeChoice runtime_choice(const Context& ctx);
 
 Result<engine::Endpoint> resolve(const Context& ctx);
+// What resolve() looks at (-H, --runtime, --auto-fallback, the config).
+engine::ResolveInputs resolve_inputs(const Context& ctx);
+// How clients connect (--connect-timeout, DOCKER_API_VERSION).
+engine::ClientOptions client_options(const Context& ctx);
 // Resolve, connect and negotiate.
 Result<engine::Client> connect(const Context& ctx);
 // connect(), printing the error when it fails (the caller then exits 1).

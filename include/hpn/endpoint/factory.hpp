@@ -13,6 +13,9 @@
 #include <string>
 #include <string_view>
 
+#include "hpn/engine/client.hpp"
+#include "hpn/engine/endpoint.hpp"
+#include "hpn/ops/image_store.hpp"
 #include "hpn/ops/operations.hpp"
 #include "hpn/registry/client.hpp"
 #include "hpn/transfer/roles.hpp"
@@ -36,7 +39,16 @@ struct Settings {
   int push_mode = 0;        // registry destinations: 0 = 1 without a project, 2 with one
   std::string project;      // registry destinations: overrides PROJECT
   const std::atomic<bool>* interrupt = nullptr;
+  // Daemons named without a URL are found as every command finds them, the
+  // runtime named preferred and no other.
+  engine::ResolveInputs daemon;
+  engine::ClientOptions daemon_client;
+  std::string platform;  // os/arch[/variant] a registry source picks from an index
 };
+
+// Whether images go into `spec` as one import stream (a daemon) rather than as
+// blobs and manifests.
+bool takes_streams(const Spec& spec);
 
 // How a registry destination names images: Harpoon's push mode under
 // registry:HOST[/PROJECT] (a project switches mode 1 to 2; Settings::project wins).
@@ -44,5 +56,10 @@ ops::PushSpec registry_naming(const Spec& spec, const Settings& settings);
 
 Result<std::shared_ptr<const transfer::ImageSource>> make_source(const Spec& spec, const Settings& settings);
 Result<std::shared_ptr<const transfer::ImageDestination>> make_destination(const Spec& spec, const Settings& settings);
+
+// The stream path's ends: a daemon (docker, podman) exports and imports; a
+// registry exports through hpn's own verified fetch.
+Result<std::shared_ptr<const ops::ImageStore>> make_exporter(const Spec& spec, const Settings& settings);
+Result<std::shared_ptr<const ops::ImageStore>> make_importer(const Spec& spec, const Settings& settings);
 
 }  // namespace hpn::endpoint
