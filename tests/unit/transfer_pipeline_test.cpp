@@ -1,0 +1,310 @@
+// The transfer pipeline against an in-memory source and destination: what moves,
+// in which order, what is skipped, and what a failure leaves behind.
+#include <map>
+#include <mutex>
+#include <set>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "hpn/endpoint/factory.hpp"
+#include "hpn/registry/manifest.hpp"
+#include "hpn/transfer/pipeline.hpp"
+#include "hpn/util/sha256.hpp"
+
+namespace hpn::transfer {
+namespace {
+
+std::string digest_of(const std::string& s) { return "sha256:" + util::sha256_hex(s); }
+
+Descriptor blob_of(const std::string& media, const std::string& bytes) {
+  return Descriptor{media, digest_of(bytes), bytes.size()};
+}
+
+// Images and blobs held in memory; a reader counts what it is asked for.
+struct Store {
+  std::map<std::string, Manifest> named;     // canonical name -> top manifest
+  std::map<std::string, Manifest> by_digest;  // every manifest
+  std::map<std::string, std::string> blobs;
+  std::set<std::string> broken;  // blobs whose reads fail
+  std::mutex mu;
+  std::map<std::string, int> blob_reads;
+
+  Manifest add_manifest(const nlohmann::json& j, const std::string& media) {
+    Manifest m{"", media, j.dump()};
+    m.digest = digest_of(m.body);
+    by_digest[m.digest] = m;
+    return m;
+  }
+  // An image of one config and `layers`; returns its manifest.
+  Manifest add_image(const std::string& config, const std::vector<std::string>& layers) {
+    auto c = blob_of("application/vnd.oci.image.config.v1+json", config);
+    blobs[c.digest] = config;
+    nlohmann::json j = {{"schemaVersion", 2},
+                        {"mediaType", registry::k_oci_manifest},
+                        {"config", {{"mediaType", c.media_type}, {"digest", c.digest}, {"size", c.size}}},
+                        {"layers", nlohmann::json::array()}};
+    for (const auto& l : layers) {
+      auto d = blob_of("application/vnd.oci.image.layer.v1.tar+gzip", l);
+      blobs[d.digest] = l;
+      j["layers"].push_back({{"mediaType", d.media_type}, {"digest", d.digest}, {"size", d.size}});
+    }
+    return add_manifest(j, std::string(registry::k_oci_manifest));
+  }
+};
+
+class MemSource final : public ImageSource {
+ public:
+  explicit MemSource(std::shared_ptr<Store> s) : s_(std::move(s)) {}
+  class Reader final : public SourceReader {
+   public:
+    explicit Reader(std::shared_ptr<Store> s) : s_(std::move(s)) {}
+    void watch(const std::atomic<bool>*) override {}
+    void set_deadline(std::optional<std::chrono::steady_clock::time_point>, std::string) override {}
+    Result<Manifest> manifest(const image::Reference& ref, const std::string& reference) override {
+      std::lock_guard lock(s_->mu);
+      if (reference.rfind("sha256:", 0) == 0) return s_->by_digest.at(reference);
+      auto it = s_->named.find(ref.canonical());
+      if (it == s_->named.end()) return Error(ErrorKind::not_found, "no image " + ref.original);
+      return it->second;
+    }
+    Result<std::uint64_t> blob(const image::Reference&, const Descriptor& d, const engine::Sink& sink) override {
+      std::string bytes;
+      {
+        std::lock_guard lock(s_->mu);
+        ++s_->blob_reads[d.digest];
+        if (s_->broken.count(d.digest) != 0) return Error(ErrorKind::protocol, d.digest + " does not match");
+        bytes = s_->blobs.at(d.digest);
+      }
+      if (auto st = sink(bytes); !st) return st.error();
+      return bytes.size();
+    }
+
+   private:
+    std::shared_ptr<Store> s_;
+  };
+  std::unique_ptr<SourceReader> reader() const override { return std::make_unique<Reader>(s_); }
+  Result<std::vector<image::Reference>> images() const override { return std::vector<image::Reference>{}; }
+  std::optional<std::string> registry_of(const image::Reference&) const override { return std::nullopt; }
+
+ private:
+  std::shared_ptr<Store> s_;
+};
+
+// Keeps what it is given and the order it was given in.
+struct Sink {
+  std::mutex mu;
+  std::map<std::string, std::string> blobs;
+  std::map<std::string, std::string> manifests;  // digest -> body
+  std::map<std::string, std::string> tags;       // target name -> digest
+  std::vector<std::string> log;                  // "blob D", "manifest REF"
+};
+
+class MemDestination final : public ImageDestination {
+ public:
+  explicit MemDestination(std::shared_ptr<Sink> s) : s_(std::move(s)) {}
+  class Writer final : public DestinationWriter {
+   public:
+    explicit Writer(std::shared_ptr<Sink> s) : s_(std::move(s)) {}
+    void watch(const std::atomic<bool>*) override {}
+    void set_deadline(std::optional<std::chrono::steady_clock::time_point>, std::string) override {}
+    Result<std::optional<std::string>> current(const image::Reference& target) override {
+      std::lock_guard lock(s_->mu);
+      auto it = s_->tags.find(target.canonical());
+      if (it == s_->tags.end()) return std::optional<std::string>{};
+      return std::optional<std::string>(it->second);
+    }
+    Status put_blob(const image::Reference&, const BlobOffer& offer, Tally& tally) override {
+      {
+        std::lock_guard lock(s_->mu);
+        if (s_->blobs.count(offer.blob.digest) != 0) {
+          ++tally.skipped;
+          return {};
+        }
+      }
+      auto source = offer.body();
+      if (!source) return source.error();
+      std::string bytes;
+      std::array<char, 7> buf{};  // small reads: the stream is read in pieces
+      for (;;) {
+        auto n = (*source)(buf);
+        if (!n) return n.error();
+        if (*n == 0) break;
+        bytes.append(buf.data(), *n);
+      }
+      if (digest_of(bytes) != offer.blob.digest) return Error(ErrorKind::protocol, "digest mismatch");
+      std::lock_guard lock(s_->mu);
+      s_->blobs[offer.blob.digest] = bytes;
+      s_->log.push_back("blob " + offer.blob.digest);
+      ++tally.blobs_sent;
+      tally.uploaded += bytes.size();
+      return {};
+    }
+    Result<std::string> put_manifest(const image::Reference& target, const std::string& reference,
+                                     const std::string&, const std::string& body) override {
+      std::lock_guard lock(s_->mu);
+      const std::string d = digest_of(body);
+      s_->manifests[d] = body;
+      s_->log.push_back("manifest " + reference);
+      if (reference.rfind("sha256:", 0) != 0) s_->tags[target.canonical()] = d;
+      return d;
+    }
+
+   private:
+    std::shared_ptr<Sink> s_;
+  };
+  std::unique_ptr<DestinationWriter> writer() const override { return std::make_unique<Writer>(s_); }
+  Result<image::Reference> target_of(const image::Reference& source_ref) const override { return source_ref; }
+
+ private:
+  std::shared_ptr<Sink> s_;
+};
+
+image::Reference ref(const std::string& text) { return *image::parse_reference(text); }
+
+struct Fixture : ::testing::Test {
+  std::shared_ptr<Store> store = std::make_shared<Store>();
+  std::shared_ptr<Sink> sink = std::make_shared<Sink>();
+  Lanes lanes{std::make_shared<MemSource>(store), std::make_shared<MemDestination>(sink)};
+
+  std::vector<Result<ops::Outcome>> run(const std::vector<std::string>& names, const TransferSpec& spec = {}) {
+    std::vector<image::Reference> refs;
+    for (const auto& n : names) refs.push_back(ref(n));
+    auto plan = plan_transfer(refs, spec);
+    std::vector<Result<ops::Outcome>> out;
+    for (auto& t : plan.tasks) out.push_back(t.run(lanes, [](std::string_view, std::uint64_t, std::uint64_t) {}));
+    return out;
+  }
+};
+
+TEST_F(Fixture, EveryBlobMovesOnceAndTheManifestComesLast) {
+  // A layer over 4 MiB goes through the pipe, the others through memory.
+  const std::string big(5u << 20, 'x');
+  auto m = store->add_image("{\"c\":1}", {"layer-one", big, "layer-one"});
+  store->named[ref("app:1").canonical()] = m;
+  auto out = run({"app:1"});
+  ASSERT_TRUE(out[0]) << out[0].error().message;
+  EXPECT_NE(out[0]->detail.find("3 blobs sent, 0 already there"), std::string::npos) << out[0]->detail;
+  EXPECT_EQ(sink->blobs.size(), 3u);
+  EXPECT_EQ(sink->blobs.at(digest_of(big)), big);
+  ASSERT_FALSE(sink->log.empty());
+  EXPECT_EQ(sink->log.back(), "manifest 1");
+  EXPECT_EQ(sink->tags.at(ref("app:1").canonical()), m.digest);
+  EXPECT_EQ(out[0]->bytes, big.size() + 9 + 7);
+}
+
+TEST_F(Fixture, AnImageAlreadyThereIsUnchangedWithNoBlobRead) {
+  auto m = store->add_image("{\"c\":2}", {"a", "b"});
+  store->named[ref("app:2").canonical()] = m;
+  ASSERT_TRUE(run({"app:2"})[0]);
+  store->blob_reads.clear();
+  auto again = run({"app:2"});
+  ASSERT_TRUE(again[0]);
+  EXPECT_TRUE(again[0]->unchanged);
+  EXPECT_TRUE(store->blob_reads.empty());
+}
+
+TEST_F(Fixture, ABlobTheDestinationHoldsIsSkippedNotRead) {
+  auto one = store->add_image("{\"c\":3}", {"shared", "own-1"});
+  auto two = store->add_image("{\"c\":4}", {"shared", "own-2"});
+  store->named[ref("one:1").canonical()] = one;
+  store->named[ref("two:1").canonical()] = two;
+  auto out = run({"one:1", "two:1"});
+  ASSERT_TRUE(out[0] && out[1]);
+  EXPECT_NE(out[1]->detail.find("2 blobs sent, 1 already there"), std::string::npos) << out[1]->detail;
+  EXPECT_EQ(store->blob_reads[digest_of("shared")], 1);
+}
+
+TEST_F(Fixture, AnIndexMovesWholeItsManifestsBeforeIt) {
+  auto amd = store->add_image("{\"arch\":\"amd64\"}", {"amd-layer"});
+  auto arm = store->add_image("{\"arch\":\"arm64\"}", {"arm-layer"});
+  nlohmann::json idx = {{"schemaVersion", 2},
+                        {"mediaType", registry::k_oci_index},
+                        {"manifests",
+                         {{{"mediaType", registry::k_oci_manifest},
+                           {"digest", amd.digest},
+                           {"size", amd.body.size()},
+                           {"platform", {{"os", "linux"}, {"architecture", "amd64"}}}},
+                          {{"mediaType", registry::k_oci_manifest},
+                           {"digest", arm.digest},
+                           {"size", arm.body.size()},
+                           {"platform", {{"os", "linux"}, {"architecture", "arm64"}}}}}}};
+  auto index = store->add_manifest(idx, std::string(registry::k_oci_index));
+  store->named[ref("multi:1").canonical()] = index;
+  auto out = run({"multi:1"});
+  ASSERT_TRUE(out[0]) << out[0].error().message;
+  const std::vector<std::string> tail(sink->log.end() - 3, sink->log.end());
+  EXPECT_EQ(tail, (std::vector<std::string>{"manifest " + amd.digest, "manifest " + arm.digest, "manifest 1"}));
+  EXPECT_EQ(sink->tags.at(ref("multi:1").canonical()), index.digest);
+
+  // One platform: that manifest alone, and the result says so.
+  auto one = run({"multi:2"}, {.platform = "linux/arm64"});
+  EXPECT_FALSE(one[0]);  // not named
+  store->named[ref("multi:2").canonical()] = index;
+  one = run({"multi:2"}, {.platform = "linux/arm64"});
+  ASSERT_TRUE(one[0]) << one[0].error().message;
+  EXPECT_EQ(sink->tags.at(ref("multi:2").canonical()), arm.digest);
+  EXPECT_NE(one[0]->detail.find("only linux/arm64"), std::string::npos) << one[0]->detail;
+}
+
+TEST_F(Fixture, ABlobTheSourceCannotGiveFailsTheImageAndNothingIsNamed) {
+  auto m = store->add_image("{\"c\":5}", {"fine", "bad"});
+  store->named[ref("app:5").canonical()] = m;
+  store->broken.insert(digest_of("bad"));
+  auto out = run({"app:5"});
+  ASSERT_FALSE(out[0]);
+  EXPECT_NE(out[0].error().message.find(digest_of("bad")), std::string::npos) << out[0].error().message;
+  EXPECT_EQ(sink->tags.count(ref("app:5").canonical()), 0u);
+  for (const auto& line : sink->log) EXPECT_EQ(line.rfind("manifest", 0), std::string::npos) << line;
+}
+
+TEST(EndpointGrammar, KindsAndLocations) {
+  struct Case {
+    std::string text;
+    bool ok;
+    endpoint::Kind kind;
+    std::string location;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"registry", true, endpoint::Kind::registry, ""},
+           {"registry:harbor.local/library", true, endpoint::Kind::registry, "harbor.local/library"},
+           {"docker", true, endpoint::Kind::docker, ""},
+           {"docker:unix:///run/docker.sock", true, endpoint::Kind::docker, "unix:///run/docker.sock"},
+           {"podman:tcp://host:2376", true, endpoint::Kind::podman, "tcp://host:2376"},
+           {"oci:/srv/layout", true, endpoint::Kind::oci, "/srv/layout"},
+           {"oci:rel:with:colons", true, endpoint::Kind::oci, "rel:with:colons"},
+           {"dir:./images", true, endpoint::Kind::dir, "./images"},
+           {"archive:all.tar", true, endpoint::Kind::archive, "all.tar"},
+           {"oci", false, {}, ""},
+           {"oci:", false, {}, ""},
+           {"dir", false, {}, ""},
+           {"s3:bucket", false, {}, ""},
+           {"", false, {}, ""},
+       }) {
+    auto got = endpoint::parse_spec(c.text);
+    ASSERT_EQ(bool(got), c.ok) << c.text;
+    if (!c.ok) {
+      EXPECT_EQ(got.error().kind, ErrorKind::invalid_argument);
+      EXPECT_NE(got.error().message.find("endpoints are"), std::string::npos) << got.error().message;
+      continue;
+    }
+    EXPECT_EQ(got->kind, c.kind) << c.text;
+    EXPECT_EQ(got->location, c.location) << c.text;
+  }
+}
+
+TEST(EndpointGrammar, RegistryNamingFollowsThePushModes) {
+  endpoint::Settings s;
+  auto naming = endpoint::registry_naming(*endpoint::parse_spec("registry:reg.local"), s);
+  EXPECT_EQ(naming.registry, "reg.local");
+  EXPECT_EQ(naming.mode, 1);
+  naming = endpoint::registry_naming(*endpoint::parse_spec("registry:reg.local/team"), s);
+  EXPECT_EQ(naming.project, "team");
+  EXPECT_EQ(naming.mode, 2);
+  s.project = "other";
+  naming = endpoint::registry_naming(*endpoint::parse_spec("registry:reg.local/team"), s);
+  EXPECT_EQ(naming.project, "other");
+}
+
+}  // namespace
+}  // namespace hpn::transfer
