@@ -16,6 +16,7 @@
 #include "hpn/util/base64.hpp"
 #include "hpn/util/log.hpp"
 #include "hpn/util/sha256.hpp"
+#include "internal.hpp"
 
 namespace hpn::registry {
 namespace {
@@ -24,19 +25,21 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr std::size_t k_max_manifest = 4u << 20;
-constexpr std::size_t k_max_token = 1u << 20;
 constexpr int k_max_retry_after_waits = 6;
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
 
 std::string host_name_only(const std::string& host) {
   if (!host.empty() && host.front() == '[') return host.substr(1, host.find(']') - 1);
   const auto colon = host.rfind(':');
   return colon == std::string::npos ? host : host.substr(0, colon);
 }
+
+bool file_exists(const std::filesystem::path& p) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(p, ec);
+}
+
+}  // namespace
 
 // The registry's own words for a failure: the message of its errors list, if any.
 std::string registry_message(const engine::Response& r) {
@@ -58,58 +61,12 @@ std::string describe_status(const engine::Response& r) {
   return "HTTP " + std::to_string(r.status) + (m.empty() ? "" : " (" + m + ")");
 }
 
-bool file_exists(const std::filesystem::path& p) {
-  std::error_code ec;
-  return std::filesystem::is_regular_file(p, ec);
-}
-
-}  // namespace
-
 bool is_insecure_host(const std::string& host, const std::vector<std::string>& listed) {
   for (const auto& l : listed) {
     if (l == host || l == host_name_only(host)) return true;
   }
   const std::string name = host_name_only(host);
   return name == "localhost" || name == "::1" || name.rfind("127.", 0) == 0;
-}
-
-std::string Challenge::param(const std::string& key) const {
-  for (const auto& [k, v] : params) {
-    if (k == key) return v;
-  }
-  return {};
-}
-
-Challenge parse_challenge(const std::string& header) {
-  Challenge c;
-  std::size_t i = 0;
-  while (i < header.size() && header[i] == ' ') ++i;
-  const std::size_t scheme_end = header.find(' ', i);
-  c.scheme = lower(header.substr(i, scheme_end == std::string::npos ? std::string::npos : scheme_end - i));
-  if (scheme_end == std::string::npos) return c;
-  i = scheme_end + 1;
-  while (i < header.size()) {
-    while (i < header.size() && (header[i] == ' ' || header[i] == ',')) ++i;
-    const std::size_t eq = header.find('=', i);
-    if (eq == std::string::npos) break;
-    std::string key = lower(header.substr(i, eq - i));
-    while (!key.empty() && key.back() == ' ') key.pop_back();
-    i = eq + 1;
-    std::string value;
-    if (i < header.size() && header[i] == '"') {
-      ++i;
-      while (i < header.size() && header[i] != '"') {
-        if (header[i] == '\\' && i + 1 < header.size()) ++i;
-        value += header[i++];
-      }
-      ++i;  // the closing quote
-    } else {
-      while (i < header.size() && header[i] != ',') value += header[i++];
-      while (!value.empty() && value.back() == ' ') value.pop_back();
-    }
-    c.params.emplace_back(std::move(key), std::move(value));
-  }
-  return c;
 }
 
 std::optional<milliseconds> parse_retry_after(const std::string& value) {
@@ -127,25 +84,6 @@ std::optional<milliseconds> parse_retry_after(const std::string& value) {
 }
 
 // ---- hosts --------------------------------------------------------------------
-
-struct Fetcher::Host {
-  std::string name;  // host[:port] as requests name it (registry-1.docker.io for docker.io)
-  std::string domain;  // the references' domain (docker.io), for credentials
-  std::mutex mu;
-  bool probed = false;
-  std::optional<Error> probe_error;
-  std::string scheme;  // "https" or "http"
-  std::optional<engine::TlsFiles> tls;
-  bool creds_looked_up = false;
-  std::optional<engine::Credentials> creds;
-  std::optional<Error> creds_error;
-  Challenge challenge;  // from /v2/ (scheme "" when it needs none)
-  struct Token {
-    std::string value;
-    Clock::time_point expires;
-  };
-  std::map<std::string, Token> tokens;  // by scope
-};
 
 struct Client::Hosts {
   std::mutex mu;
@@ -331,101 +269,6 @@ Status Fetcher::probe(Host& h) {
 
 // The Authorization header for `scope` at `h` ("" for none). `renew`: the last
 // one was refused, fetch a new token. Called under the host's lock.
-Result<std::string> Fetcher::authorization(Host& h, const std::string& scope, bool renew) {
-  const auto& scheme = h.challenge.scheme;
-  if (scheme.empty()) return std::string();
-  if (!h.creds_looked_up) {
-    h.creds_looked_up = true;
-    const auto& sources = client_->options().credentials;
-    if (sources) {
-      auto found = engine::find_credentials(h.domain, *sources);
-      if (!found) {
-        h.creds_error = found.error();
-      } else {
-        h.creds = *found;
-      }
-    }
-  }
-  if (h.creds_error) return *h.creds_error;
-  const std::string login_hint = "; log in with: hpn login " + (h.domain == "docker.io" ? std::string() : h.domain);
-  if (scheme == "basic") {
-    if (!h.creds || h.creds->username.empty()) {
-      return Error(ErrorKind::unauthorized, h.name + " asks for credentials and none are stored" + login_hint);
-    }
-    return "Authorization: Basic " + util::base64_encode(h.creds->username + ":" + h.creds->password);
-  }
-  if (scheme != "bearer") {
-    return Error(ErrorKind::unsupported, h.name + " asks for " + scheme + " authentication, which hpn does not speak");
-  }
-  const auto now = Clock::now();
-  if (!renew) {
-    if (auto it = h.tokens.find(scope); it != h.tokens.end() && it->second.expires > now) {
-      return "Authorization: Bearer " + it->second.value;
-    }
-  }
-  const std::string realm = h.challenge.param("realm");
-  if (realm.rfind("https://", 0) != 0 && realm.rfind("http://", 0) != 0) {
-    return Error(ErrorKind::protocol, h.name + " asks for a token from realm '" + realm + "', which is not a URL");
-  }
-  engine::Request req;
-  req.url = realm;
-  const std::string service = h.challenge.param("service");
-  if (!service.empty()) req.query.emplace_back("service", service);
-  // Several scopes (a mount reads another repository) go as several parameters.
-  for (std::size_t at = 0; at < scope.size();) {
-    const auto end = std::min(scope.find(' ', at), scope.size());
-    if (end > at) req.query.emplace_back("scope", scope.substr(at, end - at));
-    at = end + 1;
-  }
-  if (h.creds && !h.creds->identity_token.empty() && h.creds->password.empty()) {
-    // An identity token from a login: exchange it at the realm (OAuth refresh grant).
-    req.method = "POST";
-    req.query.clear();
-    req.content_type = "application/x-www-form-urlencoded";
-    req.body = "grant_type=refresh_token&client_id=hpn&service=" + engine::url_escape(service) +
-               "&scope=" + engine::url_escape(scope) + "&refresh_token=" + engine::url_escape(h.creds->identity_token);
-  } else if (h.creds && !h.creds->username.empty()) {
-    req.headers.push_back("Authorization: Basic " + util::base64_encode(h.creds->username + ":" + h.creds->password));
-  }
-  req.timeout = milliseconds(30000);
-  req.max_redirects = 3;
-  if (realm.rfind("https://", 0) == 0) {
-    const std::string realm_host = realm.substr(8, realm.find('/', 8) - 8);
-    if (realm_host == h.name) req.tls = h.tls;
-  }
-  std::string body;
-  ++requests_;
-  auto r = conn_.perform(req, [&](std::string_view chunk) -> Status {
-    if (body.size() + chunk.size() > k_max_token) return Error(ErrorKind::protocol, "token answer too large");
-    body.append(chunk);
-    return {};
-  });
-  if (!r) return r.error().with_context("token for " + h.name);
-  if (r->status == 401 || r->status == 403) {
-    return Error(ErrorKind::unauthorized,
-                 h.name + ": the token service refused " +
-                     (h.creds ? "the credentials of " + h.creds->username + " (from " + h.creds->source + ")"
-                              : std::string("an anonymous request")) +
-                     " for " + scope + " (" + describe_status(*r) + ")" + login_hint);
-  }
-  if (!r->success()) {
-    return Error(r->status >= 500 ? ErrorKind::registry_unavailable : ErrorKind::protocol,
-                 h.name + ": the token service at " + realm + " answered " + describe_status(*r));
-  }
-  auto j = nlohmann::json::parse(body, nullptr, false);
-  std::string token;
-  if (j.is_object()) {
-    token = j.value("token", "");
-    if (token.empty()) token = j.value("access_token", "");
-  }
-  if (token.empty()) return Error(ErrorKind::protocol, h.name + ": the token service gave no token");
-  long long expires_in = 60;
-  if (j.contains("expires_in") && j["expires_in"].is_number_integer()) expires_in = j["expires_in"].get<long long>();
-  expires_in = std::max<long long>(expires_in - 10, 5);
-  h.tokens[scope] = Host::Token{token, now + std::chrono::seconds(expires_in)};
-  return "Authorization: Bearer " + token;
-}
-
 // ---- requests -----------------------------------------------------------------
 
 // After a 401: whether asking again with new credentials can help. A Bearer token
@@ -638,364 +481,5 @@ Result<std::uint64_t> Fetcher::blob(const image::Reference& ref, const Descripto
   return delivered;
 }
 
-
-// ---- writing ------------------------------------------------------------------
-
-namespace {
-
-// An upload's location with the query parameter `key=value` added.
-std::string with_param(const std::string& location, const std::string& key, const std::string& value) {
-  return location + (location.find('?') == std::string::npos ? "?" : "&") + key + "=" + engine::url_escape(value);
-}
-
-Error write_failure(const image::Reference& ref, const std::string& what, const engine::Response& r) {
-  std::string said = r.error_body.substr(0, 300);
-  while (!said.empty() && (said.back() == '\n' || said.back() == '\r')) said.pop_back();
-  const ErrorKind kind = engine::registry_status_kind(r.status);
-  return Error(kind, ref.repository() + ": " + what + " failed: " + describe_status(r) +
-                         (said.empty() ? std::string() : " (" + said + ")"));
-}
-
-}  // namespace
-
-Result<std::optional<std::string>> Fetcher::manifest_digest(const image::Reference& ref,
-                                                            const std::string& reference) {
-  engine::Request req;
-  req.method = "HEAD";
-  req.url = "/v2/" + ref.path + "/manifests/" + reference;
-  for (const auto& a : manifest_accept()) req.headers.push_back("Accept: " + a);
-  req.timeout = milliseconds(60000);
-  auto r = send(ref, req, {}, {}, push_scope(ref));
-  if (!r) return r.error().with_context(ref.original);
-  if (r->status == 404) return std::optional<std::string>{};
-  if (!r->success()) return write_failure(ref, "asking for manifest " + reference, *r);
-  const std::string d = r->header("docker-content-digest");
-  if (d.rfind("sha256:", 0) != 0) {
-    // A registry that does not say: read the manifest and hash it.
-    auto m = manifest(ref, reference);
-    if (!m) return m.error().kind == ErrorKind::not_found ? Result<std::optional<std::string>>(std::nullopt)
-                                                            : Result<std::optional<std::string>>(m.error());
-    return std::optional<std::string>(m->digest);
-  }
-  return std::optional<std::string>(d);
-}
-
-Result<bool> Fetcher::has_blob(const image::Reference& ref, const std::string& digest) {
-  engine::Request req;
-  req.method = "HEAD";
-  req.url = "/v2/" + ref.path + "/blobs/" + digest;
-  req.timeout = milliseconds(60000);
-  auto r = send(ref, req, {}, {}, push_scope(ref));
-  if (!r) return r.error().with_context("blob " + digest + " of " + ref.repository());
-  if (r->status == 404) return false;
-  if (!r->success()) return write_failure(ref, "asking for blob " + digest, *r);
-  return true;
-}
-
-Result<std::optional<std::string>> Fetcher::start_upload(const image::Reference& ref, const std::string& digest,
-                                                         const std::string& mount_from) {
-  engine::Request req;
-  req.method = "POST";
-  req.url = "/v2/" + ref.path + "/blobs/uploads/";
-  req.body = std::string();
-  std::string scope = push_scope(ref);
-  if (!mount_from.empty()) {
-    req.query.emplace_back("mount", digest);
-    req.query.emplace_back("from", mount_from);
-    scope += " repository:" + mount_from + ":pull";
-  }
-  req.timeout = milliseconds(60000);
-  // Query parameters are part of the path the attempts send.
-  std::string url = req.url;
-  char sep = '?';
-  for (const auto& [k, v] : req.query) {
-    url += sep + engine::url_escape(k) + "=" + engine::url_escape(v);
-    sep = '&';
-  }
-  req.url = url;
-  req.query.clear();
-  auto r = send(ref, req, {}, {}, scope);
-  if (!r) return r.error().with_context("upload to " + ref.repository());
-  if (r->status == 201 && !mount_from.empty()) {
-    hpn::log::get("registry").debug("{}: mounted {} from {}", ref.repository(), digest, mount_from);
-    return std::optional<std::string>{};
-  }
-  if (r->status != 202) return write_failure(ref, "starting an upload", *r);
-  std::string location = r->header("location");
-  if (location.empty()) {
-    return Error(ErrorKind::protocol, ref.repository() + ": the registry started an upload but gave no Location");
-  }
-  return std::optional<std::string>(location);
-}
-
-// One upload's state: what is sent, and the source as last opened.
-struct Fetcher::Upload {
-  std::string digest;                 // "" until known (a blob compressed on the fly)
-  std::optional<std::uint64_t> size;  // nullopt: known at the end
-  const BlobBody* open = nullptr;
-  const std::function<std::string()>* digest_after = nullptr;
-  engine::Source src;                 // empty until opened
-  std::uint64_t pos = 0;              // bytes read from `src`
-  bool ended = false;                 // `src` said it has no more
-};
-
-namespace {
-
-// An answer to an upload's PATCH or PUT that says the registry no longer knows the
-// upload in that state (distribution drops an upload whose request broke part-way
-// and answers 404 BLOB_UPLOAD_INVALID or BLOB_UPLOAD_UNKNOWN): it must begin again.
-bool upload_lost(const engine::Response& r) {
-  return r.status == 404 || r.error_body.find("BLOB_UPLOAD_INVALID") != std::string::npos ||
-         r.error_body.find("BLOB_UPLOAD_UNKNOWN") != std::string::npos;
-}
-
-}  // namespace
-
-Result<std::optional<std::uint64_t>> Fetcher::upload_offset(const image::Reference& ref, std::string& location) {
-  engine::Request req;
-  req.url = location;
-  req.timeout = milliseconds(60000);
-  auto r = send(ref, req, {}, {}, push_scope(ref));
-  if (!r) return r.error();
-  // 400 (distribution's BLOB_UPLOAD_INVALID: a chunk broke part-way and the upload
-  // was dropped), 404 (unknown upload), or anything else: start again.
-  if (r->status != 204 && r->status != 200) return std::optional<std::uint64_t>{};
-  if (auto l = r->header("location"); !l.empty()) location = l;
-  const std::string range = r->header("range");  // "0-LAST"; "0-0" also for nothing held
-  const auto dash = range.find('-');
-  if (range.empty() || dash == std::string::npos) return std::optional<std::uint64_t>{0};
-  std::uint64_t last = 0;
-  try {
-    last = std::stoull(range.substr(dash + 1));
-  } catch (const std::exception&) {
-    return std::optional<std::uint64_t>{};
-  }
-  return std::optional<std::uint64_t>{last == 0 ? 0 : last + 1};
-}
-
-Result<std::uint64_t> Fetcher::upload(const image::Reference& ref, const std::string& location, Upload& up) {
-  auto& log = hpn::log::get("registry");
-  const auto& o = client_->options();
-  std::mt19937 rng(std::random_device{}());
-  std::uniform_real_distribution<double> unit(0.0, 1.0);
-  const std::uint64_t chunk = std::max<std::uint64_t>(o.chunk_size, 64 << 10);
-  bool monolithic = up.size && *up.size <= chunk;
-  std::string loc = location;
-  std::uint64_t held = 0;  // bytes the registry holds of this upload
-  int failures = 0;        // transient failures since the last progress
-  bool committed = false;
-  bool lost = false;  // the registry dropped the upload: begin again
-  std::vector<char> scratch;
-  const std::string what = "upload of blob " +
-                           (up.digest.empty() ? std::string("(compressed on the way)") : up.digest) + " to " +
-                           ref.repository();
-
-  // Read the source up to byte `to`, opening it again when it is past that.
-  auto seek = [&](std::uint64_t to) -> Status {
-    if (!up.src || up.pos > to) {
-      auto s = (*up.open)();
-      if (!s) return s.error();
-      up.src = std::move(*s);
-      up.pos = 0;
-      up.ended = false;
-    }
-    scratch.resize(256 << 10);
-    while (up.pos < to) {
-      auto n = up.src(std::span<char>(scratch.data(), static_cast<std::size_t>(std::min<std::uint64_t>(
-                                                          scratch.size(), to - up.pos))));
-      if (!n) return n.error();
-      if (*n == 0) {
-        return Error(ErrorKind::protocol, what + ": its bytes ended at byte " + std::to_string(up.pos) +
-                                              ", before the " + std::to_string(to) + " the registry holds");
-      }
-      up.pos += *n;
-    }
-    return {};
-  };
-  // After a transient failure, back off and find where to go on from: done (the
-  // registry holds the blob), the registry's offset in this upload, or a new one.
-  auto recover = [&](Error failure) -> Status {
-    for (;;) {
-      if (!is_transient(failure.kind) || ++failures >= o.retry.max_attempts) return failure;
-      const auto delay = util::backoff_delay(o.retry, failures, unit(rng));
-      log.info("{}: {}; trying again in {} ms", what, failure.message, delay.count());
-      if (auto st = pause(delay); !st) return st;
-      if (!up.digest.empty()) {
-        auto have = has_blob(ref, up.digest);
-        if (!have) {
-          failure = have.error();
-          continue;
-        }
-        if (*have) {
-          committed = true;
-          return {};
-        }
-      }
-      if (!monolithic && !lost) {
-        auto at = upload_offset(ref, loc);
-        if (!at) {
-          failure = at.error();
-          continue;
-        }
-        if (*at && **at <= up.pos) {
-          if (**at > 0) log.info("{}: resuming at byte {} (of {} sent)", what, **at, up.pos);
-          held = **at;
-          return {};
-        }
-        log.info("{}: the registry dropped the upload after {} bytes; starting it again", what, held);
-      }
-      auto started = start_upload(ref);
-      if (!started) {
-        failure = started.error();
-        continue;
-      }
-      loc = started->value_or(loc);
-      held = 0;
-      lost = false;
-      return {};
-    }
-  };
-
-  for (;;) {
-    if (committed) return up.size ? *up.size : up.pos;
-    std::optional<Error> failure;
-    if (monolithic) {
-      if (auto st = seek(0); !st) {
-        failure = st.error();
-      } else {
-        engine::Request req;
-        req.method = "PUT";
-        req.url = with_param(loc, "digest", up.digest);
-        req.upload = [&](std::span<char> buf) -> Result<std::size_t> {
-          auto n = up.src(buf);
-          if (n) up.pos += *n;
-          return n;
-        };
-        req.upload_size = *up.size;
-        req.content_type = "application/octet-stream";
-        auto r = send(ref, req, {}, {}, push_scope(ref));
-        if (!r) {
-          failure = r.error();
-        } else if (r->status == 201 || r->status == 204 || r->status == 200) {
-          return *up.size;
-        } else if (upload_lost(*r)) {
-          lost = true;
-          failure = Error(ErrorKind::registry_unavailable, "the registry lost the upload (" + describe_status(*r) + ")");
-        } else {
-          return write_failure(ref, "upload of blob " + up.digest, *r);
-        }
-      }
-    } else if (up.size ? held == *up.size : (up.ended && up.pos == held)) {
-      // Every byte is there: commit with the digest.
-      if (up.digest.empty()) up.digest = (*up.digest_after)();
-      engine::Request commit;
-      commit.method = "PUT";
-      commit.url = with_param(loc, "digest", up.digest);
-      commit.body = std::string();
-      commit.timeout = milliseconds(120000);
-      auto c = send(ref, commit, {}, {}, push_scope(ref));
-      if (!c) {
-        failure = c.error();
-      } else if (c->status == 201 || c->status == 204 || c->status == 200) {
-        return held;
-      } else if (upload_lost(*c)) {
-        lost = true;
-        failure = Error(ErrorKind::registry_unavailable, "the registry lost the upload (" + describe_status(*c) + ")");
-      } else {
-        return write_failure(ref, "commit of blob " + up.digest, *c);
-      }
-    } else if (auto st = seek(held); !st) {
-      failure = st.error();
-    } else {
-      // The next chunk, from `held`.
-      const std::uint64_t want = up.size ? std::min(chunk, *up.size - held) : chunk;
-      std::uint64_t sent = 0;
-      engine::Request req;
-      req.method = "PATCH";
-      req.url = loc;
-      req.content_type = "application/octet-stream";
-      req.upload = [&](std::span<char> buf) -> Result<std::size_t> {
-        if (sent >= want || up.ended) return std::size_t{0};
-        auto n = up.src(buf.first(static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), want - sent))));
-        if (!n) return n;
-        if (*n == 0) up.ended = true;
-        sent += *n;
-        up.pos += *n;
-        return n;
-      };
-      if (up.size) {
-        req.upload_size = want;
-        req.headers.push_back("Content-Range: " + std::to_string(held) + "-" + std::to_string(held + want - 1));
-      }
-      auto r = send(ref, req, {}, {}, push_scope(ref));
-      if (!r) {
-        failure = r.error();
-      } else if (r->status == 202 || r->status == 204) {
-        held += sent;
-        failures = 0;  // progress
-        if (auto l = r->header("location"); !l.empty()) loc = l;
-        if (!up.size && sent < want) up.ended = true;
-        continue;
-      } else if (upload_lost(*r)) {
-        lost = true;
-        failure = Error(ErrorKind::registry_unavailable, "the registry lost the upload (" + describe_status(*r) + ")");
-      } else if (held == 0 && up.size) {
-        // A registry that takes no chunks: the whole blob in one PUT, in a new upload.
-        log.info("{}: the registry refused a chunk ({}); sending the blob whole", what, describe_status(*r));
-        monolithic = true;
-        auto started = start_upload(ref);
-        if (!started) return started.error();
-        loc = started->value_or(loc);
-        continue;
-      } else {
-        return write_failure(ref, "uploading a blob", *r);
-      }
-    }
-    if (failure) {
-      if (auto st = recover(*failure); !st) return st.error().with_context(what);
-    }
-  }
-}
-
-Status Fetcher::put_blob(const image::Reference& ref, const std::string& location, const std::string& digest,
-                         std::uint64_t size, const BlobBody& open) {
-  Upload up;
-  up.digest = digest;
-  up.size = size;
-  up.open = &open;
-  auto r = upload(ref, location, up);
-  if (!r) return r.error();
-  return {};
-}
-
-Result<std::uint64_t> Fetcher::upload_blob(const image::Reference& ref, const std::string& location,
-                                           const BlobBody& open, const std::function<std::string()>& digest_after) {
-  Upload up;
-  up.open = &open;
-  up.digest_after = &digest_after;
-  return upload(ref, location, up);
-}
-
-Result<std::string> Fetcher::put_manifest(const image::Reference& ref, const std::string& reference,
-                                          const std::string& media_type, const std::string& body) {
-  const std::string digest = "sha256:" + util::sha256_hex(body);
-  engine::Request req;
-  req.method = "PUT";
-  req.url = "/v2/" + ref.path + "/manifests/" + reference;
-  req.body = body;
-  req.content_type = media_type;
-  req.timeout = milliseconds(120000);
-  auto r = send(ref, req, {}, {}, push_scope(ref));
-  if (!r) return r.error().with_context("manifest of " + ref.repository() + ":" + reference);
-  if (r->status != 201 && r->status != 200 && r->status != 204) {
-    return write_failure(ref, "storing the manifest " + reference, *r);
-  }
-  const std::string said = r->header("docker-content-digest");
-  if (!said.empty() && said != digest) {
-    return Error(ErrorKind::protocol, ref.repository() + ": the registry stored the manifest as " + said +
-                                          ", but its bytes hash to " + digest);
-  }
-  return digest;
-}
 
 }  // namespace hpn::registry

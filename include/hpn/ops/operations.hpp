@@ -63,6 +63,10 @@ inline std::vector<TaskResult> run_plan(const ImageStore& store, Plan plan, cons
                                    reporter);
 }
 
+// The size of `ref` in the store, or why it cannot be worked on (not in the
+// daemon: pull it first).
+Result<std::uint64_t> inspect_size(StoreConnection& conn, const image::Reference& ref);
+
 // ---- pull ---------------------------------------------------------------------
 
 struct PullRequest {
