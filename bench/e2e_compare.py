@@ -43,6 +43,12 @@ an empty registry the bench starts (Debian's docker-registry, wiped before every
   copy-mixed10           the mixed images, registry to registry: >= 3x skopeo copy 4 at a time
   copy-proxy20           20 tiny images from the registry behind the 50 ms RTT proxy: >= 4x
   push-rerun-mixed10     a second push --archives with nothing changed: < 0.3 s
+Copies between endpoints (hpn copy --from/--to):
+  docker-podman-mixed10  Docker 20.10 into Podman: `docker save | podman load` against
+                         hpn copy --from docker --to podman (reported)
+  oci-write-mixed10      the mixed images from the registry into an OCI layout directory:
+                         skopeo copy docker:// oci: in turn against hpn copy --to oci:
+                         (reported)
 Stress cases (Docker 20.10 and Docker 28 classic, against the CLI loop, with hpn's
 peak RSS and the machine's CPU utilisation while each contender runs):
   stress-small100 / stress-large5    100 small images / 5 images of about 250 MB
@@ -689,6 +695,47 @@ class Bench:
                      servers={"target registry": lambda: scratch.proc.pid,
                               "source registry": testenv_registry_pid} if floor else None)
 
+    def docker_podman_scenario(self, name, images, target):
+        """Docker 20.10 into Podman: one `docker save | podman load` pipe for the whole
+        list against hpn copy --from docker --to podman (one export streamed into one
+        import per image, 4 at a time); Podman emptied of the images before each run."""
+        podman = os.environ["HPN_TEST_PODMAN_HOST"]
+        pod = ["podman", "--url", podman]
+
+        def clean():
+            subprocess.run(pod + ["rmi", "-f", *images], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        pipe = " ".join(self.docker) + " save " + " ".join(images) + " | " + " ".join(pod) + " load -q"
+        contenders = [
+            ("docker save | podman load", lambda: subprocess.run(pipe, shell=True, check=True, executable="/bin/bash",
+                                                                 stdout=subprocess.DEVNULL)),
+            ("hpn copy docker -> podman -j 4",
+             lambda: self.hpn_plain(["copy", "-q", "-j", "4", "--from", f"docker:{self.host}", "--to",
+                                     f"podman:{podman}", *images])),
+        ]
+        self.measure(name, contenders, clean, target, what="hpn copy docker -> podman -j 4", stats=True)
+        clean()
+
+    def oci_write_scenario(self, name, images, target):
+        """Registry into an OCI layout directory: skopeo copy docker:// oci:DIR:NAME, one
+        image after another (skopeo's writes to one layout do not run side by side),
+        against hpn copy --to oci:DIR; the directory removed before each run."""
+        out = os.path.join(self.work, "oci")
+        remote = [f"{self.registry}/{img}" for img in images]
+        lst = os.path.join(self.work, "oci-list.txt")
+        with open(lst, "w") as f:
+            f.write("\n".join(remote) + "\n")
+
+        def skopeo_loop():
+            for r in remote:
+                run(["skopeo", "copy", "-q", "--insecure-policy", "--src-tls-verify=false", f"docker://{r}",
+                     f"oci:{out}:{r}"])
+        contenders = [
+            ("skopeo copy to oci:, in turn", skopeo_loop),
+            ("hpn copy --to oci: -j 4", lambda: self.hpn_plain(["copy", "-q", "-j", "4", "-f", lst, "--to", f"oci:{out}"])),
+        ]
+        self.measure(name, contenders, lambda: shutil.rmtree(out, ignore_errors=True), target,
+                     what="hpn copy --to oci: -j 4", servers={"source registry": testenv_registry_pid})
+
     def push_rerun_scenario(self, name, scratch, images, limit_s):
         out, _ = self.archives_of(images)
         scratch.wipe()
@@ -939,6 +986,12 @@ def main():
                     b.push_rerun_scenario("push-rerun-mixed10", scratch, mixed, 0.3)
             finally:
                 scratch.stop()
+        if want("docker-podman-mixed10") and os.environ.get("HPN_TEST_PODMAN_HOST"):
+            b.docker_podman_scenario("docker-podman-mixed10", mixed, 1.0)
+        if want("oci-write-mixed10"):
+            if not any(want(n) for n in registry_names + push_names):
+                b.push_all(mixed)
+            b.oci_write_scenario("oci-write-mixed10", mixed, 1.0)
         stress = [s for s in ("stress-small100", "stress-large5") if want(s)]
         if stress:
             for label, host, cli in (("docker20", docker20, "docker"),

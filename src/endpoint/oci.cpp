@@ -178,6 +178,12 @@ Result<std::vector<OciEntry>> read_oci_index(const fs::path& dir) {
 
 Result<registry::Descriptor> find_oci_entry(const std::vector<OciEntry>& entries, const image::Reference& ref,
                                             const fs::path& dir) {
+  // A reference with a digest names the entry of that digest, named or not.
+  if (!ref.digest.empty()) {
+    for (const auto& e : entries) {
+      if (e.descriptor.digest == ref.digest) return e.descriptor;
+    }
+  }
   const OciEntry* found = nullptr;
   for (const auto& e : entries) {
     if (!std::any_of(e.names.begin(), e.names.end(), [&](const std::string& n) { return names_ref(n, ref); })) {

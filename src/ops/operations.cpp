@@ -326,7 +326,7 @@ std::vector<Task> save_tasks(const std::vector<image::Reference>& refs, const Sa
         if (fresh.fresh) {
           remove_stale_parts(path);
           return Outcome{.detail = "unchanged: " + path.string() + " already exists and verified", .bytes = 0,
-                         .unchanged = true, .uncommitted = {}};
+                         .unchanged = true, .uncommitted = {}, .transferred = {}};
         }
         hpn::log::get("ops").info("saving {} again: {}", ref.original, fresh.why);
       }
@@ -479,7 +479,7 @@ Result<Plan> plan_load(const ImageStore& store, const std::vector<std::filesyste
       if (reader->compression() != archive::Compression::none) {
         detail += " (" + std::string(archive::to_string(reader->compression())) + ")";
       }
-      return Outcome{.detail = detail, .bytes = reader->file_size(), .unchanged = false, .uncommitted = {}};
+      return Outcome{.detail = detail, .bytes = reader->file_size(), .unchanged = false, .uncommitted = {}, .transferred = {}};
     };
     plan.tasks.push_back(std::move(t));
   }

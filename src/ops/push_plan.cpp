@@ -91,7 +91,7 @@ Plan plan_rmi(const std::vector<image::Reference>& refs, bool force) {
       if (!removed) return removed.error();
       return Outcome{.detail = "(untagged " + std::to_string(removed->untagged) + ", deleted " +
                                std::to_string(removed->deleted) + ")",
-                     .bytes = 0, .unchanged = false, .uncommitted = {}};
+                     .bytes = 0, .unchanged = false, .uncommitted = {}, .transferred = {}};
     };
     plan.tasks.push_back(std::move(t));
   }

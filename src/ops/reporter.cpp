@@ -14,6 +14,22 @@
 #include <nlohmann/json.hpp>
 
 namespace hpn::ops {
+
+std::string outcome_text(const Outcome& outcome) {
+  if (!outcome.detail.empty() || !outcome.transferred) return outcome.detail;
+  const Transferred& t = *outcome.transferred;
+  if (outcome.unchanged) return "-> " + t.target + " (" + t.digest + ")";
+  std::string s = "-> " + t.target + (t.image_id ? " image ID " : " digest ") + t.digest;
+  if (t.blobs_counted) {
+    s += " (" + std::to_string(t.blobs_sent) + " blobs sent, " + std::to_string(t.blobs_present) + " already there" +
+         (t.blobs_mounted ? ", " + std::to_string(t.blobs_mounted) + " of them mounted" : std::string()) + ")";
+  }
+  if (!t.platform.empty()) {
+    s += "; only " + t.platform + " of the index " + t.index_digest + ": the digest is that manifest's, not the index's";
+  }
+  return s;
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -164,8 +180,9 @@ class TextReporter : public Reporter {
         if (r.outcome.bytes > 0) extra = human_bytes(r.outcome.bytes) + ", ";
         extra += human_duration(r.elapsed);
         if (r.attempts > 1) extra += ", " + std::to_string(r.attempts) + " attempts";
+        const std::string detail = outcome_text(r.outcome);
         std::fprintf(o_.out, "[%zu/%zu] %s %s%s%s (%s)\n", finished, total, mark(true).c_str(), r.label.c_str(),
-                     r.outcome.detail.empty() ? "" : " ", r.outcome.detail.c_str(), extra.c_str());
+                     detail.empty() ? "" : " ", detail.c_str(), extra.c_str());
       }
     } else {
       std::fprintf(o_.out, "[%zu/%zu] %s %s: %s%s\n", finished, total, mark(false).c_str(), r.label.c_str(),
@@ -374,8 +391,19 @@ class JsonReporter : public Reporter {
     if (r.state == TaskState::succeeded) {
       j["event"] = "done";
       j["bytes"] = r.outcome.bytes;
-      j["detail"] = r.outcome.detail;
+      j["detail"] = outcome_text(r.outcome);
       j["unchanged"] = r.outcome.unchanged;
+      if (const auto& t = r.outcome.transferred) {
+        j["target"] = t->target;
+        j[t->image_id ? "image_id" : "digest"] = t->digest;
+        if (t->blobs_counted) {
+          j["blobs"] = {{"sent", t->blobs_sent}, {"present", t->blobs_present}, {"mounted", t->blobs_mounted}};
+        }
+        if (!t->platform.empty()) {
+          j["platform"] = t->platform;
+          j["index_digest"] = t->index_digest;
+        }
+      }
     } else {
       j["event"] = "failed";
       j["kind"] = r.error ? to_string(r.error->kind) : "daemon_error";

@@ -146,7 +146,8 @@ Status in_lanes(Lanes& lanes, std::size_t count, Tally& tally,
 struct Resolved {
   std::optional<Manifest> index;
   std::vector<Manifest> manifests;
-  std::string note;  // said with the result
+  std::string platform;  // only this platform's manifest of the index `index_digest`
+  std::string index_digest;
   const std::string& digest() const { return index ? index->digest : manifests.at(0).digest; }
 };
 
@@ -168,8 +169,8 @@ Result<Resolved> resolve(SourceReader& r, const image::Reference& src, const Tra
     auto m = r.manifest(src, pick->descriptor.digest);
     if (!m) return m.error();
     out.manifests.push_back(std::move(*m));
-    out.note = "only " + pick->platform.text() + " of the index " + top->digest +
-               ": the digest is that manifest's, not the index's";
+    out.platform = pick->platform.text();
+    out.index_digest = top->digest;
     return out;
   }
   if (!registry::is_image_manifest(top->media_type)) {
@@ -190,10 +191,15 @@ Result<ops::Outcome> move_image(Lanes& lanes, const image::Reference& src, const
   if (!img) return img.error();
   auto there = w->current(*target);
   if (!there) return there.error();
+  ops::Transferred result;
+  result.target = target->original;
+  result.platform = img->platform;
+  result.index_digest = img->index_digest;
   if (there->has_value() && **there == img->digest()) {
+    result.digest = img->digest();
     ops::Outcome o;
     o.unchanged = true;
-    o.detail = "-> " + target->original + " (" + img->digest() + ")";
+    o.transferred = result;
     return o;
   }
   if (img->index) {
@@ -249,12 +255,14 @@ Result<ops::Outcome> move_image(Lanes& lanes, const image::Reference& src, const
     if (!d) return d.error();
     stored = *d;
   }
+  result.digest = stored;
+  result.blobs_counted = true;
+  result.blobs_sent = tally.blobs_sent;
+  result.blobs_present = tally.skipped + tally.mounted;
+  result.blobs_mounted = tally.mounted;
   ops::Outcome o;
   o.bytes = tally.uploaded;
-  o.detail = "-> " + target->original + " digest " + stored + " (" + std::to_string(tally.blobs_sent) +
-             " blobs sent, " + std::to_string(tally.skipped + tally.mounted) + " already there" +
-             (tally.mounted ? ", " + std::to_string(tally.mounted) + " of them mounted" : std::string()) + ")";
-  if (!img->note.empty()) o.detail += "; " + img->note;
+  o.transferred = result;
   return o;
 }
 

@@ -15,10 +15,14 @@ Result<ops::Outcome> stream_image(StreamLanes& lanes, const image::Reference& re
   progress("checking", 0, 0);
   auto have = lanes.from().inspect(name);
   if (!have) return have.error();
+  ops::Transferred moved;
+  moved.target = spec.to_name + " " + name;
+  moved.image_id = true;
   if (auto there = lanes.to().inspect(name); there && there->id == have->id) {
+    moved.digest = there->id;
     ops::Outcome o;
     o.unchanged = true;
-    o.detail = "-> " + spec.to_name + " " + name + " (" + there->id + ")";
+    o.transferred = moved;
     return o;
   }
   Pipe pipe;
@@ -46,9 +50,10 @@ Result<ops::Outcome> stream_image(StreamLanes& lanes, const image::Reference& re
     return Error(ErrorKind::daemon_error, spec.to_name + " loaded the archive but holds no image " + name + " (" +
                                               now.error().message + ")");
   }
+  moved.digest = now->id;
   ops::Outcome o;
   o.bytes = exported;
-  o.detail = "-> " + spec.to_name + " " + name + " (" + now->id + ")";
+  o.transferred = moved;
   return o;
 }
 

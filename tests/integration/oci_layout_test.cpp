@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <sstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -127,6 +128,24 @@ TEST(OciLayout, EveryImageOfALayoutGoesToARegistryWithItsDigest) {
   EXPECT_EQ(served_digest(target.host(), "short/small", "1"), served_digest(reg(), "hpn-test/small", "1"));
 }
 
+TEST(OciLayout, JsonOutputGivesTheResultAsFields) {
+  TempDir dir;
+  const std::string image = reg() + "/hpn-test/small:1";
+  auto r = hpn_alone(dir, "copy --output json --to oci:" + (dir / "layout").string() + " " + image);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  nlohmann::json done;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_object() && j.value("event", "") == "done") done = j;
+  }
+  ASSERT_TRUE(done.is_object()) << r.out;
+  EXPECT_EQ(done["target"], image);
+  EXPECT_EQ(done["digest"], served_digest(reg(), "hpn-test/small", "1"));
+  EXPECT_EQ(done["blobs"]["sent"], 3);
+  EXPECT_EQ(done["blobs"]["present"], 0);
+}
+
 TEST(OciLayout, AnAlteredBlobFailsItsImageNamingTheFileWhileTheOthersMove) {
   TempDir dir;
   const fs::path oci = dir / "layout";
@@ -193,6 +212,35 @@ TEST(OciLayout, HpnReadsTheLayoutSkopeoWrites) {
   EXPECT_EQ(served_digest(target.host(), "from-skopeo/small", "1"), named_digest(oci, small));
   EXPECT_EQ(served_digest(target.host(), "from-skopeo/multi", "1"), named_digest(oci, multi));
   EXPECT_NE(named_digest(oci, multi), "");
+}
+
+TEST(OciLayout, HpnReadsTheLayoutCraneWrites) {
+  const std::string crane = env("HPN_TEST_CRANE");
+  ASSERT_FALSE(crane.empty()) << "scripts/testenv sets HPN_TEST_CRANE";
+  TempDir dir;
+  const fs::path named = dir / "named", bare = dir / "bare";
+  const std::string multi = reg() + "/hpn-test/multi:1";
+  const std::string multiarch = reg() + "/hpn-test/multiarch:1";
+  for (const auto& [where, flags] : {std::pair{named, std::string(" --annotate-ref")}, std::pair{bare, std::string()}}) {
+    auto r = run_command(shell_quote(crane) + " pull --insecure --format=oci" + flags + " " + multi + " " + multiarch +
+                         " " + shell_quote(where.string()) + " 2>&1");
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+  }
+  PrivateRegistry target({}, "127.0.0.1", {}, /*seeded=*/false);
+  // Named by crane: every image moves with no list, its digest kept.
+  auto all = hpn_alone(dir, "copy --from oci:" + named.string() + " --to registry:" + target.host() + "/from-crane");
+  ASSERT_EQ(all.exit_code, 0) << all.out << all.err;
+  EXPECT_EQ(served_digest(target.host(), "from-crane/multi", "1"), served_digest(reg(), "hpn-test/multi", "1"));
+  EXPECT_EQ(served_digest(target.host(), "from-crane/multiarch", "1"), env("HPN_TEST_MULTIARCH_INDEX_DIGEST"));
+  // Unnamed: an image is found by its digest.
+  const std::string digest = served_digest(reg(), "hpn-test/multi", "1");
+  auto one = hpn_alone(dir, "copy --from oci:" + bare.string() + " --to registry:" + target.host() + "/by-digest " +
+                                multi + "@" + digest);
+  ASSERT_EQ(one.exit_code, 0) << one.out << one.err;
+  EXPECT_EQ(served_digest(target.host(), "by-digest/multi", "1"), digest);
+  auto none = hpn_alone(dir, "copy --from oci:" + bare.string() + " --to registry:" + target.host());
+  EXPECT_EQ(none.exit_code, 2) << none.out << none.err;
+  EXPECT_NE(none.err.find("index.json names no image"), std::string::npos) << none.err;
 }
 
 TEST(OciLayout, BadEndpointsAreUsageErrors) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hpn/endpoint/factory.hpp"
+#include "hpn/ops/reporter.hpp"
 #include "hpn/registry/manifest.hpp"
 #include "hpn/transfer/pipeline.hpp"
 #include "hpn/util/sha256.hpp"
@@ -184,7 +185,11 @@ TEST_F(Fixture, EveryBlobMovesOnceAndTheManifestComesLast) {
   store->named[ref("app:1").canonical()] = m;
   auto out = run({"app:1"});
   ASSERT_TRUE(out[0]) << out[0].error().message;
-  EXPECT_NE(out[0]->detail.find("3 blobs sent, 0 already there"), std::string::npos) << out[0]->detail;
+  ASSERT_TRUE(out[0]->transferred);
+  EXPECT_EQ(out[0]->transferred->blobs_sent, 3u);
+  EXPECT_EQ(out[0]->transferred->blobs_present, 0u);
+  EXPECT_EQ(out[0]->transferred->digest, m.digest);
+  EXPECT_EQ(ops::outcome_text(*out[0]), "-> app:1 digest " + m.digest + " (3 blobs sent, 0 already there)");
   EXPECT_EQ(sink->blobs.size(), 3u);
   EXPECT_EQ(sink->blobs.at(digest_of(big)), big);
   ASSERT_FALSE(sink->log.empty());
@@ -211,7 +216,8 @@ TEST_F(Fixture, ABlobTheDestinationHoldsIsSkippedNotRead) {
   store->named[ref("two:1").canonical()] = two;
   auto out = run({"one:1", "two:1"});
   ASSERT_TRUE(out[0] && out[1]);
-  EXPECT_NE(out[1]->detail.find("2 blobs sent, 1 already there"), std::string::npos) << out[1]->detail;
+  EXPECT_EQ(out[1]->transferred->blobs_sent, 2u);
+  EXPECT_EQ(out[1]->transferred->blobs_present, 1u);
   EXPECT_EQ(store->blob_reads[digest_of("shared")], 1);
 }
 
@@ -244,7 +250,9 @@ TEST_F(Fixture, AnIndexMovesWholeItsManifestsBeforeIt) {
   one = run({"multi:2"}, {.platform = "linux/arm64"});
   ASSERT_TRUE(one[0]) << one[0].error().message;
   EXPECT_EQ(sink->tags.at(ref("multi:2").canonical()), arm.digest);
-  EXPECT_NE(one[0]->detail.find("only linux/arm64"), std::string::npos) << one[0]->detail;
+  EXPECT_EQ(one[0]->transferred->platform, "linux/arm64");
+  EXPECT_EQ(one[0]->transferred->index_digest, index.digest);
+  EXPECT_NE(ops::outcome_text(*one[0]).find("; only linux/arm64 of the index " + index.digest), std::string::npos);
 }
 
 TEST_F(Fixture, ABlobTheSourceCannotGiveFailsTheImageAndNothingIsNamed) {

@@ -36,8 +36,9 @@ struct OciEntry {
 
 // Read and check the layout at `dir`: its oci-layout file and index.json.
 Result<std::vector<OciEntry>> read_oci_index(const std::filesystem::path& dir);
-// The entry of `entries` that `ref` names; not_found when none, an error when the
-// names are ambiguous.
+// The entry of `entries` that `ref` names: by its digest when it has one (an entry
+// with no name too), else by name; not_found when none, an error when the names
+// are ambiguous.
 Result<registry::Descriptor> find_oci_entry(const std::vector<OciEntry>& entries, const image::Reference& ref,
                                             const std::filesystem::path& dir);
 // blobs/sha256/HEX for `digest`; an error for a digest that is not sha256:HEX.

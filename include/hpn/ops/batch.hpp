@@ -20,6 +20,17 @@
 
 namespace hpn::ops {
 
+// What a copy moved, in fields: the reporters word them (text) or print them (JSON).
+struct Transferred {
+  std::string target;  // the image's name at the destination (with the endpoint, for a daemon)
+  std::string digest;  // what that name points at there: a manifest digest, or a daemon's image ID
+  bool image_id = false;  // `digest` is a daemon's image ID
+  bool blobs_counted = false;  // moved blob by blob (not as one stream): the counts apply
+  std::size_t blobs_sent = 0, blobs_present = 0, blobs_mounted = 0;  // present includes mounted
+  // With a platform: only that platform's manifest of the index `index_digest` moved.
+  std::string platform, index_digest;
+};
+
 struct Outcome {
   std::string detail;        // "-> images/nginx_latest.tar", "digest sha256:..."
   std::uint64_t bytes = 0;   // bytes moved
@@ -28,6 +39,7 @@ struct Outcome {
   // syncs them together with others (util::GroupCommit) and reports the task once
   // they have their final names.
   std::shared_ptr<util::PendingGroup> uncommitted;
+  std::optional<Transferred> transferred;  // a copy's result (detail is then worded from it)
 };
 
 // One unit of work of a batch, run on a worker's connection of type C.

@@ -34,6 +34,9 @@ struct ReporterOptions {
 
 std::unique_ptr<Reporter> make_reporter(const ReporterOptions& options);
 
+// The words of an outcome: its detail, or its transfer's fields worded.
+std::string outcome_text(const Outcome& outcome);
+
 // Exit code for a finished batch: 0 all succeeded, 1 any failed, 130 interrupted.
 int batch_exit_code(const std::vector<TaskResult>& results, bool interrupted);
 
