@@ -198,7 +198,7 @@ void SingleArchive::add_owned(std::string piece) {
   add(owned_.back());
 }
 
-Result<std::uint64_t> SingleArchive::write(const engine::Sink& sink) const {
+Result<std::uint64_t> SingleArchive::write(const util::Sink& sink) const {
   for (const auto& p : pieces_) {
     if (auto st = sink(p); !st) return st.error();
   }

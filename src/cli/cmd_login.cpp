@@ -16,7 +16,7 @@ namespace {
 // The registry host as docker keys it: "docker.io" for Docker Hub spellings.
 std::string registry_domain(std::string r) {
   r = engine::key_host(r);
-  if (r.empty() || r == "index.docker.io" || r == "registry-1.docker.io") return "docker.io";
+  if (r.empty() || image::is_docker_hub(r)) return std::string(image::k_docker_hub);
   return r;
 }
 

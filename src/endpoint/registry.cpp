@@ -1,6 +1,6 @@
 #include "hpn/endpoint/registry.hpp"
 
-#include "hpn/engine/registry.hpp"
+#include "hpn/image/reference.hpp"
 
 namespace hpn::endpoint {
 
@@ -38,7 +38,7 @@ class Writer final : public transfer::DestinationWriter {
   }
   Status put_blob(const image::Reference& target, const transfer::BlobOffer& offer, transfer::Tally& tally) override {
     // A blob of the same registry is mounted from the repository it comes from.
-    const bool same = offer.origin_registry && *offer.origin_registry == engine::registry_api_host(target.domain);
+    const bool same = offer.origin_registry && *offer.origin_registry == image::registry_api_host(target.domain);
     const std::string hint = same ? offer.origin.path : std::string();
     const auto& d = offer.blob;
     return registry::ensure_blob(
@@ -70,7 +70,7 @@ Result<std::vector<image::Reference>> RegistryImages::images() const {
 }
 
 std::optional<std::string> RegistryImages::registry_of(const image::Reference& ref) const {
-  return engine::registry_api_host(ref.domain);
+  return image::registry_api_host(ref.domain);
 }
 
 RegistryDestination::RegistryDestination(std::shared_ptr<registry::Client> client, ops::PushSpec naming)

@@ -16,16 +16,6 @@
 #include "hpn/util/log.hpp"
 
 namespace hpn::engine {
-
-Source string_source(const std::string& s) {
-  auto at = std::make_shared<std::size_t>(0);
-  return [&s, at](std::span<char> buf) -> Result<std::size_t> {
-    const std::size_t n = std::min(buf.size(), s.size() - *at);
-    std::copy_n(s.data() + *at, n, buf.data());
-    *at += n;
-    return n;
-  };
-}
 namespace {
 
 constexpr std::size_t k_max_error_body = 64 * 1024;

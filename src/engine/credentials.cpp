@@ -1,5 +1,6 @@
 #include "hpn/engine/credentials.hpp"
 
+#include "hpn/image/reference.hpp"
 #include "hpn/util/base64.hpp"
 
 #include <fcntl.h>
@@ -30,10 +31,6 @@ constexpr const char* k_docker_hub_key = "https://index.docker.io/v1/";
 std::string env_or(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
   return (v != nullptr && *v != '\0') ? std::string(v) : fallback;
-}
-
-bool is_docker_hub(const std::string& host) {
-  return host == "docker.io" || host == "index.docker.io" || host == "registry-1.docker.io";
 }
 
 Result<nlohmann::json> read_json_file(const fs::path& p) {
@@ -133,7 +130,7 @@ std::optional<Credentials> from_auths(const nlohmann::json& cfg, const std::stri
   }
   for (auto it = auths->begin(); it != auths->end(); ++it) {
     const std::string host = key_host(it.key());
-    if (host == domain || (is_docker_hub(domain) && is_docker_hub(host))) {
+    if (host == domain || (image::is_docker_hub(domain) && image::is_docker_hub(host))) {
       if (auto c = from_auth_entry(it.value(), it.key(), source)) return c;
     }
   }
@@ -172,7 +169,7 @@ Result<std::optional<Credentials>> from_helper(const std::string& helper, const 
 std::optional<std::string> helper_for(const nlohmann::json& cfg, const std::string& domain) {
   if (auto ch = cfg.find("credHelpers"); ch != cfg.end() && ch->is_object()) {
     for (auto it = ch->begin(); it != ch->end(); ++it) {
-      if ((key_host(it.key()) == domain || (is_docker_hub(domain) && is_docker_hub(key_host(it.key())))) &&
+      if ((key_host(it.key()) == domain || (image::is_docker_hub(domain) && image::is_docker_hub(key_host(it.key())))) &&
           it.value().is_string()) {
         return it.value().get<std::string>();
       }
@@ -221,7 +218,7 @@ CredentialSources CredentialSources::from_environment(bool podman_first) {
 }
 
 std::string registry_key(const std::string& domain) {
-  return is_docker_hub(domain) ? std::string(k_docker_hub_key) : domain;
+  return image::is_docker_hub(domain) ? std::string(k_docker_hub_key) : domain;
 }
 
 std::string key_host(const std::string& key) {
@@ -247,7 +244,7 @@ std::string registry_auth_header(const std::optional<Credentials>& creds, const 
     j["username"] = creds->username;
     j["password"] = creds->password;
   }
-  j["serveraddress"] = is_docker_hub(domain) ? std::string(k_docker_hub_key) : domain;
+  j["serveraddress"] = image::is_docker_hub(domain) ? std::string(k_docker_hub_key) : domain;
   return util::base64_encode(j.dump(), true);
 }
 
@@ -306,7 +303,7 @@ Result<std::string> erase_credentials(const std::string& domain, const Credentia
   if (auto auths = cfg->find("auths"); auths != cfg->end() && auths->is_object()) {
     for (auto it = auths->begin(); it != auths->end();) {
       const std::string host = key_host(it.key());
-      if (host == domain || (is_docker_hub(domain) && is_docker_hub(host))) {
+      if (host == domain || (image::is_docker_hub(domain) && image::is_docker_hub(host))) {
         it = auths->erase(it);
         removed = true;
       } else {

@@ -44,9 +44,6 @@ std::uint64_t manifest_size(const std::string& body) {
 
 }  // namespace
 
-std::string registry_api_host(const std::string& domain) {
-  return domain == "docker.io" ? "registry-1.docker.io" : domain;
-}
 
 namespace {
 
@@ -187,7 +184,7 @@ void TagResolver::work() {
 std::optional<TagResolver::Resolved> TagResolver::resolve(Connection& conn, const image::Reference& ref) {
   using Scheme = HostState::Scheme;
   auto& log = hpn::log::get("registry");
-  const std::string host = registry_api_host(ref.domain);
+  const std::string host = image::registry_api_host(ref.domain);
   HostState* state = nullptr;
   {
     std::lock_guard lock(mu_);

@@ -110,8 +110,16 @@ std::string Reference::canonical() const {
   return out;
 }
 
+bool is_docker_hub(std::string_view host) {
+  return host == k_docker_hub || host == "index.docker.io" || host == "registry-1.docker.io";
+}
+
+std::string registry_api_host(std::string_view domain) {
+  return domain == k_docker_hub ? "registry-1.docker.io" : std::string(domain);
+}
+
 std::string Reference::familiar_repository() const {
-  if (domain == "docker.io") {
+  if (domain == k_docker_hub) {
     return path.rfind("library/", 0) == 0 && path.find('/', 8) == std::string::npos ? path.substr(8) : path;
   }
   return repository();
@@ -187,9 +195,7 @@ Result<Reference> parse_reference(std::string_view text) {
       remainder = rest.substr(first_slash + 1);
     }
   }
-  if (ref.domain.empty() || ref.domain == "index.docker.io" || ref.domain == "registry-1.docker.io") {
-    ref.domain = "docker.io";
-  }
+  if (ref.domain.empty() || is_docker_hub(ref.domain)) ref.domain = std::string(k_docker_hub);
   if (remainder.empty()) return invalid(text, "missing repository name after the registry");
   std::size_t start = 0;
   while (true) {
@@ -209,7 +215,7 @@ Result<Reference> parse_reference(std::string_view text) {
     start = slash + 1;
   }
   ref.path = std::string(remainder);
-  if (ref.domain == "docker.io" && ref.path.find('/') == std::string::npos) {
+  if (ref.domain == k_docker_hub && ref.path.find('/') == std::string::npos) {
     ref.path = "library/" + ref.path;
   }
   // The limit holds for the normalised name too, so that every accepted reference

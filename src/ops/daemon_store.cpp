@@ -12,8 +12,6 @@
 
 namespace hpn::ops {
 
-std::string local_name(const image::Reference& ref) { return ref.familiar(); }
-
 Result<std::string> auth_header_for(const std::string& domain, const CredentialLookup& lookup) {
   if (!lookup) return engine::registry_auth_header(std::nullopt, domain);
   auto creds = engine::find_credentials(domain, *lookup);

@@ -99,7 +99,7 @@ class TargetConnection final : public StoreConnection {
   std::string why_;
 };
 
-std::string host_of(const image::Reference& ref) { return engine::registry_api_host(ref.domain); }
+std::string host_of(const image::Reference& ref) { return image::registry_api_host(ref.domain); }
 
 
 // The bytes of a string, from their start each time.

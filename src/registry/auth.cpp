@@ -81,7 +81,7 @@ Result<std::string> Fetcher::authorization(Host& h, const std::string& scope, bo
     }
   }
   if (h.creds_error) return *h.creds_error;
-  const std::string login_hint = "; log in with: hpn login " + (h.domain == "docker.io" ? std::string() : h.domain);
+  const std::string login_hint = "; log in with: hpn login " + (h.domain == image::k_docker_hub ? std::string() : h.domain);
   if (scheme == "basic") {
     if (!h.creds || h.creds->username.empty()) {
       return Error(ErrorKind::unauthorized, h.name + " asks for credentials and none are stored" + login_hint);

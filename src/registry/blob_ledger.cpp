@@ -1,6 +1,6 @@
 #include "hpn/registry/blob_ledger.hpp"
 
-#include "hpn/engine/registry.hpp"
+#include "hpn/image/reference.hpp"
 #include "hpn/util/log.hpp"
 
 namespace hpn::registry {
@@ -53,7 +53,7 @@ std::unique_ptr<BlobLedger::Claim> BlobLedger::claim(const std::string& key) {
 Result<std::optional<std::string>> find_or_mount(BlobLedger& ledger, Fetcher& w, const image::Reference& target,
                                                  const std::string& digest, const std::string& mount_hint,
                                                  PushTally& tally, const std::function<void()>& before_upload) {
-  const std::string host = engine::registry_api_host(target.domain);
+  const std::string host = image::registry_api_host(target.domain);
   if (ledger.holds(host, digest, target.path)) {
     ++tally.skipped;
     return std::optional<std::string>{};
@@ -91,7 +91,7 @@ Result<std::optional<std::string>> find_or_mount(BlobLedger& ledger, Fetcher& w,
 Status ensure_blob(BlobLedger& ledger, Fetcher& w, const image::Reference& target, const Descriptor& d,
                    const std::string& mount_hint, const std::function<Status(const std::string&)>& upload,
                    PushTally& tally, const std::function<void()>& before_upload) {
-  const std::string host = engine::registry_api_host(target.domain);
+  const std::string host = image::registry_api_host(target.domain);
   auto hold = ledger.claim(host + " " + d.digest);
   auto location = find_or_mount(ledger, w, target, d.digest, mount_hint, tally, before_upload);
   if (!location) return location.error();

@@ -167,7 +167,7 @@ Status Fetcher::pause(milliseconds d) {
 }
 
 Result<Fetcher::Host*> Fetcher::host_of(const image::Reference& ref) {
-  const std::string name = engine::registry_api_host(ref.domain);
+  const std::string name = image::registry_api_host(ref.domain);
   Host* h = nullptr;
   {
     auto& hosts = *client_->hosts_;
@@ -396,7 +396,7 @@ Result<Manifest> Fetcher::manifest(const image::Reference& ref, const std::strin
   }, [&](engine::Request&) { body.clear(); });
   if (!r) return r.error().with_context(ref.original);
   if (r->status == 404) {
-    return Error(ErrorKind::not_found, ref.original + ": " + engine::registry_api_host(ref.domain) + " has no " +
+    return Error(ErrorKind::not_found, ref.original + ": " + image::registry_api_host(ref.domain) + " has no " +
                                            ref.path + ":" + reference + " (" + describe_status(*r) +
                                            "); check the name and tag");
   }

@@ -2,7 +2,6 @@
 
 #include <thread>
 
-#include "hpn/ops/daemon_store.hpp"
 #include "pipe.hpp"
 
 namespace hpn::transfer {

@@ -13,6 +13,7 @@
 
 #include "hpn/image/reference.hpp"
 #include "hpn/engine/registry.hpp"
+#include "hpn/ops/daemon_store.hpp"
 #include "hpn/ops/operations.hpp"
 #include "hpn/util/file.hpp"
 #include "support/tar_util.hpp"

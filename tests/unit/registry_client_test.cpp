@@ -169,13 +169,13 @@ TEST(TarHeader, WritesWhatTheReadersParse) {
 TEST(DockerHub, NamesAsTheDaemonMeansThem) {
   auto r = image::parse_reference("nginx");
   ASSERT_TRUE(r);
-  EXPECT_EQ(engine::registry_api_host(r->domain), "registry-1.docker.io");
+  EXPECT_EQ(image::registry_api_host(r->domain), "registry-1.docker.io");
   EXPECT_EQ(r->path, "library/nginx");
   EXPECT_EQ(r->tag, "latest");
   auto o = image::parse_reference("bitnami/redis:7");
   ASSERT_TRUE(o);
-  EXPECT_EQ(engine::registry_api_host(o->domain), "registry-1.docker.io");
+  EXPECT_EQ(image::registry_api_host(o->domain), "registry-1.docker.io");
   EXPECT_EQ(o->path, "bitnami/redis");
-  EXPECT_EQ(engine::registry_api_host("quay.io"), "quay.io");
+  EXPECT_EQ(image::registry_api_host("quay.io"), "quay.io");
   EXPECT_FALSE(is_insecure_host("registry-1.docker.io", {}));
 }

@@ -28,7 +28,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "hpn/engine/connection.hpp"
+#include "hpn/util/stream.hpp"
 #include "hpn/image/reference.hpp"
 #include "hpn/util/result.hpp"
 
@@ -40,7 +40,7 @@ class SingleArchive {
  public:
   std::uint64_t size() const { return size_; }
   // Stream it; returns the bytes written.
-  Result<std::uint64_t> write(const engine::Sink& sink) const;
+  Result<std::uint64_t> write(const util::Sink& sink) const;
 
  private:
   friend class MultiImageArchive;

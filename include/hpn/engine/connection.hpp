@@ -19,6 +19,7 @@
 
 #include "hpn/engine/endpoint.hpp"
 #include "hpn/util/result.hpp"
+#include "hpn/util/stream.hpp"
 
 namespace hpn::engine {
 
@@ -27,12 +28,10 @@ using namespace std::chrono_literals;
 inline constexpr std::chrono::milliseconds k_default_connect_timeout = 10s;
 inline constexpr std::chrono::milliseconds k_default_idle_timeout = 300s;
 
-// Receives response body bytes. An error aborts the transfer and is returned by perform().
-using Sink = std::function<Status(std::string_view chunk)>;
-// Fills the buffer with request body bytes; returns the count, 0 at the end.
-using Source = std::function<Result<std::size_t>(std::span<char> buf)>;
-// The bytes of `s` (which must outlive the source), from its start.
-Source string_source(const std::string& s);
+// Response bodies go to a sink, request bodies come from a source (util/stream.hpp).
+using Sink = util::Sink;
+using Source = util::Source;
+using util::string_source;
 
 struct Response;
 

@@ -89,8 +89,6 @@ class TagResolver {
   std::vector<std::thread> threads_;
 };
 
-// The registry host the Engine API's "docker.io" means.
-std::string registry_api_host(const std::string& domain);
 
 // Whether the daemon's GET /info says it reaches `host` ("name[:port]") as an
 // insecure registry: marked not Secure, or an IPv4 address (localhost counts as

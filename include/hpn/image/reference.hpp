@@ -36,6 +36,15 @@ struct Reference {
   std::string tag_or_digest() const;
 };
 
+// Docker Hub, the one registry with several names: references say docker.io; its
+// index and API answer as index.docker.io and registry-1.docker.io.
+inline constexpr std::string_view k_docker_hub = "docker.io";
+// Whether `host` is one of Docker Hub's names.
+bool is_docker_hub(std::string_view host);
+// The host a registry's API answers on: registry-1.docker.io for Docker Hub, else
+// the domain itself.
+std::string registry_api_host(std::string_view domain);
+
 // Parse and normalise; the error names what is wrong with `text`.
 Result<Reference> parse_reference(std::string_view text);
 

@@ -23,10 +23,6 @@ using CredentialLookup = std::optional<engine::CredentialSources>;
 // The X-Registry-Auth header for `domain`; errors when a configured helper fails.
 Result<std::string> auth_header_for(const std::string& domain, const CredentialLookup& lookup);
 
-// The name hpn uses for local operations (inspect, save, tag, rmi): the familiar
-// form with an explicit tag, which Docker and Podman both resolve locally.
-std::string local_name(const image::Reference& ref);
-
 class DaemonStore final : public ImageStore {
  public:
   // `client`: connected and negotiated. Credentials come from the places the

@@ -32,6 +32,10 @@ class TagResolver;
 
 namespace hpn::ops {
 
+// The name hpn uses for local operations (inspect, save, tag, rmi): the familiar
+// form with an explicit tag, which Docker and Podman both resolve locally.
+inline std::string local_name(const image::Reference& ref) { return ref.familiar(); }
+
 // An image the store holds: its ID and the bytes an export of it writes.
 struct StoredImage {
   std::string id;

@@ -18,7 +18,6 @@
 #include "hpn/archive/codec.hpp"
 #include "hpn/image/reference.hpp"
 #include "hpn/ops/batch.hpp"
-#include "hpn/ops/daemon_store.hpp"
 #include "hpn/ops/image_store.hpp"
 #include "hpn/util/config.hpp"
 
