@@ -40,6 +40,7 @@ enum Opt : unsigned {
   k_archives = 1u << 15,  // push: --archives, --recursive, --layer-compression, --skip-verify
   k_insecure = 1u << 16,  // --insecure-registry (registry clients)
   k_endpoints = 1u << 17, // copy: --from, --to
+  k_codec = 1u << 18,     // save, copy: --compress, --level
 };
 
 // Options that hpn takes before the subcommand (Harpoon v1 style) and after it. Each
@@ -70,13 +71,14 @@ constexpr unsigned k_list_batch = k_batch | s_list;
 const Command k_commands[] = {
     {"pull", "Pull the listed images from their registries", cmd_pull, k_list | k_platform | k_resolve, k_list_batch},
     {"save", "Save each listed image to its own archive (NAME.tar, Harpoon naming)", cmd_save,
-     k_list | k_path | k_dry_run | k_archive | k_platform | k_source | k_insecure, k_list_batch},
+     k_list | k_path | k_dry_run | k_archive | k_codec | k_platform | k_source | k_insecure, k_list_batch},
     {"load", "Load archives (any compression) from files or directories into the daemon", cmd_load,
      k_files | k_path | k_dry_run | k_recursive | k_verify | k_platform, k_batch},
     {"push", "Push the listed images from the daemon (tag, push, untag), or with --archives from archive files",
      cmd_push, k_list | k_registry | k_dry_run | k_archives | k_insecure, k_list_batch | s_registry},
     {"copy", "Copy images from one endpoint to another (registries, OCI layout directories), with no daemon",
-     cmd_copy, k_list | k_registry | k_dry_run | k_platform | k_insecure | k_endpoints, k_list_batch | s_registry},
+     cmd_copy, k_list | k_registry | k_dry_run | k_platform | k_insecure | k_endpoints | k_codec,
+     k_list_batch | s_registry},
     {"rmi", "Remove the listed images from the daemon", cmd_rmi, k_list | k_force, k_list_batch},
     {"ls", "List daemon images, archives in a directory (-p), or which listed images are present",
      cmd_ls, k_list | k_path | k_recursive | k_format, k_base | s_list},
@@ -314,12 +316,16 @@ int run(int argc, char** argv) {
     if (c.opts & k_dry_run) sub->add_flag("--dry-run", o.dry_run, "Show what would be done, change nothing");
     if (c.opts & k_recursive) sub->add_flag("--recursive", o.recursive, "Look for archives in subdirectories too");
     if (c.opts & k_force) sub->add_flag("--force", o.force, "Remove images even when tagged in several repositories");
-    if (c.opts & k_archive) {
+    if (c.opts & k_codec) {
       add_choice(*sub, "--compress", o.compress,
                  {{"none", archive::Compression::none}, {"gzip", archive::Compression::gzip},
                   {"zstd", archive::Compression::zstd}, {"xz", archive::Compression::xz}},
-                 "Compress archives on the fly: none (default), gzip, zstd, xz");
+                 std::string(c.name) == "copy"
+                     ? "With --to dir: or archive:, compress the archives on the fly: none (default), gzip, zstd, xz"
+                     : "Compress archives on the fly: none (default), gzip, zstd, xz");
       sub->add_option("--level", o.level, "Compression level (codec default if omitted)")->check(CLI::Range(0, 22));
+    }
+    if (c.opts & k_archive) {
       sub->add_flag("--force", o.force, "Save again even when an up-to-date, verified archive exists");
       sub->add_option("--bundle", o.bundle, "Save all images into this one archive (shared layers stored once)");
       sub->add_flag("--no-wait", o.no_wait,
@@ -387,11 +393,13 @@ int run(int argc, char** argv) {
     }
     if (c.opts & k_endpoints) {
       sub->add_option("--from", o.from,
-                      "Where the images are: registry (default: each image's own registry) or oci:DIR (with no "
-                      "list: every image it names)");
+                      "Where the images are: registry (default: each image's own registry), oci:DIR (with no "
+                      "list: every image it names), docker[:URL], podman[:URL], dir:DIR or archive:FILE (every "
+                      "image in them)");
       sub->add_option("--to", o.to,
-                      "Where they go: registry:HOST[/PROJECT] (as -r and -p) or oci:DIR (an OCI image layout, "
-                      "created or added to)");
+                      "Where they go: registry:HOST[/PROJECT] (as -r and -p), oci:DIR (an OCI image layout, "
+                      "created or added to), docker[:URL], podman[:URL], dir:DIR (one archive per image) or "
+                      "archive:FILE (one bundle)");
     }
     subs.emplace_back(sub, &c);
   }

@@ -1,6 +1,8 @@
 // hpn copy: move images from one endpoint to another (--from, --to) through the
 // transfer pipeline, blob by blob, with no daemon and no temporary file. Without
 // --to the destination is the registry of -r (Harpoon's push modes).
+#include <filesystem>
+
 #include "hpn/cli/app.hpp"
 #include "hpn/cli/commands.hpp"
 #include "hpn/endpoint/factory.hpp"
@@ -46,6 +48,56 @@ DryRunItem dry_run_item(const image::Reference& ref, const endpoint::Spec& to, c
   if (to.kind != endpoint::Kind::registry) return {ref.original, to.text + " " + ref.canonical(), ""};
   auto name = ops::push_target(ref, endpoint::registry_naming(to, settings));
   return {ref.original, name ? *name : "", name ? "" : name.error().message};
+}
+
+// The pairs that save, load and push --archives carry out: copy runs them with
+// their plans, options and output. nullopt: not such a pair.
+std::optional<int> copy_by_command(Context& ctx, const endpoint::Spec& from, const endpoint::Spec& to,
+                                   const endpoint::Settings& settings) {
+  using endpoint::Kind;
+  const auto files = [](Kind k) { return k == Kind::dir || k == Kind::archive; };
+  const auto daemon = [&](const endpoint::Spec& d) {
+    ctx.opt.runtime = d.kind == Kind::podman ? RuntimeChoice::podman : RuntimeChoice::docker;
+    ctx.opt.auto_fallback = false;
+    if (!d.location.empty()) ctx.opt.host = d.location;
+  };
+  if (files(to.kind)) {
+    if (from.kind == Kind::registry) {
+      ctx.opt.source = "registry";
+    } else if (endpoint::takes_streams(from)) {
+      ctx.opt.source = "daemon";
+      daemon(from);
+    } else {
+      return std::nullopt;
+    }
+    if (to.kind == Kind::dir) {
+      ctx.opt.path = to.location;
+    } else {
+      ctx.opt.bundle = to.location;
+      const auto parent = std::filesystem::path(to.location).parent_path();
+      ctx.opt.path = parent.empty() ? "." : parent.string();
+    }
+    return cmd_save(ctx);
+  }
+  if (!files(from.kind)) return std::nullopt;
+  if (!ctx.opt.list_file.empty() || !ctx.opt.positional.empty()) {
+    print_error("copy --from " + from.text + " moves every image of its archives; name no images");
+    return k_exit_usage;
+  }
+  ctx.opt.positional = {from.location};
+  if (endpoint::takes_streams(to)) {
+    daemon(to);
+    return cmd_load(ctx);
+  }
+  if (to.kind == Kind::registry) {
+    const auto naming = endpoint::registry_naming(to, settings);
+    ctx.opt.archives = true;
+    ctx.opt.registry = naming.registry;
+    ctx.opt.project = naming.mode == 2 ? naming.project : std::string();
+    ctx.opt.push_mode = naming.mode;
+    return cmd_push(ctx);
+  }
+  return std::nullopt;
 }
 
 // Into a daemon: each image exported by the source streams into the daemon's import.
@@ -95,6 +147,12 @@ int cmd_copy(Context& ctx) {
   settings.daemon = resolve_inputs(ctx);
   settings.daemon_client = client_options(ctx);
   settings.platform = ctx.opt.platform;
+  const bool to_files = to->kind == endpoint::Kind::dir || to->kind == endpoint::Kind::archive;
+  if (!to_files && (ctx.opt.compress != archive::Compression::none || ctx.opt.level >= 0)) {
+    print_error("--compress and --level apply to --to dir: and archive: only");
+    return k_exit_usage;
+  }
+  if (auto code = copy_by_command(ctx, *from, *to, settings)) return *code;
   if (endpoint::takes_streams(*to)) return copy_streams(ctx, *from, *to, settings);
   auto source = endpoint::make_source(*from, settings);
   if (!source) return plan_failed(source.error());

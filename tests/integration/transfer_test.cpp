@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "hpn/image/reference.hpp"
 #include "support/registry_fixtures.hpp"
 #include "support/testenv.hpp"
 
@@ -83,7 +84,9 @@ TEST(Transfer, DaemonToDaemonStreamsTheImageWithNoFileWritten) {
     ASSERT_FALSE(got.is_null()) << from_name << " -> " << to_name << "\n" << r.out;
     const auto had = inspect(from, name);
     EXPECT_EQ(got["RootFS"]["Layers"], had["RootFS"]["Layers"]) << from_name << " -> " << to_name;
-    if (!from.containerd && !to.containerd) EXPECT_EQ(got["Id"], had["Id"]) << from_name << " -> " << to_name;
+    if (!from.containerd && !to.containerd) {
+      EXPECT_EQ(got["Id"], had["Id"]) << from_name << " -> " << to_name;
+    }
     // Nothing went through a file: no temporary file, nothing beside it.
     EXPECT_EQ(entries(dir / "tmp"), 0u) << from_name << " -> " << to_name;
     EXPECT_EQ(entries(dir.path()), 1u) << from_name << " -> " << to_name;
@@ -116,7 +119,9 @@ TEST(Transfer, RegistryImagesGoIntoEveryDaemonThatCannotReachTheRegistry) {
     const auto got = inspect(daemon, image);
     ASSERT_FALSE(got.is_null()) << daemon_name << "\n" << r.out;
     EXPECT_EQ(got["RootFS"]["Layers"], reference["RootFS"]["Layers"]) << daemon_name;
-    if (!daemon.containerd) EXPECT_EQ(got["Id"], reference["Id"]) << daemon_name;
+    if (!daemon.containerd) {
+      EXPECT_EQ(got["Id"], reference["Id"]) << daemon_name;
+    }
     remove(daemon, image);
   }
 }
@@ -132,4 +137,41 @@ TEST(Transfer, ADaemonOfTheWrongKindOrAMissingImageSaysSo) {
                                                all.at("podman").host + " hpn-test/absent:1 hpn-test/small:1");
   EXPECT_EQ(missing.exit_code, 1) << missing.out << missing.err;
   EXPECT_NE(missing.out.find("1 successful, 1 failed"), std::string::npos) << missing.out;
+}
+
+TEST(Transfer, DirAndArchiveEndpointsMoveImagesAsSaveLoadAndPushDo) {
+  TempDir dir;
+  const auto all = daemons();
+  const Daemon& d20 = all.at("docker20");
+  const Daemon& podman = all.at("podman");
+  const std::string name = "hpn-dir/multi:" + std::to_string(getpid());
+  tag(d20, "hpn-test/multi:1", "hpn-dir/multi", std::to_string(getpid()));
+  remove(podman, name);
+  // Docker to dir: one compressed archive per image, with its sidecar.
+  auto saved = hpn::test::hpn_alone(dir, "copy --from " + d20.endpoint() + " --to dir:out --compress zstd " + name);
+  ASSERT_EQ(saved.exit_code, 0) << saved.out << saved.err;
+  const fs::path file = dir / "out" / (hpn::image::archive_stem(name) + ".tar.zst");
+  ASSERT_TRUE(fs::exists(file)) << saved.out;
+  EXPECT_TRUE(fs::exists(file.string() + ".sha256"));
+  // dir: to Podman: loaded, the same image.
+  auto loaded = hpn::test::hpn_alone(dir, "copy --from dir:out --to " + podman.endpoint());
+  ASSERT_EQ(loaded.exit_code, 0) << loaded.out << loaded.err;
+  EXPECT_EQ(inspect(podman, name)["Id"], inspect(d20, name)["Id"]);
+  // dir: to a registry: pushed from the archive, no daemon.
+  PrivateRegistry target({}, "127.0.0.1", {}, /*seeded=*/false);
+  auto pushed = hpn::test::hpn_alone(dir, "copy --from dir:out --to registry:" + target.host() + "/team");
+  ASSERT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
+  EXPECT_NE(pushed.out.find("-> " + target.host() + "/team/multi:" + std::to_string(getpid()) + " digest sha256:"),
+            std::string::npos)
+      << pushed.out;
+  // A registry to archive: one bundle.
+  auto bundled = hpn::test::hpn_alone(dir, "copy --to archive:b/all.tar " + env("HPN_TEST_REGISTRY") +
+                                               "/hpn-test/small:1 " + env("HPN_TEST_REGISTRY") + "/hpn-test/multi:1");
+  ASSERT_EQ(bundled.exit_code, 0) << bundled.out << bundled.err;
+  EXPECT_TRUE(fs::exists(dir / "b" / "all.tar.sha256"));
+  // Archives move whole: naming images is a usage error; so is --compress elsewhere.
+  EXPECT_EQ(hpn::test::hpn_alone(dir, "copy --from dir:out --to " + podman.endpoint() + " " + name).exit_code, 2);
+  EXPECT_EQ(hpn::test::hpn_alone(dir, "copy --to oci:x --compress gzip " + name).exit_code, 2);
+  remove(d20, name);
+  remove(podman, name);
 }
