@@ -17,6 +17,7 @@
 #include "hpn/archive/member_rules.hpp"
 #include "hpn/engine/registry.hpp"
 #include "hpn/registry/blob_ledger.hpp"
+#include "hpn/util/lanes.hpp"
 #include "hpn/util/log.hpp"
 #include "hpn/util/sha256.hpp"
 #include "archive_image.hpp"
@@ -253,40 +254,13 @@ Result<Descriptor> push_uncompressed(Shared& sh, registry::Fetcher& w, const ima
 }
 
 // Runs work(k, reader, writer, tally) for k = 0..count-1 on up to k_lanes lanes
-// of `conn` side by side (lane 0 on this thread, the others on threads of their
-// own). No item is started after a failure; the first failure is returned. The
-// lanes' tallies are added to `tally`.
+// of `conn` side by side (util::run_in_lanes).
 Status in_lanes(TargetConnection& conn, std::size_t count, Tally& tally,
                 const std::function<Status(std::size_t, registry::Fetcher&, registry::Fetcher&, Tally&)>& work) {
-  std::mutex mu;
-  std::optional<Error> failed;
-  std::atomic<std::size_t> next{0};
-  auto run_lane = [&](std::size_t lane_no) {
-    auto [lr, lw] = conn.lane(lane_no);
-    Tally mine;
-    for (std::size_t k; (k = next.fetch_add(1)) < count;) {
-      {
-        std::lock_guard lock(mu);
-        if (failed) break;
-      }
-      if (auto st = work(k, *lr, *lw, mine); !st) {
-        std::lock_guard lock(mu);
-        if (!failed) failed = st.error();
-        break;
-      }
-    }
-    std::lock_guard lock(mu);
-    tally.add(mine);
-  };
-  const std::size_t lanes = std::min(count, k_lanes);
-  for (std::size_t i = 1; i < lanes; ++i) conn.lane(i);  // created here: one thread at a time
-  {
-    std::vector<std::jthread> helpers;
-    for (std::size_t i = 1; i < lanes; ++i) helpers.emplace_back(run_lane, i);
-    run_lane(0);
-  }
-  if (failed) return *failed;
-  return {};
+  using Lane = std::pair<registry::Fetcher*, registry::Fetcher*>;
+  return util::run_in_lanes<Lane, Tally>(
+      count, k_lanes, [&](std::size_t i) { return conn.lane(i); },
+      [&](std::size_t k, Lane& lane, Tally& t) { return work(k, *lane.first, *lane.second, t); }, tally);
 }
 
 // ---- pushing archives -----------------------------------------------------------

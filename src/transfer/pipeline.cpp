@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "hpn/registry/manifest.hpp"
+#include "hpn/util/lanes.hpp"
 #include "pipe.hpp"
 
 namespace hpn::transfer {
@@ -104,43 +105,6 @@ Status move_blob(SourceReader& r, DestinationWriter& w, const ImageSource& sourc
   return fetch->finish(std::move(st));
 }
 
-// Runs work(k, reader, writer, tally) for k = 0..count-1 on up to k_lanes lanes
-// side by side (lane 0 on this thread, the others on threads of their own). No
-// item is started after a failure; the first failure is returned. The lanes'
-// tallies are added to `tally`.
-Status in_lanes(Lanes& lanes, std::size_t count, Tally& tally,
-                const std::function<Status(std::size_t, SourceReader&, DestinationWriter&, Tally&)>& work) {
-  std::mutex mu;
-  std::optional<Error> failed;
-  std::atomic<std::size_t> next{0};
-  auto run_lane = [&](std::size_t lane_no) {
-    auto [r, w] = lanes.lane(lane_no);
-    Tally mine;
-    for (std::size_t k; (k = next.fetch_add(1)) < count;) {
-      {
-        std::lock_guard lock(mu);
-        if (failed) break;
-      }
-      if (auto st = work(k, *r, *w, mine); !st) {
-        std::lock_guard lock(mu);
-        if (!failed) failed = st.error();
-        break;
-      }
-    }
-    std::lock_guard lock(mu);
-    tally.add(mine);
-  };
-  const std::size_t n = std::min(count, k_lanes);
-  for (std::size_t i = 1; i < n; ++i) lanes.lane(i);  // opened here: one thread at a time
-  {
-    std::vector<std::jthread> helpers;
-    for (std::size_t i = 1; i < n; ++i) helpers.emplace_back(run_lane, i);
-    run_lane(0);
-  }
-  if (failed) return *failed;
-  return {};
-}
-
 // What moves for one image: its index (when the whole index moves) and its image
 // manifests.
 struct Resolved {
@@ -235,9 +199,13 @@ Result<ops::Outcome> move_image(Lanes& lanes, const image::Reference& src, const
     progress("copying", done, 0);
   };
   const ImageSource& source = lanes.source();
-  auto st = in_lanes(lanes, blobs.size(), tally, [&](std::size_t k, SourceReader& lr, DestinationWriter& lw, Tally& t) {
-    return move_blob(lr, lw, source, src, *target, blobs[k], t, moved);
-  });
+  using Lane = std::pair<SourceReader*, DestinationWriter*>;
+  auto st = util::run_in_lanes<Lane, Tally>(
+      blobs.size(), k_lanes, [&](std::size_t i) { return lanes.lane(i); },
+      [&](std::size_t k, Lane& lane, Tally& t) {
+        return move_blob(*lane.first, *lane.second, source, src, *target, blobs[k], t, moved);
+      },
+      tally);
   if (!st) return st.error();
   progress("tagging", done, 0);
   std::string stored;

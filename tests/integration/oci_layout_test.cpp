@@ -16,6 +16,7 @@
 
 using hpn::test::env;
 using hpn::test::hpn_alone;
+using hpn::test::served_digest;
 using hpn::test::PrivateRegistry;
 using hpn::test::Proxy;
 using hpn::test::run_command;
@@ -30,17 +31,6 @@ std::string reg() { return env("HPN_TEST_REGISTRY"); }
 
 const std::vector<std::string> k_repos = {"hpn-test/small", "hpn-test/multi", "hpn-test/large", "hpn-test/multiarch"};
 
-// The digest a registry serves for repo:tag ("" when none).
-std::string served_digest(const std::string& registry, const std::string& repo, const std::string& tag) {
-  auto r = run_command("curl -sfI -H 'Accept: application/vnd.oci.image.index.v1+json' -H 'Accept: "
-                       "application/vnd.docker.distribution.manifest.list.v2+json' -H 'Accept: "
-                       "application/vnd.oci.image.manifest.v1+json' -H 'Accept: "
-                       "application/vnd.docker.distribution.manifest.v2+json' http://" +
-                       registry + "/v2/" + repo + "/manifests/" + tag);
-  std::smatch m;
-  static const std::regex re("[Dd]ocker-[Cc]ontent-[Dd]igest: (sha256:[0-9a-f]{64})");
-  return std::regex_search(r.out, m, re) ? m[1].str() : "";
-}
 
 nlohmann::json index_of(const fs::path& dir) {
   return nlohmann::json::parse(slurp(dir / "index.json"), nullptr, false);

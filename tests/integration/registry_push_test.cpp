@@ -32,6 +32,7 @@ using hpn::test::TempDir;
 using hpn::test::wait_for;
 using hpn::test::k_no_daemon;
 using hpn::test::hpn_alone;
+using hpn::test::served_digest;
 namespace fs = std::filesystem;
 
 using hpn::test::docker_at;
@@ -44,17 +45,6 @@ namespace {
 
 
 
-// The digest a registry serves for repo:tag ("" when none).
-std::string served_digest(const std::string& registry, const std::string& repo, const std::string& tag) {
-  auto r = run_command("curl -sfI -H 'Accept: application/vnd.oci.image.index.v1+json' -H 'Accept: "
-                       "application/vnd.docker.distribution.manifest.list.v2+json' -H 'Accept: "
-                       "application/vnd.oci.image.manifest.v1+json' -H 'Accept: "
-                       "application/vnd.docker.distribution.manifest.v2+json' http://" +
-                       registry + "/v2/" + repo + "/manifests/" + tag);
-  std::smatch m;
-  static const std::regex re("[Dd]ocker-[Cc]ontent-[Dd]igest: (sha256:[0-9a-f]{64})");
-  return std::regex_search(r.out, m, re) ? m[1].str() : "";
-}
 
 // The digests hpn reported per target ("-> TARGET digest sha256:...").
 std::map<std::string, std::string> reported(const std::string& out) {

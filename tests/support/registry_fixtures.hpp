@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -149,6 +150,18 @@ inline CommandResult hpn_alone(const TempDir& dir, const std::string& args, cons
   how.host = k_no_daemon;
   how.env = env_words;
   return run_hpn(dir.path(), args, how);
+}
+
+// The digest a registry serves for repo:tag ("" when none).
+inline std::string served_digest(const std::string& registry, const std::string& repo, const std::string& tag) {
+  auto r = run_command("curl -sfI -H 'Accept: application/vnd.oci.image.index.v1+json' -H 'Accept: "
+                       "application/vnd.docker.distribution.manifest.list.v2+json' -H 'Accept: "
+                       "application/vnd.oci.image.manifest.v1+json' -H 'Accept: "
+                       "application/vnd.docker.distribution.manifest.v2+json' http://" +
+                       registry + "/v2/" + repo + "/manifests/" + tag);
+  std::smatch m;
+  static const std::regex re("[Dd]ocker-[Cc]ontent-[Dd]igest: (sha256:[0-9a-f]{64})");
+  return std::regex_search(r.out, m, re) ? m[1].str() : "";
 }
 
 // The Docker schema 2 manifest that `registry` serves for REPO:1.
