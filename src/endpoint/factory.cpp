@@ -32,6 +32,12 @@ Error not_yet(const Spec& spec, const char* role, const char* what) {
                                            "archive:");
 }
 
+// A registry source reads each image from its own registry: a location is a mistake.
+std::optional<Error> located_registry_source(const Spec& spec) {
+  if (spec.location.empty()) return std::nullopt;
+  return usage(spec.text, "a registry source is each image's own registry; name it in the image's reference");
+}
+
 // The daemon `spec` names: its URL, or the one found for its runtime.
 Result<std::shared_ptr<const ops::ImageStore>> daemon(const Spec& spec, const Settings& settings) {
   Result<engine::Endpoint> where = Error(ErrorKind::invalid_argument, "");
@@ -93,9 +99,7 @@ Result<std::shared_ptr<const ops::ImageStore>> make_exporter(const Spec& spec, c
     case Kind::podman:
       return daemon(spec, settings);
     case Kind::registry: {
-      if (!spec.location.empty()) {
-        return usage(spec.text, "a registry source is each image's own registry; name it in the image's reference");
-      }
+      if (auto e = located_registry_source(spec)) return *e;
       ops::RegistrySource source;
       source.client = settings.client;
       source.platform = settings.platform;
@@ -126,9 +130,7 @@ ops::PushSpec registry_naming(const Spec& spec, const Settings& settings) {
 Result<std::shared_ptr<const transfer::ImageSource>> make_source(const Spec& spec, const Settings& settings) {
   switch (spec.kind) {
     case Kind::registry:
-      if (!spec.location.empty()) {
-        return usage(spec.text, "a registry source is each image's own registry; name it in the image's reference");
-      }
+      if (auto e = located_registry_source(spec)) return *e;
       return std::shared_ptr<const transfer::ImageSource>(
           std::make_shared<const RegistryImages>(registry::Client::create(settings.client)));
     case Kind::oci: {

@@ -44,6 +44,20 @@ bool names_ref(const std::string& name, const image::Reference& ref) {
   return parsed && parsed->canonical() == ref.canonical();
 }
 
+// The names an index.json entry gives its image: its name annotations, containerd's
+// first, each once.
+std::vector<std::string> entry_names(const json& m) {
+  std::vector<std::string> names;
+  if (!m.is_object() || !m.contains("annotations") || !m["annotations"].is_object()) return names;
+  const auto& a = m["annotations"];
+  for (const char* key : {k_containerd_name, k_ref_name}) {
+    if (!a.contains(key) || !a[key].is_string()) continue;
+    const std::string name = a[key];
+    if (!name.empty() && std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  return names;
+}
+
 // Read a file of the layout whole, checked against `d` (size and digest).
 Result<std::string> read_checked(const fs::path& dir, const registry::Descriptor& d, const std::string& what) {
   auto path = oci_blob_path(dir, d.digest);
@@ -160,17 +174,7 @@ Result<std::vector<OciEntry>> read_oci_index(const fs::path& dir) {
     if (auto p = oci_blob_path(dir, e.descriptor.digest); !p) return p.error();
     if (m.contains("mediaType") && m["mediaType"].is_string()) e.descriptor.media_type = m["mediaType"];
     if (m.contains("size") && m["size"].is_number_unsigned()) e.descriptor.size = m["size"].get<std::uint64_t>();
-    if (m.contains("annotations") && m["annotations"].is_object()) {
-      for (const char* key : {k_containerd_name, k_ref_name}) {
-        const auto& a = m["annotations"];
-        if (a.contains(key) && a[key].is_string()) {
-          const std::string name = a[key];
-          if (!name.empty() && std::find(e.names.begin(), e.names.end(), name) == e.names.end()) {
-            e.names.push_back(name);
-          }
-        }
-      }
-    }
+    e.names = entry_names(m);
     entries.push_back(std::move(e));
   }
   return entries;
@@ -355,16 +359,10 @@ class Writer final : public transfer::DestinationWriter {
     }
     json kept = json::array();
     for (const auto& m : index["manifests"]) {
-      bool names_target = false;
-      if (m.is_object() && m.contains("annotations") && m["annotations"].is_object()) {
-        for (const char* key : {k_containerd_name, k_ref_name}) {
-          const auto& a = m["annotations"];
-          if (a.contains(key) && a[key].is_string() && names_ref(a[key].get<std::string>(), target)) {
-            names_target = true;
-          }
-        }
+      const auto names = entry_names(m);
+      if (std::none_of(names.begin(), names.end(), [&](const std::string& n) { return names_ref(n, target); })) {
+        kept.push_back(m);
       }
-      if (!names_target) kept.push_back(m);
     }
     const std::string name = name_of(target);
     kept.push_back({{"mediaType", media_type},
