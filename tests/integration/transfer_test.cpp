@@ -52,6 +52,15 @@ void tag(const Daemon& d, const std::string& from, const std::string& repo, cons
   ASSERT_FALSE(inspect(d, repo + ":" + tag_).is_null()) << from << " -> " << repo << ":" << tag_;
 }
 
+// The test image in `d`: the seeded one, else pulled from the test registry (the
+// test environment seeds the Docker daemons; Podman holds what earlier tests left).
+std::string test_image(const Daemon& d) {
+  if (!inspect(d, "hpn-test/multi:1").is_null()) return "hpn-test/multi:1";
+  const std::string registry = env("HPN_TEST_REGISTRY");
+  api(d, "POST", "/images/create?fromImage=" + registry + "/hpn-test/multi&tag=1");
+  return registry + "/hpn-test/multi:1";
+}
+
 void remove(const Daemon& d, const std::string& name) { api(d, "DELETE", "/images/" + name + "?force=1"); }
 
 std::size_t entries(const fs::path& dir) {
@@ -71,7 +80,7 @@ TEST(Transfer, DaemonToDaemonStreamsTheImageWithNoFileWritten) {
     const std::string repo = "hpn-stream/multi";
     const std::string t = std::to_string(getpid()) + "-" + std::to_string(++n);
     const std::string name = repo + ":" + t;
-    tag(from, "hpn-test/multi:1", repo, t);
+    tag(from, test_image(from), repo, t);
     remove(to, name);
     ASSERT_TRUE(inspect(to, name).is_null()) << to_name;
     TempDir dir;
