@@ -32,6 +32,13 @@ Error not_yet(const Spec& spec, const char* role, const char* what) {
                                            "archive:");
 }
 
+// One client for every registry endpoint of a run: a copy between two repositories
+// of one registry probes it and fetches its tokens once.
+std::shared_ptr<registry::Client> shared_client(Settings& settings) {
+  if (!settings.registry_client) settings.registry_client = registry::Client::create(settings.client);
+  return settings.registry_client;
+}
+
 // A registry source reads each image from its own registry: a location is a mistake.
 std::optional<Error> located_registry_source(const Spec& spec) {
   if (spec.location.empty()) return std::nullopt;
@@ -127,12 +134,12 @@ ops::PushSpec registry_naming(const Spec& spec, const Settings& settings) {
   return naming;
 }
 
-Result<std::shared_ptr<const transfer::ImageSource>> make_source(const Spec& spec, const Settings& settings) {
+Result<std::shared_ptr<const transfer::ImageSource>> make_source(const Spec& spec, Settings& settings) {
   switch (spec.kind) {
     case Kind::registry:
       if (auto e = located_registry_source(spec)) return *e;
       return std::shared_ptr<const transfer::ImageSource>(
-          std::make_shared<const RegistryImages>(registry::Client::create(settings.client)));
+          std::make_shared<const RegistryImages>(shared_client(settings)));
     case Kind::oci: {
       auto source = OciSource::open(spec.location);
       if (!source) return source.error();
@@ -143,12 +150,12 @@ Result<std::shared_ptr<const transfer::ImageSource>> make_source(const Spec& spe
   }
 }
 
-Result<std::shared_ptr<const transfer::ImageDestination>> make_destination(const Spec& spec, const Settings& settings) {
+Result<std::shared_ptr<const transfer::ImageDestination>> make_destination(const Spec& spec, Settings& settings) {
   switch (spec.kind) {
     case Kind::registry: {
       if (spec.location.empty()) return usage(spec.text, "a registry destination needs a HOST");
       return std::shared_ptr<const transfer::ImageDestination>(std::make_shared<const RegistryDestination>(
-          registry::Client::create(settings.client), registry_naming(spec, settings)));
+          shared_client(settings), registry_naming(spec, settings)));
     }
     case Kind::oci: {
       auto destination = OciDestination::open(spec.location, settings.interrupt);

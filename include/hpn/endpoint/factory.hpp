@@ -36,6 +36,9 @@ std::string_view kind_name(Kind kind);
 
 struct Settings {
   registry::ClientOptions client;
+  // The registry client registry endpoints share (what it learnt of each host, its
+  // tokens); made from `client` when the first of them is built.
+  std::shared_ptr<registry::Client> registry_client;
   int push_mode = 0;        // registry destinations: 0 = 1 without a project, 2 with one
   std::string project;      // registry destinations: overrides PROJECT
   const std::atomic<bool>* interrupt = nullptr;
@@ -54,8 +57,8 @@ bool takes_streams(const Spec& spec);
 // registry:HOST[/PROJECT] (a project switches mode 1 to 2; Settings::project wins).
 ops::PushSpec registry_naming(const Spec& spec, const Settings& settings);
 
-Result<std::shared_ptr<const transfer::ImageSource>> make_source(const Spec& spec, const Settings& settings);
-Result<std::shared_ptr<const transfer::ImageDestination>> make_destination(const Spec& spec, const Settings& settings);
+Result<std::shared_ptr<const transfer::ImageSource>> make_source(const Spec& spec, Settings& settings);
+Result<std::shared_ptr<const transfer::ImageDestination>> make_destination(const Spec& spec, Settings& settings);
 
 // The stream path's ends: a daemon (docker, podman) exports and imports; a
 // registry exports through hpn's own verified fetch.
