@@ -50,10 +50,35 @@ DryRunItem dry_run_item(const image::Reference& ref, const endpoint::Spec& to, c
   return {ref.original, name ? *name : "", name ? "" : name.error().message};
 }
 
+// The images to move: the list, or with none, every image an endpoint that can
+// list (dir:, archive:, oci:) holds, then opened as `opened`. An error is printed;
+// nullopt then.
+std::optional<std::vector<image::Reference>> images_to_move(const Context& ctx, const endpoint::Spec& from,
+                                                            endpoint::Settings& settings, int& code,
+                                                            std::shared_ptr<const transfer::ImageSource>* opened = nullptr) {
+  if (!ctx.opt.list_file.empty() || !ctx.opt.positional.empty() || from.kind == endpoint::Kind::registry ||
+      endpoint::takes_streams(from)) {
+    auto listed = read_images(ctx);
+    if (!listed) {
+      code = k_exit_usage;
+      return std::nullopt;
+    }
+    return std::move(*listed);
+  }
+  auto source = endpoint::make_source(from, settings);
+  auto all = source ? (*source)->images() : Result<std::vector<image::Reference>>(source.error());
+  if (!all) {
+    code = plan_failed(all.error());
+    return std::nullopt;
+  }
+  if (opened != nullptr) *opened = *source;
+  return std::move(*all);
+}
+
 // The pairs that save, load and push --archives carry out: copy runs them with
 // their plans, options and output. nullopt: not such a pair.
 std::optional<int> copy_by_command(Context& ctx, const endpoint::Spec& from, const endpoint::Spec& to,
-                                   const endpoint::Settings& settings) {
+                                   endpoint::Settings& settings) {
   using endpoint::Kind;
   const auto files = [](Kind k) { return k == Kind::dir || k == Kind::archive; };
   const auto daemon = [&](const endpoint::Spec& d) {
@@ -62,14 +87,6 @@ std::optional<int> copy_by_command(Context& ctx, const endpoint::Spec& from, con
     if (!d.location.empty()) ctx.opt.host = d.location;
   };
   if (files(to.kind)) {
-    if (from.kind == Kind::registry) {
-      ctx.opt.source = "registry";
-    } else if (endpoint::takes_streams(from)) {
-      ctx.opt.source = "daemon";
-      daemon(from);
-    } else {
-      return std::nullopt;
-    }
     if (to.kind == Kind::dir) {
       ctx.opt.path = to.location;
     } else {
@@ -77,11 +94,25 @@ std::optional<int> copy_by_command(Context& ctx, const endpoint::Spec& from, con
       const auto parent = std::filesystem::path(to.location).parent_path();
       ctx.opt.path = parent.empty() ? "." : parent.string();
     }
+    if (from.kind == Kind::registry) {
+      ctx.opt.source = "registry";
+    } else if (endpoint::takes_streams(from)) {
+      ctx.opt.source = "daemon";
+      daemon(from);
+    } else {
+      int code = k_exit_failed;
+      std::shared_ptr<const transfer::ImageSource> source;
+      auto refs = images_to_move(ctx, from, settings, code, &source);
+      if (!refs) return code;
+      auto exporter = endpoint::make_exporter(from, settings, source);
+      if (!exporter) return plan_failed(exporter.error());
+      return save_from_source(ctx, *refs, **exporter);
+    }
     return cmd_save(ctx);
   }
-  if (!files(from.kind)) return std::nullopt;
+  if (!files(from.kind) || !(endpoint::takes_streams(to) || to.kind == Kind::registry)) return std::nullopt;
   if (!ctx.opt.list_file.empty() || !ctx.opt.positional.empty()) {
-    print_error("copy --from " + from.text + " moves every image of its archives; name no images");
+    print_error("copy --from " + from.text + " --to " + to.text + " moves every image of its archives; name no images");
     return k_exit_usage;
   }
   ctx.opt.positional = {from.location};
@@ -102,15 +133,17 @@ std::optional<int> copy_by_command(Context& ctx, const endpoint::Spec& from, con
 
 // Into a daemon: each image exported by the source streams into the daemon's import.
 int copy_streams(const Context& ctx, const endpoint::Spec& from, const endpoint::Spec& to,
-                 const endpoint::Settings& settings) {
-  auto refs = read_images(ctx);
-  if (!refs) return k_exit_usage;
+                 endpoint::Settings& settings) {
+  int code = k_exit_failed;
+  std::shared_ptr<const transfer::ImageSource> source;
+  auto refs = images_to_move(ctx, from, settings, code, &source);
+  if (!refs) return code;
   if (ctx.opt.dry_run) {
     std::vector<DryRunItem> items;
     for (const auto& ref : *refs) items.push_back({ref.original, to.text + " " + ops::local_name(ref), ""});
     return print_dry_run(ctx, "copy", "copy", "images", items);
   }
-  auto exporter = endpoint::make_exporter(from, settings);
+  auto exporter = endpoint::make_exporter(from, settings, source);
   if (!exporter) return plan_failed(exporter.error());
   auto importer = endpoint::make_importer(to, settings);
   if (!importer) return plan_failed(importer.error());
@@ -154,18 +187,15 @@ int cmd_copy(Context& ctx) {
   }
   if (auto code = copy_by_command(ctx, *from, *to, settings)) return *code;
   if (endpoint::takes_streams(*to)) return copy_streams(ctx, *from, *to, settings);
-  auto source = endpoint::make_source(*from, settings);
-  if (!source) return plan_failed(source.error());
-  // With no list, a source that can list moves everything it holds.
-  std::vector<image::Reference> refs;
-  if (ctx.opt.list_file.empty() && ctx.opt.positional.empty() && from->kind != endpoint::Kind::registry) {
-    auto all = (*source)->images();
-    if (!all) return plan_failed(all.error());
-    refs = std::move(*all);
-  } else {
-    auto listed = read_images(ctx);
-    if (!listed) return k_exit_usage;
-    refs = std::move(*listed);
+  int code = k_exit_failed;
+  std::shared_ptr<const transfer::ImageSource> source;
+  auto listed = images_to_move(ctx, *from, settings, code, &source);
+  if (!listed) return code;
+  auto& refs = *listed;
+  if (!source) {
+    auto made = endpoint::make_source(*from, settings);
+    if (!made) return plan_failed(made.error());
+    source = std::move(*made);
   }
   if (ctx.opt.dry_run) {
     std::vector<DryRunItem> items;
@@ -174,7 +204,7 @@ int cmd_copy(Context& ctx) {
   }
   auto destination = endpoint::make_destination(*to, settings);
   if (!destination) return plan_failed(destination.error());
-  return run_plan<transfer::Lanes>(ctx, transfer::lanes_of(*source, *destination), false,
+  return run_plan<transfer::Lanes>(ctx, transfer::lanes_of(source, *destination), false,
                                    transfer::plan_transfer(refs, {.platform = ctx.opt.platform}));
 }
 

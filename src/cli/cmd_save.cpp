@@ -10,9 +10,10 @@
 #include "hpn/archive/codec.hpp"
 #include "hpn/ops/daemon_store.hpp"
 #include "hpn/ops/operations.hpp"
-#include "hpn/ops/registry_store.hpp"
 #include "hpn/ops/reporter.hpp"
 #include "hpn/ops/signals.hpp"
+#include "hpn/transfer/source_store.hpp"
+#include "hpn/endpoint/registry.hpp"
 #include "hpn/util/dir_lock.hpp"
 
 namespace hpn::cli {
@@ -71,16 +72,41 @@ static bool from_registry(const Context& ctx) {
   return (ctx.opt.source.empty() ? ctx.config.save.source : ctx.opt.source) == "registry";
 }
 
-static Result<std::unique_ptr<ops::RegistryStore>> registry_store(const Context& ctx, const ops::SaveSpec& spec) {
-  ops::RegistrySource src;
-  src.client = registry_options(ctx);
+static Result<std::unique_ptr<transfer::SourceStore>> registry_store(const Context& ctx, const ops::SaveSpec& spec) {
+  transfer::SourceStoreSpec src;
   src.platform = spec.platform;
+  src.other_way = "; use --source daemon";
   src.cache_dir = ctx.opt.cache_dir.empty() ? ctx.config.save.cache : ctx.opt.cache_dir;
-  auto limit = ops::parse_byte_size(ctx.config.save.cache_size);
+  auto limit = util::parse_byte_size(ctx.config.save.cache_size);
   if (!limit) return limit.error().with_context("save.cache_size");
   src.cache_limit = *limit;
   src.scratch_parent = ops::save_directory(spec);
-  return std::make_unique<ops::RegistryStore>(std::move(src));
+  auto images = std::make_shared<const endpoint::RegistryImages>(registry::Client::create(registry_options(ctx)));
+  return std::make_unique<transfer::SourceStore>(std::move(images), std::move(src));
+}
+
+// Save `refs` from a store hpn reads itself (a registry, an OCI layout): the
+// archives are written from its blobs, with no daemon.
+int save_from_source(Context& ctx, const std::vector<image::Reference>& refs, const ops::ImageStore& store) {
+  auto spec = save_spec(ctx);
+  if (!spec.platform.empty()) {
+    if (auto st = store.check_platform(spec.platform, "save"); !st) {
+      print_error(st.error());
+      return k_exit_usage;
+    }
+  }
+  spec = ops::effective_save(&store, std::move(spec));
+  if (ctx.opt.dry_run) {
+    std::vector<DryRunItem> items;
+    for (const auto& ref : refs) items.push_back({ref.original, ops::save_path(ref, spec).string(), ""});
+    return print_dry_run(ctx, "save", "save", "images", items);
+  }
+  int lock_code = k_exit_failed;
+  auto lock = lock_directory(ctx, ops::save_directory(spec), lock_code);
+  if (!lock) return ops::interrupt_flag().load() ? k_exit_interrupted : lock_code;
+  auto plan = ops::plan_save(store, refs, std::move(spec));
+  if (!plan) return plan_failed(plan.error());
+  return run_plan(ctx, store, std::move(*plan));
 }
 
 int cmd_save(Context& ctx) {
@@ -101,24 +127,7 @@ int cmd_save(Context& ctx) {
       print_error(store.error());
       return k_exit_usage;
     }
-    if (!spec.platform.empty()) {
-      if (auto st = (*store)->check_platform(spec.platform, "save"); !st) {
-        print_error(st.error());
-        return k_exit_usage;
-      }
-    }
-    spec = ops::effective_save(store->get(), std::move(spec));
-    if (ctx.opt.dry_run) {
-      std::vector<DryRunItem> items;
-      for (const auto& ref : *refs) items.push_back({ref.original, ops::save_path(ref, spec).string(), ""});
-      return print_dry_run(ctx, "save", "save", "images", items);
-    }
-    int lock_code = k_exit_failed;
-    auto lock = lock_directory(ctx, ops::save_directory(spec), lock_code);
-    if (!lock) return ops::interrupt_flag().load() ? k_exit_interrupted : lock_code;
-    auto plan = ops::plan_save(**store, *refs, std::move(spec));
-    if (!plan) return plan_failed(plan.error());
-    return run_plan(ctx, **store, std::move(*plan));
+    return save_from_source(ctx, *refs, **store);
   }
   if (ctx.opt.dry_run) {
     // The names a real run would write: the daemon, when it answers, decides the

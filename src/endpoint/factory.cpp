@@ -3,10 +3,11 @@
 #include <array>
 #include <utility>
 
+#include "hpn/endpoint/archive.hpp"
 #include "hpn/endpoint/oci.hpp"
 #include "hpn/endpoint/registry.hpp"
 #include "hpn/ops/daemon_store.hpp"
-#include "hpn/ops/registry_store.hpp"
+#include "hpn/transfer/source_store.hpp"
 
 namespace hpn::endpoint {
 
@@ -100,23 +101,21 @@ Result<Spec> parse_spec(std::string_view text) {
 
 bool takes_streams(const Spec& spec) { return spec.kind == Kind::docker || spec.kind == Kind::podman; }
 
-Result<std::shared_ptr<const ops::ImageStore>> make_exporter(const Spec& spec, const Settings& settings) {
-  switch (spec.kind) {
-    case Kind::docker:
-    case Kind::podman:
-      return daemon(spec, settings);
-    case Kind::registry: {
-      if (auto e = located_registry_source(spec)) return *e;
-      ops::RegistrySource source;
-      source.client = settings.client;
-      source.platform = settings.platform;
-      std::error_code ec;
-      source.scratch_parent = std::filesystem::temp_directory_path(ec);
-      return std::shared_ptr<const ops::ImageStore>(std::make_shared<const ops::RegistryStore>(std::move(source)));
-    }
-    default:
-      return not_yet(spec, "source", "into a daemon");
+Result<std::shared_ptr<const ops::ImageStore>> make_exporter(const Spec& spec, Settings& settings,
+                                                             std::shared_ptr<const transfer::ImageSource> source) {
+  if (takes_streams(spec)) return daemon(spec, settings);
+  if (!source) {
+    auto made = make_source(spec, settings);
+    if (!made) return made.error();
+    source = std::move(*made);
   }
+  transfer::SourceStoreSpec store;
+  store.platform = settings.platform;
+  store.local = spec.kind != Kind::registry;
+  std::error_code ec;
+  store.scratch_parent = std::filesystem::temp_directory_path(ec);
+  return std::shared_ptr<const ops::ImageStore>(
+      std::make_shared<const transfer::SourceStore>(std::move(source), std::move(store)));
 }
 
 Result<std::shared_ptr<const ops::ImageStore>> make_importer(const Spec& spec, const Settings& settings) {
@@ -145,8 +144,14 @@ Result<std::shared_ptr<const transfer::ImageSource>> make_source(const Spec& spe
       if (!source) return source.error();
       return std::shared_ptr<const transfer::ImageSource>(std::move(*source));
     }
+    case Kind::dir:
+    case Kind::archive: {
+      auto source = ArchiveSource::open(spec.location, spec.kind == Kind::dir);
+      if (!source) return source.error();
+      return std::shared_ptr<const transfer::ImageSource>(std::move(*source));
+    }
     default:
-      return not_yet(spec, "source", "to a registry or oci:");
+      return not_yet(spec, "source", "as blobs");
   }
 }
 

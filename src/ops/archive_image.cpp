@@ -1,4 +1,4 @@
-#include "archive_image.hpp"
+#include "hpn/ops/archive_image.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -24,6 +24,8 @@ Result<Part> part_from_manifest(const archive::Layout& layout, const std::string
   p.config = *config;
   p.config_media = m->config.media_type.empty() ? p.config_media : m->config.media_type;
   p.oci = m->media_type == registry::k_oci_manifest;
+  p.stored = body;
+  p.stored_media = registry::manifest_media_type(body, m->media_type);
   bool all_compressed = true;
   for (const auto& l : m->layers) {
     Part::Layer layer;

@@ -20,7 +20,7 @@
 #include "hpn/util/lanes.hpp"
 #include "hpn/util/log.hpp"
 #include "hpn/util/sha256.hpp"
-#include "archive_image.hpp"
+#include "hpn/ops/archive_image.hpp"
 
 namespace hpn::ops {
 

@@ -6,7 +6,7 @@
 
 #include "hpn/engine/registry.hpp"
 #include "hpn/image/reference.hpp"
-#include "hpn/ops/registry_store.hpp"
+#include "hpn/util/config.hpp"
 #include "hpn/registry/client.hpp"
 #include "hpn/registry/manifest.hpp"
 #include "hpn/util/tar_header.hpp"
@@ -130,14 +130,14 @@ TEST(Manifest, MediaTypeFromTheBodyOrItsShape) {
 }
 
 TEST(ByteSize, UnitsAsUsersWriteThem) {
-  EXPECT_EQ(*ops::parse_byte_size("1024"), 1024u);
-  EXPECT_EQ(*ops::parse_byte_size("600K"), 600u * 1024);
-  EXPECT_EQ(*ops::parse_byte_size("20G"), 20ull << 30);
-  EXPECT_EQ(*ops::parse_byte_size("1.5GiB"), 3ull << 29);
-  EXPECT_EQ(*ops::parse_byte_size("500 MB"), 500ull << 20);
-  EXPECT_FALSE(ops::parse_byte_size("lots"));
-  EXPECT_FALSE(ops::parse_byte_size("5X"));
-  EXPECT_FALSE(ops::parse_byte_size("-1G"));
+  EXPECT_EQ(*util::parse_byte_size("1024"), 1024u);
+  EXPECT_EQ(*util::parse_byte_size("600K"), 600u * 1024);
+  EXPECT_EQ(*util::parse_byte_size("20G"), 20ull << 30);
+  EXPECT_EQ(*util::parse_byte_size("1.5GiB"), 3ull << 29);
+  EXPECT_EQ(*util::parse_byte_size("500 MB"), 500ull << 20);
+  EXPECT_FALSE(util::parse_byte_size("lots"));
+  EXPECT_FALSE(util::parse_byte_size("5X"));
+  EXPECT_FALSE(util::parse_byte_size("-1G"));
 }
 
 TEST(TarHeader, WritesWhatTheReadersParse) {

@@ -21,6 +21,10 @@ int cmd_login(Context& ctx);
 int cmd_logout(Context& ctx);
 int cmd_copy(Context& ctx);
 
+// save from a store hpn reads itself (a registry, an OCI layout), with save's
+// options, output and exit codes.
+int save_from_source(Context& ctx, const std::vector<image::Reference>& refs, const ops::ImageStore& store);
+
 // The target of push and copy: -r (or config), --push-mode, -p. Prints the problem
 // and returns nullopt when there is no registry.
 std::optional<ops::PushSpec> push_spec(const Context& ctx);

@@ -61,8 +61,11 @@ Result<std::shared_ptr<const transfer::ImageSource>> make_source(const Spec& spe
 Result<std::shared_ptr<const transfer::ImageDestination>> make_destination(const Spec& spec, Settings& settings);
 
 // The stream path's ends: a daemon (docker, podman) exports and imports; a
-// registry exports through hpn's own verified fetch.
-Result<std::shared_ptr<const ops::ImageStore>> make_exporter(const Spec& spec, const Settings& settings);
+// registry or an OCI layout exports through hpn's own verified reads
+// (transfer::SourceStore), which save also writes archives from.
+// `source`: the endpoint's source when it is already open.
+Result<std::shared_ptr<const ops::ImageStore>> make_exporter(const Spec& spec, Settings& settings,
+                                                             std::shared_ptr<const transfer::ImageSource> source = {});
 Result<std::shared_ptr<const ops::ImageStore>> make_importer(const Spec& spec, const Settings& settings);
 
 }  // namespace hpn::endpoint

@@ -1,4 +1,4 @@
-#include "hpn/ops/registry_store.hpp"
+#include "hpn/transfer/source_store.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -18,7 +18,6 @@
 #include <nlohmann/json.hpp>
 
 #include "hpn/archive/paths.hpp"
-#include "hpn/ops/daemon_store.hpp"
 #include "hpn/ops/signals.hpp"
 #include "hpn/util/fd.hpp"
 #include "hpn/util/file.hpp"
@@ -26,7 +25,10 @@
 #include "hpn/util/sha256.hpp"
 #include "hpn/util/tar_header.hpp"
 
-namespace hpn::ops {
+namespace hpn::transfer {
+
+using ops::interrupt_flag;
+using ops::local_name;
 
 namespace fs = std::filesystem;
 
@@ -53,17 +55,17 @@ bool sets_error_digest(const Error& e, const std::string& digest) {
 
 // ---- state shared by the batch ------------------------------------------------
 
-struct RegistryStore::Shared {
-  RegistrySource source;
+struct SourceStore::Shared {
+  SourceStoreSpec source;
   registry::Platform platform;
-  std::shared_ptr<registry::Client> client;
-  StoreTraits traits;
+  std::shared_ptr<const ImageSource> images;
+  ops::StoreTraits traits;
   // Fetchers not in use, with their connections open: the manifest fetches before the
   // batch hand theirs to the workers.
   std::mutex pool_mu;
-  std::vector<std::unique_ptr<registry::Fetcher>> idle;
+  std::vector<std::unique_ptr<SourceReader>> idle;
 
-  std::unique_ptr<registry::Fetcher> take_fetcher() {
+  std::unique_ptr<SourceReader> take_fetcher() {
     {
       std::lock_guard lock(pool_mu);
       if (!idle.empty()) {
@@ -72,9 +74,9 @@ struct RegistryStore::Shared {
         return s;
       }
     }
-    return client->fetcher();
+    return images->reader();
   }
-  void give_back(std::unique_ptr<registry::Fetcher> s) {
+  void give_back(std::unique_ptr<SourceReader> s) {
     s->watch(nullptr);
     s->set_deadline(std::nullopt, {});
     std::lock_guard lock(pool_mu);
@@ -101,7 +103,7 @@ struct RegistryStore::Shared {
     return image::parse_reference(name);
   }
 
-  Result<Resolved> resolve(registry::Fetcher& s, const image::Reference& ref) {
+  Result<Resolved> resolve(SourceReader& s, const image::Reference& ref) {
     {
       std::lock_guard lock(mu);
       if (auto it = resolved.find(ref.canonical()); it != resolved.end()) return it->second;
@@ -120,7 +122,7 @@ struct RegistryStore::Shared {
     return r;
   }
 
-  Result<Resolved> fetch(registry::Fetcher& s, const image::Reference& ref) {
+  Result<Resolved> fetch(SourceReader& s, const image::Reference& ref) {
     const std::string at = ref.digest.empty() ? ref.tag : ref.digest;
     auto top = s.manifest(ref, at);
     if (!top) return top.error();
@@ -146,8 +148,8 @@ struct RegistryStore::Shared {
     } else {
       auto parsed = registry::parse_image_manifest(top->body, ref.original);  // names schema 1 clearly
       if (!parsed) return parsed.error();
-      return Error(ErrorKind::unsupported, ref.original + ": the registry serves it as " + top->media_type +
-                                               ", which hpn cannot save from a registry; use --source daemon");
+      return Error(ErrorKind::unsupported, ref.original + ": its manifest is " + top->media_type +
+                                               ", which hpn cannot write into an archive" + source.other_way);
     }
     auto image = registry::parse_image_manifest(out.manifest.body, ref.original);
     if (!image) return image.error();
@@ -159,6 +161,7 @@ struct RegistryStore::Shared {
 
   bool cached(const registry::Descriptor& d) {
     if (!source.cache_dir.empty()) return true;
+    if (source.local) return false;
     std::lock_guard lock(mu);
     auto it = uses.find(d.digest);
     return it != uses.end() && it->second > 1;
@@ -187,7 +190,7 @@ struct RegistryStore::Shared {
 
   // Stream `d` into `sink`: from the cache when it holds it (checked as it is
   // read), else from the registry, keeping a copy for the other images (or runs).
-  Status blob(registry::Fetcher& s, const image::Reference& ref, const registry::Descriptor& d,
+  Status blob(SourceReader& s, const image::Reference& ref, const registry::Descriptor& d,
               const engine::Sink& sink) {
     if (!cached(d)) {
       auto n = s.blob(ref, d, sink);
@@ -219,7 +222,7 @@ struct RegistryStore::Shared {
     }
   }
 
-  Status fetch_into_cache(registry::Fetcher& s, const image::Reference& ref, const registry::Descriptor& d,
+  Status fetch_into_cache(SourceReader& s, const image::Reference& ref, const registry::Descriptor& d,
                           const fs::path& path, const engine::Sink& sink) {
     auto file = util::AtomicFile::create(path, 0644);
     if (!file) return file.error();
@@ -343,7 +346,7 @@ std::vector<std::string> repo_tags(const image::Reference& ref) {
   return {ref.familiar_repository() + ":" + ref.tag};
 }
 
-Result<std::uint64_t> write_layout(RegistryStore::Shared& shared, registry::Fetcher& s,
+Result<std::uint64_t> write_layout(SourceStore::Shared& shared, SourceReader& s,
                                    const std::vector<Resolved>& images, const engine::Sink& sink) {
   TarOut tar(sink);
   std::set<std::string> written;
@@ -412,15 +415,15 @@ Result<std::uint64_t> write_layout(RegistryStore::Shared& shared, registry::Fetc
 }
 
 Error only_saves(std::string_view what) {
-  return Error(ErrorKind::unsupported, "the registry source only saves images; " + std::string(what) +
-                                           " needs a daemon (--source daemon)");
+  return Error(ErrorKind::unsupported, "a registry or an OCI layout only exports images; " + std::string(what) +
+                                           " needs a daemon");
 }
 
-class RegistryConnection final : public StoreConnection {
+class SourceConnection final : public ops::StoreConnection {
  public:
-  explicit RegistryConnection(std::shared_ptr<RegistryStore::Shared> shared)
+  explicit SourceConnection(std::shared_ptr<SourceStore::Shared> shared)
       : shared_(std::move(shared)), fetcher_(shared_->take_fetcher()) {}
-  ~RegistryConnection() override { shared_->give_back(std::move(fetcher_)); }
+  ~SourceConnection() override { shared_->give_back(std::move(fetcher_)); }
 
   void watch(const std::atomic<bool>* flag) override { fetcher_->watch(flag); }
   void set_deadline(std::optional<std::chrono::steady_clock::time_point> deadline, std::string why) override {
@@ -429,12 +432,12 @@ class RegistryConnection final : public StoreConnection {
 
   bool pulls_into() const override { return false; }
 
-  Result<StoredImage> inspect(const std::string& name) override {
+  Result<ops::StoredImage> inspect(const std::string& name) override {
     auto ref = shared_->reference_of(name);
     if (!ref) return ref.error();
     auto r = shared_->resolve(*fetcher_, *ref);
     if (!r) return r.error();
-    return StoredImage{r->source_id, r->archive_bytes()};
+    return ops::StoredImage{r->source_id, r->archive_bytes()};
   }
 
   Result<std::uint64_t> export_images(std::span<const std::string> names, const std::string&,
@@ -450,55 +453,56 @@ class RegistryConnection final : public StoreConnection {
     return write_layout(*shared_, *fetcher_, images, sink);
   }
 
-  Result<Loaded> import_archive(const engine::Source&, const std::string&) override { return only_saves("load"); }
-  Result<Pulled> pull(const image::Reference&, const std::string&, const std::string&, const ProgressFn&) override {
+  Result<ops::Loaded> import_archive(const engine::Source&, const std::string&) override { return only_saves("load"); }
+  Result<ops::Pulled> pull(const image::Reference&, const std::string&, const std::string&, const ops::ProgressFn&) override {
     return only_saves("pull");
   }
   Status tag(const std::string&, const image::Reference&) override { return only_saves("tag"); }
-  Result<Pushed> push(const image::Reference&, const ProgressFn&) override { return only_saves("push"); }
-  Result<Removed> remove(const std::string&, bool) override { return only_saves("rmi"); }
+  Result<ops::Pushed> push(const image::Reference&, const ops::ProgressFn&) override { return only_saves("push"); }
+  Result<ops::Removed> remove(const std::string&, bool) override { return only_saves("rmi"); }
 
  private:
-  std::shared_ptr<RegistryStore::Shared> shared_;
-  std::unique_ptr<registry::Fetcher> fetcher_;
+  std::shared_ptr<SourceStore::Shared> shared_;
+  std::unique_ptr<SourceReader> fetcher_;
 };
 
 }  // namespace
 
 // ---- the store ----------------------------------------------------------------
 
-RegistryStore::RegistryStore(RegistrySource source) : shared_(std::make_shared<Shared>()) {
+SourceStore::SourceStore(std::shared_ptr<const ImageSource> images, SourceStoreSpec source)
+    : shared_(std::make_shared<Shared>()) {
   shared_->platform = registry::host_platform();
   if (!source.platform.empty()) {
     if (auto p = registry::parse_platform(source.platform); p) shared_->platform = *p;
   }
-  shared_->client = registry::Client::create(source.client);
+  shared_->images = std::move(images);
   shared_->source = std::move(source);
-  shared_->traits.local = false;
+  shared_->traits.local = shared_->source.local;
   shared_->traits.cheap_queries = true;
   shared_->traits.groupable_exports = false;
   shared_->traits.compressed_exports = true;  // the layers as the registry stores them
   shared_->traits.pulls_by_digest = false;
 }
 
-RegistryStore::~RegistryStore() {
+SourceStore::~SourceStore() {
   std::error_code ec;
   if (!shared_->scratch.empty()) fs::remove_all(shared_->scratch, ec);
   shared_->trim_cache();
 }
 
-const StoreTraits& RegistryStore::traits() const { return shared_->traits; }
+const ops::StoreTraits& SourceStore::traits() const { return shared_->traits; }
 
-std::unique_ptr<StoreConnection> RegistryStore::open() const { return std::make_unique<RegistryConnection>(shared_); }
+std::unique_ptr<ops::StoreConnection> SourceStore::open() const { return std::make_unique<SourceConnection>(shared_); }
 
-Status RegistryStore::check_platform(const std::string& platform, std::string_view) const {
+Status SourceStore::check_platform(const std::string& platform, std::string_view) const {
   if (platform.empty()) return {};
   auto p = registry::parse_platform(platform);
   if (!p) return p.error();
   return {};
 }
 
-SizeIndex RegistryStore::sizes(const std::vector<image::Reference>& refs, std::size_t workers) const {
+ops::SizeIndex SourceStore::sizes(const std::vector<image::Reference>& refs, std::size_t workers) const {
   {
     std::lock_guard lock(shared_->mu);
     for (const auto& r : refs) shared_->names.emplace(local_name(r), r);
@@ -520,7 +524,7 @@ SizeIndex RegistryStore::sizes(const std::vector<image::Reference>& refs, std::s
     });
   }
   threads.clear();
-  SizeIndex out;
+  ops::SizeIndex out;
   std::lock_guard lock(shared_->mu);
   std::set<std::string> counted;
   for (const auto& ref : refs) {
@@ -534,4 +538,4 @@ SizeIndex RegistryStore::sizes(const std::vector<image::Reference>& refs, std::s
   return out;
 }
 
-}  // namespace hpn::ops
+}  // namespace hpn::transfer

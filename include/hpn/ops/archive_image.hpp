@@ -34,6 +34,10 @@ struct Part {
   std::vector<Layer> layers;
   std::optional<std::string> body;  // the archive's manifest, pushed as is (every layer compressed)
   std::string media_type;
+  // The archive's manifest whatever its layers (OCI layout); nullopt in the legacy
+  // layout, where the manifest is built from manifest.json and the config.
+  std::optional<std::string> stored;
+  std::string stored_media;
   registry::Platform platform;
   bool oci = false;  // the archive's manifest used OCI media types
 };

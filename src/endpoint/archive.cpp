@@ -1,0 +1,172 @@
+#include "hpn/endpoint/archive.hpp"
+
+#include <vector>
+
+#include "hpn/archive/layout.hpp"
+#include "hpn/archive/paths.hpp"
+#include "hpn/registry/manifest.hpp"
+#include "hpn/util/sha256.hpp"
+
+namespace hpn::endpoint {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::size_t k_chunk = 256 << 10;
+
+registry::Manifest manifest_of(std::string body, std::string media_type) {
+  registry::Manifest m;
+  m.digest = "sha256:" + util::sha256_hex(body);
+  m.media_type = std::move(media_type);
+  m.body = std::move(body);
+  return m;
+}
+
+// The manifest a part is served under: the archive's own, else one naming its
+// config and its layers as they are stored.
+registry::Manifest part_manifest(const ops::Part& p) {
+  if (p.stored) return manifest_of(*p.stored, p.stored_media);
+  std::vector<registry::Descriptor> layers;
+  for (const auto& l : p.layers) layers.push_back(l.blob);
+  auto [body, media] = ops::build_manifest(p, layers, archive::Compression::none);
+  return manifest_of(std::move(body), std::move(media));
+}
+
+class Reader final : public transfer::SourceReader {
+ public:
+  Reader(const fs::path& input, const std::map<std::string, ArchiveSource::Entry>& entries)
+      : input_(input), entries_(entries) {}
+  void watch(const std::atomic<bool>* flag) override { flag_ = flag; }
+  void set_deadline(std::optional<std::chrono::steady_clock::time_point>, std::string) override {}
+
+  Result<registry::Manifest> manifest(const image::Reference& ref, const std::string& reference) override {
+    auto e = entry(ref);
+    if (!e) return e.error();
+    const auto& en = **e;
+    if (reference.rfind("sha256:", 0) != 0) return en.index ? *en.index : en.manifests.front();
+    if (en.index && en.index->digest == reference) return *en.index;
+    for (const auto& m : en.manifests) {
+      if (m.digest == reference) return m;
+    }
+    return Error(ErrorKind::not_found, en.image.layout->path.string() + " holds no manifest " + reference + " of " +
+                                           ref.original);
+  }
+
+  Result<std::uint64_t> blob(const image::Reference& ref, const registry::Descriptor& d,
+                             const engine::Sink& sink) override {
+    auto e = entry(ref);
+    if (!e) return e.error();
+    const auto& img = (*e)->image;
+    const fs::path& file = img.layout->path;
+    for (const auto& p : img.parts) {
+      if (p.config_digest == d.digest) {
+        if ("sha256:" + util::sha256_hex(p.config) != d.digest || p.config.size() != d.size) {
+          return damaged(file, "the config " + d.digest);
+        }
+        if (auto st = sink(p.config); !st) return st.error();
+        return p.config.size();
+      }
+      for (const auto& l : p.layers) {
+        if (l.blob.digest == d.digest) return layer(file, l.member, d, sink);
+      }
+    }
+    return Error(ErrorKind::not_found, file.string() + " holds no blob " + d.digest + " of " + ref.original);
+  }
+
+ private:
+  Result<const ArchiveSource::Entry*> entry(const image::Reference& ref) const {
+    auto it = entries_.find(ref.canonical());
+    if (it == entries_.end()) {
+      return Error(ErrorKind::not_found, input_.string() + " holds no image " + ref.original);
+    }
+    return &it->second;
+  }
+
+  static Error damaged(const fs::path& file, const std::string& what) {
+    return Error(ErrorKind::invalid_argument, file.string() + ": " + what +
+                                                  " does not match its digest; the archive is damaged");
+  }
+
+  Result<std::uint64_t> layer(const fs::path& file, const std::string& member, const registry::Descriptor& d,
+                              const engine::Sink& sink) {
+    auto stream = archive::MemberStream::open(file, member);
+    if (!stream) return stream.error();
+    util::Sha256 hash;
+    std::vector<char> buf(k_chunk);
+    std::uint64_t total = 0;
+    for (;;) {
+      if (flag_ != nullptr && flag_->load(std::memory_order_relaxed)) return Error(ErrorKind::cancelled, "interrupted");
+      auto n = stream->read(buf);
+      if (!n) return n.error();
+      if (*n == 0) break;
+      const std::string_view chunk(buf.data(), *n);
+      hash.update(chunk);
+      total += *n;
+      if (total > d.size) break;
+      if (auto st = sink(chunk); !st) return st.error();
+    }
+    if (total != d.size || "sha256:" + hash.hex_digest() != d.digest) {
+      return damaged(file, "the layer " + member + " (" + d.digest + ")");
+    }
+    return total;
+  }
+
+  const fs::path& input_;
+  const std::map<std::string, ArchiveSource::Entry>& entries_;
+  const std::atomic<bool>* flag_ = nullptr;
+};
+
+}  // namespace
+
+Result<std::shared_ptr<ArchiveSource>> ArchiveSource::open(const fs::path& input, bool directory) {
+  std::error_code ec;
+  if (directory != fs::is_directory(input, ec)) {
+    return Error(ErrorKind::invalid_argument,
+                 input.string() + (directory ? " is not a directory of archives; name a file as archive:FILE"
+                                             : " is not an archive file; name a directory as dir:PATH"));
+  }
+  auto found = archive::find_archives({input.string()}, false);
+  if (!found) return found.error();
+  if (!found->skipped.empty()) return found->skipped.front().error;
+  std::shared_ptr<ArchiveSource> source(new ArchiveSource(input));
+  for (const auto& file : found->files) {
+    auto scanned = archive::scan_layout(file);
+    if (!scanned) return scanned.error();
+    auto layout = std::make_shared<const archive::Layout>(std::move(*scanned));
+    for (const auto& img : layout->images) {
+      auto pushed = ops::image_of(layout, img);
+      if (!pushed) return pushed.error();
+      Entry e;
+      e.image = std::move(*pushed);
+      for (const auto& p : e.image.parts) e.manifests.push_back(part_manifest(p));
+      if (e.image.index) e.index = manifest_of(*e.image.index, e.image.index_media);
+      for (const auto& tag : e.image.tags) {
+        auto ref = image::parse_reference(tag);
+        if (!ref) return ref.error().with_context(file.string() + ": RepoTags");
+        e.ref = *ref;
+        auto [it, fresh] = source->entries_.emplace(ref->canonical(), e);
+        if (!fresh) {
+          return Error(ErrorKind::invalid_argument, input.string() + ": two archives name " + tag + " (" +
+                                                        it->second.image.layout->path.string() + " and " +
+                                                        file.string() + "); keep one");
+        }
+        source->order_.push_back(*ref);
+      }
+    }
+  }
+  return source;
+}
+
+std::unique_ptr<transfer::SourceReader> ArchiveSource::reader() const {
+  return std::make_unique<Reader>(input_, entries_);
+}
+
+Result<std::vector<image::Reference>> ArchiveSource::images() const {
+  if (order_.empty()) {
+    return Error(ErrorKind::invalid_argument, input_.string() + " holds no named image (no archive with RepoTags)");
+  }
+  return order_;
+}
+
+}  // namespace hpn::endpoint
