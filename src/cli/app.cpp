@@ -76,7 +76,7 @@ const Command k_commands[] = {
      k_files | k_path | k_dry_run | k_recursive | k_verify | k_platform, k_batch},
     {"push", "Push the listed images from the daemon (tag, push, untag), or with --archives from archive files",
      cmd_push, k_list | k_registry | k_dry_run | k_archives | k_insecure, k_list_batch | s_registry},
-    {"copy", "Copy images from one endpoint to another (registries, OCI layout directories), with no daemon",
+    {"copy", "Copy images between any two endpoints: registries, daemons, OCI layouts, archives",
      cmd_copy, k_list | k_registry | k_dry_run | k_platform | k_insecure | k_endpoints | k_codec,
      k_list_batch | s_registry},
     {"rmi", "Remove the listed images from the daemon", cmd_rmi, k_list | k_force, k_list_batch},
@@ -393,9 +393,8 @@ int run(int argc, char** argv) {
     }
     if (c.opts & k_endpoints) {
       sub->add_option("--from", o.from,
-                      "Where the images are: registry (default: each image's own registry), oci:DIR (with no "
-                      "list: every image it names), docker[:URL], podman[:URL], dir:DIR or archive:FILE (every "
-                      "image in them)");
+                      "Where the images are: registry (default: each image's own registry), docker[:URL], "
+                      "podman[:URL], oci:DIR, dir:DIR or archive:FILE (with no list: every image they hold)");
       sub->add_option("--to", o.to,
                       "Where they go: registry:HOST[/PROJECT] (as -r and -p), oci:DIR (an OCI image layout, "
                       "created or added to), docker[:URL], podman[:URL], dir:DIR (one archive per image) or "

@@ -1,10 +1,14 @@
 // hpn copy: move images from one endpoint to another (--from, --to) through the
 // transfer pipeline, blob by blob, with no daemon and no temporary file. Without
 // --to the destination is the registry of -r (Harpoon's push modes).
+#include <unistd.h>
+
+#include <algorithm>
 #include <filesystem>
 
 #include "hpn/cli/app.hpp"
 #include "hpn/cli/commands.hpp"
+#include "hpn/endpoint/archive.hpp"
 #include "hpn/endpoint/factory.hpp"
 #include "hpn/ops/signals.hpp"
 #include "hpn/registry/manifest.hpp"
@@ -75,6 +79,15 @@ std::optional<std::vector<image::Reference>> images_to_move(const Context& ctx, 
   return std::move(*all);
 }
 
+// push --archives into the registry `to` names, its naming as push's options.
+void push_archives_to(Context& ctx, const endpoint::Spec& to, const endpoint::Settings& settings) {
+  const auto naming = endpoint::registry_naming(to, settings);
+  ctx.opt.archives = true;
+  ctx.opt.registry = naming.registry;
+  ctx.opt.project = naming.mode == 2 ? naming.project : std::string();
+  ctx.opt.push_mode = naming.mode;
+}
+
 // The pairs that save, load and push --archives carry out: copy runs them with
 // their plans, options and output. nullopt: not such a pair.
 std::optional<int> copy_by_command(Context& ctx, const endpoint::Spec& from, const endpoint::Spec& to,
@@ -121,11 +134,7 @@ std::optional<int> copy_by_command(Context& ctx, const endpoint::Spec& from, con
     return cmd_load(ctx);
   }
   if (to.kind == Kind::registry) {
-    const auto naming = endpoint::registry_naming(to, settings);
-    ctx.opt.archives = true;
-    ctx.opt.registry = naming.registry;
-    ctx.opt.project = naming.mode == 2 ? naming.project : std::string();
-    ctx.opt.push_mode = naming.mode;
+    push_archives_to(ctx, to, settings);
     return cmd_push(ctx);
   }
   return std::nullopt;
@@ -158,6 +167,78 @@ int copy_streams(const Context& ctx, const endpoint::Spec& from, const endpoint:
                                                                        .to_name = to.text}));
 }
 
+// Blob by blob from `source` to `to`.
+int copy_blobs(const Context& ctx, const std::vector<image::Reference>& refs,
+               std::shared_ptr<const transfer::ImageSource> source, const endpoint::Spec& to,
+               endpoint::Settings& settings) {
+  if (ctx.opt.dry_run) {
+    std::vector<DryRunItem> items;
+    for (const auto& ref : refs) items.push_back(dry_run_item(ref, to, settings));
+    return print_dry_run(ctx, "copy", "copy", "images", items);
+  }
+  auto destination = endpoint::make_destination(to, settings);
+  if (!destination) return plan_failed(destination.error());
+  return run_plan<transfer::Lanes>(ctx, transfer::lanes_of(std::move(source), *destination), false,
+                                   transfer::plan_transfer(refs, {.platform = ctx.opt.platform}));
+}
+
+// From a daemon into a layout or a registry: a daemon's export is one stream,
+// they take blobs, so the images are saved first as archives in a directory
+// beside the layout (same file system) or in the temporary directory, then go in
+// blob by blob (into a registry as push --archives sends them, through hpn's own
+// client: the daemon needs no access to the registry); the directory is removed.
+int copy_staged(Context& ctx, const endpoint::Spec& from, const endpoint::Spec& to, endpoint::Settings& settings) {
+  if (to.kind != endpoint::Kind::oci && to.kind != endpoint::Kind::registry) {
+    return plan_failed(Error(ErrorKind::unsupported,
+                             "copy --from " + from.text + " --to " + to.text + " is not a direction hpn takes"));
+  }
+  auto refs = read_images(ctx);
+  if (!refs) return k_exit_usage;
+  if (ctx.opt.dry_run) {
+    std::vector<DryRunItem> items;
+    for (const auto& ref : *refs) items.push_back(dry_run_item(ref, to, settings));
+    return print_dry_run(ctx, "copy", "copy", "images", items);
+  }
+  std::filesystem::path stage;
+  if (to.kind == endpoint::Kind::oci) {
+    const std::filesystem::path layout(to.location);
+    const auto parent = layout.parent_path().empty() ? std::filesystem::path(".") : layout.parent_path();
+    stage = parent / (".hpn-stage." + layout.filename().string() + "." + std::to_string(::getpid()));
+  } else {
+    std::error_code ec;
+    stage = std::filesystem::temp_directory_path(ec) / (".hpn-stage." + std::to_string(::getpid()));
+  }
+  struct Removal {
+    std::filesystem::path dir;
+    ~Removal() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } removal{stage};
+  ctx.opt.source = "daemon";
+  ctx.opt.runtime = from.kind == endpoint::Kind::podman ? RuntimeChoice::podman : RuntimeChoice::docker;
+  ctx.opt.auto_fallback = false;
+  if (!from.location.empty()) ctx.opt.host = from.location;
+  ctx.opt.path = stage.string();
+  ctx.opt.save_mode = 2;  // flat: one archive per image in the directory itself
+  auto insecure = std::move(ctx.opt.insecure_registries);  // for the push only
+  ctx.opt.insecure_registries.clear();
+  const int saved = cmd_save(ctx);
+  ctx.opt.insecure_registries = std::move(insecure);
+  if (ops::interrupt_flag().load()) return k_exit_interrupted;
+  if (to.kind == endpoint::Kind::registry) {
+    ctx.opt.list_file.clear();
+    ctx.opt.positional = {stage.string()};
+    push_archives_to(ctx, to, settings);
+    return std::max(saved, cmd_push(ctx));
+  }
+  auto source = endpoint::ArchiveSource::open(stage, true);
+  if (!source) return std::max(saved, plan_failed(source.error()));
+  auto held = (*source)->images();
+  if (!held) return std::max(saved, plan_failed(held.error()));
+  return std::max(saved, copy_blobs(ctx, *held, std::move(*source), to, settings));
+}
+
 }  // namespace
 
 int cmd_copy(Context& ctx) {
@@ -187,25 +268,17 @@ int cmd_copy(Context& ctx) {
   }
   if (auto code = copy_by_command(ctx, *from, *to, settings)) return *code;
   if (endpoint::takes_streams(*to)) return copy_streams(ctx, *from, *to, settings);
+  if (endpoint::takes_streams(*from)) return copy_staged(ctx, *from, *to, settings);
   int code = k_exit_failed;
   std::shared_ptr<const transfer::ImageSource> source;
   auto listed = images_to_move(ctx, *from, settings, code, &source);
   if (!listed) return code;
-  auto& refs = *listed;
   if (!source) {
     auto made = endpoint::make_source(*from, settings);
     if (!made) return plan_failed(made.error());
     source = std::move(*made);
   }
-  if (ctx.opt.dry_run) {
-    std::vector<DryRunItem> items;
-    for (const auto& ref : refs) items.push_back(dry_run_item(ref, *to, settings));
-    return print_dry_run(ctx, "copy", "copy", "images", items);
-  }
-  auto destination = endpoint::make_destination(*to, settings);
-  if (!destination) return plan_failed(destination.error());
-  return run_plan<transfer::Lanes>(ctx, transfer::lanes_of(source, *destination), false,
-                                   transfer::plan_transfer(refs, {.platform = ctx.opt.platform}));
+  return copy_blobs(ctx, *listed, source, *to, settings);
 }
 
 }  // namespace hpn::cli
