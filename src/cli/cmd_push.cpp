@@ -72,7 +72,7 @@ static int push_archives(Context& ctx, const ops::PushSpec& target) {
   auto plan = ops::plan_push_archives(store, files->files, spec, static_cast<std::size_t>(worker_count(ctx)));
   if (!plan) return plan_failed(plan.error());
   add_skipped(*plan, *files);
-  return run_plan(ctx, store, std::move(*plan));
+  return run_plan<ops::TargetConnection>(ctx, store.opener(), false, std::move(*plan));
 }
 
 int cmd_push(Context& ctx) {

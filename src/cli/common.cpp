@@ -224,13 +224,4 @@ std::optional<archive::FoundArchives> find_input_archives(const Context& ctx, co
   return std::move(*files);
 }
 
-void add_skipped(ops::Plan& plan, const archive::FoundArchives& found) {
-  for (const auto& s : found.skipped) {
-    ops::Task t;
-    t.label = s.path.string();
-    t.run = [e = s.error](ops::StoreConnection&, const ops::ProgressFn&) -> Result<ops::Outcome> { return e; };
-    plan.tasks.push_back(std::move(t));
-  }
-}
-
 }  // namespace hpn::cli

@@ -33,73 +33,6 @@ constexpr std::size_t k_chunk = 256 << 10;
 // Blobs of one image moved side by side.
 constexpr std::size_t k_lanes = 3;
 
-class TargetConnection final : public StoreConnection {
- public:
-  explicit TargetConnection(std::shared_ptr<registry::Client> client) : client_(std::move(client)) {}
-
-  registry::Fetcher& writer() { return get(writer_); }
-  registry::Fetcher& reader() { return get(reader_); }
-  // More reader/writer pairs, for blobs of one image copied side by side; lane 0 is
-  // reader() and writer(). Kept for the worker's next images.
-  std::pair<registry::Fetcher*, registry::Fetcher*> lane(std::size_t i) {
-    if (i == 0) return {&reader(), &writer()};
-    while (lanes_.size() < i) lanes_.emplace_back();
-    auto& [r, w] = lanes_[i - 1];
-    return {&get(r), &get(w)};
-  }
-
-  void watch(const std::atomic<bool>* flag) override {
-    flag_ = flag;
-    for (auto* f : all()) f->watch(flag);
-  }
-  void set_deadline(std::optional<std::chrono::steady_clock::time_point> deadline, std::string why) override {
-    deadline_ = deadline;
-    why_ = why;
-    for (auto* f : all()) f->set_deadline(deadline, why);
-  }
-  Result<StoredImage> inspect(const std::string&) override { return unsupported(); }
-  bool pulls_into() const override { return false; }
-  Result<std::uint64_t> export_images(std::span<const std::string>, const std::string&, const engine::Sink&) override {
-    return unsupported();
-  }
-  Result<Loaded> import_archive(const engine::Source&, const std::string&) override { return unsupported(); }
-  Result<Pulled> pull(const image::Reference&, const std::string&, const std::string&, const ProgressFn&) override {
-    return unsupported();
-  }
-  Status tag(const std::string&, const image::Reference&) override { return unsupported(); }
-  Result<Pushed> push(const image::Reference&, const ProgressFn&) override { return unsupported(); }
-  Result<Removed> remove(const std::string&, bool) override { return unsupported(); }
-
- private:
-  static Error unsupported() { return Error(ErrorKind::unsupported, "a registry target only takes blobs and manifests"); }
-  registry::Fetcher& get(std::unique_ptr<registry::Fetcher>& f) {
-    if (!f) {
-      f = client_->fetcher();
-      f->watch(flag_);
-      f->set_deadline(deadline_, why_);
-    }
-    return *f;
-  }
-  std::vector<registry::Fetcher*> all() {
-    std::vector<registry::Fetcher*> v;
-    for (auto* f : {writer_.get(), reader_.get()}) {
-      if (f != nullptr) v.push_back(f);
-    }
-    for (auto& [r, w] : lanes_) {
-      for (auto* f : {r.get(), w.get()}) {
-        if (f != nullptr) v.push_back(f);
-      }
-    }
-    return v;
-  }
-  std::shared_ptr<registry::Client> client_;
-  std::unique_ptr<registry::Fetcher> writer_, reader_;
-  std::vector<std::pair<std::unique_ptr<registry::Fetcher>, std::unique_ptr<registry::Fetcher>>> lanes_;
-  const std::atomic<bool>* flag_ = nullptr;
-  std::optional<std::chrono::steady_clock::time_point> deadline_;
-  std::string why_;
-};
-
 std::string host_of(const image::Reference& ref) { return image::registry_api_host(ref.domain); }
 
 
@@ -114,7 +47,6 @@ registry::BlobBody string_body(const std::string& s) {
 
 struct RegistryTarget::Shared {
   std::shared_ptr<registry::Client> client;
-  StoreTraits traits;
   registry::BlobLedger ledger;
 
   std::mutex mu;
@@ -126,12 +58,52 @@ struct RegistryTarget::Shared {
 
 RegistryTarget::RegistryTarget(registry::ClientOptions options) : shared_(std::make_shared<Shared>()) {
   shared_->client = registry::Client::create(std::move(options));
-  shared_->traits.cheap_queries = true;
 }
 RegistryTarget::~RegistryTarget() = default;
-const StoreTraits& RegistryTarget::traits() const { return shared_->traits; }
-std::unique_ptr<StoreConnection> RegistryTarget::open() const {
-  return std::make_unique<TargetConnection>(shared_->client);
+Opener<TargetConnection> RegistryTarget::opener() const {
+  return [client = shared_->client] { return std::make_unique<TargetConnection>(client); };
+}
+
+// ---- a worker's connections ---------------------------------------------------
+
+std::pair<registry::Fetcher*, registry::Fetcher*> TargetConnection::lane(std::size_t i) {
+  if (i == 0) return {&reader(), &writer()};
+  while (lanes_.size() < i) lanes_.emplace_back();
+  auto& [r, w] = lanes_[i - 1];
+  return {&get(r), &get(w)};
+}
+
+void TargetConnection::watch(const std::atomic<bool>* flag) {
+  flag_ = flag;
+  for (auto* f : all()) f->watch(flag);
+}
+
+void TargetConnection::set_deadline(std::optional<std::chrono::steady_clock::time_point> deadline, std::string why) {
+  deadline_ = deadline;
+  why_ = why;
+  for (auto* f : all()) f->set_deadline(deadline, why);
+}
+
+registry::Fetcher& TargetConnection::get(std::unique_ptr<registry::Fetcher>& f) {
+  if (!f) {
+    f = client_->fetcher();
+    f->watch(flag_);
+    f->set_deadline(deadline_, why_);
+  }
+  return *f;
+}
+
+std::vector<registry::Fetcher*> TargetConnection::all() {
+  std::vector<registry::Fetcher*> v;
+  for (auto* f : {writer_.get(), reader_.get()}) {
+    if (f != nullptr) v.push_back(f);
+  }
+  for (auto& [r, w] : lanes_) {
+    for (auto* f : {r.get(), w.get()}) {
+      if (f != nullptr) v.push_back(f);
+    }
+  }
+  return v;
 }
 
 namespace {
@@ -476,7 +448,7 @@ Result<Outcome> push_image(Shared& sh, TargetConnection& conn, const PushImage& 
 
 }  // namespace
 
-Result<Plan> plan_push_archives(const RegistryTarget& target, const std::vector<fs::path>& files,
+Result<BasicPlan<TargetConnection>> plan_push_archives(const RegistryTarget& target, const std::vector<fs::path>& files,
                                 const ArchivePushSpec& spec, std::size_t workers) {
   // Each archive's structure, several read at once.
   std::vector<Result<archive::Layout>> layouts(files.size(), Error(ErrorKind::cancelled, "not read"));
@@ -490,38 +462,38 @@ Result<Plan> plan_push_archives(const RegistryTarget& target, const std::vector<
       });
     }
   }
-  Plan plan;
+  BasicPlan<TargetConnection> plan;
   auto sh = target.shared();
   for (std::size_t f = 0; f < files.size(); ++f) {
     if (!layouts[f]) {
-      Task t;
+      BasicTask<TargetConnection> t;
       t.label = files[f].string();
-      t.run = [e = layouts[f].error()](StoreConnection&, const ProgressFn&) -> Result<Outcome> { return e; };
+      t.run = [e = layouts[f].error()](TargetConnection&, const ProgressFn&) -> Result<Outcome> { return e; };
       plan.tasks.push_back(std::move(t));
       continue;
     }
     auto layout = std::make_shared<const archive::Layout>(std::move(*layouts[f]));
     if (layout->images.empty()) {
-      Task t;
+      BasicTask<TargetConnection> t;
       t.label = files[f].string();
-      t.run = [file = files[f].string()](StoreConnection&, const ProgressFn&) -> Result<Outcome> {
+      t.run = [file = files[f].string()](TargetConnection&, const ProgressFn&) -> Result<Outcome> {
         return Error(ErrorKind::invalid_argument, file + " holds no image");
       };
       plan.tasks.push_back(std::move(t));
       continue;
     }
     for (const auto& li : layout->images) {
-      Task t;
+      BasicTask<TargetConnection> t;
       t.label = li.tags.empty() ? files[f].string() : li.tags[0] + " (" + files[f].filename().string() + ")";
       auto img = image_of(layout, li);
       std::uint64_t size = 0;
       for (const auto& l : li.layer_members) size += layout->sizes.count(l) ? layout->sizes.at(l) : 0;
       t.size_hint = size;
       if (!img) {
-        t.run = [e = img.error()](StoreConnection&, const ProgressFn&) -> Result<Outcome> { return e; };
+        t.run = [e = img.error()](TargetConnection&, const ProgressFn&) -> Result<Outcome> { return e; };
       } else {
-        t.run = [sh, spec, img = std::move(*img)](StoreConnection& c, const ProgressFn& progress) {
-          return push_image(*sh, static_cast<TargetConnection&>(c), img, spec, progress);
+        t.run = [sh, spec, img = std::move(*img)](TargetConnection& c, const ProgressFn& progress) {
+          return push_image(*sh, c, img, spec, progress);
         };
       }
       plan.tasks.push_back(std::move(t));

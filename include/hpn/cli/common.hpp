@@ -118,7 +118,15 @@ std::optional<archive::FoundArchives> find_input_archives(const Context& ctx, co
                                                           bool recursive, int& exit_code);
 // A failed task for each entry find_input_archives skipped, so that the batch
 // reports it by name and its exit code counts it.
-void add_skipped(ops::Plan& plan, const archive::FoundArchives& found);
+template <class C>
+void add_skipped(ops::BasicPlan<C>& plan, const archive::FoundArchives& found) {
+  for (const auto& s : found.skipped) {
+    ops::BasicTask<C> t;
+    t.label = s.path.string();
+    t.run = [e = s.error](C&, const ops::ProgressFn&) -> Result<ops::Outcome> { return e; };
+    plan.tasks.push_back(std::move(t));
+  }
+}
 
 // The images to work on, from -f LIST and/or positional references. Prints every
 // problem (with line numbers) and returns nullopt when the batch must not start.

@@ -1,7 +1,7 @@
 // Writing to registries with no daemon: images pushed from archive files.
 //
-// The push runs on a RegistryTarget, the ImageStore whose connections are registry
-// clients (one for writing and one for reading per worker). Per image, blobs the
+// The push runs on a RegistryTarget, whose connections are registry clients (one
+// for writing and one for reading per worker, more for lanes). Per image, blobs the
 // target already has are skipped (HEAD), blobs another repository of the same
 // registry holds are mounted, and the rest are uploaded: straight from the archive
 // member, never through a file. Manifests go up
@@ -23,25 +23,42 @@
 #include <vector>
 
 #include "hpn/archive/codec.hpp"
-#include "hpn/ops/image_store.hpp"
+#include "hpn/ops/batch.hpp"
 #include "hpn/ops/operations.hpp"
 #include "hpn/registry/client.hpp"
 
 namespace hpn::ops {
 
-class RegistryTarget final : public ImageStore {
+// A worker's registry clients: a writer and a reader, and more pairs for blobs of
+// one image moved side by side. Opened when first used, kept for the worker's next
+// images.
+class TargetConnection final : public WorkerConnection {
+ public:
+  explicit TargetConnection(std::shared_ptr<registry::Client> client) : client_(std::move(client)) {}
+  registry::Fetcher& writer() { return get(writer_); }
+  registry::Fetcher& reader() { return get(reader_); }
+  // Lane 0 is reader() and writer().
+  std::pair<registry::Fetcher*, registry::Fetcher*> lane(std::size_t i);
+  void watch(const std::atomic<bool>* flag) override;
+  void set_deadline(std::optional<std::chrono::steady_clock::time_point> deadline, std::string why) override;
+
+ private:
+  registry::Fetcher& get(std::unique_ptr<registry::Fetcher>& f);
+  std::vector<registry::Fetcher*> all();
+  std::shared_ptr<registry::Client> client_;
+  std::unique_ptr<registry::Fetcher> writer_, reader_;
+  std::vector<std::pair<std::unique_ptr<registry::Fetcher>, std::unique_ptr<registry::Fetcher>>> lanes_;
+  const std::atomic<bool>* flag_ = nullptr;
+  std::optional<std::chrono::steady_clock::time_point> deadline_;
+  std::string why_;
+};
+
+// The registry a push writes to, and what its workers share.
+class RegistryTarget {
  public:
   explicit RegistryTarget(registry::ClientOptions options);
-  ~RegistryTarget() override;
-
-  const StoreTraits& traits() const override;
-  std::unique_ptr<StoreConnection> open() const override;
-  SizeIndex sizes(const std::vector<image::Reference>&, std::size_t) const override { return {}; }
-  Status check_platform(const std::string&, std::string_view) const override { return {}; }
-  std::shared_ptr<const engine::TagResolver> resolve_ahead(const std::vector<image::Reference>&,
-                                                           std::size_t) const override {
-    return nullptr;
-  }
+  ~RegistryTarget();
+  Opener<TargetConnection> opener() const;
 
   struct Shared;
   std::shared_ptr<Shared> shared() const { return shared_; }
@@ -60,7 +77,7 @@ struct ArchivePushSpec {
 
 // One task per image in `files` (each archive is read once for its structure
 // here; errors name the file and stop nothing but its images).
-Result<Plan> plan_push_archives(const RegistryTarget& target, const std::vector<std::filesystem::path>& files,
+Result<BasicPlan<TargetConnection>> plan_push_archives(const RegistryTarget& target, const std::vector<std::filesystem::path>& files,
                                 const ArchivePushSpec& spec, std::size_t workers);
 
 }  // namespace hpn::ops
