@@ -157,7 +157,7 @@ int copy_streams(const Context& ctx, const endpoint::Spec& from, const endpoint:
   auto importer = endpoint::make_importer(to, settings);
   if (!importer) return plan_failed(importer.error());
   if (!ctx.opt.platform.empty()) {
-    for (const auto* store : {exporter->get(), importer->get()}) {
+    for (const ops::ImageStore* store : {exporter->get(), static_cast<const ops::ImageStore*>(importer->get())}) {
       if (auto st = store->check_platform(ctx.opt.platform, "copy"); !st) return plan_failed(st.error());
     }
   }

@@ -75,7 +75,7 @@ std::optional<engine::Client> connect_or_report(const Context& ctx) {
   return std::move(*client);
 }
 
-std::unique_ptr<ops::ImageStore> open_store(const Context& ctx, int& exit_code) {
+std::unique_ptr<ops::ContainerEngine> open_store(const Context& ctx, int& exit_code) {
   if (ctx.opt.backend == Backend::cli) {
     const RuntimeChoice runtime = runtime_choice(ctx);
     if (runtime == RuntimeChoice::nerdctl) {

@@ -39,6 +39,11 @@ int run_plan(const Context& ctx, const ops::ImageStore& store, ops::Plan plan) {
   return run_plan<ops::StoreConnection>(ctx, [&store] { return store.open(); }, store.traits().local, std::move(plan));
 }
 
+int run_plan(const Context& ctx, const ops::ContainerEngine& engine, ops::EnginePlan plan) {
+  return run_plan<ops::EngineConnection>(ctx, [&engine] { return engine.open_engine(); }, engine.traits().local,
+                                         std::move(plan));
+}
+
 int plan_failed(const Error& error) {
   print_error(error);
   if (ops::interrupt_flag().load()) return k_exit_interrupted;

@@ -47,7 +47,7 @@ std::optional<Error> located_registry_source(const Spec& spec) {
 }
 
 // The daemon `spec` names: its URL, or the one found for its runtime.
-Result<std::shared_ptr<const ops::ImageStore>> daemon(const Spec& spec, const Settings& settings) {
+Result<std::shared_ptr<const ops::ContainerEngine>> daemon(const Spec& spec, const Settings& settings) {
   Result<engine::Endpoint> where = Error(ErrorKind::invalid_argument, "");
   if (!spec.location.empty()) {
     where = engine::parse_host(spec.location, "endpoint " + spec.text);
@@ -66,7 +66,7 @@ Result<std::shared_ptr<const ops::ImageStore>> daemon(const Spec& spec, const Se
                                                   " is " + (want == engine::Runtime::podman ? "not Podman" : "Podman") +
                                                   "; name it by its own kind");
   }
-  return std::shared_ptr<const ops::ImageStore>(std::make_shared<const ops::DaemonStore>(std::move(*client)));
+  return std::shared_ptr<const ops::ContainerEngine>(std::make_shared<const ops::DaemonStore>(std::move(*client)));
 }
 
 }  // namespace
@@ -103,7 +103,11 @@ bool takes_streams(const Spec& spec) { return spec.kind == Kind::docker || spec.
 
 Result<std::shared_ptr<const ops::ImageStore>> make_exporter(const Spec& spec, Settings& settings,
                                                              std::shared_ptr<const transfer::ImageSource> source) {
-  if (takes_streams(spec)) return daemon(spec, settings);
+  if (takes_streams(spec)) {
+    auto engine = daemon(spec, settings);
+    if (!engine) return engine.error();
+    return std::shared_ptr<const ops::ImageStore>(std::move(*engine));
+  }
   if (!source) {
     auto made = make_source(spec, settings);
     if (!made) return made.error();
@@ -118,7 +122,7 @@ Result<std::shared_ptr<const ops::ImageStore>> make_exporter(const Spec& spec, S
       std::make_shared<const transfer::SourceStore>(std::move(source), std::move(store)));
 }
 
-Result<std::shared_ptr<const ops::ImageStore>> make_importer(const Spec& spec, const Settings& settings) {
+Result<std::shared_ptr<const ops::ContainerEngine>> make_importer(const Spec& spec, const Settings& settings) {
   if (!takes_streams(spec)) return not_yet(spec, "destination", "as one stream");
   return daemon(spec, settings);
 }

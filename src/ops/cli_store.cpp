@@ -38,7 +38,7 @@ std::vector<std::string> lines_after(const std::string& out, std::string_view pr
   return found;
 }
 
-class CliConnection final : public StoreConnection {
+class CliConnection final : public EngineConnection {
  public:
   explicit CliConnection(const CliTool& tool) : tool_(tool) {}
 
@@ -186,7 +186,7 @@ std::vector<std::string> proxy_environment(const util::Config& config) {
 
 CliStore::CliStore(CliTool tool, bool local) : tool_(std::move(tool)) { traits_.local = local; }
 
-std::unique_ptr<StoreConnection> CliStore::open() const { return std::make_unique<CliConnection>(tool_); }
+std::unique_ptr<EngineConnection> CliStore::open_engine() const { return std::make_unique<CliConnection>(tool_); }
 
 Status CliStore::check_platform(const std::string&, std::string_view what) const {
   return Error(ErrorKind::invalid_argument,

@@ -50,9 +50,9 @@ class LayerProgress {
   std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> layers_;
 };
 
-class DaemonConnection final : public StoreConnection {
+class ApiConnection final : public EngineConnection {
  public:
-  DaemonConnection(engine::Client client, const CredentialLookup& credentials)
+  ApiConnection(engine::Client client, const CredentialLookup& credentials)
       : client_(std::move(client)), credentials_(credentials) {}
 
   void watch(const std::atomic<bool>* flag) override { client_.connection().watch(flag); }
@@ -179,8 +179,8 @@ const StoreTraits& DaemonStore::traits() const {
   return traits_;
 }
 
-std::unique_ptr<StoreConnection> DaemonStore::open() const {
-  return std::make_unique<DaemonConnection>(prototype_.clone(), credentials_);
+std::unique_ptr<EngineConnection> DaemonStore::open_engine() const {
+  return std::make_unique<ApiConnection>(prototype_.clone(), credentials_);
 }
 
 SizeIndex DaemonStore::sizes(const std::vector<image::Reference>& refs, std::size_t workers) const {

@@ -53,14 +53,14 @@ namespace {
 
 // ---- pull ---------------------------------------------------------------------
 
-Plan plan_pull(const ImageStore& store, const std::vector<image::Reference>& refs, const PullRequest& request) {
+EnginePlan plan_pull(const ContainerEngine& store, const std::vector<image::Reference>& refs, const PullRequest& request) {
   // Digests asked of the registries while the pulls run (see engine/registry.hpp):
   // worth it when there are more images than workers.
   std::shared_ptr<const engine::TagResolver> digests;
   if (request.resolve && refs.size() > request.workers) {
     digests = store.resolve_ahead(refs, std::min<std::size_t>(request.workers, 4));
   }
-  Plan plan;
+  EnginePlan plan;
   plan.tasks = pull_tasks(refs, request.platform, digests);
   // A near registry answers for the whole list in a few ms: then the largest pulls
   // start first, as saves do, so the batch does not end on one big image. A far or
@@ -72,14 +72,14 @@ Plan plan_pull(const ImageStore& store, const std::vector<image::Reference>& ref
   return plan;
 }
 
-std::vector<Task> pull_tasks(const std::vector<image::Reference>& refs, const std::string& platform,
+std::vector<EngineTask> pull_tasks(const std::vector<image::Reference>& refs, const std::string& platform,
                              std::shared_ptr<const engine::TagResolver> digests) {
-  std::vector<Task> tasks;
+  std::vector<EngineTask> tasks;
   for (std::size_t i = 0; i < refs.size(); ++i) {
     const auto& ref = refs[i];
-    Task t;
+    EngineTask t;
     t.label = ref.original;
-    t.run = [ref, i, platform, digests](StoreConnection& conn, const ProgressFn& progress) -> Result<Outcome> {
+    t.run = [ref, i, platform, digests](EngineConnection& conn, const ProgressFn& progress) -> Result<Outcome> {
       // Known already: the daemon skips asking the registry for the tag's digest.
       const auto resolved = digests && ref.digest.empty() ? digests->digest(i) : std::nullopt;
       progress("pulling", 0, 0);
@@ -105,7 +105,7 @@ std::vector<Task> pull_tasks(const std::vector<image::Reference>& refs, const st
   return tasks;
 }
 
-bool size_pulls(std::vector<Task>& tasks, const engine::TagResolver& digests) {
+bool size_pulls(std::vector<EngineTask>& tasks, const engine::TagResolver& digests) {
   for (std::size_t i = 0; i < tasks.size(); ++i) {
     if (digests.size(i) == 0) return false;
   }
@@ -419,19 +419,19 @@ Error as_the_archive(const Error& e, const std::filesystem::path& path) {
   return Error(e.kind, "the archive" + rest, e.http_status);
 }
 
-Result<Plan> plan_load(const ImageStore& store, const std::vector<std::filesystem::path>& files,
+Result<EnginePlan> plan_load(const ContainerEngine& store, const std::vector<std::filesystem::path>& files,
                        const LoadRequest& request) {
   if (!request.platform.empty()) {
     if (auto st = store.check_platform(request.platform, "load"); !st) return st.error();
   }
-  Plan plan;
+  EnginePlan plan;
   plan.noun = "files";
   for (const auto& path : files) {
-    Task t;
+    EngineTask t;
     t.label = path.string();
     std::error_code ec;
     t.size_hint = std::filesystem::file_size(path, ec);
-    t.run = [path, request](StoreConnection& conn, const ProgressFn& progress) -> Result<Outcome> {
+    t.run = [path, request](EngineConnection& conn, const ProgressFn& progress) -> Result<Outcome> {
       auto reader = open_for_load(path, request.verify, progress);
       if (!reader) return reader.error();
       const std::uint64_t size = reader->file_size();

@@ -22,13 +22,13 @@ Result<std::string> push_target(const image::Reference& ref, const PushSpec& spe
 }
 
 
-Plan plan_push(const ImageStore& store, const std::vector<image::Reference>& refs, const PushSpec& spec) {
-  Plan plan;
+EnginePlan plan_push(const ContainerEngine& store, const std::vector<image::Reference>& refs, const PushSpec& spec) {
+  EnginePlan plan;
   const bool ask = store.traits().cheap_queries;
   for (const auto& ref : refs) {
-    Task t;
+    EngineTask t;
     t.label = ref.original;
-    t.prepare = [ref, spec, ask](StoreConnection& conn) -> Result<std::uint64_t> {
+    t.prepare = [ref, spec, ask](EngineConnection& conn) -> Result<std::uint64_t> {
       auto target = push_target(ref, spec);
       if (!target) return target.error();
       auto parsed = image::parse_reference(*target);
@@ -39,7 +39,7 @@ Plan plan_push(const ImageStore& store, const std::vector<image::Reference>& ref
       }
       return ask ? inspect_size(conn, ref) : Result<std::uint64_t>(0);
     };
-    t.run = [ref, spec, ask](StoreConnection& conn, const ProgressFn& progress) -> Result<Outcome> {
+    t.run = [ref, spec, ask](EngineConnection& conn, const ProgressFn& progress) -> Result<Outcome> {
       progress("tagging", 0, 0);
       auto target_text = push_target(ref, spec);
       if (!target_text) return target_text.error();
@@ -81,12 +81,12 @@ Plan plan_push(const ImageStore& store, const std::vector<image::Reference>& ref
 
 // ---- rmi ----------------------------------------------------------------------
 
-Plan plan_rmi(const std::vector<image::Reference>& refs, bool force) {
-  Plan plan;
+EnginePlan plan_rmi(const std::vector<image::Reference>& refs, bool force) {
+  EnginePlan plan;
   for (const auto& ref : refs) {
-    Task t;
+    EngineTask t;
     t.label = ref.original;
-    t.run = [ref, force](StoreConnection& conn, const ProgressFn&) -> Result<Outcome> {
+    t.run = [ref, force](EngineConnection& conn, const ProgressFn&) -> Result<Outcome> {
       auto removed = conn.remove(local_name(ref), force);
       if (!removed) return removed.error();
       return Outcome{.detail = "(untagged " + std::to_string(removed->untagged) + ", deleted " +

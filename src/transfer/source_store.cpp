@@ -32,7 +32,6 @@ using ops::local_name;
 
 namespace fs = std::filesystem;
 
-
 namespace {
 
 // What the registry serves for one reference, at the batch's platform.
@@ -339,7 +338,6 @@ class TarOut {
 
 std::string blob_path(const std::string& digest) { return "blobs/sha256/" + digest.substr(7); }
 
-
 // The names an image is loaded under: its tag (none for a reference by digest only).
 std::vector<std::string> repo_tags(const image::Reference& ref) {
   if (!ref.tag_given && !ref.digest.empty()) return {};
@@ -414,11 +412,6 @@ Result<std::uint64_t> write_layout(SourceStore::Shared& shared, SourceReader& s,
   return tar.total();
 }
 
-Error only_saves(std::string_view what) {
-  return Error(ErrorKind::unsupported, "a registry or an OCI layout only exports images; " + std::string(what) +
-                                           " needs a daemon");
-}
-
 class SourceConnection final : public ops::StoreConnection {
  public:
   explicit SourceConnection(std::shared_ptr<SourceStore::Shared> shared)
@@ -429,8 +422,6 @@ class SourceConnection final : public ops::StoreConnection {
   void set_deadline(std::optional<std::chrono::steady_clock::time_point> deadline, std::string why) override {
     fetcher_->set_deadline(deadline, std::move(why));
   }
-
-  bool pulls_into() const override { return false; }
 
   Result<ops::StoredImage> inspect(const std::string& name) override {
     auto ref = shared_->reference_of(name);
@@ -452,14 +443,6 @@ class SourceConnection final : public ops::StoreConnection {
     }
     return write_layout(*shared_, *fetcher_, images, sink);
   }
-
-  Result<ops::Loaded> import_archive(const engine::Source&, const std::string&) override { return only_saves("load"); }
-  Result<ops::Pulled> pull(const image::Reference&, const std::string&, const std::string&, const ops::ProgressFn&) override {
-    return only_saves("pull");
-  }
-  Status tag(const std::string&, const image::Reference&) override { return only_saves("tag"); }
-  Result<ops::Pushed> push(const image::Reference&, const ops::ProgressFn&) override { return only_saves("push"); }
-  Result<ops::Removed> remove(const std::string&, bool) override { return only_saves("rmi"); }
 
  private:
   std::shared_ptr<SourceStore::Shared> shared_;

@@ -59,8 +59,8 @@ Result<ops::Outcome> stream_image(StreamLanes& lanes, const image::Reference& re
 }  // namespace
 
 ops::Opener<StreamLanes> stream_lanes_of(std::shared_ptr<const ops::ImageStore> from,
-                                         std::shared_ptr<const ops::ImageStore> to) {
-  return [from, to] { return std::make_unique<StreamLanes>(from->open(), to->open()); };
+                                         std::shared_ptr<const ops::ContainerEngine> to) {
+  return [from, to] { return std::make_unique<StreamLanes>(from->open(), to->open_engine()); };
 }
 
 ops::BasicPlan<StreamLanes> plan_stream(const std::vector<image::Reference>& refs, const StreamSpec& spec) {

@@ -41,18 +41,6 @@ class IdleStore final : public hpn::ops::ImageStore {
                                              const hpn::engine::Sink&) override {
       return unused();
     }
-    hpn::Result<hpn::ops::Loaded> import_archive(const hpn::engine::Source&, const std::string&) override {
-      return unused();
-    }
-    hpn::Result<hpn::ops::Pulled> pull(const hpn::image::Reference&, const std::string&, const std::string&,
-                                       const hpn::ops::ProgressFn&) override {
-      return unused();
-    }
-    hpn::Status tag(const std::string&, const hpn::image::Reference&) override { return unused(); }
-    hpn::Result<hpn::ops::Pushed> push(const hpn::image::Reference&, const hpn::ops::ProgressFn&) override {
-      return unused();
-    }
-    hpn::Result<hpn::ops::Removed> remove(const std::string&, bool) override { return unused(); }
 
    private:
     static hpn::Error unused() { return hpn::Error(hpn::ErrorKind::unsupported, "not used by these tests"); }

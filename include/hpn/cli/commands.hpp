@@ -50,6 +50,7 @@ int run_plan(const Context& ctx, const ops::Opener<C>& open, bool local, ops::Ba
 }
 // The same on connections of `store`.
 int run_plan(const Context& ctx, const ops::ImageStore& store, ops::Plan plan);
+int run_plan(const Context& ctx, const ops::ContainerEngine& engine, ops::EnginePlan plan);
 // The exit code for a plan that could not be made: usage for a bad argument.
 int plan_failed(const Error& error);
 

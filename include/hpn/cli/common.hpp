@@ -104,7 +104,7 @@ std::optional<engine::Client> connect_or_report(const Context& ctx);
 // The store a batch works on: the daemon through its Engine API, or with
 // --backend cli the command-line tool (docker -H URI, podman --url URI, nerdctl).
 // On failure the error is printed and `exit_code` says how to stop.
-std::unique_ptr<ops::ImageStore> open_store(const Context& ctx, int& exit_code);
+std::unique_ptr<ops::ContainerEngine> open_store(const Context& ctx, int& exit_code);
 
 // How hpn reaches registries itself (save --source registry, push --archives,
 // copy): credentials, insecure registries, proxies, timeouts and retries.

@@ -66,6 +66,6 @@ Result<std::shared_ptr<const transfer::ImageDestination>> make_destination(const
 // `source`: the endpoint's source when it is already open.
 Result<std::shared_ptr<const ops::ImageStore>> make_exporter(const Spec& spec, Settings& settings,
                                                              std::shared_ptr<const transfer::ImageSource> source = {});
-Result<std::shared_ptr<const ops::ImageStore>> make_importer(const Spec& spec, const Settings& settings);
+Result<std::shared_ptr<const ops::ContainerEngine>> make_importer(const Spec& spec, const Settings& settings);
 
 }  // namespace hpn::endpoint

@@ -55,6 +55,7 @@ struct BasicTask {
   std::function<void()> on_failure;
 };
 using Task = BasicTask<StoreConnection>;
+using EngineTask = BasicTask<EngineConnection>;
 
 enum class TaskState { succeeded, failed, skipped };
 
@@ -140,6 +141,10 @@ std::vector<TaskResult> run_batch(const Opener<C>& open, std::vector<BasicTask<C
 inline std::vector<TaskResult> run_batch(const ImageStore& store, std::vector<Task> tasks, const BatchOptions& options,
                                          Reporter& reporter) {
   return run_batch<StoreConnection>([&store] { return store.open(); }, std::move(tasks), options, reporter);
+}
+inline std::vector<TaskResult> run_batch(const ContainerEngine& engine, std::vector<EngineTask> tasks,
+                                         const BatchOptions& options, Reporter& reporter) {
+  return run_batch<EngineConnection>([&engine] { return engine.open_engine(); }, std::move(tasks), options, reporter);
 }
 
 }  // namespace hpn::ops

@@ -29,13 +29,13 @@ CliTool cli_tool(const std::string& runtime, const engine::Endpoint* endpoint);
 // proxy.*, when enabled: nerdctl pulls and pushes itself and honours them.
 std::vector<std::string> proxy_environment(const util::Config& config);
 
-class CliStore final : public ImageStore {
+class CliStore final : public ContainerEngine {
  public:
   // `local`: the tool's daemon runs on this machine (a socket, or nerdctl's containerd).
   CliStore(CliTool tool, bool local);
 
   const StoreTraits& traits() const override { return traits_; }
-  std::unique_ptr<StoreConnection> open() const override;
+  std::unique_ptr<EngineConnection> open_engine() const override;
   // Sizes would cost a process per image: none are asked for.
   SizeIndex sizes(const std::vector<image::Reference>&, std::size_t) const override { return {}; }
   Status check_platform(const std::string& platform, std::string_view what) const override;

@@ -23,7 +23,7 @@ using CredentialLookup = std::optional<engine::CredentialSources>;
 // The X-Registry-Auth header for `domain`; errors when a configured helper fails.
 Result<std::string> auth_header_for(const std::string& domain, const CredentialLookup& lookup);
 
-class DaemonStore final : public ImageStore {
+class DaemonStore final : public ContainerEngine {
  public:
   // `client`: connected and negotiated. Credentials come from the places the
   // daemon's own CLI reads (Podman's auth files first for Podman).
@@ -31,7 +31,7 @@ class DaemonStore final : public ImageStore {
   explicit DaemonStore(engine::Client client, CredentialLookup credentials);
 
   const StoreTraits& traits() const override;
-  std::unique_ptr<StoreConnection> open() const override;
+  std::unique_ptr<EngineConnection> open_engine() const override;
   SizeIndex sizes(const std::vector<image::Reference>& refs, std::size_t workers) const override;
   Status check_platform(const std::string& platform, std::string_view what) const override;
   std::shared_ptr<const engine::TagResolver> resolve_ahead(const std::vector<image::Reference>& refs,

@@ -1,8 +1,9 @@
-// Where the images of a batch live, as the batch sees it: a local image store that
-// can list and size its images, export them as a tar stream, import one, pull,
-// push, tag and remove. The Engine API client (a Docker or Podman daemon) and the
-// command-line tool (docker, podman, nerdctl: one process per step) implement it; a
-// source with no daemon implements the same calls over the registry API.
+// Where the images of a batch live, as the batch sees it: a store that can size its
+// images and export them as a tar stream (ImageStore), and a container engine that
+// can also import, pull, push, tag and remove (ContainerEngine). The Engine API
+// client (a Docker or Podman daemon) and the command-line tool (docker, podman,
+// nerdctl: one process per step) are engines; a store with no daemon
+// (transfer::SourceStore) exports what a registry, a layout or archives hold.
 //
 // An ImageStore is shared by the whole batch; each worker opens its own StoreConnection on
 // it (its own connection, or its own processes), so a StoreConnection is used by one thread
@@ -84,17 +85,24 @@ struct StoreTraits {
   bool pulls_by_digest = false;
 };
 
+// What every store does: say what it holds, and export it.
 class StoreConnection : public WorkerConnection {
  public:
-
   // The image `name` as the store holds it; not_found when it does not.
   virtual Result<StoredImage> inspect(const std::string& name) = 0;
   // Whether an image the store lacks can be pulled into it first (a daemon); a
-  // registry source serves what its registries have.
-  virtual bool pulls_into() const { return true; }
+  // store that only exports serves what its source holds.
+  virtual bool pulls_into() const { return false; }
   // Stream an archive of `names` to `sink` (the tar framing checked); returns its size.
   virtual Result<std::uint64_t> export_images(std::span<const std::string> names, const std::string& platform,
                                               const engine::Sink& sink) = 0;
+};
+
+// A container engine's own operations besides: import, and pull, tag, push and
+// remove, which work on its registries and names.
+class EngineConnection : public StoreConnection {
+ public:
+  bool pulls_into() const override { return true; }
   // Import the tar that `source` yields.
   virtual Result<Loaded> import_archive(const engine::Source& source, const std::string& platform) = 0;
   // Pull `ref` at `tag_or_digest` (its own tag or digest, or a digest found ahead).
@@ -122,6 +130,14 @@ class ImageStore {
   // (see engine/registry.hpp), when the store pulls by digest; else nullptr.
   virtual std::shared_ptr<const engine::TagResolver> resolve_ahead(const std::vector<image::Reference>& refs,
                                                                    std::size_t threads) const = 0;
+};
+
+// A container engine (a daemon through its API, or its command-line tool): a store
+// whose connections also import, pull, tag, push and remove.
+class ContainerEngine : public ImageStore {
+ public:
+  std::unique_ptr<StoreConnection> open() const final { return open_engine(); }
+  virtual std::unique_ptr<EngineConnection> open_engine() const = 0;
 };
 
 }  // namespace hpn::ops

@@ -33,7 +33,8 @@ struct BasicPlan {
   // Preparation that goes on while the batch starts (joined when the plan is done).
   std::vector<std::jthread> background;
 };
-using Plan = BasicPlan<StoreConnection>;
+using Plan = BasicPlan<StoreConnection>;        // save: any store
+using EnginePlan = BasicPlan<EngineConnection>;  // pull, load, push, rmi: an engine
 
 // How every batch runs, from the command line and the configuration.
 struct RunSettings {
@@ -61,6 +62,11 @@ inline std::vector<TaskResult> run_plan(const ImageStore& store, Plan plan, cons
   return run_plan<StoreConnection>([&store] { return store.open(); }, store.traits().local, std::move(plan), settings,
                                    reporter);
 }
+inline std::vector<TaskResult> run_plan(const ContainerEngine& engine, EnginePlan plan, const RunSettings& settings,
+                                        Reporter& reporter) {
+  return run_plan<EngineConnection>([&engine] { return engine.open_engine(); }, engine.traits().local,
+                                    std::move(plan), settings, reporter);
+}
 
 // The size of `ref` in the store, or why it cannot be worked on (not in the
 // daemon: pull it first).
@@ -73,15 +79,15 @@ struct PullRequest {
   bool resolve = true;   // look up the tags' digests at the registries while the pulls run
   std::size_t workers = 1;
 };
-Plan plan_pull(const ImageStore& store, const std::vector<image::Reference>& refs, const PullRequest& request);
+EnginePlan plan_pull(const ContainerEngine& store, const std::vector<image::Reference>& refs, const PullRequest& request);
 
 // Pull each image. With `digests` (engine/registry.hpp), an image whose digest is
 // known when its pull starts is pulled by that digest and then tagged.
-std::vector<Task> pull_tasks(const std::vector<image::Reference>& refs, const std::string& platform,
+std::vector<EngineTask> pull_tasks(const std::vector<image::Reference>& refs, const std::string& platform,
                              std::shared_ptr<const engine::TagResolver> digests = nullptr);
 // Size hints for pull tasks (so the largest start first) when every image's size is
 // known from its manifest; otherwise none, and the list's order stays. True if set.
-bool size_pulls(std::vector<Task>& tasks, const engine::TagResolver& digests);
+bool size_pulls(std::vector<EngineTask>& tasks, const engine::TagResolver& digests);
 
 // ---- save ---------------------------------------------------------------------
 
@@ -138,7 +144,7 @@ struct LoadRequest {
   bool verify = true;    // check each archive's sidecar first
   std::string platform;  // load only this platform (API 1.48)
 };
-Result<Plan> plan_load(const ImageStore& store, const std::vector<std::filesystem::path>& files,
+Result<EnginePlan> plan_load(const ContainerEngine& store, const std::vector<std::filesystem::path>& files,
                        const LoadRequest& request);
 
 // Check an archive's sidecar (when `verify` and one exists) and open it for loading:
@@ -156,10 +162,10 @@ struct PushSpec {
 // Target name for `ref`, e.g. harbor.local/library/nginx:latest.
 Result<std::string> push_target(const image::Reference& ref, const PushSpec& spec);
 // Tag each image for the target, push it, and remove the tag hpn made.
-Plan plan_push(const ImageStore& store, const std::vector<image::Reference>& refs, const PushSpec& spec);
+EnginePlan plan_push(const ContainerEngine& store, const std::vector<image::Reference>& refs, const PushSpec& spec);
 
 // ---- rmi ----------------------------------------------------------------------
 
-Plan plan_rmi(const std::vector<image::Reference>& refs, bool force);
+EnginePlan plan_rmi(const std::vector<image::Reference>& refs, bool force);
 
 }  // namespace hpn::ops

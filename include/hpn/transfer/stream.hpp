@@ -22,7 +22,7 @@ namespace hpn::transfer {
 // A worker's connections: one to the exporting store, one to the importing daemon.
 class StreamLanes final : public ops::WorkerConnection {
  public:
-  StreamLanes(std::unique_ptr<ops::StoreConnection> from, std::unique_ptr<ops::StoreConnection> to)
+  StreamLanes(std::unique_ptr<ops::StoreConnection> from, std::unique_ptr<ops::EngineConnection> to)
       : from_(std::move(from)), to_(std::move(to)) {}
   void watch(const std::atomic<bool>* flag) override {
     from_->watch(flag);
@@ -33,14 +33,15 @@ class StreamLanes final : public ops::WorkerConnection {
     to_->set_deadline(deadline, why);
   }
   ops::StoreConnection& from() { return *from_; }
-  ops::StoreConnection& to() { return *to_; }
+  ops::EngineConnection& to() { return *to_; }
 
  private:
-  std::unique_ptr<ops::StoreConnection> from_, to_;
+  std::unique_ptr<ops::StoreConnection> from_;
+  std::unique_ptr<ops::EngineConnection> to_;
 };
 
 ops::Opener<StreamLanes> stream_lanes_of(std::shared_ptr<const ops::ImageStore> from,
-                                         std::shared_ptr<const ops::ImageStore> to);
+                                         std::shared_ptr<const ops::ContainerEngine> to);
 
 struct StreamSpec {
   std::string platform;  // os/arch[/variant]: export and import that platform only
