@@ -6,14 +6,13 @@
 #include "hpn/archive/paths.hpp"
 #include "hpn/registry/manifest.hpp"
 #include "hpn/util/sha256.hpp"
+#include "hashed_copy.hpp"
 
 namespace hpn::endpoint {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr std::size_t k_chunk = 256 << 10;
 
 registry::Manifest manifest_of(std::string body, std::string media_type) {
   registry::Manifest m;
@@ -92,24 +91,12 @@ class Reader final : public transfer::SourceReader {
                               const engine::Sink& sink) {
     auto stream = archive::MemberStream::open(file, member);
     if (!stream) return stream.error();
-    util::Sha256 hash;
-    std::vector<char> buf(k_chunk);
-    std::uint64_t total = 0;
-    for (;;) {
-      if (flag_ != nullptr && flag_->load(std::memory_order_relaxed)) return Error(ErrorKind::cancelled, "interrupted");
-      auto n = stream->read(buf);
-      if (!n) return n.error();
-      if (*n == 0) break;
-      const std::string_view chunk(buf.data(), *n);
-      hash.update(chunk);
-      total += *n;
-      if (total > d.size) break;
-      if (auto st = sink(chunk); !st) return st.error();
-    }
-    if (total != d.size || "sha256:" + hash.hex_digest() != d.digest) {
+    auto copied = hashed_copy([&](std::span<char> buf) { return stream->read(buf); }, sink, flag_, d.size);
+    if (!copied) return copied.error();
+    if (copied->bytes != d.size || copied->digest != d.digest) {
       return damaged(file, "the layer " + member + " (" + d.digest + ")");
     }
-    return total;
+    return copied->bytes;
   }
 
   const fs::path& input_;

@@ -9,6 +9,7 @@
 #include "hpn/registry/manifest.hpp"
 #include "hpn/util/file.hpp"
 #include "hpn/util/sha256.hpp"
+#include "hashed_copy.hpp"
 
 namespace hpn::endpoint {
 
@@ -111,20 +112,10 @@ class Reader final : public transfer::SourceReader {
       return Error(ErrorKind::protocol, path->string() + " has " + std::to_string(file->size()) +
                                                    " bytes; the manifest says " + std::to_string(d.size));
     }
-    util::Sha256 hash;
-    std::vector<char> buf(k_chunk);
-    std::uint64_t total = 0;
-    for (;;) {
-      if (flag_ != nullptr && flag_->load(std::memory_order_relaxed)) return Error(ErrorKind::cancelled, "interrupted");
-      auto n = file->read(buf);
-      if (!n) return n.error();
-      if (*n == 0) break;
-      const std::string_view chunk(buf.data(), *n);
-      hash.update(chunk);
-      total += *n;
-      if (auto st = sink(chunk); !st) return st.error();
-    }
-    if (const std::string got = "sha256:" + hash.hex_digest(); got != d.digest || total != d.size) {
+    auto copied = hashed_copy([&](std::span<char> buf) { return file->read(buf); }, sink, flag_, d.size);
+    if (!copied) return copied.error();
+    const std::uint64_t total = copied->bytes;
+    if (const std::string& got = copied->digest; got != d.digest || total != d.size) {
       return Error(ErrorKind::protocol, path->string() + " holds " + got + " (" + std::to_string(total) +
                                                    " bytes), not the blob it is named after");
     }

@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <set>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "hpn/engine/registry.hpp"
+#include "hpn/registry/resolver.hpp"
 #include "hpn/util/log.hpp"
 
 namespace hpn::ops {
@@ -198,21 +200,25 @@ Status DaemonStore::check_platform(const std::string& platform, std::string_view
   return {};
 }
 
-std::shared_ptr<const engine::TagResolver> DaemonStore::resolve_ahead(const std::vector<image::Reference>& refs,
+std::shared_ptr<const registry::TagResolver> DaemonStore::resolve_ahead(const std::vector<image::Reference>& refs,
                                                                       std::size_t threads) const {
   if (!traits().pulls_by_digest) return nullptr;
-  engine::ResolverOptions ro;
+  registry::ResolverOptions ro;
   ro.threads = threads;
   ro.credentials = credentials_;
   auto info = info_;
-  ro.insecure = [info](const std::string& host) { return engine::daemon_treats_as_insecure(info->get(), host); };
+  std::set<std::string> hosts;
+  for (const auto& ref : refs) hosts.insert(image::registry_api_host(ref.domain));
+  for (const auto& host : hosts) {
+    if (engine::daemon_treats_as_insecure(info->get(), host)) ro.insecure.push_back(host);
+  }
   ro.resolve_domain = [info](const std::string& domain) {
     // Docker Hub through the daemon's mirrors: the mirror is what the daemon asks.
     const auto& cfg = info->get();
     return domain != "docker.io" || !cfg.contains("RegistryConfig") ||
            cfg["RegistryConfig"].value("Mirrors", nlohmann::json::array()).empty();
   };
-  return std::make_shared<engine::TagResolver>(refs, 0, std::move(ro));
+  return std::make_shared<registry::TagResolver>(refs, 0, std::move(ro));
 }
 
 Result<SizeIndex> image_sizes(engine::Client& client) {

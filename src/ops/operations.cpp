@@ -9,7 +9,7 @@
 #include "hpn/archive/member_rules.hpp"
 #include "hpn/archive/blob_check.hpp"
 #include "hpn/archive/paths.hpp"
-#include "hpn/engine/registry.hpp"
+#include "hpn/registry/resolver.hpp"
 #include "hpn/ops/export_group.hpp"
 #include "hpn/ops/reporter.hpp"
 #include "hpn/util/file.hpp"
@@ -54,9 +54,9 @@ namespace {
 // ---- pull ---------------------------------------------------------------------
 
 EnginePlan plan_pull(const ContainerEngine& store, const std::vector<image::Reference>& refs, const PullRequest& request) {
-  // Digests asked of the registries while the pulls run (see engine/registry.hpp):
+  // Digests asked of the registries while the pulls run (see registry/resolver.hpp):
   // worth it when there are more images than workers.
-  std::shared_ptr<const engine::TagResolver> digests;
+  std::shared_ptr<const registry::TagResolver> digests;
   if (request.resolve && refs.size() > request.workers) {
     digests = store.resolve_ahead(refs, std::min<std::size_t>(request.workers, 4));
   }
@@ -73,7 +73,7 @@ EnginePlan plan_pull(const ContainerEngine& store, const std::vector<image::Refe
 }
 
 std::vector<EngineTask> pull_tasks(const std::vector<image::Reference>& refs, const std::string& platform,
-                             std::shared_ptr<const engine::TagResolver> digests) {
+                             std::shared_ptr<const registry::TagResolver> digests) {
   std::vector<EngineTask> tasks;
   for (std::size_t i = 0; i < refs.size(); ++i) {
     const auto& ref = refs[i];
@@ -105,7 +105,7 @@ std::vector<EngineTask> pull_tasks(const std::vector<image::Reference>& refs, co
   return tasks;
 }
 
-bool size_pulls(std::vector<EngineTask>& tasks, const engine::TagResolver& digests) {
+bool size_pulls(std::vector<EngineTask>& tasks, const registry::TagResolver& digests) {
   for (std::size_t i = 0; i < tasks.size(); ++i) {
     if (digests.size(i) == 0) return false;
   }

@@ -13,6 +13,7 @@
 
 #include "hpn/image/reference.hpp"
 #include "hpn/engine/registry.hpp"
+#include "hpn/registry/resolver.hpp"
 #include "hpn/ops/daemon_store.hpp"
 #include "hpn/ops/operations.hpp"
 #include "hpn/util/file.hpp"
@@ -354,15 +355,18 @@ TEST(DockerClient, ClonesTalkOnTheirOwnConnections) {
 namespace {
 
 // Options as `hpn pull` sets them: insecure registries from the daemon's /info.
-hpn::engine::ResolverOptions resolver_options(Client& c, std::optional<hpn::engine::CredentialSources> creds = {}) {
+hpn::registry::ResolverOptions resolver_options(Client& c, std::optional<hpn::engine::CredentialSources> creds = {}) {
   auto info = c.info();
   EXPECT_TRUE(info.ok());
-  hpn::engine::ResolverOptions o;
+  hpn::registry::ResolverOptions o;
   o.threads = 2;
   o.credentials = std::move(creds);
-  o.insecure = [j = info ? *info : nlohmann::json::object()](const std::string& host) {
-    return hpn::engine::daemon_treats_as_insecure(j, host);
-  };
+  // The test registries listen on loopback: the daemon reaches them over plain
+  // HTTP, and so does the registry client.
+  const std::string registry = hpn::test::env("HPN_TEST_REGISTRY");
+  if (hpn::engine::daemon_treats_as_insecure(info ? *info : nlohmann::json::object(), registry)) {
+    o.insecure.push_back(registry);
+  }
   return o;
 }
 
@@ -395,7 +399,7 @@ TEST(Resolver, TagsResolveToTheDigestsTheRegistryHoldsAndPullsByThemEndTagged) {
   }
   refs.push_back(*hpn::image::parse_reference(reg + "/resolve/small:no-such-tag"));
 
-  auto resolver = std::make_shared<hpn::engine::TagResolver>(refs, 0, resolver_options(c));
+  auto resolver = std::make_shared<hpn::registry::TagResolver>(refs, 0, resolver_options(c));
   resolver->wait();
   EXPECT_EQ(resolver->digest(0), std::optional<std::string>(pushed[0]));
   EXPECT_EQ(resolver->digest(1), std::optional<std::string>(pushed[1]));
@@ -461,13 +465,13 @@ TEST(Resolver, BasicAuthRegistryResolvesWithTheStoredCredentialsOnly) {
                                                  R"("}}})");
   hpn::engine::CredentialSources sources;
   sources.docker_config_dir = dir.path().string();
-  hpn::engine::TagResolver with(refs, 0, resolver_options(c, sources));
+  hpn::registry::TagResolver with(refs, 0, resolver_options(c, sources));
   with.wait();
   EXPECT_EQ(with.digest(0), std::optional<std::string>(p->digest));
 
   hpn::engine::CredentialSources empty;
   empty.docker_config_dir = (dir / "none").string();
-  hpn::engine::TagResolver without(refs, 0, resolver_options(c, empty));
+  hpn::registry::TagResolver without(refs, 0, resolver_options(c, empty));
   without.wait();
   EXPECT_FALSE(without.digest(0).has_value());
 }

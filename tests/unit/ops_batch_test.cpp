@@ -49,7 +49,7 @@ class IdleStore final : public hpn::ops::ImageStore {
   std::unique_ptr<hpn::ops::StoreConnection> open() const override { return std::make_unique<Idle>(); }
   hpn::ops::SizeIndex sizes(const std::vector<hpn::image::Reference>&, std::size_t) const override { return {}; }
   hpn::Status check_platform(const std::string&, std::string_view) const override { return {}; }
-  std::shared_ptr<const hpn::engine::TagResolver> resolve_ahead(const std::vector<hpn::image::Reference>&,
+  std::shared_ptr<const hpn::registry::TagResolver> resolve_ahead(const std::vector<hpn::image::Reference>&,
                                                                 std::size_t) const override {
     return nullptr;
   }

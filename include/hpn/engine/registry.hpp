@@ -1,94 +1,11 @@
-// Tag-to-digest resolution at the registry itself, ahead of the pulls.
-//
-// The daemon pulls a tag in round trips it makes one after the other, each on a new
-// connection: an HTTPS attempt (for a registry it treats as insecure), /v2/, the
-// manifest by tag (for its digest), the manifest by digest, then the blobs. Asked
-// for a digest it skips the manifest by tag. So while the pulls run, a few threads
-// GET the manifests of the listed tags from the registries, on connections they
-// keep; a pull whose digest is known by the time it starts asks the daemon for that
-// digest and tags it afterwards. The manifest also gives the bytes a pull fetches,
-// so when every image is resolved at once (a near registry), the batch can start
-// the largest first. Anything this cannot do (a token-auth registry, a failure, a
-// slow answer) leaves that image to the usual pull by tag: resolution only ever
-// saves time.
+// What a daemon's settings say about the registries it reaches.
 #pragma once
 
-#include <atomic>
-#include <chrono>
-#include <cstdint>
-#include <condition_variable>
-#include <cstddef>
-#include <functional>
-#include <memory>
-#include <mutex>
-#include <optional>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "hpn/engine/connection.hpp"
-#include "hpn/engine/credentials.hpp"
-#include "hpn/image/reference.hpp"
-
 namespace hpn::engine {
-
-struct ResolverOptions {
-  std::size_t threads = 4;
-  // Registries the daemon reaches over plain HTTP when HTTPS fails (its insecure
-  // registries): HTTPS without verification, then HTTP. Asked once per host, before
-  // its first request.
-  std::function<bool(const std::string& host)> insecure;
-  // Whether to resolve images of `domain` at all (false, say, for docker.io when the
-  // daemon pulls it through a mirror); asked once per domain.
-  std::function<bool(const std::string& domain)> resolve_domain;
-  std::optional<CredentialSources> credentials;  // nullopt: anonymous only
-  std::chrono::milliseconds connect_timeout{3000};
-  std::chrono::milliseconds timeout{10000};  // per request
-};
-
-class TagResolver {
- public:
-  // Resolves refs[i] for i in [first, refs.size()) that name a tag, in that order,
-  // on background threads that start at once.
-  TagResolver(std::vector<image::Reference> refs, std::size_t first, ResolverOptions options);
-  ~TagResolver();  // stops the threads (requests in flight are aborted)
-  TagResolver(const TagResolver&) = delete;
-  TagResolver& operator=(const TagResolver&) = delete;
-
-  // The digest of refs[i] if it is known now (never waits).
-  std::optional<std::string> digest(std::size_t i) const;
-  // Bytes its pull fetches (config and layers of a single-platform manifest), if
-  // known now; 0 otherwise (not resolved yet, or a multi-platform index).
-  std::uint64_t size(std::size_t i) const;
-  // Wait until every image has been tried; wait_for: at most `limit`, true if done.
-  void wait() const;
-  bool wait_for(std::chrono::milliseconds limit) const;
-
- private:
-  struct HostState;
-  struct Resolved {
-    std::string digest;
-    std::uint64_t size = 0;
-  };
-  void work();
-  std::optional<Resolved> resolve(Connection& conn, const image::Reference& ref);
-
-  std::vector<image::Reference> refs_;
-  ResolverOptions options_;
-  mutable std::mutex mu_;  // hosts_, next_ (held while asking the daemon or a credential helper)
-  std::vector<std::unique_ptr<HostState>> hosts_;
-  std::size_t next_;
-  mutable std::mutex results_mu_;  // digests_, tried_: what the pulls ask for, never held long
-  mutable std::condition_variable done_cv_;
-  std::vector<std::optional<Resolved>> digests_;
-  std::size_t tried_ = 0;
-  std::size_t todo_ = 0;
-  std::atomic<bool> stop_{false};
-  std::vector<std::thread> threads_;
-};
-
 
 // Whether the daemon's GET /info says it reaches `host` ("name[:port]") as an
 // insecure registry: marked not Secure, or an IPv4 address (localhost counts as

@@ -39,7 +39,7 @@ class CliStore final : public ContainerEngine {
   // Sizes would cost a process per image: none are asked for.
   SizeIndex sizes(const std::vector<image::Reference>&, std::size_t) const override { return {}; }
   Status check_platform(const std::string& platform, std::string_view what) const override;
-  std::shared_ptr<const engine::TagResolver> resolve_ahead(const std::vector<image::Reference>&,
+  std::shared_ptr<const registry::TagResolver> resolve_ahead(const std::vector<image::Reference>&,
                                                            std::size_t) const override {
     return nullptr;
   }

@@ -34,7 +34,7 @@ class DaemonStore final : public ContainerEngine {
   std::unique_ptr<EngineConnection> open_engine() const override;
   SizeIndex sizes(const std::vector<image::Reference>& refs, std::size_t workers) const override;
   Status check_platform(const std::string& platform, std::string_view what) const override;
-  std::shared_ptr<const engine::TagResolver> resolve_ahead(const std::vector<image::Reference>& refs,
+  std::shared_ptr<const registry::TagResolver> resolve_ahead(const std::vector<image::Reference>& refs,
                                                            std::size_t threads) const override;
 
   engine::Runtime runtime() const { return runtime_; }

@@ -27,7 +27,7 @@
 #include "hpn/ops/worker.hpp"
 #include "hpn/util/result.hpp"
 
-namespace hpn::engine {
+namespace hpn::registry {
 class TagResolver;
 }
 
@@ -127,8 +127,8 @@ class ImageStore {
   // An error when the store cannot filter `what` ("save", "load") by platform.
   virtual Status check_platform(const std::string& platform, std::string_view what) const = 0;
   // Digests of the listed tags looked up at their registries while the pulls run
-  // (see engine/registry.hpp), when the store pulls by digest; else nullptr.
-  virtual std::shared_ptr<const engine::TagResolver> resolve_ahead(const std::vector<image::Reference>& refs,
+  // (see registry/resolver.hpp), when the store pulls by digest; else nullptr.
+  virtual std::shared_ptr<const registry::TagResolver> resolve_ahead(const std::vector<image::Reference>& refs,
                                                                    std::size_t threads) const = 0;
 };
 

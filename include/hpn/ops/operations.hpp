@@ -81,13 +81,13 @@ struct PullRequest {
 };
 EnginePlan plan_pull(const ContainerEngine& store, const std::vector<image::Reference>& refs, const PullRequest& request);
 
-// Pull each image. With `digests` (engine/registry.hpp), an image whose digest is
+// Pull each image. With `digests` (registry/resolver.hpp), an image whose digest is
 // known when its pull starts is pulled by that digest and then tagged.
 std::vector<EngineTask> pull_tasks(const std::vector<image::Reference>& refs, const std::string& platform,
-                             std::shared_ptr<const engine::TagResolver> digests = nullptr);
+                             std::shared_ptr<const registry::TagResolver> digests = nullptr);
 // Size hints for pull tasks (so the largest start first) when every image's size is
 // known from its manifest; otherwise none, and the list's order stays. True if set.
-bool size_pulls(std::vector<EngineTask>& tasks, const engine::TagResolver& digests);
+bool size_pulls(std::vector<EngineTask>& tasks, const registry::TagResolver& digests);
 
 // ---- save ---------------------------------------------------------------------
 

@@ -49,7 +49,7 @@ class SourceStore final : public ops::ImageStore {
   std::unique_ptr<ops::StoreConnection> open() const override;
   ops::SizeIndex sizes(const std::vector<image::Reference>& refs, std::size_t workers) const override;
   Status check_platform(const std::string& platform, std::string_view what) const override;
-  std::shared_ptr<const engine::TagResolver> resolve_ahead(const std::vector<image::Reference>&,
+  std::shared_ptr<const registry::TagResolver> resolve_ahead(const std::vector<image::Reference>&,
                                                            std::size_t) const override {
     return nullptr;
   }
