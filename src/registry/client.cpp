@@ -279,7 +279,7 @@ bool Fetcher::ask_again(Host& h, const engine::Response& r) {
   std::lock_guard lock(h.mu);
   if (!c.scheme.empty() && (c.scheme != h.challenge.scheme || c.param("realm") != h.challenge.param("realm"))) {
     h.challenge = c;
-    h.tokens.clear();
+    h.auth.reset();
     return true;
   }
   return h.challenge.scheme == "bearer";

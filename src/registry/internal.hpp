@@ -2,6 +2,8 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -18,6 +20,27 @@ std::string registry_message(const engine::Response& r);
 // "HTTP 404 (blob unknown to registry)"
 std::string describe_status(const engine::Response& r);
 
+// How requests to one host are authorized: chosen by the challenge of its /v2/
+// answer (or of a later 401), kept in the host's state and used under its lock.
+class AuthScheme {
+ public:
+  struct Ask {
+    const engine::Credentials* creds;  // nullptr: none stored for the host
+    const std::string& scope;          // "repository:NAME:pull[,push]", several separated by spaces
+    bool renew;                        // the registry refused the last header
+    // A request of the scheme's own (a token), its body into `body`.
+    std::function<Result<engine::Response>(const engine::Request&, std::string& body)> perform;
+  };
+  virtual ~AuthScheme() = default;
+  // The Authorization header line ("" when none is needed).
+  virtual Result<std::string> header(const Ask& ask) = 0;
+};
+
+// The scheme `challenge` asks for at `host` (requests' name; `domain` for the login
+// hint; `tls`: the host's TLS files, for a token realm on the same host).
+std::unique_ptr<AuthScheme> auth_scheme_for(const Challenge& challenge, const std::string& host,
+                                            const std::string& domain, const std::optional<engine::TlsFiles>& tls);
+
 // What the batch knows of one registry host, under its lock.
 struct Fetcher::Host {
   std::string name;  // host[:port] as requests name it (registry-1.docker.io for docker.io)
@@ -31,11 +54,7 @@ struct Fetcher::Host {
   std::optional<engine::Credentials> creds;
   std::optional<Error> creds_error;
   Challenge challenge;  // from /v2/ (scheme "" when it needs none)
-  struct Token {
-    std::string value;
-    std::chrono::steady_clock::time_point expires;
-  };
-  std::map<std::string, Token> tokens;  // by scope
+  std::unique_ptr<AuthScheme> auth;  // made from `challenge` when first needed
 };
 
 

@@ -104,8 +104,9 @@ std::optional<TagResolver::Resolved> TagResolver::resolve(Fetcher& fetcher, cons
     if (skipped_.count(host) != 0) return std::nullopt;
   }
   auto give_up = [&](const Error& e) -> std::optional<Resolved> {
-    if (e.kind == ErrorKind::not_found) {
-      log.debug("{}: the registry has no such tag; left to the pull", ref.original);
+    if (e.kind == ErrorKind::not_found || e.kind == ErrorKind::unauthorized) {
+      // This repository only: others of the registry may be there, or public.
+      log.debug("{}: {}; left to the pull", ref.original, e.message);
       return std::nullopt;
     }
     std::lock_guard lock(mu_);

@@ -197,7 +197,9 @@ TEST(Matrix, EveryDirectionMovesTheTestImagesIntact) {
           const auto got = inspect(daemon->second, e.name);
           ASSERT_FALSE(got.is_null()) << what;
           EXPECT_EQ(got["RootFS"]["Layers"], e.layers) << what;
-          if (!daemon->second.containerd) EXPECT_EQ(got["Id"], e.config) << what;
+          if (!daemon->second.containerd) {
+            EXPECT_EQ(got["Id"], e.config) << what;
+          }
           continue;
         }
         std::pair<std::string, std::string> at;  // manifest digest, config digest
@@ -212,7 +214,9 @@ TEST(Matrix, EveryDirectionMovesTheTestImagesIntact) {
           at = {"", archive_config(file, e.name)};
         }
         EXPECT_EQ(at.second, e.config) << what;
-        if (to != "dir" && to != "archive" && as_stored.count(from) != 0) EXPECT_EQ(at.first, e.manifest) << what;
+        if (to != "dir" && to != "archive" && as_stored.count(from) != 0) {
+          EXPECT_EQ(at.first, e.manifest) << what;
+        }
       }
     }
   }

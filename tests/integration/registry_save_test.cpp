@@ -18,6 +18,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "hpn/image/reference.hpp"
+#include "hpn/registry/resolver.hpp"
 #include "support/registry_fixtures.hpp"
 #include "support/testenv.hpp"
 
@@ -232,6 +234,47 @@ TEST(RegistrySave, TokenRegistryServesPublicAnonymouslyPrivateWithCredentialsAnd
   EXPECT_EQ(wrong.err.find("retrying"), std::string::npos) << wrong.err;
   const std::string after = issuer.log().substr(before.size());
   EXPECT_EQ(after, "token refused hpnuser\n") << "asked once, not retried";
+}
+
+// The tag resolver pulls ahead of (hpn pull) asks through the same registry client:
+// a token registry resolves, with the stored credentials for a private repository.
+TEST(RegistrySave, TheTagResolverResolvesAtATokenRegistryWithTheStoredCredentials) {
+  hpn::test::TokenIssuer issuer("--user hpnuser:right-pass --public hpn-test/small");
+  PrivateRegistry registry(issuer.registry_auth());  // a copy of the test registry
+  TempDir dir;
+  hpn::test::write_file(dir / "cfg" / "config.json",
+                        "{\"auths\":{\"" + registry.host() + "\":{\"auth\":\"" +
+                            run_command("printf %s hpnuser:right-pass | base64 -w0").out + "\"}}}");
+  std::vector<hpn::image::Reference> refs;
+  for (const char* repo : {"hpn-test/small", "hpn-test/multi", "hpn-test/absent"}) {
+    refs.push_back(*hpn::image::parse_reference(registry.host() + "/" + repo + ":1"));
+  }
+  const std::string small = hpn::test::served_digest(env("HPN_TEST_REGISTRY"), "hpn-test/small", "1");
+  const std::string multi = hpn::test::served_digest(env("HPN_TEST_REGISTRY"), "hpn-test/multi", "1");
+  ASSERT_FALSE(small.empty());
+  ASSERT_FALSE(multi.empty());
+  auto options = [&](const std::string& config_dir) {
+    hpn::registry::ResolverOptions o;
+    o.threads = 2;
+    hpn::engine::CredentialSources sources;
+    sources.docker_config_dir = config_dir;
+    o.credentials = sources;
+    return o;
+  };
+  {
+    hpn::registry::TagResolver with(refs, 0, options((dir / "cfg").string()));
+    with.wait();
+    EXPECT_EQ(with.digest(0), std::optional<std::string>(small));
+    EXPECT_EQ(with.digest(1), std::optional<std::string>(multi));
+    EXPECT_GT(with.size(1), 0u);
+    EXPECT_FALSE(with.digest(2).has_value());  // no such tag: left to the pull and its error
+  }
+  EXPECT_NE(issuer.log().find("token hpnuser repository:hpn-test/multi:pull"), std::string::npos) << issuer.log();
+  // Without credentials: the public image resolves, the private one is left to the pull.
+  hpn::registry::TagResolver without(refs, 0, options((dir / "none").string()));
+  without.wait();
+  EXPECT_EQ(without.digest(0), std::optional<std::string>(small));
+  EXPECT_FALSE(without.digest(1).has_value());
 }
 
 TEST(RegistrySave, BasicAuthRegistryNeedsStoredCredentials) {

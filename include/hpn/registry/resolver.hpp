@@ -10,9 +10,9 @@
 // digest and tags it afterwards. The manifest also gives the bytes a pull fetches,
 // so when every image is resolved at once (a near registry), the batch can start
 // the largest first. Docker Hub is asked with HEAD, which its pull limits do not
-// count (no size then). Anything this cannot do (a registry that fails or answers
-// slowly) leaves that image, and the others of its registry, to the usual pull by
-// tag: resolution only ever saves time.
+// count (no size then). A tag the registry lacks or refuses leaves that image to
+// the usual pull by tag; a registry that fails or answers slowly, all of its
+// images: resolution only ever saves time.
 #pragma once
 
 #include <atomic>
