@@ -79,6 +79,17 @@ std::optional<std::vector<image::Reference>> images_to_move(const Context& ctx, 
   return std::move(*all);
 }
 
+// Whether two file endpoints name the same directory or file.
+bool same_place(const endpoint::Spec& from, const endpoint::Spec& to) {
+  using endpoint::Kind;
+  const auto files = [](Kind k) { return k == Kind::dir || k == Kind::archive || k == Kind::oci; };
+  if (!files(from.kind) || !files(to.kind)) return false;
+  std::error_code ec1, ec2;
+  const auto a = std::filesystem::weakly_canonical(from.location, ec1);
+  const auto b = std::filesystem::weakly_canonical(to.location, ec2);
+  return !ec1 && !ec2 && a == b;
+}
+
 // push --archives into the registry `to` names, its naming as push's options.
 void push_archives_to(Context& ctx, const endpoint::Spec& to, const endpoint::Settings& settings) {
   const auto naming = endpoint::registry_naming(to, settings);
@@ -264,6 +275,10 @@ int cmd_copy(Context& ctx) {
   const bool to_files = to->kind == endpoint::Kind::dir || to->kind == endpoint::Kind::archive;
   if (!to_files && (ctx.opt.compress != archive::Compression::none || ctx.opt.level >= 0)) {
     print_error("--compress and --level apply to --to dir: and archive: only");
+    return k_exit_usage;
+  }
+  if (same_place(*from, *to)) {
+    print_error("copy --from " + from->text + " --to " + to->text + ": the source and the destination are one place");
     return k_exit_usage;
   }
   if (auto code = copy_by_command(ctx, *from, *to, settings)) return *code;

@@ -251,6 +251,10 @@ TEST(OciLayout, BadEndpointsAreUsageErrors) {
            {"copy --to oci:" + (dir / "file").string() + image, "exists and is not a directory", 2},
            {"copy --to oci:" + (dir / "full").string() + image, "is not an OCI image layout", 2},
            {"copy --from oci:" + (dir / "full").string() + " --to oci:x", "no readable oci-layout file", 2},
+           {"copy --from dir:" + (dir / "full").string() + " --to dir:" + (dir / "full").string() + "/",
+            "are one place", 2},
+           {"copy --from oci:x --to archive:x", "are one place", 2},
+           {"copy --from dir:" + (dir / "file").string() + " --to oci:y", "is not a directory of archives", 2},
        }) {
     auto r = hpn_alone(dir, c.args);
     EXPECT_EQ(r.exit_code, c.exit_code) << c.args << "\n" << r.out << r.err;
