@@ -20,7 +20,6 @@ namespace {
 
 constexpr const char* k_ref_name = "org.opencontainers.image.ref.name";
 constexpr const char* k_containerd_name = "io.containerd.image.name";
-constexpr std::size_t k_chunk = 256 << 10;
 constexpr std::size_t k_index_limit = 64 << 20;
 constexpr std::size_t k_manifest_limit = 16 << 20;
 
@@ -240,21 +239,10 @@ Result<std::uint64_t> write_blob(const fs::path& path, const registry::Descripto
                                  const std::atomic<bool>* flag) {
   auto file = util::AtomicFile::create(path, 0644);
   if (!file) return file.error();
-  util::Sha256 hash;
-  std::vector<char> buf(k_chunk);
-  std::uint64_t total = 0;
-  for (;;) {
-    if (flag != nullptr && flag->load(std::memory_order_relaxed)) return Error(ErrorKind::cancelled, "interrupted");
-    auto n = source(buf);
-    if (!n) return n.error();
-    if (*n == 0) break;
-    const std::string_view chunk(buf.data(), *n);
-    total += *n;
-    if (total > d.size) break;
-    hash.update(chunk);
-    if (auto st = file->write(chunk); !st) return st.error();
-  }
-  if (const std::string got = "sha256:" + hash.hex_digest(); total != d.size || got != d.digest) {
+  auto copied = hashed_copy(source, [&](std::string_view chunk) { return file->write(chunk); }, flag, d.size);
+  if (!copied) return copied.error();
+  const std::uint64_t total = copied->bytes;
+  if (const std::string& got = copied->digest; total != d.size || got != d.digest) {
     return Error(ErrorKind::protocol, "the blob " + d.digest + " arrived as " +
                                                  (total > d.size ? "more than " + std::to_string(d.size) + " bytes"
                                                                  : got + " (" + std::to_string(total) + " bytes)"));
