@@ -90,6 +90,14 @@ bool same_place(const endpoint::Spec& from, const endpoint::Spec& to) {
   return !ec1 && !ec2 && a == b;
 }
 
+// The daemon commands (save, load) aimed at the daemon `d` names: that runtime
+// only, at its URL when it has one.
+void aim_at_daemon(Context& ctx, const endpoint::Spec& d) {
+  ctx.opt.runtime = d.kind == endpoint::Kind::podman ? RuntimeChoice::podman : RuntimeChoice::docker;
+  ctx.opt.auto_fallback = false;
+  if (!d.location.empty()) ctx.opt.host = d.location;
+}
+
 // push --archives into the registry `to` names, its naming as push's options.
 void push_archives_to(Context& ctx, const endpoint::Spec& to, const endpoint::Settings& settings) {
   const auto naming = endpoint::registry_naming(to, settings);
@@ -105,11 +113,7 @@ std::optional<int> copy_by_command(Context& ctx, const endpoint::Spec& from, con
                                    endpoint::Settings& settings) {
   using endpoint::Kind;
   const auto files = [](Kind k) { return k == Kind::dir || k == Kind::archive; };
-  const auto daemon = [&](const endpoint::Spec& d) {
-    ctx.opt.runtime = d.kind == Kind::podman ? RuntimeChoice::podman : RuntimeChoice::docker;
-    ctx.opt.auto_fallback = false;
-    if (!d.location.empty()) ctx.opt.host = d.location;
-  };
+  const auto daemon = [&](const endpoint::Spec& d) { aim_at_daemon(ctx, d); };
   if (files(to.kind)) {
     if (to.kind == Kind::dir) {
       ctx.opt.path = to.location;
@@ -227,9 +231,7 @@ int copy_staged(Context& ctx, const endpoint::Spec& from, const endpoint::Spec& 
     }
   } removal{stage};
   ctx.opt.source = "daemon";
-  ctx.opt.runtime = from.kind == endpoint::Kind::podman ? RuntimeChoice::podman : RuntimeChoice::docker;
-  ctx.opt.auto_fallback = false;
-  if (!from.location.empty()) ctx.opt.host = from.location;
+  aim_at_daemon(ctx, from);
   ctx.opt.path = stage.string();
   ctx.opt.save_mode = 2;  // flat: one archive per image in the directory itself
   auto insecure = std::move(ctx.opt.insecure_registries);  // for the push only
