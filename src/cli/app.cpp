@@ -18,29 +18,27 @@
 namespace hpn::cli {
 namespace {
 
-using Runner = int (*)(Context&);
-
-// The subcommand table: name, help, runner, and which per-command options it takes.
-enum Opt : unsigned {
-  k_list = 1u << 0,       // -f and positional images
-  k_files = 1u << 1,      // positional files/directories (load)
-  k_path = 1u << 2,       // -p/--path DIR
-  k_dry_run = 1u << 3,
-  k_recursive = 1u << 4,
-  k_force = 1u << 5,
-  k_platform = 1u << 6,
-  k_registry = 1u << 7,   // push: -r and -p/--project
-  k_archive = 1u << 8,    // save: --compress, --level, --force, --bundle
-  k_verify = 1u << 9,     // load: --skip-verify
-  k_login = 1u << 10,     // login: REGISTRY, -u, --password-stdin
-  k_logout = 1u << 11,    // logout: REGISTRY
-  k_resolve = 1u << 12,   // pull: --no-resolve
-  k_format = 1u << 13,    // ls: --format
-  k_source = 1u << 14,    // save: --source, --cache, --insecure-registry
-  k_archives = 1u << 15,  // push: --archives, --recursive, --layer-compression, --skip-verify
-  k_insecure = 1u << 16,  // --insecure-registry (registry clients)
-  k_endpoints = 1u << 17, // copy: --from, --to
-  k_codec = 1u << 18,     // save, copy: --compress, --level
+// What the command line says, as parsed: the options every command shares, those
+// given before the subcommand or after it (Harpoon v1 puts them first), and each
+// subcommand's own.
+struct Parsed {
+  GlobalOptions global;
+  std::string list_file;  // -f
+  std::string registry;   // -r
+  std::string project;    // -p before a subcommand (v1), or the push project
+  std::string action;     // -a (v1)
+  std::optional<int> save_mode;
+  std::optional<int> load_mode;
+  std::optional<int> push_mode;
+  PullOptions pull;
+  SaveOptions save;
+  LoadOptions load;
+  PushOptions push;
+  CopyOptions copy;
+  RmiOptions rmi;
+  LsOptions ls;
+  LoginOptions login;
+  LogoutOptions logout;
 };
 
 // Options that hpn takes before the subcommand (Harpoon v1 style) and after it. Each
@@ -56,37 +54,213 @@ enum Shared : unsigned {
 };
 constexpr unsigned k_everything = ~0u;
 
+// A subcommand: its help, the shared options it takes, how its own options bind,
+// where its -p/--path is (when it has one), and how it runs.
 struct Command {
   const char* name;
   const char* help;
-  Runner run;
-  unsigned opts;
-  unsigned shared;  // which Shared options apply
+  unsigned shared;
+  void (*bind)(CLI::App&, Parsed&);
+  std::string* (*path)(Parsed&);
+  int (*run)(const Context&, const Parsed&);
 };
 
 constexpr unsigned k_base = s_daemon | s_config;
 constexpr unsigned k_batch = k_base | s_batch;
 constexpr unsigned k_list_batch = k_batch | s_list;
 
+// An option taking one of `choices` by name (shown and completed as "TEXT:{a,b}"),
+// stored as its typed value.
+template <class E>
+CLI::Option* add_choice(CLI::App& app, const std::string& flags, E& target,
+                        const std::vector<std::pair<std::string, E>>& choices, const std::string& help) {
+  std::vector<std::string> names;
+  for (const auto& [name, value] : choices) names.push_back(name);
+  return app
+      .add_option_function<std::string>(
+          flags,
+          [&target, choices](const std::string& given) {
+            for (const auto& [name, value] : choices) {
+              if (name == given) target = value;
+            }
+          },
+          help)
+      ->check(CLI::IsMember(names));
+}
+
+// The options several subcommands take, each with the help its subcommand gives it.
+void add_images(CLI::App& sub, ImageInput& in, const std::string& help = "Image references (also with -f LIST)") {
+  sub.add_option("images", in.references, help);
+}
+void add_dry_run(CLI::App& sub, bool& dry_run) {
+  sub.add_flag("--dry-run", dry_run, "Show what would be done, change nothing");
+}
+void add_path(CLI::App& sub, std::string& path, const std::string& help = "Directory of archives (default ./images)") {
+  sub.add_option("-p,--path", path, help);
+}
+void add_codec(CLI::App& sub, CodecOptions& codec, const std::string& help) {
+  add_choice(sub, "--compress", codec.compress,
+             {{"none", archive::Compression::none}, {"gzip", archive::Compression::gzip},
+              {"zstd", archive::Compression::zstd}, {"xz", archive::Compression::xz}},
+             help);
+  sub.add_option("--level", codec.level, "Compression level (codec default if omitted)")->check(CLI::Range(0, 22));
+}
+void add_insecure(CLI::App& sub, std::vector<std::string>& hosts, const std::string& when) {
+  sub.add_option("--insecure-registry", hosts,
+                 when + " this registry host[:port] over plain HTTP if HTTPS fails (loopback always may); repeatable");
+}
+void add_platform(CLI::App& sub, std::string& platform, const std::string& help) {
+  sub.add_option("--platform", platform, help);
+}
+void add_project(CLI::App& sub, RegistryTargetOptions& target) {
+  sub.add_option("-p,--project", target.project, "Target project (switches push mode 1 to 2)");
+}
+void add_registry_name(CLI::App& sub, std::string& registry) {
+  sub.add_option("registry", registry, "Registry host[:port] (Docker Hub: docker.io)")->required();
+}
+
+void bind_pull(CLI::App& sub, Parsed& p) {
+  add_images(sub, p.pull.images);
+  add_platform(sub, p.pull.platform, "os/arch[/variant] to pull");
+  sub.add_flag("--no-resolve", p.pull.no_resolve,
+               "Pull by tag only, in the list's order: do not ask registries for manifests first");
+}
+
+void bind_save(CLI::App& sub, Parsed& p) {
+  SaveOptions& o = p.save;
+  add_images(sub, o.images);
+  add_path(sub, o.path, "Directory for archives (default ./images)");
+  add_dry_run(sub, o.dry_run);
+  add_codec(sub, o.codec, "Compress archives on the fly: none (default), gzip, zstd, xz");
+  sub.add_flag("--force", o.force, "Save again even when an up-to-date, verified archive exists");
+  sub.add_option("--bundle", o.bundle, "Save all images into this one archive (shared layers stored once)");
+  sub.add_flag("--no-wait", o.no_wait,
+               "Stop with exit 1 when another hpn is saving into the same directory (default: wait)");
+  add_choice(sub, "--source", o.source, {{"daemon", SaveSource::daemon}, {"registry", SaveSource::registry}},
+             "Where images come from: daemon (default: what the daemon holds, local builds too) or registry "
+             "(straight from the registries, no daemon needed)");
+  sub.add_option("--cache", o.cache_dir,
+                 "With --source registry: keep blobs in this directory across runs (trimmed to save.cache_size)");
+  add_insecure(sub, o.insecure_registries, "With --source registry: reach");
+  add_platform(sub, o.platform,
+               "os/arch[/variant] only: from a daemon needs API 1.48 (Docker 28+); from a registry picks it from an "
+               "index (default: this machine's)");
+}
+
+void bind_load(CLI::App& sub, Parsed& p) {
+  LoadOptions& o = p.load;
+  sub.add_option("files", o.inputs, "Archives or directories to load (default: see --path)");
+  add_path(sub, o.path);
+  add_dry_run(sub, o.dry_run);
+  sub.add_flag("--recursive", o.recursive, "Look for archives in subdirectories too");
+  sub.add_flag("--skip-verify", o.skip_verify, "Load even when an archive does not match its .sha256 sidecar");
+  add_platform(sub, o.platform, "os/arch[/variant] only (needs API 1.48, Docker 28+)");
+}
+
+void bind_push(CLI::App& sub, Parsed& p) {
+  PushOptions& o = p.push;
+  add_images(sub, o.images,
+             "Image references (also with -f LIST); with --archives: archive files or directories");
+  add_dry_run(sub, o.dry_run);
+  add_insecure(sub, o.insecure_registries, "With --archives: reach");
+  sub.add_flag("--archives", o.archives,
+               "Push the images in archive files (or directories of them) given as arguments, straight to the "
+               "registry: no daemon");
+  sub.add_flag("--recursive", o.recursive, "With --archives: look for archives in subdirectories too");
+  add_choice(sub, "--layer-compression", o.layer_compression,
+             {{"gzip", archive::Compression::gzip}, {"zstd", archive::Compression::zstd}},
+             "With --archives: how uncompressed layers are compressed on the way: gzip (default, every runtime "
+             "pulls it) or zstd (containerd 1.5+, Docker 23+, Podman)");
+  sub.add_flag("--skip-verify", o.skip_verify,
+               "With --archives: push even when an archive does not match its .sha256 sidecar");
+  add_project(sub, o.target);
+}
+
+void bind_copy(CLI::App& sub, Parsed& p) {
+  CopyOptions& o = p.copy;
+  add_images(sub, o.images);
+  add_dry_run(sub, o.dry_run);
+  add_codec(sub, o.codec,
+            "With --to dir: or archive:, compress the archives on the fly: none (default), gzip, zstd, xz");
+  add_insecure(sub, o.insecure_registries, "Reach");
+  add_platform(sub, o.platform,
+               "os/arch[/variant] only: copy that manifest of an index, not the whole index (the target's digest is "
+               "then the manifest's)");
+  add_project(sub, o.target);
+  sub.add_option("--from", o.from,
+                 "Where the images are: registry (default: each image's own registry), docker[:URL], podman[:URL], "
+                 "oci:DIR, dir:DIR or archive:FILE (with no list: every image they hold)");
+  sub.add_option("--to", o.to,
+                 "Where they go: registry:HOST[/PROJECT] (as -r and -p), oci:DIR (an OCI image layout, created or "
+                 "added to), docker[:URL], podman[:URL], dir:DIR (one archive per image) or archive:FILE (one "
+                 "bundle)");
+}
+
+void bind_rmi(CLI::App& sub, Parsed& p) {
+  add_images(sub, p.rmi.images);
+  sub.add_flag("--force", p.rmi.force, "Remove images even when tagged in several repositories");
+}
+
+void bind_ls(CLI::App& sub, Parsed& p) {
+  add_images(sub, p.ls.images);
+  add_path(sub, p.ls.path);
+  sub.add_flag("--recursive", p.ls.recursive, "Look for archives in subdirectories too");
+  sub.add_option("--format", p.ls.format,
+                 "Template for each daemon image, as docker's: {{.Repository}} {{.Tag}} {{.ID}} {{.Size}} "
+                 "{{.Digest}} {{.FullID}}");
+}
+
+void bind_nothing(CLI::App&, Parsed&) {}
+
+void bind_login(CLI::App& sub, Parsed& p) {
+  add_registry_name(sub, p.login.registry);
+  sub.add_option("-u,--username", p.login.username, "User name (prompted on a terminal when omitted)");
+  sub.add_flag("--password-stdin", p.login.password_stdin, "Read the password from standard input");
+}
+
+void bind_logout(CLI::App& sub, Parsed& p) { add_registry_name(sub, p.logout.registry); }
+
+std::string* no_path(Parsed&) { return nullptr; }
+
 const Command k_commands[] = {
-    {"pull", "Pull the listed images from their registries", cmd_pull, k_list | k_platform | k_resolve, k_list_batch},
-    {"save", "Save each listed image to its own archive (NAME.tar, Harpoon naming)", cmd_save,
-     k_list | k_path | k_dry_run | k_archive | k_codec | k_platform | k_source | k_insecure, k_list_batch},
-    {"load", "Load archives (any compression) from files or directories into the daemon", cmd_load,
-     k_files | k_path | k_dry_run | k_recursive | k_verify | k_platform, k_batch},
+    {"pull", "Pull the listed images from their registries", k_list_batch, bind_pull, no_path,
+     [](const Context& c, const Parsed& p) { return cmd_pull(c, p.pull); }},
+    {"save", "Save each listed image to its own archive (NAME.tar, Harpoon naming)", k_list_batch, bind_save,
+     [](Parsed& p) { return &p.save.path; }, [](const Context& c, const Parsed& p) { return cmd_save(c, p.save); }},
+    {"load", "Load archives (any compression) from files or directories into the daemon", k_batch, bind_load,
+     [](Parsed& p) { return &p.load.path; }, [](const Context& c, const Parsed& p) { return cmd_load(c, p.load); }},
     {"push", "Push the listed images from the daemon (tag, push, untag), or with --archives from archive files",
-     cmd_push, k_list | k_registry | k_dry_run | k_archives | k_insecure, k_list_batch | s_registry},
+     k_list_batch | s_registry, bind_push, no_path,
+     [](const Context& c, const Parsed& p) { return cmd_push(c, p.push); }},
     {"copy", "Copy images between any two endpoints: registries, daemons, OCI layouts, archives",
-     cmd_copy, k_list | k_registry | k_dry_run | k_platform | k_insecure | k_endpoints | k_codec,
-     k_list_batch | s_registry},
-    {"rmi", "Remove the listed images from the daemon", cmd_rmi, k_list | k_force, k_list_batch},
-    {"ls", "List daemon images, archives in a directory (-p), or which listed images are present",
-     cmd_ls, k_list | k_path | k_recursive | k_format, k_base | s_list},
-    {"info", "Show the daemon endpoint, how it was chosen, server and API version", cmd_info, 0, k_base},
-    {"login", "Check registry credentials through the daemon and store them (docker config or helper)",
-     cmd_login, k_login, k_base},
-    {"logout", "Remove stored credentials for a registry", cmd_logout, k_logout, k_base},
+     k_list_batch | s_registry, bind_copy, no_path,
+     [](const Context& c, const Parsed& p) { return cmd_copy(c, p.copy); }},
+    {"rmi", "Remove the listed images from the daemon", k_list_batch, bind_rmi, no_path,
+     [](const Context& c, const Parsed& p) { return cmd_rmi(c, p.rmi); }},
+    {"ls", "List daemon images, archives in a directory (-p), or which listed images are present", k_base | s_list,
+     bind_ls, [](Parsed& p) { return &p.ls.path; }, [](const Context& c, const Parsed& p) { return cmd_ls(c, p.ls); }},
+    {"info", "Show the daemon endpoint, how it was chosen, server and API version", k_base, bind_nothing, no_path,
+     [](const Context& c, const Parsed&) { return cmd_info(c); }},
+    {"login", "Check registry credentials through the daemon and store them (docker config or helper)", k_base,
+     bind_login, no_path, [](const Context& c, const Parsed& p) { return cmd_login(c, p.login); }},
+    {"logout", "Remove stored credentials for a registry", k_base, bind_logout, no_path,
+     [](const Context& c, const Parsed& p) { return cmd_logout(c, p.logout); }},
 };
+
+// The options given before the subcommand or after it, handed to the subcommand's
+// own: the list, the registry target and the mode flags.
+void hand_on_shared(Parsed& p) {
+  for (ImageInput* in : {&p.pull.images, &p.save.images, &p.push.images, &p.copy.images, &p.rmi.images, &p.ls.images}) {
+    in->list_file = p.list_file;
+  }
+  p.save.save_mode = p.save_mode;
+  p.load.load_mode = p.load_mode;
+  for (RegistryTargetOptions* t : {&p.push.target, &p.copy.target}) {
+    t->registry = p.registry;
+    t->push_mode = p.push_mode;
+    if (t->project.empty()) t->project = p.project;
+  }
+}
 
 // The first word that is not an option or an option's value, when it names no
 // subcommand: "unknown command 'sav' (did you mean 'save'?)". "" when all is well.
@@ -146,9 +320,9 @@ void warn_unused(const CLI::App& app, const CLI::App& sub, const std::string& co
 }
 
 int apply_logging(Context& ctx) {
-  std::string level = ctx.opt.log_level;
+  std::string level = ctx.global.log_level;
   if (level.empty()) level = ctx.config.logging.level;
-  std::string file = ctx.opt.log_file.empty() ? ctx.config.logging.file : ctx.opt.log_file;
+  std::string file = ctx.global.log_file.empty() ? ctx.config.logging.file : ctx.global.log_file;
   auto parsed = hpn::log::parse_level(level.empty() ? "off" : level);
   if (!parsed) {
     print_error("invalid log level '" + level + "'; use trace, debug, info, warn, error or off");
@@ -173,7 +347,7 @@ int apply_logging(Context& ctx) {
 }
 
 // A mode flag given for another action is a usage error (Harpoon v1 rule).
-bool modes_fit(const Options& o, const std::string& action) {
+bool modes_fit(const Parsed& o, const std::string& action) {
   auto bad = [&](const char* flag) {
     print_error(std::string(flag) + " does not apply to '" + action + "'");
     return false;
@@ -185,46 +359,30 @@ bool modes_fit(const Options& o, const std::string& action) {
 }
 
 
-// An option taking one of `choices` by name (shown and completed as "TEXT:{a,b}"),
-// stored as its typed value.
-template <class E>
-CLI::Option* add_choice(CLI::App& app, const std::string& flags, E& target,
-                        const std::vector<std::pair<std::string, E>>& choices, const std::string& help) {
-  std::vector<std::string> names;
-  for (const auto& [name, value] : choices) names.push_back(name);
-  return app
-      .add_option_function<std::string>(
-          flags,
-          [&target, choices](const std::string& given) {
-            for (const auto& [name, value] : choices) {
-              if (name == given) target = value;
-            }
-          },
-          help)
-      ->check(CLI::IsMember(names));
-}
 
 const std::vector<std::pair<std::string, ops::OutputFormat>> k_output_choices{{"text", ops::OutputFormat::text},
                                                                              {"json", ops::OutputFormat::json}};
 
-void add_shared_options(CLI::App& app, Options& o, unsigned which, const std::string& command) {
+void add_shared_options(CLI::App& app, Parsed& p, unsigned which, const std::string& command) {
+  GlobalOptions& o = p.global;
+  DaemonOptions& d = o.daemon;
   const auto group = [&](CLI::Option* opt) { return command.empty() ? opt : opt->group("Global options"); };
   if (which & s_daemon) {
-    group(app.add_option("-H,--host", o.host,
+    group(app.add_option("-H,--host", d.host,
                          "Daemon: unix:///path, tcp://host:port or host:port (default: DOCKER_HOST, docker "
                          "context, CONTAINER_HOST, default sockets)"));
-    group(add_choice(app, "--runtime", o.runtime,
+    group(add_choice(app, "--runtime", d.runtime,
                      {{"docker", RuntimeChoice::docker}, {"podman", RuntimeChoice::podman},
                       {"nerdctl", RuntimeChoice::nerdctl}},
                      "docker|podman: prefer this runtime's default socket (config runtime.preferred); "
                      "nerdctl with --backend cli"));
-    group(app.add_flag_callback("--auto-fallback", [&o] { o.auto_fallback = true; },
+    group(app.add_flag_callback("--auto-fallback", [&d] { d.auto_fallback = true; },
                                 "Use the other runtime's socket when the preferred one is missing (default)"));
-    group(app.add_flag_callback("--no-auto-fallback", [&o] { o.auto_fallback = false; },
+    group(app.add_flag_callback("--no-auto-fallback", [&d] { d.auto_fallback = false; },
                                 "Only use the preferred runtime's socket"));
     group(app.add_option_function<double>(
                  "--connect-timeout",
-                 [&o](double seconds) { o.connect_timeout = std::chrono::milliseconds(std::llround(seconds * 1000)); },
+                 [&d](double seconds) { d.connect_timeout = std::chrono::milliseconds(std::llround(seconds * 1000)); },
                  "Seconds to wait for the daemon to accept a connection")
               ->check(CLI::PositiveNumber));
   }
@@ -239,7 +397,7 @@ void add_shared_options(CLI::App& app, Options& o, unsigned which, const std::st
     group(app.add_option("--log-file", o.log_file, "Write diagnostics to FILE (HPN_LOG_FILE, logging.file)"));
   }
   if (which & s_list) {
-    group(app.add_option("-f,--file", o.list_file, "Image list: one reference a line, '#' comments; '-' reads stdin"));
+    group(app.add_option("-f,--file", p.list_file, "Image list: one reference a line, '#' comments; '-' reads stdin"));
   }
   if (which & s_batch) {
     group(app.add_option("-j,--workers", o.workers, "Parallel workers (config parallel.max_workers, default 4)")
@@ -252,30 +410,30 @@ void add_shared_options(CLI::App& app, Options& o, unsigned which, const std::st
                      "Live progress on stderr: auto (when stderr is a terminal), always, never"));
     group(app.add_flag("--no-color", o.no_color, "No colors (also NO_COLOR, logging.colors: false)"));
     group(app.add_flag("--stats", o.stats, "Add per-image timings to the summary"));
-    group(add_choice(app, "--backend", o.backend, {{"api", Backend::api}, {"cli", Backend::cli}},
+    group(add_choice(app, "--backend", d.backend, {{"api", Backend::api}, {"cli", Backend::cli}},
                      "api (default): the Engine API; cli: one docker/podman/nerdctl process per step, as Harpoon"));
   }
   if (which & s_registry) {
-    group(app.add_option("-r,--registry", o.registry, "Target registry for push and copy (config registry, HPN_REGISTRY)"));
+    group(app.add_option("-r,--registry", p.registry, "Target registry for push and copy (config registry, HPN_REGISTRY)"));
   }
   if (which & s_v1) {
-    app.add_option("-p,--project", o.project,
+    app.add_option("-p,--project", p.project,
                    "Before a subcommand: its -p (push: project; save, load, ls: path). With -a: the push project "
                    "(switches push mode 1 to 2)");
-    app.add_option("-a,--action", o.action, "Harpoon v1 action: pull, save, load or push")
+    app.add_option("-a,--action", p.action, "Harpoon v1 action: pull, save, load or push")
         ->check(CLI::IsMember({"pull", "save", "load", "push"}));
   }
   // The mode flags: everywhere at the top; after a subcommand only where they apply.
   if ((which & s_v1) || command == "save") {
-    group(app.add_option("--save-mode", o.save_mode, "1: ./NAME.tar  2: ./images/NAME.tar  3: ./images/PROJECT/NAME.tar")
+    group(app.add_option("--save-mode", p.save_mode, "1: ./NAME.tar  2: ./images/NAME.tar  3: ./images/PROJECT/NAME.tar")
               ->check(CLI::Range(1, 3)));
   }
   if ((which & s_v1) || command == "load") {
-    group(app.add_option("--load-mode", o.load_mode, "1: ./*.tar  2: ./images/*.tar  3: ./images recursively")
+    group(app.add_option("--load-mode", p.load_mode, "1: ./*.tar  2: ./images/*.tar  3: ./images recursively")
               ->check(CLI::Range(1, 3)));
   }
   if ((which & s_v1) || command == "push" || command == "copy") {
-    group(app.add_option("--push-mode", o.push_mode, "1: REGISTRY/NAME:TAG  2: REGISTRY/PROJECT/NAME:TAG")
+    group(app.add_option("--push-mode", p.push_mode, "1: REGISTRY/NAME:TAG  2: REGISTRY/PROJECT/NAME:TAG")
               ->check(CLI::Range(1, 2)));
   }
 }
@@ -290,120 +448,18 @@ int run(int argc, char** argv) {
   app.require_subcommand(0, 1);
   app.fallthrough();  // global options may follow the subcommand
   app.set_version_flag("--version", "hpn " HPN_VERSION);
-  Context ctx;
-  Options& o = ctx.opt;
-
-  add_shared_options(app, o, k_everything, "");
+  Parsed p;
+  add_shared_options(app, p, k_everything, "");
   std::vector<std::pair<CLI::App*, const Command*>> subs;
   for (const auto& c : k_commands) {
     CLI::App* sub = app.add_subcommand(c.name, c.help);
     sub->fallthrough();
-    add_shared_options(*sub, o, c.shared, c.name);
-    if (c.opts & k_list) {
-      sub->add_option("images", o.positional,
-                    std::string(c.name) == "push" ? "Image references (also with -f LIST); with --archives: archive "
-                                                    "files or directories"
-                                                  : "Image references (also with -f LIST)");
-    }
-    if (c.opts & k_files) {
-      sub->add_option("files", o.positional, "Archives or directories to load (default: see --path)");
-    }
-    if (c.opts & k_path) {
-      sub->add_option("-p,--path", o.path,
-                      std::string(c.name) == "save" ? "Directory for archives (default ./images)"
-                                                    : "Directory of archives (default ./images)");
-    }
-    if (c.opts & k_dry_run) sub->add_flag("--dry-run", o.dry_run, "Show what would be done, change nothing");
-    if (c.opts & k_recursive) sub->add_flag("--recursive", o.recursive, "Look for archives in subdirectories too");
-    if (c.opts & k_force) sub->add_flag("--force", o.force, "Remove images even when tagged in several repositories");
-    if (c.opts & k_codec) {
-      add_choice(*sub, "--compress", o.compress,
-                 {{"none", archive::Compression::none}, {"gzip", archive::Compression::gzip},
-                  {"zstd", archive::Compression::zstd}, {"xz", archive::Compression::xz}},
-                 std::string(c.name) == "copy"
-                     ? "With --to dir: or archive:, compress the archives on the fly: none (default), gzip, zstd, xz"
-                     : "Compress archives on the fly: none (default), gzip, zstd, xz");
-      sub->add_option("--level", o.level, "Compression level (codec default if omitted)")->check(CLI::Range(0, 22));
-    }
-    if (c.opts & k_archive) {
-      sub->add_flag("--force", o.force, "Save again even when an up-to-date, verified archive exists");
-      sub->add_option("--bundle", o.bundle, "Save all images into this one archive (shared layers stored once)");
-      sub->add_flag("--no-wait", o.no_wait,
-                    "Stop with exit 1 when another hpn is saving into the same directory (default: wait)");
-    }
-    if (c.opts & k_source) {
-      sub->add_option("--source", o.source,
-                      "Where images come from: daemon (default: what the daemon holds, local builds too) or "
-                      "registry (straight from the registries, no daemon needed)")
-          ->check(CLI::IsMember({"daemon", "registry"}));
-      sub->add_option("--cache", o.cache_dir,
-                      "With --source registry: keep blobs in this directory across runs (trimmed to save.cache_size)");
-    }
-    if (c.opts & k_insecure) {
-      sub->add_option("--insecure-registry", o.insecure_registries,
-                      std::string(std::string(c.name) == "save"   ? "With --source registry: reach"
-                                  : std::string(c.name) == "push" ? "With --archives: reach"
-                                                                  : "Reach") +
-                          " this registry host[:port] over plain HTTP if HTTPS fails (loopback always may); "
-                          "repeatable");
-    }
-    if (c.opts & k_archives) {
-      sub->add_flag("--archives", o.archives,
-                    "Push the images in archive files (or directories of them) given as arguments, straight to "
-                    "the registry: no daemon");
-      sub->add_flag("--recursive", o.recursive, "With --archives: look for archives in subdirectories too");
-      add_choice(*sub, "--layer-compression", o.layer_compression,
-                 {{"gzip", archive::Compression::gzip}, {"zstd", archive::Compression::zstd}},
-                 "With --archives: how uncompressed layers are compressed on the way: gzip (default, every runtime "
-                 "pulls it) or zstd (containerd 1.5+, Docker 23+, Podman)");
-      sub->add_flag("--skip-verify", o.skip_verify,
-                    "With --archives: push even when an archive does not match its .sha256 sidecar");
-    }
-    if (c.opts & (k_login | k_logout)) {
-      sub->add_option("registry", o.positional, "Registry host[:port] (Docker Hub: docker.io)")->required();
-    }
-    if (c.opts & k_login) {
-      sub->add_option("-u,--username", o.username, "User name (prompted on a terminal when omitted)");
-      sub->add_flag("--password-stdin", o.password_stdin, "Read the password from standard input");
-    }
-    if (c.opts & k_verify) {
-      sub->add_flag("--skip-verify", o.skip_verify, "Load even when an archive does not match its .sha256 sidecar");
-    }
-    if (c.opts & k_resolve) {
-      sub->add_flag("--no-resolve", o.no_resolve,
-                    "Pull by tag only, in the list's order: do not ask registries for manifests first");
-    }
-    if (c.opts & k_format) {
-      sub->add_option("--format", o.format,
-                      "Template for each daemon image, as docker's: {{.Repository}} {{.Tag}} {{.ID}} {{.Size}} "
-                      "{{.Digest}} {{.FullID}}");
-    }
-    if (c.opts & k_platform) {
-      sub->add_option("--platform", o.platform,
-                      std::string(c.name) == "pull"   ? "os/arch[/variant] to pull"
-                      : std::string(c.name) == "copy" ? "os/arch[/variant] only: copy that manifest of an index, not "
-                                                        "the whole index (the target's digest is then the manifest's)"
-                      : std::string(c.name) == "save" ? "os/arch[/variant] only: from a daemon needs API 1.48 (Docker "
-                                                        "28+); from a registry picks it from an index (default: this "
-                                                        "machine's)"
-                                                      : "os/arch[/variant] only (needs API 1.48, Docker 28+)");
-    }
-    if (c.opts & k_registry) {
-      sub->add_option("-p,--project", o.project, "Target project (switches push mode 1 to 2)");
-    }
-    if (c.opts & k_endpoints) {
-      sub->add_option("--from", o.from,
-                      "Where the images are: registry (default: each image's own registry), docker[:URL], "
-                      "podman[:URL], oci:DIR, dir:DIR or archive:FILE (with no list: every image they hold)");
-      sub->add_option("--to", o.to,
-                      "Where they go: registry:HOST[/PROJECT] (as -r and -p), oci:DIR (an OCI image layout, "
-                      "created or added to), docker[:URL], podman[:URL], dir:DIR (one archive per image) or "
-                      "archive:FILE (one bundle)");
-    }
+    add_shared_options(*sub, p, c.shared, c.name);
+    c.bind(*sub, p);
     subs.emplace_back(sub, &c);
   }
   auto* version = app.add_subcommand("version", "Print hpn's version");
-  add_choice(*version, "--output", o.output, k_output_choices, "text (default) or json");
+  add_choice(*version, "--output", p.global.output, k_output_choices, "text (default) or json");
   std::string shell;
   auto* completion = app.add_subcommand("completion", "Print the shell completion script for bash, zsh or fish");
   completion->add_option("shell", shell, "bash, zsh or fish")->required()->check(CLI::IsMember({"bash", "zsh", "fish"}));
@@ -430,7 +486,7 @@ int run(int argc, char** argv) {
     return k_exit_ok;
   }
   if (*version) {
-    if (o.output == ops::OutputFormat::json) {
+    if (p.global.output == ops::OutputFormat::json) {
       print_json({{"version", HPN_VERSION}});
     } else {
       std::printf("hpn %s\n", HPN_VERSION);
@@ -438,33 +494,33 @@ int run(int argc, char** argv) {
     return k_exit_ok;
   }
 
-  auto config = util::load_config(o.config_file);
+  auto config = util::load_config(p.global.config_file);
   if (!config) {
     print_error(config.error());
     return k_exit_usage;
   }
-  ctx.config = std::move(*config);
+  Context ctx{.global = p.global, .config = std::move(*config)};
   if (int rc = apply_logging(ctx); rc != k_exit_ok) return rc;
 
   const Command* chosen = nullptr;
   for (const auto& [sub, cmd] : subs) {
     if (sub->parsed()) chosen = cmd;
   }
-  if (chosen != nullptr && !o.action.empty()) {
-    print_error("use either a subcommand ('hpn " + std::string(chosen->name) + "') or -a " + o.action + ", not both");
+  if (chosen != nullptr && !p.action.empty()) {
+    print_error("use either a subcommand ('hpn " + std::string(chosen->name) + "') or -a " + p.action + ", not both");
     return k_exit_usage;
   }
-  if (chosen == nullptr && !o.action.empty()) {
+  if (chosen == nullptr && !p.action.empty()) {
     // Harpoon v1: hpn -a ACTION -f LIST [--save-mode N] ... ; v1 modes default to 1.
     for (const auto& c : k_commands) {
-      if (o.action == c.name) chosen = &c;
+      if (p.action == c.name) chosen = &c;
     }
-    if (!modes_fit(o, o.action)) return k_exit_usage;
-    if (o.action == "save" && !o.save_mode && !ctx.config.modes.save_mode) o.save_mode = 1;
-    if (o.action == "load" && !o.load_mode && !ctx.config.modes.load_mode) o.load_mode = 1;
-    if (o.action == "pull" || o.action == "save" || o.action == "push") {
-      if (o.list_file.empty()) {
-        print_error("-a " + o.action + " needs an image list: -f FILE");
+    if (!modes_fit(p, p.action)) return k_exit_usage;
+    if (p.action == "save" && !p.save_mode && !ctx.config.modes.save_mode) p.save_mode = 1;
+    if (p.action == "load" && !p.load_mode && !ctx.config.modes.load_mode) p.load_mode = 1;
+    if (p.action == "pull" || p.action == "save" || p.action == "push") {
+      if (p.list_file.empty()) {
+        print_error("-a " + p.action + " needs an image list: -f FILE");
         return k_exit_usage;
       }
     }
@@ -473,26 +529,28 @@ int run(int argc, char** argv) {
     std::fputs(app.help().c_str(), stderr);
     return k_exit_usage;
   }
-  if (!modes_fit(o, chosen->name)) return k_exit_usage;
-  if (o.runtime == RuntimeChoice::nerdctl && o.backend != Backend::cli) {
+  if (!modes_fit(p, chosen->name)) return k_exit_usage;
+  if (p.global.daemon.runtime == RuntimeChoice::nerdctl && p.global.daemon.backend != Backend::cli) {
     print_error("nerdctl has no Engine API socket; use --backend cli with --runtime nerdctl");
     return k_exit_usage;
   }
   const std::string name = chosen->name;
-  if (!o.project.empty() && name != "push" && name != "copy") {
+  if (!p.project.empty() && name != "push" && name != "copy") {
     // -p before a subcommand means what it means after it: the path of save, load and ls.
-    if (o.action.empty() && (chosen->opts & k_path) && o.path.empty()) {
-      o.path = std::exchange(o.project, {});
+    std::string* path = chosen->path(p);
+    if (p.action.empty() && path != nullptr && path->empty()) {
+      *path = std::exchange(p.project, {});
     } else {
       print_error("-p means --project for push only; '" + name + "' takes " +
-                  ((chosen->opts & k_path) ? "-p/--path DIR" : "no -p"));
+                  (path != nullptr ? "-p/--path DIR" : "no -p"));
       return k_exit_usage;
     }
   }
+  hand_on_shared(p);
   for (const auto& [sub, cmd] : subs) {
-    if (cmd == chosen && o.action.empty()) warn_unused(app, *sub, name);
+    if (cmd == chosen && p.action.empty()) warn_unused(app, *sub, name);
   }
-  return chosen->run(ctx);
+  return chosen->run(ctx, p);
 }
 
 }  // namespace hpn::cli

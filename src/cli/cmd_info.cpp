@@ -8,7 +8,7 @@
 
 namespace hpn::cli {
 
-int cmd_info(Context& ctx) {
+int cmd_info(const Context& ctx) {
   auto ep = resolve(ctx);
   if (!ep) {
     print_error(ep.error());

@@ -11,13 +11,13 @@
 
 namespace hpn::cli {
 
-int cmd_load(Context& ctx) {
-  std::vector<std::string> inputs = ctx.opt.positional;
-  bool recursive = ctx.opt.recursive;
+int cmd_load(const Context& ctx, const LoadOptions& opt) {
+  std::vector<std::string> inputs = opt.inputs;
+  bool recursive = opt.recursive;
   if (inputs.empty()) {
-    const std::optional<int> mode = ctx.opt.load_mode ? ctx.opt.load_mode : ctx.config.modes.load_mode;
-    if (!ctx.opt.path.empty()) {
-      inputs.push_back(ctx.opt.path);
+    const std::optional<int> mode = opt.load_mode ? opt.load_mode : ctx.config.modes.load_mode;
+    if (!opt.path.empty()) {
+      inputs.push_back(opt.path);
     } else if (mode == 1) {
       inputs.emplace_back(".");
     } else {
@@ -26,9 +26,9 @@ int cmd_load(Context& ctx) {
     recursive = recursive || mode == 3;
   }
   int code = k_exit_failed;
-  auto files = find_input_archives(ctx, inputs, recursive, code);
+  auto files = find_input_archives(inputs, recursive, code);
   if (!files) return code;
-  if (ctx.opt.dry_run) {
+  if (opt.dry_run) {
     std::vector<DryRunItem> items;
     for (const auto& f : files->files) items.push_back({f.string(), "", ""});
     for (const auto& f : files->skipped) items.push_back({f.path.string(), "", f.error.message});
@@ -36,7 +36,7 @@ int cmd_load(Context& ctx) {
   }
   auto store = open_store(ctx, code);
   if (!store) return code;
-  auto plan = ops::plan_load(*store, files->files, {.verify = !ctx.opt.skip_verify, .platform = ctx.opt.platform});
+  auto plan = ops::plan_load(*store, files->files, {.verify = !opt.skip_verify, .platform = opt.platform});
   if (!plan) return plan_failed(plan.error());
   add_skipped(*plan, *files);
   return run_plan(ctx, *store, std::move(*plan));

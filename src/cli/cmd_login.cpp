@@ -42,13 +42,13 @@ std::optional<std::string> prompt(const char* label, bool echo) {
 
 }  // namespace
 
-int cmd_login(Context& ctx) {
-  if (ctx.opt.positional.size() != 1) {
+int cmd_login(const Context& ctx, const LoginOptions& opt) {
+  if (opt.registry.empty()) {
     print_error("login needs one registry: hpn login REGISTRY [-u USER] [--password-stdin]");
     return k_exit_usage;
   }
-  const std::string domain = registry_domain(ctx.opt.positional[0]);
-  std::string user = ctx.opt.username;
+  const std::string domain = registry_domain(opt.registry);
+  std::string user = opt.username;
   if (user.empty()) {
     auto u = prompt("Username: ", true);
     if (!u || u->empty()) {
@@ -58,7 +58,7 @@ int cmd_login(Context& ctx) {
     user = *u;
   }
   std::string password;
-  if (ctx.opt.password_stdin) {
+  if (opt.password_stdin) {
     std::getline(std::cin, password);
     while (!password.empty() && (password.back() == '\r' || password.back() == '\n')) password.pop_back();
   } else {
@@ -103,12 +103,12 @@ int cmd_login(Context& ctx) {
   return k_exit_ok;
 }
 
-int cmd_logout(Context& ctx) {
-  if (ctx.opt.positional.size() != 1) {
+int cmd_logout(const Context&, const LogoutOptions& opt) {
+  if (opt.registry.empty()) {
     print_error("logout needs one registry: hpn logout REGISTRY");
     return k_exit_usage;
   }
-  const std::string domain = registry_domain(ctx.opt.positional[0]);
+  const std::string domain = registry_domain(opt.registry);
   auto where = engine::erase_credentials(domain, engine::CredentialSources::from_environment());
   if (!where) {
     print_error(where.error());

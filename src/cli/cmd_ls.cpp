@@ -220,29 +220,29 @@ int list_presence(const Context& ctx, engine::Client& client, const std::vector<
 
 }  // namespace
 
-int cmd_ls(Context& ctx) {
+int cmd_ls(const Context& ctx, const LsOptions& opt) {
   std::optional<Format> format;
-  if (!ctx.opt.format.empty()) {
+  if (!opt.format.empty()) {
     if (json_output(ctx)) {
       print_error("--format and --output json exclude each other");
       return k_exit_usage;
     }
-    if (!ctx.opt.path.empty() || !ctx.opt.list_file.empty() || !ctx.opt.positional.empty()) {
+    if (!opt.path.empty() || opt.images.given()) {
       print_error("--format applies to the daemon's image list only (hpn ls without -p or images)");
       return k_exit_usage;
     }
-    format = parse_format(ctx.opt.format);
+    format = parse_format(opt.format);
     if (!format) {
-      print_error("--format '" + ctx.opt.format +
+      print_error("--format '" + opt.format +
                   "' is not understood; use {{.Repository}}, {{.Tag}}, {{.ID}}, {{.FullID}}, {{.Size}} or {{.Digest}}");
       return k_exit_usage;
     }
   }
-  if (!ctx.opt.path.empty()) return list_archives(ctx, ctx.opt.path, ctx.opt.recursive);
-  const bool check_list = !ctx.opt.list_file.empty() || !ctx.opt.positional.empty();
+  if (!opt.path.empty()) return list_archives(ctx, opt.path, opt.recursive);
+  const bool check_list = opt.images.given();
   std::optional<std::vector<image::Reference>> refs;
   if (check_list) {
-    refs = read_images(ctx);
+    refs = read_images(opt.images);
     if (!refs) return k_exit_usage;
   }
   auto client = connect_or_report(ctx);

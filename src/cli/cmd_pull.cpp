@@ -4,15 +4,15 @@
 
 namespace hpn::cli {
 
-int cmd_pull(Context& ctx) {
-  auto refs = read_images(ctx);
+int cmd_pull(const Context& ctx, const PullOptions& opt) {
+  auto refs = read_images(opt.images);
   if (!refs) return k_exit_usage;
   int code = k_exit_failed;
   auto store = open_store(ctx, code);
   if (!store) return code;
   ops::PullRequest request;
-  request.platform = ctx.opt.platform;
-  request.resolve = !ctx.opt.no_resolve;
+  request.platform = opt.platform;
+  request.resolve = !opt.no_resolve;
   request.workers = static_cast<std::size_t>(worker_count(ctx));
   return run_plan(ctx, *store, ops::plan_pull(*store, *refs, request));
 }

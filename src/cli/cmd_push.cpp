@@ -12,16 +12,16 @@
 
 namespace hpn::cli {
 
-std::optional<ops::PushSpec> push_spec(const Context& ctx) {
+std::optional<ops::PushSpec> push_spec(const Context& ctx, const RegistryTargetOptions& opt) {
   ops::PushSpec spec;
-  spec.registry = !ctx.opt.registry.empty() ? ctx.opt.registry : (ctx.config.registry_set ? ctx.config.registry : "");
+  spec.registry = !opt.registry.empty() ? opt.registry : (ctx.config.registry_set ? ctx.config.registry : "");
   if (spec.registry.empty()) {
     print_error("a target registry is needed: -r REGISTRY (or 'registry' in the config file, or HPN_REGISTRY)");
     return std::nullopt;
   }
-  spec.mode = ctx.opt.push_mode.value_or(ctx.config.modes.push_mode.value_or(1));
-  if (!ctx.opt.project.empty()) {
-    spec.project = ctx.opt.project;
+  spec.mode = opt.push_mode.value_or(ctx.config.modes.push_mode.value_or(1));
+  if (!opt.project.empty()) {
+    spec.project = opt.project;
     spec.mode = 2;  // Harpoon: an explicit project switches mode 1 to mode 2
   } else if (ctx.config.project_set && spec.mode == 2) {
     spec.project = ctx.config.project;
@@ -29,19 +29,19 @@ std::optional<ops::PushSpec> push_spec(const Context& ctx) {
   return spec;
 }
 
-static int push_archives(Context& ctx, const ops::PushSpec& target) {
-  if (!ctx.opt.list_file.empty()) {
+static int push_archives(const Context& ctx, const PushOptions& opt, const ops::PushSpec& target) {
+  if (!opt.images.list_file.empty()) {
     print_error("push --archives takes archive files or directories, not an image list (-f)");
     return k_exit_usage;
   }
-  if (ctx.opt.positional.empty()) {
+  if (opt.images.references.empty()) {
     print_error("push --archives needs archive files or directories to push, e.g. hpn push --archives ./images -r REG");
     return k_exit_usage;
   }
   int code = k_exit_failed;
-  auto files = find_input_archives(ctx, ctx.opt.positional, ctx.opt.recursive, code);
+  auto files = find_input_archives(opt.images.references, opt.recursive, code);
   if (!files) return code;
-  if (ctx.opt.dry_run) {
+  if (opt.dry_run) {
     std::vector<DryRunItem> items;
     for (const auto& f : files->skipped) items.push_back({f.path.string(), "", f.error.message});
     for (const auto& f : files->files) {
@@ -64,28 +64,28 @@ static int push_archives(Context& ctx, const ops::PushSpec& target) {
     }
     return print_dry_run(ctx, "push", "push", "images", items);
   }
-  ops::RegistryTarget store(registry_options(ctx));
+  ops::RegistryTarget store(registry_options(ctx, opt.insecure_registries));
   ops::ArchivePushSpec spec;
   spec.target = target;
-  spec.layer_compression = ctx.opt.layer_compression;
-  spec.verify = !ctx.opt.skip_verify;
+  spec.layer_compression = opt.layer_compression;
+  spec.verify = !opt.skip_verify;
   auto plan = ops::plan_push_archives(store, files->files, spec, static_cast<std::size_t>(worker_count(ctx)));
   if (!plan) return plan_failed(plan.error());
   add_skipped(*plan, *files);
   return run_plan<ops::TargetConnection>(ctx, store.opener(), false, std::move(*plan));
 }
 
-int cmd_push(Context& ctx) {
-  auto spec = push_spec(ctx);
+int cmd_push(const Context& ctx, const PushOptions& opt) {
+  auto spec = push_spec(ctx, opt.target);
   if (!spec) return k_exit_usage;
-  if (ctx.opt.archives) return push_archives(ctx, *spec);
-  if (!ctx.opt.insecure_registries.empty()) {
+  if (opt.archives) return push_archives(ctx, opt, *spec);
+  if (!opt.insecure_registries.empty()) {
     print_error("--insecure-registry applies to push --archives only (a daemon push uses the daemon's settings)");
     return k_exit_usage;
   }
-  auto refs = read_images(ctx);
+  auto refs = read_images(opt.images);
   if (!refs) return k_exit_usage;
-  if (ctx.opt.dry_run) {
+  if (opt.dry_run) {
     std::vector<DryRunItem> items;
     for (const auto& ref : *refs) {
       auto target = ops::push_target(ref, *spec);

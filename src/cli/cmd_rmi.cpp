@@ -4,13 +4,13 @@
 
 namespace hpn::cli {
 
-int cmd_rmi(Context& ctx) {
-  auto refs = read_images(ctx);
+int cmd_rmi(const Context& ctx, const RmiOptions& opt) {
+  auto refs = read_images(opt.images);
   if (!refs) return k_exit_usage;
   int code = k_exit_failed;
   auto store = open_store(ctx, code);
   if (!store) return code;
-  return run_plan(ctx, *store, ops::plan_rmi(*refs, ctx.opt.force));
+  return run_plan(ctx, *store, ops::plan_rmi(*refs, opt.force));
 }
 
 }  // namespace hpn::cli

@@ -20,18 +20,18 @@ namespace hpn::cli {
 
 // Directory and layout: --path wins; else save-mode (flag, then config): 1 ".",
 // 2 "./images", 3 "./images/<project>"; else "./images".
-static ops::SaveSpec save_spec(const Context& ctx) {
-  const std::optional<int> mode = ctx.opt.save_mode ? ctx.opt.save_mode : ctx.config.modes.save_mode;
+static ops::SaveSpec save_spec(const Context& ctx, const SaveOptions& opt) {
+  const std::optional<int> mode = opt.save_mode ? opt.save_mode : ctx.config.modes.save_mode;
   ops::SaveSpec spec;
-  spec.compression = ctx.opt.compress;
-  spec.level = ctx.opt.level;
-  spec.force = ctx.opt.force;
-  spec.platform = ctx.opt.platform;
+  spec.compression = opt.codec.compress;
+  spec.level = opt.codec.level;
+  spec.force = opt.force;
+  spec.platform = opt.platform;
   spec.by_project = mode == 3;
-  spec.bundle = ctx.opt.bundle;
+  spec.bundle = opt.bundle;
   spec.workers = static_cast<std::size_t>(std::max(1, worker_count(ctx)));
-  if (!ctx.opt.path.empty()) {
-    spec.dir = ctx.opt.path;
+  if (!opt.path.empty()) {
+    spec.dir = opt.path;
   } else if (mode == 1) {
     spec.dir = ".";
   } else {
@@ -44,8 +44,8 @@ static ops::SaveSpec save_spec(const Context& ctx) {
 // with --no-wait, stops), so that neither removes the other's partial files. After the
 // wait, the images the first run has just saved are found unchanged.
 // A path that cannot be a directory is a usage error (exit 2).
-static std::optional<util::DirLock> lock_directory(const Context& ctx, const std::filesystem::path& dir,
-                                                   int& exit_code) {
+static std::optional<util::DirLock> lock_directory(const Context& ctx, const SaveOptions& opt,
+                                                   const std::filesystem::path& dir, int& exit_code) {
   const std::filesystem::path where = dir.empty() ? std::filesystem::path(".") : dir;
   if (auto st = archive::ensure_directory(where); !st) {
     print_error(st.error());
@@ -54,10 +54,10 @@ static std::optional<util::DirLock> lock_directory(const Context& ctx, const std
   }
   util::DirLock::Options lo;
   lo.what = "saving into " + where.string();
-  lo.wait = !ctx.opt.no_wait;
+  lo.wait = !opt.no_wait;
   lo.interrupt = &ops::install_interrupt_handlers();
   lo.on_wait = [&](const util::DirLock::Holder& h) {
-    if (!ctx.opt.quiet) std::fprintf(stderr, "hpn: waiting for %s\n", h.describe().c_str());
+    if (!ctx.global.quiet) std::fprintf(stderr, "hpn: waiting for %s\n", h.describe().c_str());
   };
   auto lock = util::DirLock::acquire(where, lo);
   if (!lock) {
@@ -68,27 +68,30 @@ static std::optional<util::DirLock> lock_directory(const Context& ctx, const std
 }
 
 // --source registry (or save.source, HPN_SAVE_SOURCE): the registry back end.
-static bool from_registry(const Context& ctx) {
-  return (ctx.opt.source.empty() ? ctx.config.save.source : ctx.opt.source) == "registry";
+static bool from_registry(const Context& ctx, const SaveOptions& opt) {
+  if (opt.source == SaveSource::configured) return ctx.config.save.source == "registry";
+  return opt.source == SaveSource::registry;
 }
 
-static Result<std::unique_ptr<transfer::SourceStore>> registry_store(const Context& ctx, const ops::SaveSpec& spec) {
+static Result<std::unique_ptr<transfer::SourceStore>> registry_store(const Context& ctx, const SaveOptions& opt,
+                                                                      const ops::SaveSpec& spec) {
   transfer::SourceStoreSpec src;
   src.platform = spec.platform;
   src.other_way = "; use --source daemon";
-  src.cache_dir = ctx.opt.cache_dir.empty() ? ctx.config.save.cache : ctx.opt.cache_dir;
+  src.cache_dir = opt.cache_dir.empty() ? ctx.config.save.cache : opt.cache_dir;
   auto limit = util::parse_byte_size(ctx.config.save.cache_size);
   if (!limit) return limit.error().with_context("save.cache_size");
   src.cache_limit = *limit;
   src.scratch_parent = ops::save_directory(spec);
-  auto images = std::make_shared<const endpoint::RegistryImages>(registry::Client::create(registry_options(ctx)));
+  auto images = std::make_shared<const endpoint::RegistryImages>(registry::Client::create(registry_options(ctx, opt.insecure_registries)));
   return std::make_unique<transfer::SourceStore>(std::move(images), std::move(src));
 }
 
 // Save `refs` from a store hpn reads itself (a registry, an OCI layout): the
 // archives are written from its blobs, with no daemon.
-int save_from_source(Context& ctx, const std::vector<image::Reference>& refs, const ops::ImageStore& store) {
-  auto spec = save_spec(ctx);
+int save_from_source(const Context& ctx, const SaveOptions& opt, const std::vector<image::Reference>& refs,
+                     const ops::ImageStore& store) {
+  auto spec = save_spec(ctx, opt);
   if (!spec.platform.empty()) {
     if (auto st = store.check_platform(spec.platform, "save"); !st) {
       print_error(st.error());
@@ -96,44 +99,44 @@ int save_from_source(Context& ctx, const std::vector<image::Reference>& refs, co
     }
   }
   spec = ops::effective_save(&store, std::move(spec));
-  if (ctx.opt.dry_run) {
+  if (opt.dry_run) {
     std::vector<DryRunItem> items;
     for (const auto& ref : refs) items.push_back({ref.original, ops::save_path(ref, spec).string(), ""});
     return print_dry_run(ctx, "save", "save", "images", items);
   }
   int lock_code = k_exit_failed;
-  auto lock = lock_directory(ctx, ops::save_directory(spec), lock_code);
+  auto lock = lock_directory(ctx, opt, ops::save_directory(spec), lock_code);
   if (!lock) return ops::interrupt_flag().load() ? k_exit_interrupted : lock_code;
   auto plan = ops::plan_save(store, refs, std::move(spec));
   if (!plan) return plan_failed(plan.error());
   return run_plan(ctx, store, std::move(*plan));
 }
 
-int cmd_save(Context& ctx) {
-  auto refs = read_images(ctx);
+int cmd_save(const Context& ctx, const SaveOptions& opt) {
+  auto refs = read_images(opt.images);
   if (!refs) return k_exit_usage;
-  auto spec = save_spec(ctx);
-  if (!from_registry(ctx) && (!ctx.opt.cache_dir.empty() || !ctx.opt.insecure_registries.empty())) {
+  auto spec = save_spec(ctx, opt);
+  if (!from_registry(ctx, opt) && (!opt.cache_dir.empty() || !opt.insecure_registries.empty())) {
     print_error("--cache and --insecure-registry apply to --source registry only");
     return k_exit_usage;
   }
-  if (from_registry(ctx)) {
-    if (ctx.opt.backend == Backend::cli) {
+  if (from_registry(ctx, opt)) {
+    if (ctx.global.daemon.backend == Backend::cli) {
       print_error("--source registry reads registries itself; it takes no --backend cli");
       return k_exit_usage;
     }
-    auto store = registry_store(ctx, spec);
+    auto store = registry_store(ctx, opt, spec);
     if (!store) {
       print_error(store.error());
       return k_exit_usage;
     }
-    return save_from_source(ctx, *refs, **store);
+    return save_from_source(ctx, opt, *refs, **store);
   }
-  if (ctx.opt.dry_run) {
+  if (opt.dry_run) {
     // The names a real run would write: the daemon, when it answers, decides the
     // compression (see ops::effective_save); without one, the names as asked.
     std::unique_ptr<ops::ImageStore> store;
-    if (spec.compression != archive::Compression::none && ctx.opt.backend == Backend::api) {
+    if (spec.compression != archive::Compression::none && ctx.global.daemon.backend == Backend::api) {
       if (auto c = connect(ctx); c) store = std::make_unique<ops::DaemonStore>(std::move(*c));
     }
     spec = ops::effective_save(store.get(), std::move(spec));
@@ -149,7 +152,7 @@ int cmd_save(Context& ctx) {
     if (auto st = store->check_platform(spec.platform, "save"); !st) return plan_failed(st.error());
   }
   int lock_code = k_exit_failed;
-  auto lock = lock_directory(ctx, ops::save_directory(spec), lock_code);
+  auto lock = lock_directory(ctx, opt, ops::save_directory(spec), lock_code);
   if (!lock) return ops::interrupt_flag().load() ? k_exit_interrupted : lock_code;
   auto plan = ops::plan_save(*store, *refs, std::move(spec));
   if (!plan) return plan_failed(plan.error());

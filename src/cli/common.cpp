@@ -24,7 +24,7 @@ std::string past_tense(std::string_view verb) {
 }  // namespace
 
 RuntimeChoice runtime_choice(const Context& ctx) {
-  if (ctx.opt.runtime != RuntimeChoice::unset) return ctx.opt.runtime;
+  if (ctx.global.daemon.runtime != RuntimeChoice::unset) return ctx.global.daemon.runtime;
   const std::string& preferred = ctx.config.runtime.preferred;
   if (preferred == "docker") return RuntimeChoice::docker;
   if (preferred == "podman") return RuntimeChoice::podman;
@@ -34,10 +34,10 @@ RuntimeChoice runtime_choice(const Context& ctx) {
 
 engine::ResolveInputs resolve_inputs(const Context& ctx) {
   engine::ResolveInputs in;
-  if (!ctx.opt.host.empty()) {
-    in.host_flag = ctx.opt.host;
+  if (!ctx.global.daemon.host.empty()) {
+    in.host_flag = ctx.global.daemon.host;
   }
-  in.auto_fallback = ctx.opt.auto_fallback.value_or(ctx.config.runtime.auto_fallback);
+  in.auto_fallback = ctx.global.daemon.auto_fallback.value_or(ctx.config.runtime.auto_fallback);
   const RuntimeChoice runtime = runtime_choice(ctx);
   if (runtime == RuntimeChoice::podman) {
     in.runtime = engine::RuntimePreference::podman;
@@ -51,7 +51,7 @@ Result<engine::Endpoint> resolve(const Context& ctx) { return engine::resolve_en
 
 engine::ClientOptions client_options(const Context& ctx) {
   engine::ClientOptions opts;
-  opts.connection.connect_timeout = ctx.opt.connect_timeout;
+  opts.connection.connect_timeout = ctx.global.daemon.connect_timeout;
   if (const char* v = std::getenv("DOCKER_API_VERSION"); v != nullptr && *v != '\0') {
     opts.api_version = v;
   }
@@ -76,7 +76,7 @@ std::optional<engine::Client> connect_or_report(const Context& ctx) {
 }
 
 std::unique_ptr<ops::ContainerEngine> open_store(const Context& ctx, int& exit_code) {
-  if (ctx.opt.backend == Backend::cli) {
+  if (ctx.global.daemon.backend == Backend::cli) {
     const RuntimeChoice runtime = runtime_choice(ctx);
     if (runtime == RuntimeChoice::nerdctl) {
       // nerdctl talks to containerd on this machine itself.
@@ -103,12 +103,12 @@ std::unique_ptr<ops::ContainerEngine> open_store(const Context& ctx, int& exit_c
   return std::make_unique<ops::DaemonStore>(std::move(*client));
 }
 
-std::optional<std::vector<image::Reference>> read_images(const Context& ctx) {
+std::optional<std::vector<image::Reference>> read_images(const ImageInput& input) {
   std::vector<image::Reference> refs;
   std::vector<std::string> problems;
   std::set<std::string> seen;
-  if (!ctx.opt.list_file.empty()) {
-    auto list = image::read_image_list(ctx.opt.list_file);
+  if (!input.list_file.empty()) {
+    auto list = image::read_image_list(input.list_file);
     if (!list) {
       print_error(list.error());
       return std::nullopt;
@@ -118,8 +118,8 @@ std::optional<std::vector<image::Reference>> read_images(const Context& ctx) {
       if (seen.insert(e.ref.canonical()).second) refs.push_back(std::move(e.ref));
     }
   }
-  for (std::size_t i = 0; i < ctx.opt.positional.size(); ++i) {
-    auto ref = image::parse_reference(ctx.opt.positional[i]);
+  for (std::size_t i = 0; i < input.references.size(); ++i) {
+    auto ref = image::parse_reference(input.references[i]);
     if (!ref) {
       problems.push_back("argument " + std::to_string(i + 1) + ": " + ref.error().message);
       continue;
@@ -139,7 +139,7 @@ std::optional<std::vector<image::Reference>> read_images(const Context& ctx) {
   return refs;
 }
 
-bool json_output(const Context& ctx) { return ctx.opt.output == ops::OutputFormat::json; }
+bool json_output(const Context& ctx) { return ctx.global.output == ops::OutputFormat::json; }
 
 void print_json(const nlohmann::json& document) {
   const std::string text = document.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -180,23 +180,23 @@ void print_error(const std::string& message) { std::fprintf(stderr, "hpn: error:
 
 void print_error(const Error& e) { print_error(e.message); }
 
-registry::ClientOptions registry_options(const Context& ctx) {
+registry::ClientOptions registry_options(const Context& ctx, const std::vector<std::string>& insecure) {
   registry::ClientOptions co;
   co.credentials = engine::CredentialSources::from_environment(runtime_choice(ctx) == RuntimeChoice::podman);
   co.insecure = ctx.config.insecure_registries;
-  co.insecure.insert(co.insecure.end(), ctx.opt.insecure_registries.begin(), ctx.opt.insecure_registries.end());
+  co.insecure.insert(co.insecure.end(), insecure.begin(), insecure.end());
   if (ctx.config.proxy.enabled) {
     co.http_proxy = ctx.config.proxy.http;
     co.https_proxy = ctx.config.proxy.https.empty() ? ctx.config.proxy.http : ctx.config.proxy.https;
   }
-  co.connect_timeout = ctx.opt.connect_timeout;
+  co.connect_timeout = ctx.global.daemon.connect_timeout;
   co.retry = ctx.config.runtime.retry;
   if (auto chunk = util::parse_byte_size(ctx.config.registry_chunk_size); chunk && *chunk > 0) co.chunk_size = *chunk;
   return co;
 }
 
-std::optional<archive::FoundArchives> find_input_archives(const Context& ctx, const std::vector<std::string>& inputs,
-                                                          bool recursive, int& exit_code) {
+std::optional<archive::FoundArchives> find_input_archives(const std::vector<std::string>& inputs, bool recursive,
+                                                          int& exit_code) {
   auto files = archive::find_archives(inputs, recursive);
   if (!files) {
     print_error(files.error());
@@ -211,8 +211,8 @@ std::optional<archive::FoundArchives> find_input_archives(const Context& ctx, co
     exit_code = k_exit_failed;
     return std::nullopt;
   }
-  // Files named on the command line are checked before anything else is asked.
-  for (const auto& input : ctx.opt.positional) {
+  // Files named as inputs are checked before anything else is asked.
+  for (const auto& input : inputs) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(input, ec)) continue;
     if (auto st = archive::check_image_archive(input); !st) {

@@ -8,10 +8,10 @@
 
 namespace hpn::cli {
 
-int worker_count(const Context& ctx) { return ctx.opt.workers > 0 ? ctx.opt.workers : ctx.config.max_workers; }
+int worker_count(const Context& ctx) { return ctx.global.workers > 0 ? ctx.global.workers : ctx.config.max_workers; }
 
 void print_notes(const Context& ctx, const std::vector<std::string>& notes) {
-  if (ctx.opt.quiet) return;
+  if (ctx.global.quiet) return;
   for (const auto& note : notes) std::fprintf(stderr, "hpn: %s\n", note.c_str());
 }
 
@@ -26,11 +26,11 @@ ops::RunSettings run_settings(const Context& ctx) {
 
 std::unique_ptr<ops::Reporter> reporter_for(const Context& ctx, const std::string& noun) {
   ops::ReporterOptions ro;
-  ro.format = ctx.opt.output;
-  ro.progress = ctx.opt.progress;
-  ro.quiet = ctx.opt.quiet;
-  ro.color = !ctx.opt.no_color && ctx.config.logging.colors;
-  ro.stats = ctx.opt.stats;
+  ro.format = ctx.global.output;
+  ro.progress = ctx.global.progress;
+  ro.quiet = ctx.global.quiet;
+  ro.color = !ctx.global.no_color && ctx.config.logging.colors;
+  ro.stats = ctx.global.stats;
   ro.noun = noun;
   return ops::make_reporter(ro);
 }

@@ -4,30 +4,32 @@
 #include <chrono>
 
 #include "hpn/cli/common.hpp"
+#include "hpn/cli/options.hpp"
 #include "hpn/ops/image_store.hpp"
 #include "hpn/ops/operations.hpp"
 #include "hpn/ops/reporter.hpp"
 
 namespace hpn::cli {
 
-int cmd_info(Context& ctx);
-int cmd_pull(Context& ctx);
-int cmd_save(Context& ctx);
-int cmd_load(Context& ctx);
-int cmd_push(Context& ctx);
-int cmd_rmi(Context& ctx);
-int cmd_ls(Context& ctx);
-int cmd_login(Context& ctx);
-int cmd_logout(Context& ctx);
-int cmd_copy(Context& ctx);
+int cmd_info(const Context& ctx);
+int cmd_pull(const Context& ctx, const PullOptions& opt);
+int cmd_save(const Context& ctx, const SaveOptions& opt);
+int cmd_load(const Context& ctx, const LoadOptions& opt);
+int cmd_push(const Context& ctx, const PushOptions& opt);
+int cmd_rmi(const Context& ctx, const RmiOptions& opt);
+int cmd_ls(const Context& ctx, const LsOptions& opt);
+int cmd_login(const Context& ctx, const LoginOptions& opt);
+int cmd_logout(const Context& ctx, const LogoutOptions& opt);
+int cmd_copy(const Context& ctx, const CopyOptions& opt);
 
 // save from a store hpn reads itself (a registry, an OCI layout), with save's
 // options, output and exit codes.
-int save_from_source(Context& ctx, const std::vector<image::Reference>& refs, const ops::ImageStore& store);
+int save_from_source(const Context& ctx, const SaveOptions& opt, const std::vector<image::Reference>& refs,
+                     const ops::ImageStore& store);
 
 // The target of push and copy: -r (or config), --push-mode, -p. Prints the problem
 // and returns nullopt when there is no registry.
-std::optional<ops::PushSpec> push_spec(const Context& ctx);
+std::optional<ops::PushSpec> push_spec(const Context& ctx, const RegistryTargetOptions& opt);
 
 // Worker count: -j, else config parallel.max_workers.
 int worker_count(const Context& ctx);

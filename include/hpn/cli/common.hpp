@@ -13,6 +13,7 @@
 
 #include "hpn/archive/codec.hpp"
 #include "hpn/archive/paths.hpp"
+#include "hpn/cli/options.hpp"
 #include "hpn/engine/client.hpp"
 #include "hpn/engine/endpoint.hpp"
 #include "hpn/image/image_list.hpp"
@@ -25,66 +26,10 @@
 
 namespace hpn::cli {
 
-// --runtime: which runtime's socket to prefer, or the tool of --backend cli.
-enum class RuntimeChoice { unset, docker, podman, nerdctl };
-// --backend: the Engine API, or one command-line process per step.
-enum class Backend { api, cli };
-
-// Every option any subcommand takes; each subcommand binds the ones it accepts.
-struct Options {
-  // global
-  std::string host;
-  RuntimeChoice runtime = RuntimeChoice::unset;
-  std::optional<bool> auto_fallback;  // --auto-fallback / --no-auto-fallback
-  std::string log_level;
-  std::string log_file;
-  std::string config_file;
-  std::chrono::milliseconds connect_timeout{10000};
-  int workers = 0;  // 0 = from config
-  bool quiet = false;
-  ops::OutputFormat output = ops::OutputFormat::text;
-  ops::ProgressMode progress = ops::ProgressMode::automatic;
-  bool no_color = false;
-  bool stats = false;
-  // Harpoon v1
-  std::string action;
-  std::optional<int> save_mode;
-  std::optional<int> load_mode;
-  std::optional<int> push_mode;
-  // inputs
-  std::string list_file;              // -f
-  std::vector<std::string> positional;  // image references or files
-  // per command
-  std::string path;  // save/load/ls directory
-  std::string registry;
-  std::string project;
-  std::string platform;
-  bool dry_run = false;
-  bool recursive = false;
-  bool force = false;
-  // archives
-  archive::Compression compress = archive::Compression::none;
-  int level = -1;
-  std::string bundle;
-  bool skip_verify = false;
-  bool no_resolve = false;  // pull: by tag only
-  std::string format;       // ls: --format TEMPLATE
-  bool no_wait = false;     // save: fail at once when another run writes into the directory
-  std::string source;       // save: daemon|registry ("" = from config)
-  std::string cache_dir;    // save --source registry: blob cache
-  std::vector<std::string> insecure_registries;
-  bool archives = false;  // push: the arguments are archives
-  std::string from;       // copy: source endpoint ("" = registry)
-  std::string to;         // copy: destination endpoint ("" = registry:-r)
-  archive::Compression layer_compression = archive::Compression::gzip;
-  // login
-  std::string username;
-  bool password_stdin = false;
-  Backend backend = Backend::api;
-};
-
+// What every command works with: the shared options and the configuration. Each
+// command's own options (options.hpp) come beside it.
 struct Context {
-  Options opt;
+  GlobalOptions global;
   util::Config config;
 };
 
@@ -107,15 +52,16 @@ std::optional<engine::Client> connect_or_report(const Context& ctx);
 std::unique_ptr<ops::ContainerEngine> open_store(const Context& ctx, int& exit_code);
 
 // How hpn reaches registries itself (save --source registry, push --archives,
-// copy): credentials, insecure registries, proxies, timeouts and retries.
-registry::ClientOptions registry_options(const Context& ctx);
+// copy): credentials, insecure registries (the config's and `insecure`), proxies,
+// timeouts and retries.
+registry::ClientOptions registry_options(const Context& ctx, const std::vector<std::string>& insecure = {});
 
 // The archives in `inputs` (files, directories; subdirectories with `recursive`).
-// Prints the problem and sets `exit_code` when there are none, or when a file named
-// on the command line is not an image archive. Entries of a directory that cannot be
+// Prints the problem and sets `exit_code` when there are none, or when a file of
+// `inputs` is not an image archive. Entries of a directory that cannot be
 // read as files come back in `skipped`: add_skipped() makes each a failed task.
-std::optional<archive::FoundArchives> find_input_archives(const Context& ctx, const std::vector<std::string>& inputs,
-                                                          bool recursive, int& exit_code);
+std::optional<archive::FoundArchives> find_input_archives(const std::vector<std::string>& inputs, bool recursive,
+                                                          int& exit_code);
 // A failed task for each entry find_input_archives skipped, so that the batch
 // reports it by name and its exit code counts it.
 template <class C>
@@ -128,9 +74,9 @@ void add_skipped(ops::BasicPlan<C>& plan, const archive::FoundArchives& found) {
   }
 }
 
-// The images to work on, from -f LIST and/or positional references. Prints every
-// problem (with line numbers) and returns nullopt when the batch must not start.
-std::optional<std::vector<image::Reference>> read_images(const Context& ctx);
+// The images to work on, from -f LIST and/or references given as arguments. Prints
+// every problem (with line numbers) and returns nullopt when the batch must not start.
+std::optional<std::vector<image::Reference>> read_images(const ImageInput& input);
 
 // --output json was asked for.
 bool json_output(const Context& ctx);
