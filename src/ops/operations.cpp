@@ -97,7 +97,7 @@ std::vector<EngineTask> pull_tasks(const std::vector<image::Reference>& refs, co
       }
       Outcome o;
       o.bytes = pulled->bytes;
-      o.detail = pulled->digest;
+      o.result = *pulled;
       return o;
     };
     tasks.push_back(std::move(t));
@@ -180,13 +180,7 @@ Result<Outcome> write_archive(const TarProducer& producer, const std::filesystem
   if (auto st = open_file(); !st) return st.error();
   const std::uint64_t written = file->bytes_written();
   Outcome o;
-  o.detail = "-> " + path.string();
-  if (spec.compression != archive::Compression::none) {
-    char ratio[32];
-    std::snprintf(ratio, sizeof ratio, " (%s, %.0f%%)", std::string(archive::to_string(spec.compression)).c_str(),
-                  *n > 0 ? 100.0 * static_cast<double>(written) / static_cast<double>(*n) : 0.0);
-    o.detail += ratio;
-  }
+  o.result = WrittenArchive{.path = path, .compression = spec.compression, .tar_bytes = *n, .file_bytes = written};
   o.bytes = *n;
   // The batch's commit thread writes the sidecar and gives both their names after
   // one sync; a failure there removes the archive too.
@@ -325,8 +319,10 @@ std::vector<Task> save_tasks(const std::vector<image::Reference>& refs, const Sa
         auto fresh = archive_freshness(path, ref, info->id);
         if (fresh.fresh) {
           remove_stale_parts(path);
-          return Outcome{.detail = "unchanged: " + path.string() + " already exists and verified", .bytes = 0,
-                         .unchanged = true, .uncommitted = {}, .transferred = {}};
+          Outcome o;
+          o.result = WrittenArchive{.path = path, .compression = spec.compression, .tar_bytes = 0, .file_bytes = 0};
+          o.unchanged = true;
+          return o;
         }
         hpn::log::get("ops").info("saving {} again: {}", ref.original, fresh.why);
       }
@@ -474,12 +470,10 @@ Result<EnginePlan> plan_load(const ContainerEngine& store, const std::vector<std
         }
         return loaded.error().with_context(path.string());
       }
-      std::string detail;
-      for (const auto& img : loaded->images) detail += (detail.empty() ? "loaded " : ", ") + img;
-      if (reader->compression() != archive::Compression::none) {
-        detail += " (" + std::string(archive::to_string(reader->compression())) + ")";
-      }
-      return Outcome{.detail = detail, .bytes = reader->file_size(), .unchanged = false, .uncommitted = {}, .transferred = {}};
+      Outcome o;
+      o.result = LoadedArchive{.images = loaded->images, .compression = reader->compression()};
+      o.bytes = reader->file_size();
+      return o;
     };
     plan.tasks.push_back(std::move(t));
   }

@@ -70,7 +70,10 @@ EnginePlan plan_push(const ContainerEngine& store, const std::vector<image::Refe
       }
       if (!pushed) return pushed.error();
       Outcome o;
-      o.detail = "-> " + *target_text + (pushed->digest.empty() ? "" : " " + pushed->digest);
+      Transferred moved;
+      moved.target = *target_text;
+      moved.digest = pushed->digest;
+      o.result = std::move(moved);
       o.bytes = size;
       return o;
     };
@@ -89,9 +92,9 @@ EnginePlan plan_rmi(const std::vector<image::Reference>& refs, bool force) {
     t.run = [ref, force](EngineConnection& conn, const ProgressFn&) -> Result<Outcome> {
       auto removed = conn.remove(local_name(ref), force);
       if (!removed) return removed.error();
-      return Outcome{.detail = "(untagged " + std::to_string(removed->untagged) + ", deleted " +
-                               std::to_string(removed->deleted) + ")",
-                     .bytes = 0, .unchanged = false, .uncommitted = {}, .transferred = {}};
+      Outcome o;
+      o.result = Removed{.untagged = removed->untagged, .deleted = removed->deleted};
+      return o;
     };
     plan.tasks.push_back(std::move(t));
   }

@@ -322,7 +322,10 @@ Result<Outcome> push_image(Shared& sh, TargetConnection& conn, const PushImage& 
   if (unchanged) {
     Outcome o;
     o.unchanged = true;
-    o.detail = "-> " + targets[0].original + " (" + (exact ? *exact : there) + ")";
+    Transferred moved;
+    moved.target = targets[0].original;
+    moved.digest = exact ? *exact : there;
+    o.result = std::move(moved);
     return o;
   }
   if (spec.verify) {
@@ -439,10 +442,15 @@ Result<Outcome> push_image(Shared& sh, TargetConnection& conn, const PushImage& 
   }
   Outcome o;
   o.bytes = tally.uploaded;
-  o.detail = "-> " + targets[0].original + " digest " + pushed + " (" + std::to_string(tally.blobs_sent) +
-             " blobs sent, " + std::to_string(tally.skipped + tally.mounted) + " already there" +
-             (tally.mounted ? ", " + std::to_string(tally.mounted) + " of them mounted" : std::string()) + ")";
-  if (!img.note.empty()) o.detail += "; " + img.note;
+  Transferred moved;
+  moved.target = targets[0].original;
+  moved.digest = pushed;
+  moved.blobs_counted = true;
+  moved.blobs_sent = tally.blobs_sent;
+  moved.blobs_present = tally.skipped + tally.mounted;
+  moved.blobs_mounted = tally.mounted;
+  o.result = std::move(moved);
+  o.note = img.note;
   return o;
 }
 

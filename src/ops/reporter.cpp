@@ -6,19 +6,27 @@
 #include <algorithm>
 #include <cinttypes>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <mutex>
 #include <thread>
+#include <variant>
 
 #include <nlohmann/json.hpp>
 
 namespace hpn::ops {
 
-std::string outcome_text(const Outcome& outcome) {
-  if (!outcome.detail.empty() || !outcome.transferred) return outcome.detail;
-  const Transferred& t = *outcome.transferred;
-  if (outcome.unchanged) return "-> " + t.target + " (" + t.digest + ")";
+namespace {
+
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+
+std::string transferred_text(const Transferred& t, bool unchanged) {
+  if (unchanged) return "-> " + t.target + " (" + t.digest + ")";
+  if (t.digest.empty()) return "-> " + t.target;
   std::string s = "-> " + t.target + (t.image_id ? " image ID " : " digest ") + t.digest;
   if (t.blobs_counted) {
     s += " (" + std::to_string(t.blobs_sent) + " blobs sent, " + std::to_string(t.blobs_present) + " already there" +
@@ -27,6 +35,80 @@ std::string outcome_text(const Outcome& outcome) {
   if (!t.platform.empty()) {
     s += "; only " + t.platform + " of the index " + t.index_digest + ": the digest is that manifest's, not the index's";
   }
+  return s;
+}
+
+std::string written_text(const WrittenArchive& w, bool unchanged) {
+  if (unchanged) return "unchanged: " + w.path.string() + " already exists and verified";
+  std::string s = "-> " + w.path.string();
+  if (w.compression != archive::Compression::none) {
+    char ratio[32];
+    std::snprintf(ratio, sizeof ratio, " (%s, %.0f%%)", std::string(archive::to_string(w.compression)).c_str(),
+                  w.tar_bytes > 0 ? 100.0 * static_cast<double>(w.file_bytes) / static_cast<double>(w.tar_bytes) : 0.0);
+    s += ratio;
+  }
+  return s;
+}
+
+std::string loaded_text(const LoadedArchive& l) {
+  std::string s;
+  for (const auto& img : l.images) s += (s.empty() ? "loaded " : ", ") + img;
+  if (l.compression != archive::Compression::none) s += " (" + std::string(archive::to_string(l.compression)) + ")";
+  return s;
+}
+
+// The result's fields, for a JSON event.
+void add_fields(nlohmann::json& j, const Outcome& o) {
+  std::visit(Overloaded{
+                 [](const std::monostate&) {},
+                 [&j](const Transferred& t) {
+                   j["target"] = t.target;
+                   if (!t.digest.empty()) j[t.image_id ? "image_id" : "digest"] = t.digest;
+                   if (t.blobs_counted) {
+                     j["blobs"] = {{"sent", t.blobs_sent}, {"present", t.blobs_present}, {"mounted", t.blobs_mounted}};
+                   }
+                   if (!t.platform.empty()) {
+                     j["platform"] = t.platform;
+                     j["index_digest"] = t.index_digest;
+                   }
+                 },
+                 [&j](const Pulled& p) {
+                   if (!p.digest.empty()) j["digest"] = p.digest;
+                 },
+                 [&j](const WrittenArchive& w) {
+                   j["path"] = w.path.string();
+                   j["compression"] = std::string(archive::to_string(w.compression));
+                   if (w.file_bytes > 0) j["file_bytes"] = w.file_bytes;
+                 },
+                 [&j](const LoadedArchive& l) {
+                   j["loaded"] = l.images;
+                   j["compression"] = std::string(archive::to_string(l.compression));
+                 },
+                 [&j](const Removed& r) {
+                   j["untagged"] = r.untagged;
+                   j["deleted"] = r.deleted;
+                 },
+             },
+             o.result);
+  if (!o.note.empty()) j["note"] = o.note;
+}
+
+}  // namespace
+
+std::string outcome_text(const Outcome& outcome) {
+  std::string s = std::visit(
+      Overloaded{
+          [](const std::monostate&) { return std::string(); },
+          [&](const Transferred& t) { return transferred_text(t, outcome.unchanged); },
+          [](const Pulled& p) { return p.digest; },
+          [&](const WrittenArchive& w) { return written_text(w, outcome.unchanged); },
+          [](const LoadedArchive& l) { return loaded_text(l); },
+          [](const Removed& r) {
+            return "(untagged " + std::to_string(r.untagged) + ", deleted " + std::to_string(r.deleted) + ")";
+          },
+      },
+      outcome.result);
+  if (!outcome.note.empty()) s += (s.empty() ? "" : "; ") + outcome.note;
   return s;
 }
 
@@ -393,17 +475,7 @@ class JsonReporter : public Reporter {
       j["bytes"] = r.outcome.bytes;
       j["detail"] = outcome_text(r.outcome);
       j["unchanged"] = r.outcome.unchanged;
-      if (const auto& t = r.outcome.transferred) {
-        j["target"] = t->target;
-        j[t->image_id ? "image_id" : "digest"] = t->digest;
-        if (t->blobs_counted) {
-          j["blobs"] = {{"sent", t->blobs_sent}, {"present", t->blobs_present}, {"mounted", t->blobs_mounted}};
-        }
-        if (!t->platform.empty()) {
-          j["platform"] = t->platform;
-          j["index_digest"] = t->index_digest;
-        }
-      }
+      add_fields(j, r.outcome);
     } else {
       j["event"] = "failed";
       j["kind"] = r.error ? to_string(r.error->kind) : "daemon_error";

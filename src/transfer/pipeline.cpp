@@ -163,7 +163,7 @@ Result<ops::Outcome> move_image(Lanes& lanes, const image::Reference& src, const
     result.digest = img->digest();
     ops::Outcome o;
     o.unchanged = true;
-    o.transferred = result;
+    o.result = result;
     return o;
   }
   if (img->index) {
@@ -230,7 +230,7 @@ Result<ops::Outcome> move_image(Lanes& lanes, const image::Reference& src, const
   result.blobs_mounted = tally.mounted;
   ops::Outcome o;
   o.bytes = tally.uploaded;
-  o.transferred = result;
+  o.result = result;
   return o;
 }
 

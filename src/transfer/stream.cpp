@@ -21,7 +21,7 @@ Result<ops::Outcome> stream_image(StreamLanes& lanes, const image::Reference& re
     moved.digest = there->id;
     ops::Outcome o;
     o.unchanged = true;
-    o.transferred = moved;
+    o.result = moved;
     return o;
   }
   Pipe pipe;
@@ -52,7 +52,7 @@ Result<ops::Outcome> stream_image(StreamLanes& lanes, const image::Reference& re
   moved.digest = now->id;
   ops::Outcome o;
   o.bytes = exported;
-  o.transferred = moved;
+  o.result = moved;
   return o;
 }
 

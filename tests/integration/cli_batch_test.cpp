@@ -196,7 +196,7 @@ TEST(CliPush, ModeOneAndTwoTargetNamesAndTemporaryTagRemoved) {
   auto m1 = run_hpn(dir, "-a push -f list.txt -r " + reg);
   ASSERT_EQ(m1.exit_code, 0) << m1.out << m1.err;
   EXPECT_NE(registry_tags("small").find("\"1\""), std::string::npos);
-  EXPECT_NE(m1.out.find("-> " + reg + "/small:1 sha256:"), std::string::npos) << m1.out;
+  EXPECT_NE(m1.out.find("-> " + reg + "/small:1 digest sha256:"), std::string::npos) << m1.out;
   EXPECT_FALSE(docker_has(reg + "/small:1"));  // the tag hpn made is gone
 
   auto m2 = run_hpn(dir, "-a push -f list.txt --push-mode 2 -r " + reg);

@@ -166,6 +166,15 @@ TEST(Output, JsonEventsParseAndEndWithTheSummary) {
       EXPECT_EQ(e["kind"], "not_found");
       EXPECT_NE(e["message"].get<std::string>().find("hpn-test/nope:1"), std::string::npos);
     }
+    if (e["event"] == "done") {
+      // The result's fields: the archive written, as the text line names it.
+      ASSERT_TRUE(e.contains("path")) << e.dump();
+      const std::string path = e["path"].get<std::string>();
+      EXPECT_EQ(e["detail"], "-> " + path) << e.dump();
+      EXPECT_TRUE(std::filesystem::is_regular_file(dir.path() / path)) << path;
+      EXPECT_EQ(e["compression"], "none");
+      EXPECT_EQ(e["file_bytes"], e["bytes"]) << e.dump();
+    }
   }
 }
 

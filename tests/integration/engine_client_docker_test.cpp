@@ -434,7 +434,9 @@ TEST(Resolver, TagsResolveToTheDigestsTheRegistryHoldsAndPullsByThemEndTagged) {
   ASSERT_EQ(results.size(), 3u);
   for (std::size_t i = 0; i < 2; ++i) {
     ASSERT_EQ(results[i].state, hpn::ops::TaskState::succeeded) << results[i].error->describe();
-    EXPECT_EQ(results[i].outcome.detail, pushed[i]);
+    const auto* pulled = std::get_if<hpn::ops::Pulled>(&results[i].outcome.result);
+    ASSERT_NE(pulled, nullptr);
+    EXPECT_EQ(pulled->digest, pushed[i]);
     auto info = c.inspect_image(refs[i].canonical());
     ASSERT_TRUE(info.ok()) << refs[i].canonical() << " is not tagged after its pull by digest";
     EXPECT_NE(std::find(info->repo_digests.begin(), info->repo_digests.end(), refs[i].repository() + "@" + pushed[i]),

@@ -14,6 +14,7 @@
 
 #include "hpn/archive/archive_info.hpp"
 #include "hpn/ops/operations.hpp"
+#include "hpn/ops/reporter.hpp"
 #include "hpn/util/sha256.hpp"
 #include "hpn/util/tar_header.hpp"
 
@@ -274,8 +275,11 @@ TEST(Plans, PushTagsForTheTargetPushesAndRemovesOnlyTheTagItMade) {
   auto results = run(engine, ops::plan_push(engine, {ref("example.com/app/a:1")}, spec));
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].state, ops::TaskState::succeeded) << (results[0].error ? results[0].error->message : "");
-  EXPECT_NE(results[0].outcome.detail.find("-> mirror.local/a:1 sha256:aaaa"), std::string::npos)
-      << results[0].outcome.detail;
+  const auto* pushed = results[0].outcome.transferred();
+  ASSERT_NE(pushed, nullptr);
+  EXPECT_EQ(pushed->target, "mirror.local/a:1");
+  EXPECT_EQ(pushed->digest.substr(0, 11), "sha256:aaaa");
+  EXPECT_NE(ops::outcome_text(results[0].outcome).find("-> mirror.local/a:1 digest sha256:aaaa"), std::string::npos);
   const std::vector<std::string> expected = {"tag example.com/app/a:1 mirror.local/a:1", "push mirror.local/a:1",
                                              "rmi mirror.local/a:1"};
   EXPECT_EQ(engine.world->calls, expected);

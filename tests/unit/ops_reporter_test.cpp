@@ -37,13 +37,14 @@ class Captured {
   std::FILE* file_;
 };
 
-TaskResult succeeded(std::size_t index, const std::string& label, std::uint64_t bytes, const std::string& detail) {
+// A save of `label` into `path` ("" = a result with nothing to say).
+TaskResult succeeded(std::size_t index, const std::string& label, std::uint64_t bytes, const std::string& path) {
   TaskResult r;
   r.index = index;
   r.label = label;
   r.state = TaskState::succeeded;
   r.outcome.bytes = bytes;
-  r.outcome.detail = detail;
+  if (!path.empty()) r.outcome.result = hpn::ops::WrittenArchive{.path = path, .tar_bytes = bytes};
   r.attempts = 1;
   r.elapsed = 1500ms;
   return r;
@@ -66,9 +67,9 @@ void run_two(hpn::ops::Reporter& r) {
   r.task_progress(0, "saving", 1000000u, 2000000u);
   r.task_started(1, "missing:1", 0);
   r.task_retrying(1, "missing:1", 1, 1000ms, hpn::Error(hpn::ErrorKind::registry_unavailable, "503 from the registry"));
-  r.task_finished(succeeded(0, "alpine:3", 2000000u, "-> images/alpine_3.tar"), 1, 2);
+  r.task_finished(succeeded(0, "alpine:3", 2000000u, "images/alpine_3.tar"), 1, 2);
   r.task_finished(failed(1, "missing:1", "not in the daemon; pull it first"), 2, 2);
-  r.batch_finished({succeeded(0, "alpine:3", 2000000u, "-> images/alpine_3.tar"),
+  r.batch_finished({succeeded(0, "alpine:3", 2000000u, "images/alpine_3.tar"),
                     failed(1, "missing:1", "not in the daemon; pull it first")},
                    2000ms, false);
 }
@@ -136,13 +137,13 @@ TEST(Reporter, TerminalModeDrawsTheLiveAreaOnStderrAndClearsIt) {
   r->batch_started({"alpine:3", "busybox:1"}, {2000000u, 1000000u});
   r->task_started(0, "alpine:3", 2000000u);
   r->task_progress(0, "saving", 1000000u, 2000000u);
-  r->task_finished(succeeded(0, "alpine:3", 2000000u, "-> a.tar"), 1, 2);
+  r->task_finished(succeeded(0, "alpine:3", 2000000u, "a.tar"), 1, 2);
   r->task_started(1, "busybox:1", 1000000u);
   r->task_progress(1, "exporting", 0, 1000000u);
   // A notice is printed above the area, which is drawn again below it.
   r->task_retrying(1, "busybox:1", 1, 1000ms, hpn::Error(hpn::ErrorKind::timeout, "slow"));
-  r->task_finished(succeeded(1, "busybox:1", 1000000u, "-> b.tar"), 2, 2);
-  r->batch_finished({succeeded(0, "alpine:3", 2000000u, "-> a.tar"), succeeded(1, "busybox:1", 1000000u, "-> b.tar")},
+  r->task_finished(succeeded(1, "busybox:1", 1000000u, "b.tar"), 2, 2);
+  r->batch_finished({succeeded(0, "alpine:3", 2000000u, "a.tar"), succeeded(1, "busybox:1", 1000000u, "b.tar")},
                     1000ms, false);
   const std::string area = err.text();
   EXPECT_NE(area.find("  busybox:1  exporting"), std::string::npos) << area;
@@ -174,6 +175,8 @@ TEST(Reporter, JsonModeWritesOneEventALineAndNothingElse) {
   EXPECT_EQ(events[0]["bytes_total"], 2000000u);
   EXPECT_EQ(events[4]["kind"], "registry_unavailable");
   EXPECT_EQ(events[5]["detail"], "-> images/alpine_3.tar");
+  EXPECT_EQ(events[5]["path"], "images/alpine_3.tar");
+  EXPECT_EQ(events[5]["compression"], "none");
   EXPECT_EQ(events[6]["kind"], "not_found");
   const auto& summary = events.back();
   EXPECT_EQ(summary["succeeded"], 1);

@@ -185,10 +185,10 @@ TEST_F(Fixture, EveryBlobMovesOnceAndTheManifestComesLast) {
   store->named[ref("app:1").canonical()] = m;
   auto out = run({"app:1"});
   ASSERT_TRUE(out[0]) << out[0].error().message;
-  ASSERT_TRUE(out[0]->transferred);
-  EXPECT_EQ(out[0]->transferred->blobs_sent, 3u);
-  EXPECT_EQ(out[0]->transferred->blobs_present, 0u);
-  EXPECT_EQ(out[0]->transferred->digest, m.digest);
+  ASSERT_NE(out[0]->transferred(), nullptr);
+  EXPECT_EQ(out[0]->transferred()->blobs_sent, 3u);
+  EXPECT_EQ(out[0]->transferred()->blobs_present, 0u);
+  EXPECT_EQ(out[0]->transferred()->digest, m.digest);
   EXPECT_EQ(ops::outcome_text(*out[0]), "-> app:1 digest " + m.digest + " (3 blobs sent, 0 already there)");
   EXPECT_EQ(sink->blobs.size(), 3u);
   EXPECT_EQ(sink->blobs.at(digest_of(big)), big);
@@ -216,8 +216,8 @@ TEST_F(Fixture, ABlobTheDestinationHoldsIsSkippedNotRead) {
   store->named[ref("two:1").canonical()] = two;
   auto out = run({"one:1", "two:1"});
   ASSERT_TRUE(out[0] && out[1]);
-  EXPECT_EQ(out[1]->transferred->blobs_sent, 2u);
-  EXPECT_EQ(out[1]->transferred->blobs_present, 1u);
+  EXPECT_EQ(out[1]->transferred()->blobs_sent, 2u);
+  EXPECT_EQ(out[1]->transferred()->blobs_present, 1u);
   EXPECT_EQ(store->blob_reads[digest_of("shared")], 1);
 }
 
@@ -250,8 +250,8 @@ TEST_F(Fixture, AnIndexMovesWholeItsManifestsBeforeIt) {
   one = run({"multi:2"}, {.platform = "linux/arm64"});
   ASSERT_TRUE(one[0]) << one[0].error().message;
   EXPECT_EQ(sink->tags.at(ref("multi:2").canonical()), arm.digest);
-  EXPECT_EQ(one[0]->transferred->platform, "linux/arm64");
-  EXPECT_EQ(one[0]->transferred->index_digest, index.digest);
+  EXPECT_EQ(one[0]->transferred()->platform, "linux/arm64");
+  EXPECT_EQ(one[0]->transferred()->index_digest, index.digest);
   EXPECT_NE(ops::outcome_text(*one[0]).find("; only linux/arm64 of the index " + index.digest), std::string::npos);
 }
 

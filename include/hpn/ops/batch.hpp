@@ -6,13 +6,16 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
+#include "hpn/archive/codec.hpp"
 #include "hpn/ops/image_store.hpp"
 #include "hpn/util/config.hpp"
 #include "hpn/util/group_commit.hpp"
@@ -20,7 +23,10 @@
 
 namespace hpn::ops {
 
-// What a copy moved, in fields: the reporters word them (text) or print them (JSON).
+// What a task did, in fields: the text reporter words them (outcome_text), JSON
+// prints them as fields.
+
+// An image moved to a registry, a layout or a daemon (copy, push).
 struct Transferred {
   std::string target;  // the image's name at the destination (with the endpoint, for a daemon)
   std::string digest;  // what that name points at there: a manifest digest, or a daemon's image ID
@@ -31,15 +37,34 @@ struct Transferred {
   std::string platform, index_digest;
 };
 
+// An archive written (save), or found up to date.
+struct WrittenArchive {
+  std::filesystem::path path;
+  archive::Compression compression = archive::Compression::none;
+  std::uint64_t tar_bytes = 0;   // the image tar
+  std::uint64_t file_bytes = 0;  // the file, compressed as `compression`
+};
+
+// The images an archive loaded.
+struct LoadedArchive {
+  std::vector<std::string> images;
+  archive::Compression compression = archive::Compression::none;  // of the archive file
+};
+
+// A pull and a removal give the store's own results (Pulled, Removed: image_store.hpp).
+using TaskResultData = std::variant<std::monostate, Transferred, Pulled, WrittenArchive, LoadedArchive, Removed>;
+
 struct Outcome {
-  std::string detail;        // "-> images/nginx_latest.tar", "digest sha256:..."
+  TaskResultData result;
   std::uint64_t bytes = 0;   // bytes moved
   bool unchanged = false;    // nothing to do (already there)
+  std::string note;          // said after the result: a caveat about this image ("" when none)
   // Files written but not yet durable (an archive, then its sidecar): the batch
   // syncs them together with others (util::GroupCommit) and reports the task once
   // they have their final names.
   std::shared_ptr<util::PendingGroup> uncommitted;
-  std::optional<Transferred> transferred;  // a copy's result (detail is then worded from it)
+
+  const Transferred* transferred() const { return std::get_if<Transferred>(&result); }
 };
 
 // One unit of work of a batch, run on a worker's connection of type C.

@@ -34,7 +34,7 @@ struct ReporterOptions {
 
 std::unique_ptr<Reporter> make_reporter(const ReporterOptions& options);
 
-// The words of an outcome: its detail, or its transfer's fields worded.
+// The words of an outcome: its result's fields worded, then its note.
 std::string outcome_text(const Outcome& outcome);
 
 // Exit code for a finished batch: 0 all succeeded, 1 any failed, 130 interrupted.
