@@ -49,8 +49,8 @@ Status check_image_archive(const fs::path& path) {
   while (got < sizeof header) {
     auto n = reader->read(std::span<char>(header + got, sizeof header - got));
     if (!n) {
-      return Error(ErrorKind::invalid_argument,
-                   path.string() + " is not an image archive (" + n.error().message + "); give a file that hpn save, docker save or podman save wrote");
+      return Error::about(ErrorKind::invalid_argument,
+                   path.string(), " is not an image archive (" + n.error().message + "); give a file that hpn save, docker save or podman save wrote");
     }
     if (*n == 0) break;
     got += *n;
@@ -68,8 +68,9 @@ Status check_image_archive(const fs::path& path) {
     ok = ok && sum == recorded && header[0] != '\0';
   }
   if (!ok) {
-    return Error(ErrorKind::invalid_argument, path.string() + " is not an image archive (no tar header at its start); " +
-                                                  "give a file that hpn save, docker save or podman save wrote");
+    return Error::about(ErrorKind::invalid_argument, path.string(),
+                        " is not an image archive (no tar header at its start); "
+                        "give a file that hpn save, docker save or podman save wrote");
   }
   return {};
 }
@@ -87,7 +88,7 @@ Result<ArchiveInfo> read_archive_info(const fs::path& path) {
   archive_read_support_format_tar(a.get());
   archive_read_support_format_gnutar(a.get());
   if (archive_read_open_filename(a.get(), path.c_str(), 128 * 1024) != ARCHIVE_OK) {
-    return Error(ErrorKind::invalid_argument, path.string() + " is not a tar archive (" +
+    return Error::about(ErrorKind::invalid_argument, path.string(), " is not a tar archive (" +
                                                   std::string(archive_error_string(a.get()) ? archive_error_string(a.get()) : "?") + ")");
   }
   // manifest.json names each image's config and layers; in the OCI layout index.json
@@ -115,7 +116,7 @@ Result<ArchiveInfo> read_archive_info(const fs::path& path) {
     const char* hard = archive_entry_hardlink(e);
     if (!broken && hard != nullptr && check_member_name(hard)) broken = MemberRule::hard_link_leaves;
     if (broken) {
-      return Error(ErrorKind::invalid_argument, path.string() + ": the member " + name + " has " +
+      return Error::about(ErrorKind::invalid_argument, path.string(), ": the member " + name + " has " +
                                                     std::string(to_string(*broken)) +
                                                     "; hpn refuses archives whose members could be written outside "
                                                     "where they are unpacked");
@@ -133,7 +134,7 @@ Result<ArchiveInfo> read_archive_info(const fs::path& path) {
     }
     if (name != "manifest.json" && name != "index.json") continue;
     if (size > static_cast<la_int64_t>(k_max_manifest)) {
-      return Error(ErrorKind::invalid_argument, path.string() + ": " + name + " is implausibly large");
+      return Error::about(ErrorKind::invalid_argument, path.string(), ": " + name + " is implausibly large");
     }
     if (!read_member(name == "index.json" ? index : manifest)) break;
     (name == "index.json" ? have_index : found) = true;
@@ -143,14 +144,14 @@ Result<ArchiveInfo> read_archive_info(const fs::path& path) {
   if (!found) {
     const char* why = archive_error_string(a.get());
     if (r != ARCHIVE_EOF && r != ARCHIVE_OK) {
-      return Error(ErrorKind::invalid_argument, path.string() + " is corrupt or truncated (" +
+      return Error::about(ErrorKind::invalid_argument, path.string(), " is corrupt or truncated (" +
                                                     std::string(why ? why : "read error") + ")");
     }
-    return Error(ErrorKind::invalid_argument, path.string() + " is not an image archive (no manifest.json)");
+    return Error::about(ErrorKind::invalid_argument, path.string(), " is not an image archive (no manifest.json)");
   }
   auto j = nlohmann::json::parse(manifest, nullptr, false);
   if (j.is_discarded() || !j.is_array()) {
-    return Error(ErrorKind::invalid_argument, path.string() + ": manifest.json is not a JSON array");
+    return Error::about(ErrorKind::invalid_argument, path.string(), ": manifest.json is not a JSON array");
   }
   // index.json: the manifest (or index) descriptor of each tag, by canonical name.
   std::map<std::string, nlohmann::json> by_name;
@@ -234,7 +235,7 @@ Result<std::optional<std::string>> read_sidecar(const fs::path& archive) {
   std::string lower(hex);
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (!util::is_sha256_hex(lower)) {
-    return Error(ErrorKind::invalid_argument, p.string() + " is not a SHA-256 sidecar (want 64 hex digits)");
+    return Error::about(ErrorKind::invalid_argument, p.string(), " is not a SHA-256 sidecar (want 64 hex digits)");
   }
   return std::optional<std::string>(lower);
 }

@@ -314,9 +314,9 @@ Result<DecompressingReader> DecompressingReader::open(const std::filesystem::pat
   }
   archive_entry* entry = nullptr;
   if (archive_read_next_header(a, &entry) != ARCHIVE_OK) {
-    return Error(ErrorKind::invalid_argument, path.string() + " is not a readable " +
-                                                  std::string(to_string(impl->compression)) + " archive (" +
-                                                  archive_message(a, "bad header") + ")");
+    return Error::about(ErrorKind::invalid_argument, path.string(),
+                        " is not a readable " + std::string(to_string(impl->compression)) + " archive (" +
+                            archive_message(a, "bad header") + ")");
   }
   return DecompressingReader(std::move(impl));
 }
@@ -330,16 +330,16 @@ Result<std::size_t> DecompressingReader::read(std::span<char> buf) {
   if (impl_->gzip) {
     auto n = impl_->gzip->read(buf);
     if (!n) {
-      return Error(n.error().kind, impl_->path.string() + " is corrupt or truncated (" + n.error().message + ")");
+      return Error::about(n.error().kind, impl_->path.string(), " is corrupt or truncated (" + n.error().message + ")");
     }
     return n;
   }
   if (impl_->eof) return std::size_t{0};
   la_ssize_t n = archive_read_data(impl_->a.get(), buf.data(), buf.size());
   if (n < 0) {
-    return Error(ErrorKind::invalid_argument,
-                 impl_->path.string() + " is corrupt or truncated (" + std::string(to_string(impl_->compression)) +
-                     ": " + archive_message(impl_->a.get(), "read error") + ")");
+    return Error::about(ErrorKind::invalid_argument, impl_->path.string(),
+                        " is corrupt or truncated (" + std::string(to_string(impl_->compression)) + ": " +
+                            archive_message(impl_->a.get(), "read error") + ")");
   }
   if (n == 0) impl_->eof = true;
   return static_cast<std::size_t>(n);

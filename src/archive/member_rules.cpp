@@ -75,7 +75,8 @@ std::optional<MemberRule> check_archive_symlink(std::string_view member, std::st
   return std::nullopt;
 }
 
-TarGuard::TarGuard(std::string what, Kind kind) : what_(std::move(what)), kind_(kind) {}
+TarGuard::TarGuard(std::string what, Kind kind, std::string where)
+    : what_(std::move(what)), where_(std::move(where)), kind_(kind) {}
 TarGuard::~TarGuard() = default;
 TarGuard::TarGuard(TarGuard&&) noexcept = default;
 TarGuard& TarGuard::operator=(TarGuard&&) noexcept = default;
@@ -91,18 +92,19 @@ Status TarGuard::on_member(const std::string& name, char type, const std::string
   if (!broken) return {};
   std::string shown = name;
   if (type == '1' || type == '2') shown += " -> " + link;
-  return Error(ErrorKind::invalid_argument,
-               what_ + ": the member " + shown + " has " + std::string(to_string(*broken)) +
-                   "; hpn refuses archives whose members could be written outside where they are unpacked "
-                   "(the archive was not written by a container engine, or was tampered with)");
+  return Error::about(ErrorKind::invalid_argument, what_,
+                      where_ + ": the member " + shown + " has " + std::string(to_string(*broken)) +
+                          "; hpn refuses archives whose members could be written outside where they are unpacked "
+                          "(the archive was not written by a container engine, or was tampered with)");
 }
 
 Status TarGuard::header(const TarWalker::Block& block, std::uint64_t size) {
   const char type = block[156];
   if (type == 'x' || type == 'L' || type == 'K') {
     if (size > k_max_meta) {
-      return Error(ErrorKind::invalid_argument, what_ + ": a long-name record of " + std::to_string(size) +
-                                                    " bytes; no container engine writes one over 64 KiB");
+      return Error::about(ErrorKind::invalid_argument, what_,
+                          where_ + ": a long-name record of " + std::to_string(size) +
+                              " bytes; no container engine writes one over 64 KiB");
     }
     meta_type_ = type;
     meta_.clear();
@@ -132,7 +134,7 @@ Status TarGuard::content(std::string_view piece) {
     if (probe_.size() == k_block) {
       probing_ = false;
       if (is_tar_header(probe_.data())) {
-        inner_ = std::make_unique<TarGuard>(what_ + ": layer " + member_, Kind::layer);
+        inner_ = std::make_unique<TarGuard>(what_, Kind::layer, where_ + ": layer " + member_);
         if (auto st = inner_->feed(probe_); !st) return st;
         return inner_->feed(piece.substr(take));
       }

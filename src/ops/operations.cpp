@@ -407,12 +407,10 @@ Result<Plan> plan_save(const ImageStore& store, const std::vector<image::Referen
 
 // ---- load ---------------------------------------------------------------------
 
-// A reader's error that names `path` first, as "the archive" (the task's line names
-// the file already).
+// A reader's error about the file at `path`, told of "the archive" (the task's line
+// names the file already).
 Error as_the_archive(const Error& e, const std::filesystem::path& path) {
-  if (e.message.rfind(path.string() + " ", 0) != 0 && e.message.rfind(path.string() + ":", 0) != 0) return e;
-  const std::string rest = e.message.substr(path.string().size());
-  return Error(e.kind, "the archive" + rest, e.http_status);
+  return e.subject == path.string() ? e.told_of("the archive") : e;
 }
 
 Result<EnginePlan> plan_load(const ContainerEngine& store, const std::vector<std::filesystem::path>& files,
@@ -454,8 +452,8 @@ Result<EnginePlan> plan_load(const ContainerEngine& store, const std::vector<std
       }, request.platform);
       if (!loaded) {
         if (damaged) return *damaged;
-        // A reader error (corrupt compressed data) names the file already.
-        if (loaded.error().message.find(path.string()) != std::string::npos) return loaded.error();
+        // A reader error (corrupt compressed data) is about the file already.
+        if (loaded.error().subject == path.string()) return loaded.error();
         // The daemon may reject garbage before the codec's checksum at the end of a
         // corrupt file is reached: read on, and blame the file when it is corrupt.
         if (loaded.error().kind != ErrorKind::cancelled && reader->compression() != archive::Compression::none) {

@@ -39,9 +39,37 @@ std::string Error::describe() const {
   return out;
 }
 
+namespace {
+
+std::string sentence(const std::vector<std::string>& context, std::string_view subject, std::string_view said) {
+  std::string out;
+  for (const auto& c : context) out += c + ": ";
+  out += subject;
+  out += said;
+  return out;
+}
+
+}  // namespace
+
+Error Error::about(ErrorKind k, std::string subject, std::string said) {
+  Error e(k, sentence({}, subject, said));
+  e.subject = std::move(subject);
+  e.said = std::move(said);
+  return e;
+}
+
+Error Error::told_of(std::string_view other) const {
+  if (subject.empty()) return *this;
+  Error e = *this;
+  e.subject = std::string(other);
+  e.message = sentence(context, other, said);
+  return e;
+}
+
 Error Error::with_context(std::string_view context) const {
   Error e = *this;
   e.message = std::string(context) + ": " + message;
+  e.context.insert(e.context.begin(), std::string(context));
   return e;
 }
 

@@ -116,6 +116,7 @@ TEST(TarGuard, RefusesEachRuleNamingTheMember) {
       ASSERT_FALSE(st.ok()) << c.member << " piece " << piece;
       EXPECT_EQ(st.error().kind, hpn::ErrorKind::invalid_argument);
       EXPECT_NE(st.error().message.find("test.tar"), std::string::npos) << st.error().message;
+      EXPECT_EQ(st.error().subject, "test.tar");  // a layer's member too: the layer is said after it
       EXPECT_NE(st.error().message.find(c.member), std::string::npos) << st.error().message;
       EXPECT_NE(st.error().message.find(c.rule), std::string::npos) << st.error().message;
     }
@@ -136,6 +137,13 @@ TEST(TarGuard, CheckArchiveMembersNamesTheFile) {
   auto st = hpn::archive::check_archive_members(p);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.error().message.find(p.string()), std::string::npos);
+  // The error is about the file, in fields: told of "the archive", only its subject changes.
+  EXPECT_EQ(st.error().subject, p.string());
+  EXPECT_EQ(st.error().message, p.string() + st.error().said);
+  const auto told = st.error().with_context("loading").told_of("the archive");
+  EXPECT_EQ(told.message, "loading: the archive" + st.error().said);
+  EXPECT_EQ(told.context, std::vector<std::string>{"loading"});
+  EXPECT_EQ(told.kind, hpn::ErrorKind::invalid_argument);
   const fs::path good = dir / "good.tar";
   std::ofstream(good, std::ios::binary) << member("manifest.json", "[]") + end_of_tar();
   EXPECT_TRUE(hpn::archive::check_archive_members(good).ok());

@@ -47,7 +47,9 @@ std::optional<MemberRule> check_archive_symlink(std::string_view member, std::st
 class TarGuard : private TarWalker::Events {
  public:
   enum class Kind { archive, layer };
-  explicit TarGuard(std::string what, Kind kind = Kind::archive);
+  // `what` names the archive in errors (their subject); `where` is said after it
+  // (": layer L" for a layer inside it).
+  explicit TarGuard(std::string what, Kind kind = Kind::archive, std::string where = {});
   ~TarGuard() override;
   TarGuard(TarGuard&&) noexcept;
   TarGuard& operator=(TarGuard&&) noexcept;
@@ -65,6 +67,7 @@ class TarGuard : private TarWalker::Events {
   Status on_member(const std::string& name, char type, const std::string& link);
 
   std::string what_;
+  std::string where_;
   Kind kind_;
   TarWalker walker_;
   char meta_type_ = 0;          // 'x', 'L' or 'K' while its content is read, else 0

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <utility>
 #include <variant>
+#include <vector>
 
 namespace hpn {
 
@@ -33,12 +34,23 @@ bool is_transient(ErrorKind kind);
 
 struct Error {
   ErrorKind kind = ErrorKind::daemon_error;
-  std::string message;  // the daemon's or system's own words, plus what we were doing
+  std::string message;  // the whole sentence: what we were doing, then the daemon's or system's own words
   int http_status = 0;  // 0 when no HTTP response was involved
+  // An error made about() one file or image: that subject and what is said of it,
+  // the message being the context, then `subject` + `said`. Empty otherwise.
+  std::string subject;
+  std::string said;
+  std::vector<std::string> context;  // what we were doing, outermost first
 
   Error() = default;
   Error(ErrorKind k, std::string msg, int status = 0)
       : kind(k), message(std::move(msg)), http_status(status) {}
+
+  // An error about `subject`: "images/a.tar" + " is corrupt or truncated (...)".
+  static Error about(ErrorKind k, std::string subject, std::string said);
+  // The same error told of `other` instead of its subject ("the archive", where the
+  // line already names the file); unchanged when it has no subject.
+  Error told_of(std::string_view other) const;
 
   // "not_found: no such image: x"
   std::string describe() const;
