@@ -34,12 +34,8 @@ Result<std::uint64_t> inspect_size(StoreConnection& conn, const image::Reference
   auto info = conn.inspect(local_name(ref));
   if (!info) {
     if (info.error().kind == ErrorKind::not_found && conn.pulls_into()) {
-      // The daemon's words without the "inspect NAME: " context: the line names the image.
-      std::string_view said = info.error().message;
-      if (const std::string ctx = "inspect " + local_name(ref) + ": "; said.rfind(ctx, 0) == 0) {
-        said.remove_prefix(ctx.size());
-      }
-      return Error(ErrorKind::not_found, "not in the daemon (" + std::string(said) + "); pull it first");
+      // The daemon's words without the context of the inspect: the line names the image.
+      return Error(ErrorKind::not_found, "not in the daemon (" + info.error().said + "); pull it first");
     }
     return info.error();
   }
@@ -88,10 +84,8 @@ std::vector<EngineTask> pull_tasks(const std::vector<image::Reference>& refs, co
       if (resolved) {
         hpn::log::get("ops").debug("{}: pulled by digest {}", ref.original, *resolved);
         if (auto tagged = conn.tag(ref.repository() + "@" + *resolved, ref); !tagged) {
-          Error e = tagged.error();
-          e.message = ref.original + ": pulled " + *resolved + " (its digest at the registry), then tagging it failed: " +
-                      e.message;
-          return e;
+          return tagged.error().with_context(ref.original + ": pulled " + *resolved +
+                                             " (its digest at the registry), then tagging it failed");
         }
         if (pulled->digest.empty()) pulled->digest = *resolved;
       }

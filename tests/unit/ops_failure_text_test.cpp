@@ -27,3 +27,14 @@ TEST(WithoutName, MessagesWithoutTheNameAreKeptAsTheyAre) {
   EXPECT_EQ(without_name("a:1", "a:1"), "a:1");  // nothing else to say: keep it
   EXPECT_EQ(without_name("daemon said: abc:1x", "abc:1"), "daemon said: abc:1x");
 }
+
+TEST(ErrorFields, ContextIsKeptApartFromTheWordsOfWhoeverFoundTheError) {
+  const hpn::Error daemon(hpn::ErrorKind::not_found, "No such image: tiny/t1:1 (HTTP 404)", 404);
+  const auto e = daemon.with_context("inspect tiny/t1:1").with_context("saving tiny/t1:1");
+  EXPECT_EQ(e.message, "saving tiny/t1:1: inspect tiny/t1:1: No such image: tiny/t1:1 (HTTP 404)");
+  EXPECT_EQ(e.said, "No such image: tiny/t1:1 (HTTP 404)");
+  EXPECT_EQ(e.context, (std::vector<std::string>{"saving tiny/t1:1", "inspect tiny/t1:1"}));
+  EXPECT_EQ(e.subject, "");
+  EXPECT_EQ(e.told_of("the archive").message, e.message);  // no subject: nothing to retell
+  EXPECT_EQ(e.http_status, 404);
+}

@@ -36,15 +36,16 @@ struct Error {
   ErrorKind kind = ErrorKind::daemon_error;
   std::string message;  // the whole sentence: what we were doing, then the daemon's or system's own words
   int http_status = 0;  // 0 when no HTTP response was involved
-  // An error made about() one file or image: that subject and what is said of it,
-  // the message being the context, then `subject` + `said`. Empty otherwise.
+  // The message in fields: the context, then `subject` + `said`. `said` is the
+  // words of whoever found the error (the daemon's, the system's, hpn's); `subject`
+  // is the file or image an error made about() one names, else empty.
   std::string subject;
   std::string said;
   std::vector<std::string> context;  // what we were doing, outermost first
 
   Error() = default;
   Error(ErrorKind k, std::string msg, int status = 0)
-      : kind(k), message(std::move(msg)), http_status(status) {}
+      : kind(k), message(msg), http_status(status), said(std::move(msg)) {}
 
   // An error about `subject`: "images/a.tar" + " is corrupt or truncated (...)".
   static Error about(ErrorKind k, std::string subject, std::string said);
