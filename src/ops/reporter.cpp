@@ -23,6 +23,8 @@ template <class... F>
 struct Overloaded : F... {
   using F::operator()...;
 };
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
 
 std::string transferred_text(const Transferred& t, bool unchanged) {
   if (unchanged) return "-> " + t.target + " (" + t.digest + ")";
