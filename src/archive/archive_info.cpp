@@ -49,8 +49,9 @@ Status check_image_archive(const fs::path& path) {
   while (got < sizeof header) {
     auto n = reader->read(std::span<char>(header + got, sizeof header - got));
     if (!n) {
-      return Error::about(ErrorKind::invalid_argument,
-                   path.string(), " is not an image archive (" + n.error().message + "); give a file that hpn save, docker save or podman save wrote");
+      return Error::about(ErrorKind::invalid_argument, path.string(),
+                          " is not an image archive (" + n.error().message +
+                              "); give a file that hpn save, docker save or podman save wrote");
     }
     if (*n == 0) break;
     got += *n;
@@ -88,8 +89,9 @@ Result<ArchiveInfo> read_archive_info(const fs::path& path) {
   archive_read_support_format_tar(a.get());
   archive_read_support_format_gnutar(a.get());
   if (archive_read_open_filename(a.get(), path.c_str(), 128 * 1024) != ARCHIVE_OK) {
-    return Error::about(ErrorKind::invalid_argument, path.string(), " is not a tar archive (" +
-                                                  std::string(archive_error_string(a.get()) ? archive_error_string(a.get()) : "?") + ")");
+    return Error::about(ErrorKind::invalid_argument, path.string(),
+                        " is not a tar archive (" +
+                            std::string(archive_error_string(a.get()) ? archive_error_string(a.get()) : "?") + ")");
   }
   // manifest.json names each image's config and layers; in the OCI layout index.json
   // names its manifest, and the manifest (a small blob, kept while scanning: the
@@ -116,10 +118,10 @@ Result<ArchiveInfo> read_archive_info(const fs::path& path) {
     const char* hard = archive_entry_hardlink(e);
     if (!broken && hard != nullptr && check_member_name(hard)) broken = MemberRule::hard_link_leaves;
     if (broken) {
-      return Error::about(ErrorKind::invalid_argument, path.string(), ": the member " + name + " has " +
-                                                    std::string(to_string(*broken)) +
-                                                    "; hpn refuses archives whose members could be written outside "
-                                                    "where they are unpacked");
+      return Error::about(ErrorKind::invalid_argument, path.string(),
+                          ": the member " + name + " has " + std::string(to_string(*broken)) +
+                              "; hpn refuses archives whose members could be written outside "
+                              "where they are unpacked");
     }
     if (name.rfind("./", 0) == 0) name = name.substr(2);
     const auto size = archive_entry_size(e);
@@ -144,8 +146,8 @@ Result<ArchiveInfo> read_archive_info(const fs::path& path) {
   if (!found) {
     const char* why = archive_error_string(a.get());
     if (r != ARCHIVE_EOF && r != ARCHIVE_OK) {
-      return Error::about(ErrorKind::invalid_argument, path.string(), " is corrupt or truncated (" +
-                                                    std::string(why ? why : "read error") + ")");
+      return Error::about(ErrorKind::invalid_argument, path.string(),
+                          " is corrupt or truncated (" + std::string(why ? why : "read error") + ")");
     }
     return Error::about(ErrorKind::invalid_argument, path.string(), " is not an image archive (no manifest.json)");
   }

@@ -94,7 +94,8 @@ Result<OpenArchive> open_archive(const fs::path& path) {
                            : archive_read_open_filename(open.a.get(), path.c_str(), 256 * 1024);
   if (r != ARCHIVE_OK) {
     if (open.source && open.source->error) return *open.source->error;
-    return Error::about(ErrorKind::invalid_argument, path.string(), " is not a tar archive (" + message_of(open.get()) + ")");
+    return Error::about(ErrorKind::invalid_argument, path.string(),
+                        " is not a tar archive (" + message_of(open.get()) + ")");
   }
   return open;
 }
@@ -117,8 +118,8 @@ Error corrupt(const fs::path& path, const OpenArchive& open) {
     if (open.source->refused) return *open.source->error;
     return Error(open.source->error->kind, open.source->error->message + std::string(k_again));
   }
-  return Error::about(ErrorKind::invalid_argument,
-               path.string(), " is corrupt or truncated (" + message_of(open.get()) + ")" + std::string(k_again));
+  return Error::about(ErrorKind::invalid_argument, path.string(),
+                      " is corrupt or truncated (" + message_of(open.get()) + ")" + std::string(k_again));
 }
 
 }  // namespace
@@ -195,12 +196,14 @@ Result<Layout> scan_layout(const fs::path& path) {
   }
   auto m = layout.small.find("manifest.json");
   if (m == layout.small.end()) {
-    return Error::about(ErrorKind::invalid_argument,
-                 path.string(), " is not an image archive (no manifest.json); give a file that hpn save, docker "
-                                 "save or podman save wrote");
+    return Error::about(ErrorKind::invalid_argument, path.string(),
+                        " is not an image archive (no manifest.json); give a file that hpn save, docker "
+                        "save or podman save wrote");
   }
   auto j = nlohmann::json::parse(m->second, nullptr, false);
-  if (!j.is_array()) return Error::about(ErrorKind::invalid_argument, path.string(), ": manifest.json is not a JSON array");
+  if (!j.is_array()) {
+    return Error::about(ErrorKind::invalid_argument, path.string(), ": manifest.json is not a JSON array");
+  }
   // index.json (OCI layout): the descriptor each name points at.
   std::map<std::string, std::pair<std::string, std::string>> by_name;  // name -> digest, media type
   if (auto ix = layout.small.find("index.json"); ix != layout.small.end()) {
@@ -279,8 +282,8 @@ Status stream_members(const fs::path& path, const std::set<std::string>& wanted,
   }
   if (!left.empty()) {
     if (r != ARCHIVE_EOF && r != ARCHIVE_OK) return corrupt(path, *a);
-    return Error::about(ErrorKind::invalid_argument, path.string(), " lacks " + *left.begin() +
-                                                  ", which its manifest names; the archive is incomplete");
+    return Error::about(ErrorKind::invalid_argument, path.string(),
+                        " lacks " + *left.begin() + ", which its manifest names; the archive is incomplete");
   }
   return {};
 }

@@ -358,8 +358,6 @@ bool modes_fit(const Parsed& o, const std::string& action) {
   return true;
 }
 
-
-
 const std::vector<std::pair<std::string, ops::OutputFormat>> k_output_choices{{"text", ops::OutputFormat::text},
                                                                              {"json", ops::OutputFormat::json}};
 
