@@ -248,12 +248,9 @@ int copy_staged(const Context& ctx, const CopyOptions& opt, const endpoint::Spec
       std::filesystem::remove_all(dir, ec);
     }
   } removal{stage};
-  SaveOptions save;
-  save.images = opt.images;
+  SaveOptions save = save_into(opt, endpoint::Spec{.kind = endpoint::Kind::dir, .location = stage.string(), .text = {}});
   save.source = SaveSource::daemon;
-  save.path = stage.string();
   save.save_mode = 2;  // flat: one archive per image in the directory itself
-  save.platform = opt.platform;
   const int saved = cmd_save(aimed_at_daemon(ctx, from), save);
   if (ops::interrupt_flag().load()) return k_exit_interrupted;
   if (to.kind == endpoint::Kind::registry) {
