@@ -256,38 +256,6 @@ Result<Layout> scan_layout(const fs::path& path) {
   return layout;
 }
 
-Status stream_members(const fs::path& path, const std::set<std::string>& wanted,
-                      const std::function<Status(const std::string&, std::uint64_t, const MemberReader&)>& each) {
-  auto a = open_archive(path);
-  if (!a) return a.error();
-  std::set<std::string> left = wanted;
-  archive_entry* e = nullptr;
-  int r;
-  while (!left.empty() && (r = archive_read_next_header(a->get(), &e)) == ARCHIVE_OK) {
-    if (archive_entry_filetype(e) != AE_IFREG) continue;
-    const std::string name = member_name(e);
-    if (left.erase(name) == 0) continue;
-    struct archive* raw = a->get();
-    bool failed = false;
-    MemberReader read = [&](std::span<char> buf) -> Result<std::size_t> {
-      const la_ssize_t n = archive_read_data(raw, buf.data(), buf.size());
-      if (n < 0) {
-        failed = true;
-        return corrupt(path, *a);
-      }
-      return static_cast<std::size_t>(n);
-    };
-    if (auto st = each(name, static_cast<std::uint64_t>(archive_entry_size(e)), read); !st) return st;
-    if (failed) return corrupt(path, *a);
-  }
-  if (!left.empty()) {
-    if (r != ARCHIVE_EOF && r != ARCHIVE_OK) return corrupt(path, *a);
-    return Error::about(ErrorKind::invalid_argument, path.string(),
-                        " lacks " + *left.begin() + ", which its manifest names; the archive is incomplete");
-  }
-  return {};
-}
-
 struct MemberStream::Impl {
   fs::path path;
   OpenArchive open;
@@ -311,6 +279,16 @@ Result<MemberStream> MemberStream::open(const fs::path& path, const std::string&
   }
   if (r != ARCHIVE_EOF) return corrupt(path, impl->open);
   return Error::about(ErrorKind::invalid_argument, path.string(), " lacks " + member + ", which its manifest names");
+}
+
+Result<bool> MemberStream::next(const std::string& member) {
+  archive_entry* e = nullptr;
+  int r;
+  while ((r = archive_read_next_header(impl_->open.get(), &e)) == ARCHIVE_OK) {
+    if (archive_entry_filetype(e) == AE_IFREG && member_name(e) == member) return true;
+  }
+  if (r != ARCHIVE_EOF) return corrupt(impl_->path, impl_->open);
+  return false;
 }
 
 Result<std::size_t> MemberStream::read(std::span<char> buf) {

@@ -210,8 +210,9 @@ int copy_blobs(const Context& ctx, const CopyOptions& opt, const std::vector<ima
   }
   auto destination = endpoint::make_destination(to, settings);
   if (!destination) return plan_failed(destination.error());
-  return run_plan<transfer::Lanes>(ctx, transfer::lanes_of(std::move(source), *destination), false,
-                                   transfer::plan_transfer(refs, {.platform = opt.platform}));
+  return run_plan<transfer::Lanes>(
+      ctx, transfer::lanes_of(std::move(source), *destination), false,
+      transfer::plan_transfer(refs, {.platform = opt.platform, .compress = {}, .moving = "copying"}));
 }
 
 // From a daemon into a layout or a registry: a daemon's export is one stream,

@@ -1,14 +1,19 @@
 // hpn push: tag each image for the target registry, push it, remove the tag hpn made;
 // with --archives, push the images of archive files straight to the registry.
 #include <cstdio>
+#include <future>
+#include <map>
+#include <mutex>
 
 #include "hpn/archive/archive_info.hpp"
 #include "hpn/archive/layout.hpp"
 #include "hpn/archive/paths.hpp"
 #include "hpn/cli/app.hpp"
 #include "hpn/cli/commands.hpp"
+#include "hpn/endpoint/archive.hpp"
+#include "hpn/endpoint/registry.hpp"
 #include "hpn/ops/operations.hpp"
-#include "hpn/ops/registry_push.hpp"
+#include "hpn/transfer/pipeline.hpp"
 
 namespace hpn::cli {
 
@@ -28,6 +33,42 @@ std::optional<ops::PushSpec> push_spec(const Context& ctx, const RegistryTargetO
   }
   return spec;
 }
+
+namespace {
+
+// Each archive's .sha256 sidecar checked once, before the first of its images
+// sends a blob; the images of a bundle wait for the one check.
+class SidecarChecks {
+ public:
+  Status verify(const std::filesystem::path& file) {
+    std::shared_future<Status> f;
+    std::promise<Status> mine;
+    bool run = false;
+    {
+      std::lock_guard lock(mu_);
+      auto [it, fresh] = checks_.try_emplace(file.string());
+      if (fresh) it->second = mine.get_future().share();
+      f = it->second;
+      run = fresh;
+    }
+    if (run) mine.set_value(check(file));
+    return f.get();
+  }
+
+ private:
+  static Status check(const std::filesystem::path& file) {
+    auto c = archive::verify_sidecar(file);
+    if (!c) return c.error();
+    if (*c != archive::Checksum::mismatch) return {};
+    return Error::about(ErrorKind::invalid_argument, file.string(),
+                        " does not match its .sha256 sidecar: it changed or is damaged; nothing of it was pushed "
+                        "(copy it again, or push with --skip-verify)");
+  }
+  std::mutex mu_;
+  std::map<std::string, std::shared_future<Status>> checks_;
+};
+
+}  // namespace
 
 static int push_archives(const Context& ctx, const PushOptions& opt, const ops::PushSpec& target) {
   if (!opt.images.list_file.empty()) {
@@ -64,15 +105,35 @@ static int push_archives(const Context& ctx, const PushOptions& opt, const ops::
     }
     return print_dry_run(ctx, "push", "push", "images", items);
   }
-  ops::RegistryTarget store(registry_options(ctx, opt.insecure_registries));
-  ops::ArchivePushSpec spec;
-  spec.target = target;
-  spec.layer_compression = opt.layer_compression;
-  spec.verify = !opt.skip_verify;
-  auto plan = ops::plan_push_archives(store, files->files, spec, static_cast<std::size_t>(worker_count(ctx)));
-  if (!plan) return plan_failed(plan.error());
-  add_skipped(*plan, *files);
-  return run_plan<ops::TargetConnection>(ctx, store.opener(), false, std::move(*plan));
+  auto source = endpoint::ArchiveSource::open_files(files->files, static_cast<std::size_t>(worker_count(ctx)));
+  auto checks = std::make_shared<SidecarChecks>();
+  std::vector<transfer::TransferItem> items;
+  for (const auto& held : source->held()) {
+    transfer::TransferItem item;
+    item.ref = held.ref;
+    item.also = held.also;
+    item.label = held.ref.original + " (" + held.file.filename().string() + ")";
+    item.size_hint = held.size;
+    item.note = held.note;
+    if (!opt.skip_verify) item.check = [checks, file = held.file] { return checks->verify(file); };
+    items.push_back(std::move(item));
+  }
+  const transfer::TransferSpec spec{
+      .platform = {},
+      .compress = transfer::LayerCodec{.codec = opt.layer_compression, .level = archive::k_default_level},
+      .moving = "uploading"};
+  auto plan = transfer::plan_transfer(items, spec);
+  for (const auto& failure : source->failures()) {
+    ops::BasicTask<transfer::Lanes> t;
+    t.label = failure.label;
+    t.run = [e = failure.error](transfer::Lanes&, const ops::ProgressFn&) -> Result<ops::Outcome> { return e; };
+    plan.tasks.push_back(std::move(t));
+  }
+  add_skipped(plan, *files);
+  auto destination = std::make_shared<const endpoint::RegistryDestination>(
+      registry::Client::create(registry_options(ctx, opt.insecure_registries)), target);
+  return run_plan<transfer::Lanes>(ctx, transfer::lanes_of(std::move(source), std::move(destination)), false,
+                                   std::move(plan));
 }
 
 int cmd_push(const Context& ctx, const PushOptions& opt) {

@@ -1,5 +1,8 @@
 #include "hpn/endpoint/archive.hpp"
 
+#include <algorithm>
+#include <atomic>
+#include <thread>
 #include <vector>
 
 #include "hpn/archive/layout.hpp"
@@ -67,7 +70,9 @@ class Reader final : public transfer::SourceReader {
         return p.config.size();
       }
       for (const auto& l : p.layers) {
-        if (l.blob.digest == d.digest) return layer(file, l.member, d, sink);
+        if (l.blob.digest == d.digest) {
+          return layer(file, l.member, d, sink, img.layout->compression != archive::Compression::none);
+        }
       }
     }
     return Error(ErrorKind::not_found, file.string() + " holds no blob " + d.digest + " of " + ref.original);
@@ -87,11 +92,28 @@ class Reader final : public transfer::SourceReader {
                                                   " does not match its digest; the archive is damaged");
   }
 
-  Result<std::uint64_t> layer(const fs::path& file, const std::string& member, const registry::Descriptor& d,
-                              const engine::Sink& sink) {
+  // A compressed archive's member is read on from the last one this reader read
+  // of it when it comes later, else from the archive's start.
+  Result<archive::MemberStream*> member_stream(const fs::path& file, const std::string& member, bool compressed) {
+    if (compressed) {
+      if (auto it = cursors_.find(file.string()); it != cursors_.end()) {
+        auto there = it->second.next(member);
+        if (there && *there) return &it->second;
+        cursors_.erase(it);
+      }
+    }
     auto stream = archive::MemberStream::open(file, member);
     if (!stream) return stream.error();
-    auto copied = hashed_copy([&](std::span<char> buf) { return stream->read(buf); }, sink, flag_, d.size);
+    auto [it, fresh] = cursors_.insert_or_assign(file.string(), std::move(*stream));
+    return &it->second;
+  }
+
+  Result<std::uint64_t> layer(const fs::path& file, const std::string& member, const registry::Descriptor& d,
+                              const engine::Sink& sink, bool compressed) {
+    auto stream = member_stream(file, member, compressed);
+    if (!stream) return stream.error();
+    auto copied = hashed_copy([&](std::span<char> buf) { return (*stream)->read(buf); }, sink, flag_, d.size);
+    if (!copied || !compressed) cursors_.erase(file.string());
     if (!copied) return copied.error();
     if (copied->bytes != d.size || copied->digest != d.digest) {
       return damaged(file, "the layer " + member + " (" + d.digest + ")");
@@ -102,9 +124,71 @@ class Reader final : public transfer::SourceReader {
   const fs::path& input_;
   const std::map<std::string, ArchiveSource::Entry>& entries_;
   const std::atomic<bool>* flag_ = nullptr;
+  std::map<std::string, archive::MemberStream> cursors_;  // by archive
 };
 
 }  // namespace
+
+Status ArchiveSource::add(const fs::path& file, Result<archive::Layout> scanned) {
+  if (!scanned) return scanned.error();
+  auto layout = std::make_shared<const archive::Layout>(std::move(*scanned));
+  if (layout->images.empty()) return Error::about(ErrorKind::invalid_argument, file.string(), " holds no image");
+  Status first;
+  const auto fail = [&](std::string label, Error e) {
+    if (first) first = e;
+    failures_.push_back({std::move(label), std::move(e)});
+  };
+  for (const auto& img : layout->images) {
+    const std::string label = img.tags.empty() ? file.string() : img.tags[0] + " (" + file.filename().string() + ")";
+    if (img.tags.empty()) {
+      fail(label, Error::about(ErrorKind::invalid_argument, file.string(),
+                               ": an image in it has no name; hpn moves images under the names they were saved "
+                               "with"));
+      continue;
+    }
+    auto image = ops::image_of(layout, img);
+    if (!image) {
+      fail(label, image.error());
+      continue;
+    }
+    Entry e;
+    e.image = std::move(*image);
+    for (const auto& p : e.image.parts) e.manifests.push_back(part_manifest(p));
+    if (e.image.index) e.index = manifest_of(*e.image.index, e.image.index_media);
+    Held held;
+    held.file = file;
+    held.note = e.image.note;
+    for (const auto& l : img.layer_members) held.size += layout->sizes.count(l) ? layout->sizes.at(l) : 0;
+    std::vector<image::Reference> names;
+    std::optional<Error> bad;
+    for (const auto& tag : img.tags) {
+      auto ref = image::parse_reference(tag);
+      if (!ref) {
+        bad = ref.error().with_context(file.string() + ": RepoTags");
+        break;
+      }
+      if (auto it = entries_.find(ref->canonical()); it != entries_.end()) {
+        bad = Error::about(ErrorKind::invalid_argument, file.string(),
+                           ": " + tag + " is also in " + it->second.image.layout->path.string() + "; keep one");
+        break;
+      }
+      names.push_back(*ref);
+    }
+    if (bad) {
+      fail(label, *bad);
+      continue;
+    }
+    for (const auto& ref : names) {
+      e.ref = ref;
+      entries_.emplace(ref.canonical(), e);
+      order_.push_back(ref);
+    }
+    held.ref = names[0];
+    held.also.assign(names.begin() + 1, names.end());
+    held_.push_back(std::move(held));
+  }
+  return first;
+}
 
 Result<std::shared_ptr<ArchiveSource>> ArchiveSource::open(const fs::path& input, bool directory) {
   std::error_code ec;
@@ -118,31 +202,36 @@ Result<std::shared_ptr<ArchiveSource>> ArchiveSource::open(const fs::path& input
   if (!found->skipped.empty()) return found->skipped.front().error;
   std::shared_ptr<ArchiveSource> source(new ArchiveSource(input));
   for (const auto& file : found->files) {
-    auto scanned = archive::scan_layout(file);
-    if (!scanned) return scanned.error();
-    auto layout = std::make_shared<const archive::Layout>(std::move(*scanned));
-    for (const auto& img : layout->images) {
-      auto pushed = ops::image_of(layout, img);
-      if (!pushed) return pushed.error();
-      Entry e;
-      e.image = std::move(*pushed);
-      for (const auto& p : e.image.parts) e.manifests.push_back(part_manifest(p));
-      if (e.image.index) e.index = manifest_of(*e.image.index, e.image.index_media);
-      for (const auto& tag : e.image.tags) {
-        auto ref = image::parse_reference(tag);
-        if (!ref) return ref.error().with_context(file.string() + ": RepoTags");
-        e.ref = *ref;
-        auto [it, fresh] = source->entries_.emplace(ref->canonical(), e);
-        if (!fresh) {
-          return Error(ErrorKind::invalid_argument, input.string() + ": two archives name " + tag + " (" +
-                                                        it->second.image.layout->path.string() + " and " +
-                                                        file.string() + "); keep one");
-        }
-        source->order_.push_back(*ref);
-      }
-    }
+    if (auto st = source->add(file, archive::scan_layout(file)); !st) return st.error();
   }
   return source;
+}
+
+std::shared_ptr<ArchiveSource> ArchiveSource::open_files(const std::vector<fs::path>& files, std::size_t readers) {
+  std::vector<Result<archive::Layout>> layouts(files.size(), Error(ErrorKind::cancelled, "not read"));
+  {
+    std::atomic<std::size_t> next{0};
+    std::vector<std::jthread> threads;
+    const std::size_t n = std::max<std::size_t>(1, std::min(readers, files.size()));
+    for (std::size_t i = 0; i < n; ++i) {
+      threads.emplace_back([&] {
+        for (std::size_t k; (k = next.fetch_add(1)) < files.size();) layouts[k] = archive::scan_layout(files[k]);
+      });
+    }
+  }
+  std::shared_ptr<ArchiveSource> source(new ArchiveSource(files.empty() ? fs::path() : files[0].parent_path()));
+  for (std::size_t f = 0; f < files.size(); ++f) {
+    const std::size_t before = source->failures_.size();
+    auto st = source->add(files[f], std::move(layouts[f]));
+    // An archive that could not be read at all is one failure, named by its path.
+    if (!st && source->failures_.size() == before) source->failures_.push_back({files[f].string(), st.error()});
+  }
+  return source;
+}
+
+bool ArchiveSource::reads_in_order(const image::Reference& ref) const {
+  auto it = entries_.find(ref.canonical());
+  return it != entries_.end() && it->second.image.layout->compression != archive::Compression::none;
 }
 
 std::unique_ptr<transfer::SourceReader> ArchiveSource::reader() const {

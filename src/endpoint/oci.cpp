@@ -1,7 +1,10 @@
 #include "hpn/endpoint/oci.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
+#include <limits>
 #include <system_error>
 
 #include <nlohmann/json.hpp>
@@ -228,6 +231,7 @@ struct OciDestination::State {
   std::optional<util::DirLock> lock;
   std::mutex index_mu;         // index.json, read and replaced by one writer at a time
   registry::BlobLedger claims;  // one writer per blob
+  std::atomic<std::uint64_t> incoming{0};  // names of blobs written before their digest is known
 };
 
 namespace {
@@ -280,6 +284,51 @@ class Writer final : public transfer::DestinationWriter {
       return found.error();
     }
     return std::optional<std::string>(found->digest);
+  }
+
+  Result<std::optional<registry::Manifest>> current_manifest(const image::Reference& target) override {
+    auto digest = current(target);
+    if (!digest) return digest.error();
+    if (!*digest) return std::optional<registry::Manifest>{};
+    registry::Descriptor d;
+    d.digest = **digest;
+    auto body = read_checked(s_->dir, d, "manifest");
+    if (!body) return body.error();
+    registry::Manifest m;
+    m.digest = d.digest;
+    m.media_type = registry::manifest_media_type(*body, "");
+    m.body = std::move(*body);
+    if (!registry::is_image_manifest(m.media_type)) return std::optional<registry::Manifest>{};
+    return std::optional<registry::Manifest>(std::move(m));
+  }
+
+  // Written under a name of its own (through its .part file), hashed on the way,
+  // then renamed to the digest's name.
+  Result<registry::Descriptor> put_new_blob(const image::Reference&, const std::string& media_type,
+                                            const registry::BlobBody& body, transfer::Tally& tally) override {
+    const fs::path incoming = s_->dir / "blobs" / "sha256" /
+                              (".incoming." + std::to_string(::getpid()) + "." + std::to_string(s_->incoming++));
+    auto source = body();
+    if (!source) return source.error();
+    auto file = util::AtomicFile::create(incoming, 0644);
+    if (!file) return file.error();
+    auto copied = hashed_copy(
+        *source, [&](std::string_view chunk) { return file->write(chunk); }, flag_,
+        std::numeric_limits<std::uint64_t>::max());
+    if (!copied) return copied.error();
+    registry::Descriptor d{.media_type = media_type, .digest = copied->digest, .size = copied->bytes};
+    auto path = oci_blob_path(s_->dir, d.digest);
+    if (!path) return path.error();
+    if (auto st = file->commit(); !st) return st.error();
+    std::error_code ec;
+    fs::rename(incoming, *path, ec);
+    if (ec) {
+      fs::remove(incoming, ec);
+      return layout_error(s_->dir, "cannot name the blob " + d.digest + ": " + ec.message());
+    }
+    ++tally.blobs_sent;
+    tally.uploaded += d.size;
+    return d;
   }
 
   Status put_blob(const image::Reference&, const transfer::BlobOffer& offer, transfer::Tally& tally) override {

@@ -1,6 +1,7 @@
 #include "hpn/endpoint/registry.hpp"
 
 #include "hpn/image/reference.hpp"
+#include "hpn/util/sha256.hpp"
 
 namespace hpn::endpoint {
 
@@ -35,6 +36,48 @@ class Writer final : public transfer::DestinationWriter {
   }
   Result<std::optional<std::string>> current(const image::Reference& target) override {
     return f_->manifest_digest(target, target.tag);
+  }
+  Result<std::optional<registry::Manifest>> current_manifest(const image::Reference& target) override {
+    auto m = f_->manifest(target, target.tag);
+    if (!m) {
+      if (m.error().kind == ErrorKind::not_found) return std::optional<registry::Manifest>{};
+      return m.error();
+    }
+    if (!registry::is_image_manifest(m->media_type)) return std::optional<registry::Manifest>{};
+    return std::optional<registry::Manifest>(std::move(*m));
+  }
+  Result<registry::Descriptor> put_new_blob(const image::Reference& target, const std::string& media_type,
+                                            const registry::BlobBody& body, transfer::Tally& tally) override {
+    auto started = f_->start_upload(target);
+    if (!started) return started.error();
+    if (!*started) {
+      return Error(ErrorKind::protocol, "the registry of " + target.original + " started no upload for a new blob");
+    }
+    // What goes up is hashed on its way: each new read of the body from its start.
+    std::shared_ptr<util::Sha256> hash;
+    const registry::BlobBody hashed = [&]() -> Result<engine::Source> {
+      auto source = body();
+      if (!source) return source.error();
+      hash = std::make_shared<util::Sha256>();
+      return engine::Source([h = hash, in = std::move(*source)](std::span<char> buf) -> Result<std::size_t> {
+        auto n = in(buf);
+        if (n && *n > 0) h->update(std::string_view(buf.data(), *n));
+        return n;
+      });
+    };
+    registry::Descriptor d;
+    d.media_type = media_type;
+    auto sent = f_->upload_blob(target, **started, hashed, [&] {
+      if (d.digest.empty()) d.digest = "sha256:" + hash->hex_digest();
+      return d.digest;
+    });
+    if (!sent) return sent.error();
+    if (d.digest.empty()) d.digest = "sha256:" + hash->hex_digest();
+    d.size = *sent;
+    ledger_->record(image::registry_api_host(target.domain), d.digest, target.path);
+    ++tally.blobs_sent;
+    tally.uploaded += *sent;
+    return d;
   }
   Status put_blob(const image::Reference& target, const transfer::BlobOffer& offer, transfer::Tally& tally) override {
     // A blob of the same registry is mounted from the repository it comes from.

@@ -8,10 +8,6 @@ namespace hpn::ops {
 
 namespace {
 
-bool compressed_media(const std::string& media) {
-  return media.find("gzip") != std::string::npos || media.find("zstd") != std::string::npos;
-}
-
 Result<Part> part_from_manifest(const archive::Layout& layout, const std::string& body, const std::string& what) {
   auto m = registry::parse_image_manifest(body, what);
   if (!m) return m.error();
@@ -31,7 +27,7 @@ Result<Part> part_from_manifest(const archive::Layout& layout, const std::string
     Part::Layer layer;
     layer.member = archive::Layout::blob_member(l.digest);
     layer.blob = l;
-    layer.compressed = compressed_media(l.media_type);
+    layer.compressed = registry::is_compressed_layer(l.media_type);
     if (!layout.has_blob(l.digest)) {
       return Error(ErrorKind::invalid_argument, what + ": the archive lacks the layer " + l.digest);
     }
@@ -135,7 +131,7 @@ Result<PushImage> image_of(const std::shared_ptr<const archive::Layout>& layout,
     }
     l.blob.digest = diff_ids[i];
     l.blob.size = layout->sizes.at(l.member);
-    l.blob.media_type = "application/vnd.oci.image.layer.v1.tar";
+    l.blob.media_type = std::string(registry::k_docker_plain_layer);
     p.layers.push_back(l);
   }
   out.parts.push_back(std::move(p));
@@ -144,75 +140,8 @@ Result<PushImage> image_of(const std::shared_ptr<const archive::Layout>& layout,
 
 std::pair<std::string, std::string> build_manifest(const Part& p, const std::vector<Descriptor>& layers,
                                                    archive::Compression codec) {
-  bool oci = p.oci || codec == archive::Compression::zstd;
-  for (const auto& l : layers) oci = oci || l.media_type.find("vnd.oci") != std::string::npos;
-  nlohmann::ordered_json j;
-  j["schemaVersion"] = 2;
-  j["mediaType"] = oci ? std::string(registry::k_oci_manifest) : std::string(registry::k_docker_manifest);
-  j["config"] = {{"mediaType", oci ? std::string("application/vnd.oci.image.config.v1+json")
-                                   : std::string("application/vnd.docker.container.image.v1+json")},
-                 {"size", p.config.size()},
-                 {"digest", p.config_digest}};
-  nlohmann::ordered_json ls = nlohmann::ordered_json::array();
-  for (const auto& l : layers) {
-    std::string media = l.media_type;
-    if (oci && media == "application/vnd.docker.image.rootfs.diff.tar.gzip") {
-      media = "application/vnd.oci.image.layer.v1.tar+gzip";
-    }
-    if (!oci && media == "application/vnd.oci.image.layer.v1.tar+gzip") {
-      media = "application/vnd.docker.image.rootfs.diff.tar.gzip";
-    }
-    ls.push_back({{"mediaType", media}, {"size", l.size}, {"digest", l.digest}});
-  }
-  j["layers"] = ls;
-  return {j.dump(3), j["mediaType"].get<std::string>()};
-}
-
-
-engine::Source checked_member(archive::MemberReader read, const Descriptor& d, const std::string& what,
-                              const MovedFn& moved) {
-  auto hash = std::make_shared<util::Sha256>();
-  auto seen = std::make_shared<std::uint64_t>(0);
-  return [=, &moved](std::span<char> buf) -> Result<std::size_t> {
-    auto n = read(buf);
-    if (!n) return n.error();
-    if (*n == 0 && *seen < d.size) {
-      return Error(ErrorKind::invalid_argument, what + " holds " + std::to_string(*seen) + " bytes, but its digest " +
-                                                    d.digest + " names " + std::to_string(d.size) +
-                                                    "; the archive is damaged");
-    }
-    if (*n == 0) return std::size_t{0};
-    if (*seen + *n > d.size) {
-      return Error(ErrorKind::invalid_argument, what + " is larger than the " + std::to_string(d.size) +
-                                                    " bytes its digest " + d.digest + " names; the archive is damaged");
-    }
-    hash->update(std::string_view(buf.data(), *n));
-    *seen += *n;
-    if (*seen == d.size) {
-      const std::string got = "sha256:" + hash->hex_digest();
-      if (got != d.digest) {
-        return Error(ErrorKind::invalid_argument, what + " does not match its digest " + d.digest +
-                                                      " (it hashes to " + got + "); the archive is damaged");
-      }
-    }
-    moved(*n);
-    return *n;
-  };
-}
-
-std::function<Result<archive::MemberReader>()> member_reopener(const archive::MemberReader& read,
-                                                              const std::filesystem::path& path, const std::string& member) {
-  auto first = std::make_shared<bool>(true);
-  return [first, &read, path, member]() -> Result<archive::MemberReader> {
-    if (*first) {
-      *first = false;
-      return archive::MemberReader(read);
-    }
-    auto m = archive::MemberStream::open(path, member);
-    if (!m) return m.error();
-    auto stream = std::make_shared<archive::MemberStream>(std::move(*m));
-    return archive::MemberReader([stream](std::span<char> buf) { return stream->read(buf); });
-  };
+  const Descriptor config{.media_type = p.config_media, .digest = p.config_digest, .size = p.config.size()};
+  return registry::write_image_manifest(p.oci || codec == archive::Compression::zstd, config, layers);
 }
 
 }  // namespace hpn::ops

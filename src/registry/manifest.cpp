@@ -175,4 +175,37 @@ Result<IndexEntry> pick_platform(const std::vector<IndexEntry>& entries, const P
                                          "); choose one with --platform");
 }
 
+bool is_plain_layer(std::string_view media_type) {
+  return media_type == k_docker_plain_layer || media_type == k_oci_plain_layer;
+}
+
+bool is_compressed_layer(std::string_view media_type) {
+  return media_type.find("gzip") != std::string_view::npos || media_type.find("zstd") != std::string_view::npos;
+}
+
+std::pair<std::string, std::string> write_image_manifest(bool oci, const Descriptor& config,
+                                                         const std::vector<Descriptor>& layers) {
+  constexpr std::string_view docker_gzip = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+  constexpr std::string_view oci_gzip = "application/vnd.oci.image.layer.v1.tar+gzip";
+  for (const auto& l : layers) oci = oci || l.media_type.find("vnd.oci") != std::string::npos;
+  nlohmann::ordered_json j;
+  j["schemaVersion"] = 2;
+  j["mediaType"] = oci ? std::string(k_oci_manifest) : std::string(k_docker_manifest);
+  j["config"] = {{"mediaType",
+                  oci ? "application/vnd.oci.image.config.v1+json" : "application/vnd.docker.container.image.v1+json"},
+                 {"size", config.size},
+                 {"digest", config.digest}};
+  nlohmann::ordered_json ls = nlohmann::ordered_json::array();
+  for (const auto& l : layers) {
+    std::string media = l.media_type;
+    if (oci && media == docker_gzip) media = oci_gzip;
+    if (!oci && media == oci_gzip) media = docker_gzip;
+    if (oci && media == k_docker_plain_layer) media = k_oci_plain_layer;
+    if (!oci && media == k_oci_plain_layer) media = k_docker_plain_layer;
+    ls.push_back({{"mediaType", media}, {"size", l.size}, {"digest", l.digest}});
+  }
+  j["layers"] = ls;
+  return {j.dump(3), j["mediaType"].get<std::string>()};
+}
+
 }  // namespace hpn::registry

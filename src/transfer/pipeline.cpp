@@ -3,80 +3,23 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "hpn/registry/manifest.hpp"
 #include "hpn/util/lanes.hpp"
-#include "pipe.hpp"
+#include "recompress.hpp"
+#include "source_fetch.hpp"
 
 namespace hpn::transfer {
 
 namespace {
 
-// Blobs up to this size pass through memory; larger ones stream through a bounded
-// pipe from the source's reader into the destination's writer.
-constexpr std::uint64_t k_small_blob = 4 << 20;
 // Blobs of one image moved side by side.
 constexpr std::size_t k_lanes = 3;
-
-using MovedFn = std::function<void(std::uint64_t)>;
-
-// A blob read from the source on a thread of its own: into memory for a small
-// blob, else into a bounded pipe that the destination drains.
-class SourceFetch {
- public:
-  SourceFetch(SourceReader& r, const image::Reference& src, const Descriptor& d) : small_(d.size <= k_small_blob) {
-    thread_ = std::thread([this, &r, &src, d] {
-      auto got = r.blob(src, d, [this](std::string_view chunk) -> Status {
-        if (small_) {
-          bytes_.append(chunk);
-          return {};
-        }
-        return pipe_.push(chunk);
-      });
-      if (!got) error_ = got.error();
-      pipe_.close(error_);
-    });
-  }
-  ~SourceFetch() {
-    pipe_.abort();
-    if (thread_.joinable()) thread_.join();
-  }
-  SourceFetch(const SourceFetch&) = delete;
-  SourceFetch& operator=(const SourceFetch&) = delete;
-
-  // What the source sends, as the destination's input (read once).
-  Result<engine::Source> source(const Descriptor& d, const MovedFn& moved) {
-    if (small_) {
-      thread_.join();
-      if (error_) return *error_;
-      moved(d.size);
-      return engine::string_source(bytes_);
-    }
-    return engine::Source([this, &moved](std::span<char> buf) -> Result<std::size_t> {
-      auto n = pipe_.pop(buf);
-      if (n && *n > 0) moved(*n);
-      return n;
-    });
-  }
-  // The destination's result `st`, or the source's error, which names what went
-  // wrong there (the destination, which checks the digest too, would only refuse).
-  Status finish(Status st) {
-    pipe_.abort();
-    if (thread_.joinable()) thread_.join();
-    if (error_ && error_->kind != ErrorKind::cancelled) return *error_;
-    return st;
-  }
-
- private:
-  bool small_;
-  std::string bytes_;
-  Pipe pipe_;
-  std::optional<Error> error_;
-  std::thread thread_;
-};
 
 // The source's read starts once the destination knows it lacks the blob: beside
 // the destination's preparation (a registry's POST), not after it.
@@ -145,90 +88,225 @@ Result<Resolved> resolve(SourceReader& r, const image::Reference& src, const Tra
   return out;
 }
 
-Result<ops::Outcome> move_image(Lanes& lanes, const image::Reference& src, const TransferSpec& spec,
-                                const ops::ProgressFn& progress) {
-  auto target = lanes.destination().target_of(src);
-  if (!target) return target.error();
-  auto [r, w] = lanes.lane(0);
-  progress("checking", 0, 0);
-  auto img = resolve(*r, src, spec);
-  if (!img) return img.error();
-  auto there = w->current(*target);
-  if (!there) return there.error();
-  ops::Transferred result;
-  result.target = target->original;
-  result.platform = img->platform;
-  result.index_digest = img->index_digest;
-  if (there->has_value() && **there == img->digest()) {
-    result.digest = img->digest();
-    ops::Outcome o;
-    o.unchanged = true;
-    o.result = result;
-    return o;
+// The manifests an index names, read from the source.
+Status read_index_manifests(SourceReader& r, const image::Reference& src, Resolved& img) {
+  auto entries = registry::parse_index(img.index->body, src.original);
+  if (!entries) return entries.error();
+  for (const auto& e : *entries) {
+    auto m = r.manifest(src, e.descriptor.digest);
+    if (!m) return m.error();
+    img.manifests.push_back(std::move(m.value()));
   }
-  if (img->index) {
-    auto entries = registry::parse_index(img->index->body, src.original);
-    if (!entries) return entries.error();
-    for (const auto& e : *entries) {
-      auto m = r->manifest(src, e.descriptor.digest);
-      if (!m) return m.error();
-      img->manifests.push_back(std::move(*m));
-    }
-  }
-  // Every blob once, the largest first.
-  std::vector<Descriptor> blobs;
-  std::set<std::string> seen;
-  for (const auto& m : img->manifests) {
+  return {};
+}
+
+// An image's manifests parsed, and whether plain layers of them are compressed on
+// the way (their manifests are then written anew).
+struct Parsed {
+  std::vector<registry::ImageManifest> manifests;
+  bool rewritten = false;
+};
+
+Result<Parsed> parse_manifests(const image::Reference& src, const Resolved& img, const TransferSpec& spec) {
+  Parsed out;
+  for (const auto& m : img.manifests) {
     if (!registry::is_image_manifest(m.media_type)) {
       return Error(ErrorKind::unsupported, src.original + ": " + m.digest + " is not an image manifest");
     }
     auto parsed = registry::parse_image_manifest(m.body, src.original + "@" + m.digest);
     if (!parsed) return parsed.error();
-    if (seen.insert(parsed->config.digest).second) blobs.push_back(parsed->config);
     for (const auto& l : parsed->layers) {
+      out.rewritten = out.rewritten || (spec.compress && registry::is_plain_layer(l.media_type));
+    }
+    out.manifests.push_back(std::move(*parsed));
+  }
+  if (out.rewritten && img.index) {
+    return Error(ErrorKind::unsupported, src.original + ": an index whose manifests name uncompressed layers");
+  }
+  return out;
+}
+
+// Whether every name of the image at the destination serves it already. Where the
+// manifest is written anew, its config and layer count are what is compared.
+Result<std::optional<std::string>> unchanged(DestinationWriter& w, const std::vector<image::Reference>& targets,
+                                             const Resolved& img, const Parsed& parsed) {
+  std::string there = img.digest();
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    if (parsed.rewritten && i == 0) {
+      auto m = w.current_manifest(targets[0]);
+      if (!m) return m.error();
+      if (!*m) return std::optional<std::string>{};
+      auto now = registry::parse_image_manifest((*m)->body, targets[0].original);
+      const auto& want = parsed.manifests[0];
+      if (!now || now->config.digest != want.config.digest || now->layers.size() != want.layers.size()) {
+        return std::optional<std::string>{};
+      }
+      there = (*m)->digest;
+      continue;
+    }
+    auto d = w.current(targets[i]);
+    if (!d) return d.error();
+    if (!*d || **d != there) return std::optional<std::string>{};
+  }
+  return std::optional<std::string>(there);
+}
+
+// The blobs of one image, each once: the largest first, or as the manifests list
+// them for a source that reads in order.
+std::vector<Descriptor> blobs_of(const Parsed& parsed, bool in_order) {
+  std::vector<Descriptor> blobs;
+  std::set<std::string> seen;
+  for (const auto& m : parsed.manifests) {
+    if (seen.insert(m.config.digest).second) blobs.push_back(m.config);
+    for (const auto& l : m.layers) {
       if (seen.insert(l.digest).second) blobs.push_back(l);
     }
   }
-  std::stable_sort(blobs.begin(), blobs.end(), [](const Descriptor& a, const Descriptor& b) { return a.size > b.size; });
+  if (!in_order) {
+    std::stable_sort(blobs.begin(), blobs.end(),
+                     [](const Descriptor& a, const Descriptor& b) { return a.size > b.size; });
+  }
+  return blobs;
+}
+
+// What one task shares with the others of the batch.
+struct Batch {
+  TransferSpec spec;
+  Recompressed recompressed;
+};
+
+// The image's blobs into `target`'s repository; the plain layers compressed on
+// the way give the blobs they became (by their plain digest) in `became`.
+Status move_blobs(Lanes& lanes, const image::Reference& src, const image::Reference& target,
+                  const std::vector<Descriptor>& blobs, std::size_t lane_count, Batch& batch,
+                  std::map<std::string, Descriptor>& became, Tally& tally, const MovedFn& moved) {
+  std::mutex mu;  // became
+  const ImageSource& source = lanes.source();
+  using Lane = std::pair<SourceReader*, DestinationWriter*>;
+  return util::run_in_lanes<Lane, Tally>(
+      blobs.size(), lane_count, [&](std::size_t i) { return lanes.lane(i); },
+      [&](std::size_t k, Lane& lane, Tally& t) -> Status {
+        const Descriptor& d = blobs[k];
+        if (!batch.spec.compress || !registry::is_plain_layer(d.media_type)) {
+          return move_blob(*lane.first, *lane.second, source, src, target, d, t, moved);
+        }
+        auto packed = compress_layer(*lane.first, *lane.second, src, target, d, *batch.spec.compress,
+                                     batch.recompressed, t, moved);
+        if (!packed) return packed.error();
+        std::lock_guard lock(mu);
+        became[d.digest] = *packed;
+        return {};
+      },
+      tally);
+}
+
+// The manifests into `target`'s repository, the one its tag names last. Returns
+// the digest the tag names and the body and media type stored under it.
+struct Stored {
+  std::string digest, body, media_type;
+};
+
+Result<Stored> put_manifests(DestinationWriter& w, const image::Reference& target, const Resolved& img,
+                             const Parsed& parsed, const std::map<std::string, Descriptor>& became) {
+  if (img.index) {
+    for (const auto& m : img.manifests) {
+      auto d = w.put_manifest(target, m.digest, m.media_type, m.body);
+      if (!d) return d.error();
+    }
+    auto d = w.put_manifest(target, target.tag, img.index->media_type, img.index->body);
+    if (!d) return d.error();
+    return Stored{*d, img.index->body, img.index->media_type};
+  }
+  Stored out{{}, img.manifests[0].body, img.manifests[0].media_type};
+  if (parsed.rewritten) {
+    const auto& m = parsed.manifests[0];
+    std::vector<Descriptor> layers;
+    for (const auto& l : m.layers) {
+      auto it = became.find(l.digest);
+      layers.push_back(it == became.end() ? l : it->second);
+    }
+    std::tie(out.body, out.media_type) =
+        registry::write_image_manifest(m.media_type == registry::k_oci_manifest, m.config, layers);
+  }
+  auto d = w.put_manifest(target, target.tag, out.media_type, out.body);
+  if (!d) return d.error();
+  out.digest = *d;
+  return out;
+}
+
+Result<ops::Outcome> move_image(Lanes& lanes, const TransferItem& item, Batch& batch, const ops::ProgressFn& progress) {
+  const image::Reference& src = item.ref;
+  std::vector<image::Reference> targets;
+  std::vector<image::Reference> names{item.ref};
+  names.insert(names.end(), item.also.begin(), item.also.end());
+  for (const auto& ref : names) {
+    auto t = lanes.destination().target_of(ref);
+    if (!t) return t.error();
+    targets.push_back(std::move(*t));
+  }
+  auto [r, w] = lanes.lane(0);
+  progress("checking", 0, 0);
+  auto img = resolve(*r, src, batch.spec);
+  if (!img) return img.error();
+  // An index is compared by its digest before its manifests are read.
+  Result<Parsed> parsed = img->index ? Result<Parsed>(Parsed{}) : parse_manifests(src, *img, batch.spec);
+  if (!parsed) return parsed.error();
+  ops::Transferred result;
+  result.target = targets[0].original;
+  result.platform = img->platform;
+  result.index_digest = img->index_digest;
+  ops::Outcome o;
+  o.note = item.note;
+  auto there = unchanged(*w, targets, *img, *parsed);
+  if (!there) return there.error();
+  if (*there) {
+    result.digest = **there;
+    o.unchanged = true;
+    o.result = result;
+    return o;
+  }
+  if (img->index) {
+    if (auto st = read_index_manifests(*r, src, *img); !st) return st.error();
+    parsed = parse_manifests(src, *img, batch.spec);
+    if (!parsed) return parsed.error();
+  }
+  if (item.check) {
+    progress("verifying", 0, 0);
+    if (auto st = item.check(); !st) return st.error();
+  }
+  const bool in_order = lanes.source().reads_in_order(src);
+  const auto blobs = blobs_of(*parsed, in_order);
   std::mutex mu;  // progress
   std::uint64_t done = 0;
   Tally tally;
   const MovedFn moved = [&](std::uint64_t n) {
     std::lock_guard lock(mu);
     done += n;
-    progress("copying", done, 0);
+    progress(batch.spec.moving, done, 0);
   };
-  const ImageSource& source = lanes.source();
-  using Lane = std::pair<SourceReader*, DestinationWriter*>;
-  auto st = util::run_in_lanes<Lane, Tally>(
-      blobs.size(), k_lanes, [&](std::size_t i) { return lanes.lane(i); },
-      [&](std::size_t k, Lane& lane, Tally& t) {
-        return move_blob(*lane.first, *lane.second, source, src, *target, blobs[k], t, moved);
-      },
-      tally);
-  if (!st) return st.error();
-  progress("tagging", done, 0);
-  std::string stored;
-  if (img->index) {
-    for (const auto& m : img->manifests) {
-      auto d = w->put_manifest(*target, m.digest, m.media_type, m.body);
-      if (!d) return d.error();
+  // Each repository once: its first name gets the blobs and the manifests, its
+  // other names the same manifest.
+  std::set<std::string> repositories;
+  for (const auto& target : targets) {
+    if (!repositories.insert(target.domain + "/" + target.path).second) continue;
+    std::map<std::string, Descriptor> became;
+    if (auto st = move_blobs(lanes, src, target, blobs, in_order ? 1 : k_lanes, batch, became, tally, moved); !st) {
+      return st.error();
     }
-    auto d = w->put_manifest(*target, target->tag, img->index->media_type, img->index->body);
-    if (!d) return d.error();
-    stored = *d;
-  } else {
-    const auto& m = img->manifests[0];
-    auto d = w->put_manifest(*target, target->tag, m.media_type, m.body);
-    if (!d) return d.error();
-    stored = *d;
+    progress("tagging", done, 0);
+    auto stored = put_manifests(*w, target, *img, *parsed, became);
+    if (!stored) return stored.error();
+    if (&target == &targets[0]) result.digest = stored->digest;
+    for (const auto& other : targets) {
+      if (&other == &target || other.domain != target.domain || other.path != target.path) continue;
+      auto again = w->put_manifest(other, other.tag, stored->media_type, stored->body);
+      if (!again) return again.error();
+    }
   }
-  result.digest = stored;
   result.blobs_counted = true;
   result.blobs_sent = tally.blobs_sent;
   result.blobs_present = tally.skipped + tally.mounted;
   result.blobs_mounted = tally.mounted;
-  ops::Outcome o;
   o.bytes = tally.uploaded;
   o.result = result;
   return o;
@@ -275,15 +353,27 @@ ops::Opener<Lanes> lanes_of(std::shared_ptr<const ImageSource> source,
   return [source, destination] { return std::make_unique<Lanes>(source, destination); };
 }
 
-ops::BasicPlan<Lanes> plan_transfer(const std::vector<image::Reference>& refs, const TransferSpec& spec) {
+ops::BasicPlan<Lanes> plan_transfer(const std::vector<TransferItem>& items, const TransferSpec& spec) {
   ops::BasicPlan<Lanes> plan;
-  for (const auto& ref : refs) {
+  auto batch = std::make_shared<Batch>();
+  batch->spec = spec;
+  for (const auto& item : items) {
     ops::BasicTask<Lanes> t;
-    t.label = ref.original;
-    t.run = [spec, ref](Lanes& lanes, const ops::ProgressFn& progress) { return move_image(lanes, ref, spec, progress); };
+    t.label = item.label.empty() ? item.ref.original : item.label;
+    t.size_hint = item.size_hint;
+    t.run = [batch, item](Lanes& lanes, const ops::ProgressFn& progress) {
+      return move_image(lanes, item, *batch, progress);
+    };
     plan.tasks.push_back(std::move(t));
   }
   return plan;
+}
+
+ops::BasicPlan<Lanes> plan_transfer(const std::vector<image::Reference>& refs, const TransferSpec& spec) {
+  std::vector<TransferItem> items;
+  for (const auto& ref : refs)
+    items.push_back({.ref = ref, .also = {}, .label = {}, .size_hint = 0, .note = {}, .check = {}});
+  return plan_transfer(items, spec);
 }
 
 }  // namespace hpn::transfer

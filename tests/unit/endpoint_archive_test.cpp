@@ -78,11 +78,13 @@ TEST(ArchiveSource, ALegacyArchiveIsServedAsAManifestNamingItsLayerTarsByDiffId)
   EXPECT_EQ(m->digest, digest(m->body));
   auto parsed = registry::parse_image_manifest(m->body, "test");
   ASSERT_TRUE(parsed) << parsed.error().message;
+  // Docker's own archive format: its types, the layers as plain tars.
+  EXPECT_EQ(parsed->media_type, registry::k_docker_manifest);
   ASSERT_EQ(parsed->layers.size(), 2u);
   for (std::size_t i = 0; i < 2; ++i) {
     EXPECT_EQ(parsed->layers[i].digest, digest(layers[i]));
     EXPECT_EQ(parsed->layers[i].size, layers[i].size());
-    EXPECT_EQ(parsed->layers[i].media_type, "application/vnd.oci.image.layer.v1.tar");
+    EXPECT_EQ(parsed->layers[i].media_type, registry::k_docker_plain_layer);
     std::string got;
     auto n = reader->blob(ref, parsed->layers[i], [&](std::string_view c) -> Status {
       got.append(c);

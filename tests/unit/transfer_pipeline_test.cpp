@@ -1,5 +1,7 @@
 // The transfer pipeline against an in-memory source and destination: what moves,
 // in which order, what is skipped, and what a failure leaves behind.
+#include <array>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <set>
@@ -37,8 +39,9 @@ struct Store {
     by_digest[m.digest] = m;
     return m;
   }
-  // An image of one config and `layers`; returns its manifest.
-  Manifest add_image(const std::string& config, const std::vector<std::string>& layers) {
+  // An image of one config and `layers` (of `layer_media`); returns its manifest.
+  Manifest add_image(const std::string& config, const std::vector<std::string>& layers,
+                     const std::string& layer_media = "application/vnd.oci.image.layer.v1.tar+gzip") {
     auto c = blob_of("application/vnd.oci.image.config.v1+json", config);
     blobs[c.digest] = config;
     nlohmann::json j = {{"schemaVersion", 2},
@@ -46,7 +49,7 @@ struct Store {
                         {"config", {{"mediaType", c.media_type}, {"digest", c.digest}, {"size", c.size}}},
                         {"layers", nlohmann::json::array()}};
     for (const auto& l : layers) {
-      auto d = blob_of("application/vnd.oci.image.layer.v1.tar+gzip", l);
+      auto d = blob_of(layer_media, l);
       blobs[d.digest] = l;
       j["layers"].push_back({{"mediaType", d.media_type}, {"digest", d.digest}, {"size", d.size}});
     }
@@ -87,10 +90,23 @@ class MemSource final : public ImageSource {
   std::unique_ptr<SourceReader> reader() const override { return std::make_unique<Reader>(s_); }
   Result<std::vector<image::Reference>> images() const override { return std::vector<image::Reference>{}; }
   std::optional<std::string> registry_of(const image::Reference&) const override { return std::nullopt; }
+  bool reads_in_order(const image::Reference&) const override { return false; }
 
  private:
   std::shared_ptr<Store> s_;
 };
+
+// Everything a source gives, in small reads: the stream is read in pieces.
+Result<std::string> read_all(const engine::Source& source) {
+  std::string bytes;
+  std::array<char, 7> buf{};
+  for (;;) {
+    auto n = source(buf);
+    if (!n) return n.error();
+    if (*n == 0) return bytes;
+    bytes.append(buf.data(), *n);
+  }
+}
 
 // Keeps what it is given and the order it was given in.
 struct Sink {
@@ -115,6 +131,27 @@ class MemDestination final : public ImageDestination {
       if (it == s_->tags.end()) return std::optional<std::string>{};
       return std::optional<std::string>(it->second);
     }
+    Result<std::optional<Manifest>> current_manifest(const image::Reference& target) override {
+      auto d = current(target);
+      if (!d || !*d) return std::optional<Manifest>{};
+      std::lock_guard lock(s_->mu);
+      const std::string& body = s_->manifests.at(**d);
+      return std::optional<Manifest>(Manifest{**d, registry::manifest_media_type(body, ""), body});
+    }
+    Result<Descriptor> put_new_blob(const image::Reference&, const std::string& media_type,
+                                    const registry::BlobBody& body, Tally& tally) override {
+      auto source = body();
+      if (!source) return source.error();
+      auto bytes = read_all(*source);
+      if (!bytes) return bytes.error();
+      std::lock_guard lock(s_->mu);
+      const auto d = blob_of(media_type, *bytes);
+      s_->blobs[d.digest] = *bytes;
+      s_->log.push_back("new blob " + d.digest);
+      ++tally.blobs_sent;
+      tally.uploaded += bytes->size();
+      return d;
+    }
     Status put_blob(const image::Reference&, const BlobOffer& offer, Tally& tally) override {
       {
         std::lock_guard lock(s_->mu);
@@ -125,14 +162,9 @@ class MemDestination final : public ImageDestination {
       }
       auto source = offer.body();
       if (!source) return source.error();
-      std::string bytes;
-      std::array<char, 7> buf{};  // small reads: the stream is read in pieces
-      for (;;) {
-        auto n = (*source)(buf);
-        if (!n) return n.error();
-        if (*n == 0) break;
-        bytes.append(buf.data(), *n);
-      }
+      auto read = read_all(*source);
+      if (!read) return read.error();
+      const std::string& bytes = *read;
       if (digest_of(bytes) != offer.blob.digest) return Error(ErrorKind::protocol, "digest mismatch");
       std::lock_guard lock(s_->mu);
       s_->blobs[offer.blob.digest] = bytes;
@@ -171,7 +203,9 @@ struct Fixture : ::testing::Test {
   std::vector<Result<ops::Outcome>> run(const std::vector<std::string>& names, const TransferSpec& spec = {}) {
     std::vector<image::Reference> refs;
     for (const auto& n : names) refs.push_back(ref(n));
-    auto plan = plan_transfer(refs, spec);
+    return run_plan(plan_transfer(refs, spec));
+  }
+  std::vector<Result<ops::Outcome>> run_plan(ops::BasicPlan<Lanes> plan) {
     std::vector<Result<ops::Outcome>> out;
     for (auto& t : plan.tasks) out.push_back(t.run(lanes, [](std::string_view, std::uint64_t, std::uint64_t) {}));
     return out;
@@ -244,10 +278,10 @@ TEST_F(Fixture, AnIndexMovesWholeItsManifestsBeforeIt) {
   EXPECT_EQ(sink->tags.at(ref("multi:1").canonical()), index.digest);
 
   // One platform: that manifest alone, and the result says so.
-  auto one = run({"multi:2"}, {.platform = "linux/arm64"});
+  auto one = run({"multi:2"}, {.platform = "linux/arm64", .compress = {}, .moving = "copying"});
   EXPECT_FALSE(one[0]);  // not named
   store->named[ref("multi:2").canonical()] = index;
-  one = run({"multi:2"}, {.platform = "linux/arm64"});
+  one = run({"multi:2"}, {.platform = "linux/arm64", .compress = {}, .moving = "copying"});
   ASSERT_TRUE(one[0]) << one[0].error().message;
   EXPECT_EQ(sink->tags.at(ref("multi:2").canonical()), arm.digest);
   EXPECT_EQ(one[0]->transferred()->platform, "linux/arm64");
@@ -264,6 +298,97 @@ TEST_F(Fixture, ABlobTheSourceCannotGiveFailsTheImageAndNothingIsNamed) {
   EXPECT_NE(out[0].error().message.find(digest_of("bad")), std::string::npos) << out[0].error().message;
   EXPECT_EQ(sink->tags.count(ref("app:5").canonical()), 0u);
   for (const auto& line : sink->log) EXPECT_EQ(line.rfind("manifest", 0), std::string::npos) << line;
+}
+
+// A layer tar with one file in it.
+std::string layer_tar(const std::string& name, const std::string& content) {
+  std::string header(512, '\0');
+  std::copy(name.begin(), name.end(), header.begin());
+  const auto field = [&](std::size_t at, const std::string& text) {
+    std::copy(text.begin(), text.end(), header.begin() + static_cast<std::ptrdiff_t>(at));
+  };
+  field(100, "0000644");
+  field(108, "0000000");
+  field(116, "0000000");
+  char size[13];
+  std::snprintf(size, sizeof size, "%011o", static_cast<unsigned>(content.size()));
+  field(124, size);
+  field(136, "00000000000");
+  header[156] = '0';
+  field(257, "ustar");
+  field(263, "00");
+  std::fill(header.begin() + 148, header.begin() + 156, ' ');
+  unsigned sum = 0;
+  for (unsigned char c : header) sum += c;
+  char check[8];
+  std::snprintf(check, sizeof check, "%06o", sum);
+  std::copy(check, check + 7, header.begin() + 148);
+  std::string body = content;
+  body.resize((content.size() + 511) / 512 * 512, '\0');
+  return header + body + std::string(1024, '\0');
+}
+
+TEST_F(Fixture, PlainLayersAreCompressedOnTheWayAndANewManifestNamesThem) {
+  const std::string one = layer_tar("a.txt", std::string(20000, 'a')), two = layer_tar("b.txt", "b");
+  auto m = store->add_image("{\"c\":9}", {one, two}, std::string(registry::k_docker_plain_layer));
+  store->named[ref("plain:1").canonical()] = m;
+  const TransferSpec spec{.platform = {}, .compress = LayerCodec{}, .moving = "uploading"};
+  std::vector<TransferItem> items(1);
+  items[0].ref = ref("plain:1");
+  items[0].also = {ref("plain:latest"), ref("other:1")};
+  auto out = run_plan(plan_transfer(items, spec));
+  ASSERT_TRUE(out[0]) << out[0].error().message;
+  // The tag names a new manifest of the same family (OCI): the same config, gzip layers.
+  const std::string digest = sink->tags.at(ref("plain:1").canonical());
+  EXPECT_NE(digest, m.digest);
+  EXPECT_EQ(out[0]->transferred()->digest, digest);
+  auto written = registry::parse_image_manifest(sink->manifests.at(digest), "written");
+  auto given = registry::parse_image_manifest(m.body, "given");
+  ASSERT_TRUE(written && given);
+  EXPECT_EQ(written->config.digest, given->config.digest);
+  ASSERT_EQ(written->layers.size(), 2u);
+  for (const auto& l : written->layers) {
+    EXPECT_EQ(l.media_type, "application/vnd.oci.image.layer.v1.tar+gzip");
+    const std::string& bytes = sink->blobs.at(l.digest);
+    EXPECT_EQ(bytes.size(), l.size);
+    EXPECT_EQ(bytes.substr(0, 2), "\x1f\x8b");  // gzip
+  }
+  EXPECT_LT(written->layers[0].size, one.size());
+  EXPECT_EQ(written->media_type, registry::k_oci_manifest);
+  // Every name serves it; each layer was compressed once for both repositories.
+  EXPECT_EQ(sink->tags.at(ref("plain:latest").canonical()), digest);
+  EXPECT_EQ(sink->tags.at(ref("other:1").canonical()), digest);
+  EXPECT_EQ(store->blob_reads[given->layers[0].digest], 1);
+  // A second run compares the config: unchanged, with no blob read.
+  store->blob_reads.clear();
+  auto again = run_plan(plan_transfer(items, spec));
+  ASSERT_TRUE(again[0]) << again[0].error().message;
+  EXPECT_TRUE(again[0]->unchanged);
+  EXPECT_TRUE(store->blob_reads.empty());
+}
+
+TEST_F(Fixture, AFailedCheckStopsTheImageBeforeAnyBlobMoves) {
+  auto m = store->add_image("{\"c\":10}", {"x"});
+  store->named[ref("checked:1").canonical()] = m;
+  std::vector<TransferItem> items(1);
+  items[0].ref = ref("checked:1");
+  items[0].check = [] { return Status(Error(ErrorKind::invalid_argument, "the sidecar does not match")); };
+  auto out = run_plan(plan_transfer(items, TransferSpec{}));
+  ASSERT_FALSE(out[0]);
+  EXPECT_EQ(out[0].error().message, "the sidecar does not match");
+  EXPECT_TRUE(store->blob_reads.empty());
+  EXPECT_TRUE(sink->tags.empty());
+}
+
+TEST_F(Fixture, ALayerBreakingTheRulesOfALayerIsNotSent) {
+  const std::string evil = layer_tar("../escape", "x");
+  auto m = store->add_image("{\"c\":11}", {evil}, std::string(registry::k_oci_plain_layer));
+  store->named[ref("evil:1").canonical()] = m;
+  const TransferSpec spec{.platform = {}, .compress = LayerCodec{}, .moving = "uploading"};
+  auto out = run({"evil:1"}, spec);
+  ASSERT_FALSE(out[0]);
+  EXPECT_NE(out[0].error().message.find("../escape"), std::string::npos) << out[0].error().message;
+  EXPECT_TRUE(sink->tags.empty());
 }
 
 TEST(EndpointGrammar, KindsAndLocations) {

@@ -1,8 +1,8 @@
-// The members of an image archive as a registry push needs them: which images it
+// The members of an image archive as a push or a copy reads them: which images it
 // holds, under which names, and for each its config, layers and (in the OCI layout)
 // manifests, read with libarchive without extracting anything. Small JSON members
 // (manifests, configs, index.json, manifest.json) are kept in memory; layers are
-// only located, then streamed one at a time by stream_members().
+// only located, then read one at a time through MemberStream.
 #pragma once
 
 #include <cstdint>
@@ -47,16 +47,8 @@ struct Layout {
 // or one without manifest.json, fails with an error naming the file.
 Result<Layout> scan_layout(const std::filesystem::path& path);
 
-// Reads the current member's bytes into `buf`; 0 at its end.
-using MemberReader = std::function<Result<std::size_t>(std::span<char> buf)>;
-// Hand each member named in `wanted` to `each` in archive order (once each; a
-// member `each` does not read to its end is skipped). Fails when one is missing.
-Status stream_members(const std::filesystem::path& path, const std::set<std::string>& wanted,
-                      const std::function<Status(const std::string& member, std::uint64_t size,
-                                                 const MemberReader& read)>& each);
-
-// One member of the archive at `path`, read from its start: a layer read again
-// when its upload must begin again. Fails when the member is missing.
+// One member of the archive at `path`, read from its start, and later members of
+// it after it in one pass. Fails when the member is missing.
 class MemberStream {
  public:
   static Result<MemberStream> open(const std::filesystem::path& path, const std::string& member);
@@ -65,6 +57,9 @@ class MemberStream {
   MemberStream& operator=(MemberStream&&) noexcept;
   // The member's next bytes; 0 at its end.
   Result<std::size_t> read(std::span<char> buf);
+  // Go on to `member`, which must come later in the archive: true once there,
+  // false when the archive ends first (open it again to read an earlier member).
+  Result<bool> next(const std::string& member);
 
  private:
   struct Impl;

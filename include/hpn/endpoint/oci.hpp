@@ -50,6 +50,7 @@ class OciSource final : public transfer::ImageSource {
   std::unique_ptr<transfer::SourceReader> reader() const override;
   Result<std::vector<image::Reference>> images() const override;
   std::optional<std::string> registry_of(const image::Reference&) const override { return std::nullopt; }
+  bool reads_in_order(const image::Reference&) const override { return false; }
 
  private:
   OciSource(std::filesystem::path dir, std::vector<OciEntry> entries)

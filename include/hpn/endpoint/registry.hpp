@@ -20,6 +20,7 @@ class RegistryImages final : public transfer::ImageSource {
   std::unique_ptr<transfer::SourceReader> reader() const override;
   Result<std::vector<image::Reference>> images() const override;
   std::optional<std::string> registry_of(const image::Reference& ref) const override;
+  bool reads_in_order(const image::Reference&) const override { return false; }
 
  private:
   std::shared_ptr<registry::Client> client_;

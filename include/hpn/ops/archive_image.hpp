@@ -51,22 +51,6 @@ struct PushImage {
   std::string note;  // said on the finish line (a filtered index)
 };
 
-// Counts bytes read from an archive (for progress); may be called from several
-// threads.
-using MovedFn = std::function<void(std::uint64_t)>;
-
-// A source that reads a member and checks its size and digest: the bytes that would
-// complete the blob are held back unless it hashes to its digest, so a damaged
-// member aborts the upload before the registry can commit it.
-engine::Source checked_member(archive::MemberReader read, const Descriptor& d, const std::string& what,
-                              const MovedFn& moved);
-
-// A member's bytes: first through `read` (the pass over the archive), then, when an
-// upload must begin again, from the member read anew.
-std::function<Result<archive::MemberReader>()> member_reopener(const archive::MemberReader& read,
-                                                              const std::filesystem::path& path,
-                                                              const std::string& member);
-
 // The image `img` of `layout`, checked: its manifests, configs and layers.
 Result<PushImage> image_of(const std::shared_ptr<const archive::Layout>& layout, const archive::LayoutImage& img);
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "hpn/util/result.hpp"
@@ -61,6 +62,19 @@ std::string manifest_media_type(std::string_view body, std::string_view served);
 Result<std::vector<IndexEntry>> parse_index(std::string_view body, const std::string& what);
 // Parse an image manifest; every descriptor must name a sha256 digest and a size.
 Result<ImageManifest> parse_image_manifest(std::string_view body, const std::string& what);
+
+// Layer media types: a plain tar (OCI's or Docker's), and whether a type names a
+// compressed one (gzip or zstd).
+inline constexpr std::string_view k_docker_plain_layer = "application/vnd.docker.image.rootfs.diff.tar";
+inline constexpr std::string_view k_oci_plain_layer = "application/vnd.oci.image.layer.v1.tar";
+bool is_plain_layer(std::string_view media_type);
+bool is_compressed_layer(std::string_view media_type);
+
+// An image manifest naming `config` and `layers`, in OCI's media types when `oci`
+// or when a layer has an OCI type (zstd has no other), else Docker's; gzip and
+// plain layer types are given in the manifest's family. Returns the body and its media type.
+std::pair<std::string, std::string> write_image_manifest(bool oci, const Descriptor& config,
+                                                         const std::vector<Descriptor>& layers);
 
 // The entry of `entries` for `want`: os and architecture equal, and the variant
 // when `want` names one (arm64 without a variant takes v8 or none first). Errors

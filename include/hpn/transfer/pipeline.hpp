@@ -5,18 +5,25 @@
 // with a platform); the destination is asked what its name points at now, and an
 // image already there is "unchanged" after one request to each side. Otherwise
 // every blob (configs and layers, each once, the largest first) is offered to the
-// destination, a few side by side on lanes of the worker; what it lacks streams
-// from the source, checked against its digest and size on the way, through memory
-// for small blobs and a bounded pipe for large ones, never through a file. The
-// manifests go last, an index after the manifests it names, so the name never
-// points at an image with a blob missing.
+// destination, a few side by side on lanes of the worker (one after another, in
+// order, from a source that reads best that way); what it lacks streams from the
+// source, checked against its digest and size on the way, through memory for
+// small blobs and a bounded pipe for large ones, never through a file. Plain
+// layers may be compressed on the way (TransferSpec::compress), and a new
+// manifest names what they became. The manifests go last, an index after the
+// manifests it names, so the name never points at an image with a blob missing;
+// further names of the image in the same repository follow, and another
+// repository gets the image the same way (its blobs mounted where it can).
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "hpn/archive/codec.hpp"
 #include "hpn/image/reference.hpp"
 #include "hpn/ops/operations.hpp"
 #include "hpn/ops/worker.hpp"
@@ -24,8 +31,30 @@
 
 namespace hpn::transfer {
 
+// How layers stored as plain tars are compressed on their way (recompress.hpp).
+struct LayerCodec {
+  archive::Compression codec = archive::Compression::gzip;
+  int level = archive::k_default_level;
+};
+
 struct TransferSpec {
   std::string platform;  // os/arch[/variant]: move that manifest of an index only; empty: all of it
+  // Compress plain layers on the way, and name the blobs they become in a new
+  // manifest (the config kept byte for byte); nullopt: every blob as stored.
+  std::optional<LayerCodec> compress;
+  std::string moving = "copying";  // the progress phase while blobs move
+};
+
+// One image to move.
+struct TransferItem {
+  image::Reference ref;                // at the source
+  std::vector<image::Reference> also;  // further names of the image, placed at the destination too
+  std::string label;                   // how the batch names it (ref.original when empty)
+  std::uint64_t size_hint = 0;
+  std::string note;  // said when it is done
+  // Run once the image is known to be needed, before any blob moves (an archive's
+  // checksum); its error fails the image.
+  std::function<Status()> check;
 };
 
 // A worker's connections: pairs of a source reader and a destination writer, one
@@ -52,7 +81,8 @@ class Lanes final : public ops::WorkerConnection {
 ops::Opener<Lanes> lanes_of(std::shared_ptr<const ImageSource> source,
                             std::shared_ptr<const ImageDestination> destination);
 
-// One task per listed image, moved from `source` to `destination`.
+// One task per image, moved from the source to the destination of the lanes.
+ops::BasicPlan<Lanes> plan_transfer(const std::vector<TransferItem>& items, const TransferSpec& spec);
 ops::BasicPlan<Lanes> plan_transfer(const std::vector<image::Reference>& refs, const TransferSpec& spec);
 
 }  // namespace hpn::transfer

@@ -53,6 +53,10 @@ class ImageSource {
   // The registry `ref` is read from, when it is one ("host[:port]" as the API is
   // reached): a destination on the same registry can mount blobs from it.
   virtual std::optional<std::string> registry_of(const image::Reference& ref) const = 0;
+  // Whether the blobs of `ref` are best read one after another in the order its
+  // manifest lists them (an archive decompressed from its start to reach a member)
+  // rather than side by side.
+  virtual bool reads_in_order(const image::Reference& ref) const = 0;
 };
 
 // A blob the destination may need, and how to get its bytes.
@@ -74,9 +78,17 @@ class DestinationWriter {
   virtual void set_deadline(std::optional<std::chrono::steady_clock::time_point> deadline, std::string why) = 0;
   // The digest `target` names at the destination now; nullopt when it names nothing.
   virtual Result<std::optional<std::string>> current(const image::Reference& target) = 0;
+  // The image manifest `target` names now; nullopt when it names nothing or an
+  // index. An image whose layers are compressed on the way is unchanged when this
+  // names its config and as many layers.
+  virtual Result<std::optional<Manifest>> current_manifest(const image::Reference& target) = 0;
   // Make the blob present at `target`: nothing to do when it is there (counted as
   // skipped or mounted), else its bytes are read from the offer and checked.
   virtual Status put_blob(const image::Reference& target, const BlobOffer& offer, Tally& tally) = 0;
+  // Store bytes whose digest and size are known only at their end (a layer
+  // compressed on the way): the writer hashes what it takes, and returns the blob.
+  virtual Result<Descriptor> put_new_blob(const image::Reference& target, const std::string& media_type,
+                                          const registry::BlobBody& body, Tally& tally) = 0;
   // Store a manifest under `reference`: its digest (a manifest an index names), or
   // the target's tag, which commits the image. Returns the digest stored.
   virtual Result<std::string> put_manifest(const image::Reference& target, const std::string& reference,
