@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "hpn/util/result.hpp"
 
@@ -23,8 +24,33 @@ class Pipe {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return bytes_ < limit_ || aborted_; });
     if (aborted_) return Error(ErrorKind::cancelled, "the reading side stopped");
-    chunks_.emplace_back(chunk);
+    // A chunk's buffer is used again once read: no allocation (for large chunks,
+    // a mapping and its page faults) per chunk.
+    if (spare_.empty()) {
+      chunks_.emplace_back(chunk);
+    } else {
+      chunks_.push_back(std::move(spare_.back()));
+      spare_.pop_back();
+      chunks_.back().assign(chunk);
+    }
     bytes_ += chunk.size();
+    cv_.notify_all();
+    return {};
+  }
+  // The same for a chunk the writer built itself: taken as it is, not copied, and
+  // `chunk` comes back empty, with the room of a chunk read before when there is one.
+  Status push_built(std::string& chunk) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return bytes_ < limit_ || aborted_; });
+    if (aborted_) return Error(ErrorKind::cancelled, "the reading side stopped");
+    bytes_ += chunk.size();
+    chunks_.push_back(std::move(chunk));
+    chunk.clear();
+    if (!spare_.empty()) {
+      chunk.swap(spare_.back());
+      spare_.pop_back();
+      chunk.clear();
+    }
     cv_.notify_all();
     return {};
   }
@@ -56,6 +82,7 @@ class Pipe {
       offset_ += k;
       if (offset_ == front.size()) {
         bytes_ -= front.size();
+        spare_.push_back(std::move(front));
         chunks_.pop_front();
         offset_ = 0;
       }
@@ -69,6 +96,7 @@ class Pipe {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::string> chunks_;
+  std::vector<std::string> spare_;
   std::size_t bytes_ = 0, offset_ = 0;
   bool closed_ = false, aborted_ = false;
   std::optional<Error> error_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "hpn/archive/codec.hpp"
@@ -12,59 +13,83 @@ namespace hpn::transfer {
 namespace {
 
 constexpr std::size_t k_chunk = 256 << 10;
+// Compressed bytes waiting for the destination: a few chunks keep both sides
+// busy; more would only be fresh memory to fault in.
+constexpr std::size_t k_waiting = 4 * k_chunk;
 
-// The layer's bytes from `in`, compressed: gzip through LayerGzip (stored blocks
-// where nothing compresses), zstd through libarchive. Its members are checked
-// against the rules of a layer as they pass.
-Result<engine::Source> compressing(engine::Source in, const LayerCodec& how, const std::string& what) {
-  struct Pass {
-    engine::Source in;
+// A plain layer read from the source and compressed on a thread of its own (gzip
+// through LayerGzip, stored blocks where nothing compresses; zstd through
+// libarchive), its members checked against the rules of a layer as they pass; the
+// compressed bytes wait in a bounded pipe for the destination.
+class CompressingFetch {
+ public:
+  CompressingFetch(SourceReader& r, const image::Reference& src, const Descriptor& plain, const LayerCodec& how,
+                   const std::string& what, const MovedFn& moved) {
+    thread_ = std::thread([this, &r, &src, plain, how, what, &moved] {
+      auto st = run(r, src, plain, how, what, moved);
+      if (!st) error_ = st.error();
+      pipe_.close(error_);
+    });
+  }
+  ~CompressingFetch() {
+    pipe_.abort();
+    if (thread_.joinable()) thread_.join();
+  }
+  CompressingFetch(const CompressingFetch&) = delete;
+  CompressingFetch& operator=(const CompressingFetch&) = delete;
+
+  engine::Source source() {
+    return [this](std::span<char> buf) { return pipe_.pop(buf); };
+  }
+  // The destination's result `st`, or the source's error, which says what went wrong.
+  Status finish(Status st) {
+    pipe_.abort();
+    if (thread_.joinable()) thread_.join();
+    if (error_ && error_->kind != ErrorKind::cancelled) return *error_;
+    return st;
+  }
+
+ private:
+  Status run(SourceReader& r, const image::Reference& src, const Descriptor& plain, const LayerCodec& how,
+             const std::string& what, const MovedFn& moved) {
+    std::string built;
+    const auto take = [&built](std::string_view bytes) -> Status {
+      // Room for a whole chunk at once, not grown by doubling.
+      if (built.capacity() < 2 * k_chunk) built.reserve(2 * k_chunk);
+      built.append(bytes);
+      return {};
+    };
+    const auto hand_on = [&](bool all) -> Status {
+      if (built.size() < k_chunk && !(all && !built.empty())) return {};
+      return pipe_.push_built(built);
+    };
     std::optional<archive::LayerGzip> gz;
     std::optional<archive::Compressor> other;
-    archive::TarGuard guard;
-    std::string out;
-    std::size_t out_at = 0;
-    std::vector<char> buf = std::vector<char>(k_chunk);
-    bool ended = false;
-    Pass(engine::Source s, std::string what)
-        : in(std::move(s)), guard(std::move(what), archive::TarGuard::Kind::layer) {}
-  };
-  auto p = std::make_shared<Pass>(std::move(in), what);
-  auto take = [raw = p.get()](std::string_view bytes) -> Status {
-    raw->out.append(bytes);
-    return {};
-  };
-  if (how.codec == archive::Compression::gzip) {
-    auto g = archive::LayerGzip::open(how.level, take);
-    if (!g) return g.error();
-    p->gz.emplace(std::move(*g));
-  } else {
-    auto c = archive::Compressor::open(how.codec, how.level, 1, take);
-    if (!c) return c.error();
-    p->other.emplace(std::move(*c));
-  }
-  return engine::Source([p](std::span<char> buf) -> Result<std::size_t> {
-    Pass& s = *p;
-    while (s.out_at == s.out.size() && !s.ended) {
-      s.out.clear();
-      s.out_at = 0;
-      auto n = s.in(s.buf);
-      if (!n) return n.error();
-      if (*n == 0) {
-        if (auto st = s.gz ? s.gz->finish() : s.other->finish(); !st) return st.error();
-        s.ended = true;
-        break;
-      }
-      const std::string_view chunk(s.buf.data(), *n);
-      if (auto st = s.guard.feed(chunk); !st) return st.error();
-      if (auto st = s.gz ? s.gz->write(chunk) : s.other->write(chunk); !st) return st.error();
+    if (how.codec == archive::Compression::gzip) {
+      auto g = archive::LayerGzip::open(how.level, take);
+      if (!g) return g.error();
+      gz.emplace(std::move(*g));
+    } else {
+      auto c = archive::Compressor::open(how.codec, how.level, 1, take);
+      if (!c) return c.error();
+      other.emplace(std::move(*c));
     }
-    const std::size_t n = std::min(buf.size(), s.out.size() - s.out_at);
-    std::copy_n(s.out.data() + s.out_at, n, buf.data());
-    s.out_at += n;
-    return n;
-  });
-}
+    archive::TarGuard guard(what, archive::TarGuard::Kind::layer);
+    auto got = r.blob(src, plain, [&](std::string_view chunk) -> Status {
+      if (auto st = guard.feed(chunk); !st) return st;
+      moved(chunk.size());
+      if (auto st = gz ? gz->write(chunk) : other->write(chunk); !st) return st;
+      return hand_on(false);
+    });
+    if (!got) return got.error();
+    if (auto st = gz ? gz->finish() : other->finish(); !st) return st;
+    return hand_on(true);
+  }
+
+  Pipe pipe_{k_waiting};
+  std::optional<Error> error_;
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -101,13 +126,11 @@ Result<Descriptor> compress_layer(SourceReader& r, DestinationWriter& w, const i
   const std::string what = src.original + " layer " + plain.digest;
   // Each read of the body compresses the layer anew from a new read of the
   // source: the same bytes each time.
-  std::optional<SourceFetch> fetch;
+  std::optional<CompressingFetch> fetch;
   const registry::BlobBody body = [&]() -> Result<engine::Source> {
     fetch.reset();
-    fetch.emplace(r, src, plain);
-    auto in = fetch->source(plain, moved);
-    if (!in) return in.error();
-    return compressing(std::move(*in), how, what);
+    fetch.emplace(r, src, plain, how, what, moved);
+    return fetch->source();
   };
   // The source's error, when it had one, says what went wrong.
   const auto finish = [&](Status st) { return fetch ? fetch->finish(std::move(st)) : st; };

@@ -25,6 +25,7 @@ using MovedFn = std::function<void(std::uint64_t)>;
 class SourceFetch {
  public:
   SourceFetch(SourceReader& r, const image::Reference& src, const Descriptor& d) : small_(d.size <= k_small_blob) {
+    if (small_) bytes_.reserve(d.size);
     thread_ = std::thread([this, &r, &src, d] {
       auto got = r.blob(src, d, [this](std::string_view chunk) -> Status {
         if (small_) {
