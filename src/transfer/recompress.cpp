@@ -21,32 +21,17 @@ constexpr std::size_t k_waiting = 4 * k_chunk;
 // through LayerGzip, stored blocks where nothing compresses; zstd through
 // libarchive), its members checked against the rules of a layer as they pass; the
 // compressed bytes wait in a bounded pipe for the destination.
-class CompressingFetch {
+class CompressingFetch : public PipedRead {
  public:
   CompressingFetch(SourceReader& r, const image::Reference& src, const Descriptor& plain, const LayerCodec& how,
-                   const std::string& what, const MovedFn& moved) {
-    thread_ = std::thread([this, &r, &src, plain, how, what, &moved] {
-      auto st = run(r, src, plain, how, what, moved);
-      if (!st) error_ = st.error();
-      pipe_.close(error_);
-    });
+                   const std::string& what, const MovedFn& moved)
+      : PipedRead(k_waiting) {
+    start([this, &r, &src, plain, how, what, &moved] { return run(r, src, plain, how, what, moved); });
   }
-  ~CompressingFetch() {
-    pipe_.abort();
-    if (thread_.joinable()) thread_.join();
-  }
-  CompressingFetch(const CompressingFetch&) = delete;
-  CompressingFetch& operator=(const CompressingFetch&) = delete;
+  ~CompressingFetch() { stop(); }
 
   engine::Source source() {
     return [this](std::span<char> buf) { return pipe_.pop(buf); };
-  }
-  // The destination's result `st`, or the source's error, which says what went wrong.
-  Status finish(Status st) {
-    pipe_.abort();
-    if (thread_.joinable()) thread_.join();
-    if (error_ && error_->kind != ErrorKind::cancelled) return *error_;
-    return st;
   }
 
  private:
@@ -86,9 +71,6 @@ class CompressingFetch {
     return hand_on(true);
   }
 
-  Pipe pipe_{k_waiting};
-  std::optional<Error> error_;
-  std::thread thread_;
 };
 
 }  // namespace

@@ -1,7 +1,6 @@
 // The transfer pipeline against an in-memory source and destination: what moves,
 // in which order, what is skipped, and what a failure leaves behind.
 #include <array>
-#include <cstdio>
 #include <map>
 #include <mutex>
 #include <set>
@@ -14,6 +13,7 @@
 #include "hpn/registry/manifest.hpp"
 #include "hpn/transfer/pipeline.hpp"
 #include "hpn/util/sha256.hpp"
+#include "hpn/util/tar_header.hpp"
 
 namespace hpn::transfer {
 namespace {
@@ -302,30 +302,9 @@ TEST_F(Fixture, ABlobTheSourceCannotGiveFailsTheImageAndNothingIsNamed) {
 
 // A layer tar with one file in it.
 std::string layer_tar(const std::string& name, const std::string& content) {
-  std::string header(512, '\0');
-  std::copy(name.begin(), name.end(), header.begin());
-  const auto field = [&](std::size_t at, const std::string& text) {
-    std::copy(text.begin(), text.end(), header.begin() + static_cast<std::ptrdiff_t>(at));
-  };
-  field(100, "0000644");
-  field(108, "0000000");
-  field(116, "0000000");
-  char size[13];
-  std::snprintf(size, sizeof size, "%011o", static_cast<unsigned>(content.size()));
-  field(124, size);
-  field(136, "00000000000");
-  header[156] = '0';
-  field(257, "ustar");
-  field(263, "00");
-  std::fill(header.begin() + 148, header.begin() + 156, ' ');
-  unsigned sum = 0;
-  for (unsigned char c : header) sum += c;
-  char check[8];
-  std::snprintf(check, sizeof check, "%06o", sum);
-  std::copy(check, check + 7, header.begin() + 148);
   std::string body = content;
   body.resize((content.size() + 511) / 512 * 512, '\0');
-  return header + body + std::string(1024, '\0');
+  return util::tar_member_header(name, content.size()) + body + std::string(1024, '\0');
 }
 
 TEST_F(Fixture, PlainLayersAreCompressedOnTheWayAndANewManifestNamesThem) {
