@@ -41,11 +41,6 @@ using hpn::test::image_id_at;
 
 namespace {
 
-
-
-
-
-
 // The digests hpn reported per target ("-> TARGET digest sha256:...").
 std::map<std::string, std::string> reported(const std::string& out) {
   std::map<std::string, std::string> got;
@@ -178,6 +173,36 @@ TEST(RegistryPush, LayersOfOneUncompressedArchiveGoUpSideBySide) {
   const std::string pull = docker_at(env("HPN_TEST_DOCKER28_HOST"), "pull -q " + pushed);
   EXPECT_EQ(image_id_at(env("HPN_TEST_DOCKER28_HOST"), pushed), id) << pull;
   docker_at(env("HPN_TEST_DOCKER28_HOST"), "rmi -f " + pushed);
+}
+
+TEST(RegistryPush, AnImageSavedUnderTwoNamesGoesUpOnceUnderBoth) {
+  // Docker's own save of two tags of one image: one manifest.json entry naming both.
+  TempDir dir;
+  const std::string host = env("HPN_TEST_DOCKER20_HOST");
+  const std::string second = "hpn-test/small:" + unique("two");
+  docker_at(host, "tag hpn-test/small:1 " + second);
+  const fs::path file = dir / "two-names.tar";
+  const std::string saved = docker_at(host, "save -o " + shell_quote(file.string()) + " hpn-test/small:1 " + second);
+  docker_at(host, "rmi " + second);
+  ASSERT_TRUE(fs::exists(file)) << saved;
+  PrivateRegistry registry({}, "127.0.0.1", {}, /*seeded=*/false);
+  Proxy proxy(registry.host());
+  auto r = hpn_alone(dir, "push --archives " + shell_quote(file.string()) + " -r " + proxy.host() + " -p both");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("Summary: 1 successful"), std::string::npos) << r.out;
+  const std::string one = served_digest(registry.host(), "both/small", "1");
+  ASSERT_EQ(one.rfind("sha256:", 0), 0u) << r.out;
+  EXPECT_EQ(served_digest(registry.host(), "both/small", second.substr(second.find(':') + 1)), one);
+  // Each layer was compressed and sent once.
+  EXPECT_EQ(proxy.count(" POST "), 3u) << proxy.log();  // the config and its two layers
+  // Again: both names serve it, nothing moves.
+  const std::size_t before = proxy.log().size();
+  auto again = hpn_alone(dir, "push --archives " + shell_quote(file.string()) + " -r " + proxy.host() + " -p both");
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_NE(again.out.find("(1 unchanged)"), std::string::npos) << again.out;
+  const std::string after = proxy.log().substr(before);
+  EXPECT_EQ(after.find("POST"), std::string::npos) << after;
+  EXPECT_EQ(after.find("PUT"), std::string::npos) << after;
 }
 
 TEST(RegistryPush, DamagedArchivesAreRefusedBeforeAnyUpload) {
