@@ -26,8 +26,7 @@ std::optional<endpoint::Spec> destination_spec(const Context& ctx, const CopyOpt
   if (opt.to.empty()) {
     auto target = push_spec(ctx, opt.target);
     if (!target) return std::nullopt;
-    settings.push_mode = target->mode;
-    settings.project = target->project;
+    settings.naming = *target;
     return endpoint::Spec{.kind = endpoint::Kind::registry, .location = target->registry, .text = target->registry};
   }
   if (!opt.target.registry.empty()) {

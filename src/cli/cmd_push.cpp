@@ -11,7 +11,7 @@
 #include "hpn/cli/app.hpp"
 #include "hpn/cli/commands.hpp"
 #include "hpn/endpoint/archive.hpp"
-#include "hpn/endpoint/registry.hpp"
+#include "hpn/endpoint/factory.hpp"
 #include "hpn/ops/operations.hpp"
 #include "hpn/transfer/pipeline.hpp"
 
@@ -130,9 +130,13 @@ static int push_archives(const Context& ctx, const PushOptions& opt, const ops::
     plan.tasks.push_back(std::move(t));
   }
   add_skipped(plan, *files);
-  auto destination = std::make_shared<const endpoint::RegistryDestination>(
-      registry::Client::create(registry_options(ctx, opt.insecure_registries)), target);
-  return run_plan<transfer::Lanes>(ctx, transfer::lanes_of(std::move(source), std::move(destination)), false,
+  endpoint::Settings settings;
+  settings.client = registry_options(ctx, opt.insecure_registries);
+  settings.naming = target;
+  auto destination = endpoint::make_destination(
+      {.kind = endpoint::Kind::registry, .location = target.registry, .text = target.registry}, settings);
+  if (!destination) return plan_failed(destination.error());
+  return run_plan<transfer::Lanes>(ctx, transfer::lanes_of(std::move(source), std::move(*destination)), false,
                                    std::move(plan));
 }
 

@@ -15,9 +15,12 @@
 namespace hpn::cli {
 namespace {
 
-// "saved", "loaded", "pushed"
+// "saved", "loaded", "pushed", "copied"
 std::string past_tense(std::string_view verb) {
   std::string s(verb);
+  if (s.size() > 1 && s.back() == 'y' && std::string_view("aeiou").find(s[s.size() - 2]) == std::string_view::npos) {
+    return s.substr(0, s.size() - 1) + "ied";
+  }
   return s.back() == 'e' ? s + "d" : s + "ed";
 }
 

@@ -128,6 +128,7 @@ Result<std::shared_ptr<const ops::ContainerEngine>> make_importer(const Spec& sp
 }
 
 ops::PushSpec registry_naming(const Spec& spec, const Settings& settings) {
+  if (settings.naming) return *settings.naming;
   ops::PushSpec naming;
   const auto slash = spec.location.find('/');
   naming.registry = spec.location.substr(0, slash);

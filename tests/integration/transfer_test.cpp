@@ -135,6 +135,18 @@ TEST(Transfer, RegistryImagesGoIntoEveryDaemonThatCannotReachTheRegistry) {
   }
 }
 
+TEST(Transfer, CopyNamesItsTargetsUnderDashRAsPushDoes) {
+  // -r with a path, push mode 1: REG/NAME:TAG with REG taken whole, for both.
+  TempDir dir;
+  for (const std::string verb : {"copy", "push"}) {
+    auto r = hpn::test::hpn_alone(dir, verb + " -r reg.local/mirror --dry-run docker.io/library/nginx:1.25");
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("-> reg.local/mirror/nginx:1.25"), std::string::npos) << r.out;
+  }
+  auto r = hpn::test::hpn_alone(dir, "copy -r reg.local --dry-run docker.io/library/nginx:1.25");
+  EXPECT_NE(r.out.find("nothing copied"), std::string::npos) << r.out;
+}
+
 TEST(Transfer, ADaemonOfTheWrongKindOrAMissingImageSaysSo) {
   TempDir dir;
   const auto all = daemons();

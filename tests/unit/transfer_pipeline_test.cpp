@@ -416,6 +416,10 @@ TEST(EndpointGrammar, RegistryNamingFollowsThePushModes) {
   s.project = "other";
   naming = endpoint::registry_naming(*endpoint::parse_spec("registry:reg.local/team"), s);
   EXPECT_EQ(naming.project, "other");
+  // A command's own naming (-r taken whole, push mode 1) is kept as it is.
+  s.naming = ops::PushSpec{.registry = "reg.local/mirror", .mode = 1, .project = ""};
+  naming = endpoint::registry_naming(*endpoint::parse_spec("registry:reg.local/mirror"), s);
+  EXPECT_EQ(ops::push_target(*image::parse_reference("nginx:1.25"), naming).value(), "reg.local/mirror/nginx:1.25");
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -41,6 +42,9 @@ struct Settings {
   std::shared_ptr<registry::Client> registry_client;
   int push_mode = 0;        // registry destinations: 0 = 1 without a project, 2 with one
   std::string project;      // registry destinations: overrides PROJECT
+  // Registry destinations: the naming a command worked out from -r, -p and the push
+  // mode (Harpoon's rules, -r taken whole), used instead of the location's.
+  std::optional<ops::PushSpec> naming;
   const std::atomic<bool>* interrupt = nullptr;
   // Daemons named without a URL are found as every command finds them, the
   // runtime named preferred and no other.
@@ -53,8 +57,9 @@ struct Settings {
 // blobs and manifests.
 bool takes_streams(const Spec& spec);
 
-// How a registry destination names images: Harpoon's push mode under
-// registry:HOST[/PROJECT] (a project switches mode 1 to 2; Settings::project wins).
+// How a registry destination names images: Settings::naming when given, else
+// Harpoon's push mode under registry:HOST[/PROJECT] (a project switches mode 1 to
+// 2; Settings::project wins).
 ops::PushSpec registry_naming(const Spec& spec, const Settings& settings);
 
 Result<std::shared_ptr<const transfer::ImageSource>> make_source(const Spec& spec, Settings& settings);
