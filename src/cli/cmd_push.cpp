@@ -112,7 +112,7 @@ static int push_archives(const Context& ctx, const PushOptions& opt, const ops::
     transfer::TransferItem item;
     item.ref = held.ref;
     item.also = held.also;
-    item.label = held.ref.original + " (" + held.file.filename().string() + ")";
+    item.label = held.label;
     item.size_hint = held.size;
     item.note = held.note;
     if (!opt.skip_verify) item.check = [checks, file = held.file] { return checks->verify(file); };

@@ -157,6 +157,7 @@ Status ArchiveSource::add(const fs::path& file, Result<archive::Layout> scanned)
     if (e.image.index) e.index = manifest_of(*e.image.index, e.image.index_media);
     Held held;
     held.file = file;
+    held.label = label;
     held.note = e.image.note;
     for (const auto& l : img.layer_members) held.size += layout->sizes.count(l) ? layout->sizes.at(l) : 0;
     std::vector<image::Reference> names;

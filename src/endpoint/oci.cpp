@@ -76,6 +76,23 @@ Result<std::string> read_checked(const fs::path& dir, const registry::Descriptor
   return body;
 }
 
+// The manifest `d` names, checked against its digest and, when `d` gives one, its
+// size; its media type is the one it declares, else the descriptor's.
+Result<registry::Manifest> read_manifest(const fs::path& dir, const registry::Descriptor& d) {
+  auto body = read_checked(dir, d, "manifest");
+  if (!body) return body.error();
+  if (d.size != 0 && body->size() != d.size) {
+    return Error(ErrorKind::protocol, dir.string() + ": the manifest " + d.digest + " has " +
+                                          std::to_string(body->size()) + " bytes, index.json says " +
+                                          std::to_string(d.size));
+  }
+  registry::Manifest m;
+  m.digest = d.digest;
+  m.media_type = registry::manifest_media_type(*body, d.media_type);
+  m.body = std::move(*body);
+  return m;
+}
+
 class Reader final : public transfer::SourceReader {
  public:
   Reader(const fs::path& dir, const std::vector<OciEntry>& entries) : dir_(dir), entries_(entries) {}
@@ -91,18 +108,7 @@ class Reader final : public transfer::SourceReader {
       if (!found) return found.error();
       d = *found;
     }
-    auto body = read_checked(dir_, d, "manifest");
-    if (!body) return body.error();
-    if (d.size != 0 && body->size() != d.size) {
-      return Error(ErrorKind::protocol, dir_.string() + ": the manifest " + d.digest + " has " +
-                                                   std::to_string(body->size()) + " bytes, index.json says " +
-                                                   std::to_string(d.size));
-    }
-    registry::Manifest m;
-    m.digest = d.digest;
-    m.media_type = registry::manifest_media_type(*body, d.media_type);
-    m.body = std::move(*body);
-    return m;
+    return read_manifest(dir_, d);
   }
 
   Result<std::uint64_t> blob(const image::Reference&, const registry::Descriptor& d, const engine::Sink& sink) override {
@@ -274,32 +280,20 @@ class Writer final : public transfer::DestinationWriter {
   void set_deadline(std::optional<std::chrono::steady_clock::time_point>, std::string) override {}
 
   Result<std::optional<std::string>> current(const image::Reference& target) override {
-    std::lock_guard lock(s_->index_mu);
-    if (!fs::exists(s_->dir / "index.json")) return std::optional<std::string>{};
-    auto entries = read_oci_index(s_->dir);
-    if (!entries) return entries.error();
-    auto found = find_oci_entry(*entries, target, s_->dir);
-    if (!found) {
-      if (found.error().kind == ErrorKind::not_found) return std::optional<std::string>{};
-      return found.error();
-    }
-    return std::optional<std::string>(found->digest);
+    auto entry = entry_of(target);
+    if (!entry) return entry.error();
+    if (!*entry) return std::optional<std::string>{};
+    return std::optional<std::string>((*entry)->digest);
   }
 
   Result<std::optional<registry::Manifest>> current_manifest(const image::Reference& target) override {
-    auto digest = current(target);
-    if (!digest) return digest.error();
-    if (!*digest) return std::optional<registry::Manifest>{};
-    registry::Descriptor d;
-    d.digest = **digest;
-    auto body = read_checked(s_->dir, d, "manifest");
-    if (!body) return body.error();
-    registry::Manifest m;
-    m.digest = d.digest;
-    m.media_type = registry::manifest_media_type(*body, "");
-    m.body = std::move(*body);
-    if (!registry::is_image_manifest(m.media_type)) return std::optional<registry::Manifest>{};
-    return std::optional<registry::Manifest>(std::move(m));
+    auto entry = entry_of(target);
+    if (!entry) return entry.error();
+    if (!*entry) return std::optional<registry::Manifest>{};
+    auto m = read_manifest(s_->dir, **entry);
+    if (!m) return m.error();
+    if (!registry::is_image_manifest(m->media_type)) return std::optional<registry::Manifest>{};
+    return std::optional<registry::Manifest>(std::move(*m));
   }
 
   // Written under a name of its own (through its .part file), hashed on the way,
@@ -399,6 +393,20 @@ class Writer final : public transfer::DestinationWriter {
                     {"annotations", {{k_containerd_name, name}, {k_ref_name, name}}}});
     index["manifests"] = std::move(kept);
     return write_string(index_path, index.dump());
+  }
+
+  // The entry of index.json that names `target` now; nullopt when none does.
+  Result<std::optional<registry::Descriptor>> entry_of(const image::Reference& target) {
+    std::lock_guard lock(s_->index_mu);
+    if (!fs::exists(s_->dir / "index.json")) return std::optional<registry::Descriptor>{};
+    auto entries = read_oci_index(s_->dir);
+    if (!entries) return entries.error();
+    auto found = find_oci_entry(*entries, target, s_->dir);
+    if (!found) {
+      if (found.error().kind == ErrorKind::not_found) return std::optional<registry::Descriptor>{};
+      return found.error();
+    }
+    return std::optional<registry::Descriptor>(std::move(*found));
   }
 
   std::shared_ptr<State> s_;

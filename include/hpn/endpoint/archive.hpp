@@ -39,10 +39,12 @@ class ArchiveSource final : public transfer::ImageSource {
   std::optional<std::string> registry_of(const image::Reference&) const override { return std::nullopt; }
   bool reads_in_order(const image::Reference& ref) const override;
 
-  // One image as found: its first name and the others, its archive, the bytes of
-  // its layers there, and what to say of it (a filtered index).
+  // One image as found: its first name and the others, its archive, how the batch
+  // names it ("NAME (FILE)"), the bytes of its layers there, and what to say of it
+  // (a filtered index).
   struct Held {
     image::Reference ref;
+    std::string label;
     std::vector<image::Reference> also;
     std::filesystem::path file;
     std::uint64_t size = 0;
