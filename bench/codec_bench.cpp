@@ -53,6 +53,28 @@ BENCHMARK_CAPTURE(BM_Compress, zstd, hpn::archive::Compression::zstd)->Unit(benc
 BENCHMARK_CAPTURE(BM_Compress, gzip, hpn::archive::Compression::gzip)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Compress, xz, hpn::archive::Compression::xz)->Unit(benchmark::kMillisecond)->Iterations(1);
 
+// gzip as layers are compressed for a registry (archive::LayerGzip, level 1).
+void BM_LayerGzip(benchmark::State& state) {
+  const std::string& in = data();
+  std::size_t out_bytes = 0;
+  for (auto _ : state) {
+    out_bytes = 0;
+    auto gz = hpn::archive::LayerGzip::open(-1, [&](std::string_view chunk) {
+      out_bytes += chunk.size();
+      return hpn::Status{};
+    });
+    if (!gz) {
+      state.SkipWithError(gz.error().message.c_str());
+      return;
+    }
+    for (std::size_t i = 0; i < in.size(); i += 256 * 1024) (void)gz->write(std::string_view(in).substr(i, 256 * 1024));
+    (void)gz->finish();
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * in.size()));
+  state.counters["ratio"] = static_cast<double>(out_bytes) / static_cast<double>(in.size());
+}
+BENCHMARK(BM_LayerGzip)->Unit(benchmark::kMillisecond);
+
 void BM_Sha256(benchmark::State& state) {
   const std::string& in = data();
   for (auto _ : state) {

@@ -2,17 +2,15 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <zlib.h>
 
 #include <algorithm>
-#include <array>
-#include <cmath>
 #include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "hpn/util/log.hpp"
+#include "igzip.hpp"
 
 namespace hpn::archive {
 namespace {
@@ -76,7 +74,8 @@ Compression detect_compression(std::string_view h) {
 // ---- Compressor --------------------------------------------------------------
 
 struct Compressor::Impl {
-  std::unique_ptr<struct archive, WriteFree> a;
+  std::optional<igzip::Deflate> gzip;  // gzip: ISA-L
+  std::unique_ptr<struct archive, WriteFree> a;  // other codecs: libarchive
   Output out;
   std::optional<Error> out_error;
   bool finished = false;
@@ -107,6 +106,15 @@ Compressor::~Compressor() = default;
 
 Result<Compressor> Compressor::open(Compression c, int level, int threads, Output out) {
   auto impl = std::make_unique<Impl>();
+  if (c == Compression::gzip) {
+    if (level > 9) {
+      return Error(ErrorKind::invalid_argument, "compression level " + std::to_string(level) + " is not valid for gzip");
+    }
+    auto d = igzip::Deflate::open(igzip::level_for(level, 6), std::move(out));
+    if (!d) return d.error();
+    impl->gzip.emplace(std::move(*d));
+    return Compressor(std::move(impl));
+  }
   impl->out = std::move(out);
   impl->a.reset(archive_write_new());
   struct archive* a = impl->a.get();
@@ -114,10 +122,10 @@ Result<Compressor> Compressor::open(Compression c, int level, int threads, Outpu
   int r = ARCHIVE_OK;
   const char* module = nullptr;
   switch (c) {
-    case Compression::gzip: r = archive_write_add_filter_gzip(a); module = "gzip"; break;
     case Compression::zstd: r = archive_write_add_filter_zstd(a); module = "zstd"; break;
     case Compression::xz: r = archive_write_add_filter_xz(a); module = "xz"; break;
     case Compression::bzip2: r = archive_write_add_filter_bzip2(a); module = "bzip2"; break;
+    case Compression::gzip:  // taken by ISA-L above
     case Compression::none: r = archive_write_add_filter_none(a); break;
   }
   if (r != ARCHIVE_OK) {
@@ -156,6 +164,7 @@ Result<Compressor> Compressor::open(Compression c, int level, int threads, Outpu
 }
 
 Status Compressor::write(std::string_view data) {
+  if (impl_->gzip) return impl_->gzip->write(data);
   while (!data.empty()) {
     la_ssize_t n = archive_write_data(impl_->a.get(), data.data(), data.size());
     if (n < 0) return impl_->failure("compression");
@@ -168,6 +177,7 @@ Status Compressor::write(std::string_view data) {
 Status Compressor::finish() {
   if (impl_->finished) return {};
   impl_->finished = true;
+  if (impl_->gzip) return impl_->gzip->finish();
   if (archive_write_close(impl_->a.get()) != ARCHIVE_OK) return impl_->failure("finishing compression");
   return {};
 }
@@ -176,89 +186,72 @@ Status Compressor::finish() {
 
 namespace {
 
-// gzip through zlib itself, which checks each member's CRC-32 and length against
+// gzip through ISA-L's inflate, which checks each member's CRC-32 and length against
 // its trailer (libarchive's gzip reader does not). Members follow one another
 // (pigz, concatenated files); bytes after the last member that do not start
 // another one are ignored, as gzip(1) and libarchive do.
 class GzipInflater {
  public:
   explicit GzipInflater(util::FileReader file) : file_(std::move(file)), in_(k_in) {}
-  GzipInflater(const GzipInflater&) = delete;
-  GzipInflater& operator=(const GzipInflater&) = delete;
-  ~GzipInflater() {
-    if (started_) inflateEnd(&z_);
-  }
 
-  // Decompressed bytes into `buf`, 0 at the end; an error is zlib's reason.
+  // Decompressed bytes into `buf`, 0 at the end; an error is the reason.
   Result<std::size_t> read(std::span<char> buf) {
     if (done_ || buf.empty()) return std::size_t{0};
-    z_.next_out = reinterpret_cast<Bytef*>(buf.data());
-    z_.avail_out = static_cast<uInt>(std::min<std::size_t>(buf.size(), 1u << 30));
-    const uInt want = z_.avail_out;
-    while (z_.avail_out == want) {
-      if (z_.avail_in < 2 && !file_eof_) {
+    for (;;) {
+      if (avail() < 2 && !file_eof_) {
         if (auto st = refill(); !st) return st.error();
       }
       if (between_) {
         // Another member, or the end of the data.
-        if (z_.avail_in < 2 || z_.next_in[0] != 0x1f || z_.next_in[1] != 0x8b) {
+        if (avail() < 2 || in_[at_] != '\x1f' || in_[at_ + 1] != '\x8b') {
           done_ = true;
-          break;
+          return std::size_t{0};
         }
-        if (inflateReset(&z_) != Z_OK) return Error(ErrorKind::io, "gzip: cannot reset zlib");
+        inflate_.reset();
         between_ = false;
       }
-      if (z_.avail_in == 0) return Error(ErrorKind::invalid_argument, "gzip: the file ends inside a member");
-      if (!started_) {
-        // windowBits 15 + 16: a gzip header and trailer, not a zlib one.
-        if (inflateInit2(&z_, 15 + 16) != Z_OK) return Error(ErrorKind::io, "gzip: cannot initialise zlib");
-        started_ = true;
+      if (avail() == 0) return Error(ErrorKind::invalid_argument, "gzip: the file ends inside a member");
+      std::size_t used = 0;
+      auto step = inflate_.run(std::span<const char>(in_.data() + at_, avail()), used, buf);
+      if (!step) return step.error();
+      at_ += used;
+      if (step->member_end) between_ = true;
+      if (step->produced > 0) return step->produced;
+      if (used == 0 && !step->member_end && file_eof_) {
+        return Error(ErrorKind::invalid_argument, "gzip: the file ends inside a member");
       }
-      const int r = inflate(&z_, Z_NO_FLUSH);
-      if (r == Z_STREAM_END) {
-        between_ = true;
-      } else if (r == Z_DATA_ERROR) {
-        const std::string why = z_.msg != nullptr ? z_.msg : "invalid data";
-        if (why == "incorrect data check") {
-          return Error(ErrorKind::invalid_argument, "gzip: the data does not match the CRC-32 in its trailer");
-        }
-        if (why == "incorrect length check") {
-          return Error(ErrorKind::invalid_argument, "gzip: the data does not have the length in its trailer");
-        }
-        return Error(ErrorKind::invalid_argument, "gzip: " + why);
-      } else if (r == Z_BUF_ERROR) {
-        if (file_eof_ && z_.avail_in == 0) {
-          return Error(ErrorKind::invalid_argument, "gzip: the file ends inside a member");
-        }
-      } else if (r != Z_OK) {
-        return Error(ErrorKind::io, std::string("gzip: ") + (z_.msg != nullptr ? z_.msg : "inflate failed"));
+      if (used == 0 && !step->member_end && !file_eof_) {
+        if (auto st = refill(); !st) return st.error();
       }
     }
-    return static_cast<std::size_t>(want - z_.avail_out);
   }
 
-  std::uint64_t consumed() const { return read_ - z_.avail_in; }
+  std::uint64_t consumed() const { return read_ - avail(); }
 
  private:
   static constexpr std::size_t k_in = 256 * 1024;
 
+  std::size_t avail() const { return end_ - at_; }
+
   // Moves what is left of the input to the front and reads more after it.
   Status refill() {
-    const std::size_t left = z_.avail_in;
-    if (left > 0 && z_.next_in != reinterpret_cast<Bytef*>(in_.data())) std::memmove(in_.data(), z_.next_in, left);
+    const std::size_t left = avail();
+    if (left > 0 && at_ > 0) std::memmove(in_.data(), in_.data() + at_, left);
+    at_ = 0;
+    end_ = left;
     auto n = file_.read(std::span<char>(in_.data() + left, in_.size() - left));
     if (!n) return n.error();
     if (*n == 0) file_eof_ = true;
     read_ += *n;
-    z_.next_in = reinterpret_cast<Bytef*>(in_.data());
-    z_.avail_in = static_cast<uInt>(left + *n);
+    end_ += *n;
     return {};
   }
 
   util::FileReader file_;
   std::vector<char> in_;
-  z_stream z_{};
-  bool started_ = false;
+  std::size_t at_ = 0;   // next unread byte of in_
+  std::size_t end_ = 0;  // end of the bytes read into in_
+  igzip::Inflate inflate_;
   bool between_ = false;  // a member has ended; another may follow
   bool file_eof_ = false;
   bool done_ = false;
@@ -272,7 +265,7 @@ struct DecompressingReader::Impl {
   Compression compression = Compression::none;
   std::uint64_t size = 0;
   std::optional<util::FileReader> plain;                 // uncompressed: read directly
-  std::unique_ptr<GzipInflater> gzip;                    // gzip: zlib, trailers checked
+  std::unique_ptr<GzipInflater> gzip;                    // gzip: ISA-L, trailers checked
   std::unique_ptr<struct archive, ReadFree> a;           // other codecs: libarchive
   bool eof = false;
   std::uint64_t plain_read = 0;
@@ -357,66 +350,8 @@ std::uint64_t DecompressingReader::bytes_consumed() const {
 
 // ---- LayerGzip ----------------------------------------------------------------
 
-bool looks_incompressible(std::string_view data) {
-  if (data.size() < 4096) return false;
-  std::array<std::uint32_t, 256> count{};
-  std::size_t n = 0;
-  for (std::size_t i = 0; i < data.size(); i += 4, ++n) ++count[static_cast<unsigned char>(data[i])];
-  double bits = 0;
-  for (auto c : count) {
-    if (c == 0) continue;
-    const double p = static_cast<double>(c) / static_cast<double>(n);
-    bits -= p * std::log2(p);
-  }
-  // A uniform sample of this size reads about 7.9x bits; text and binaries stay below 7.
-  const double full = 8.0 - 255.0 / (2.0 * static_cast<double>(n) * std::log(2.0));
-  return bits > full - 0.05;
-}
-
 struct LayerGzip::Impl {
-  z_stream z{};
-  bool open = false;
-  int level = 1;
-  int current = -1;  // the level zlib runs at now
-  Output out;
-  std::vector<unsigned char> buf = std::vector<unsigned char>(256 << 10);
-  ~Impl() {
-    if (open) deflateEnd(&z);
-  }
-  Status drain_to(int flush, const unsigned char* data, std::size_t size) {
-    z.next_in = const_cast<unsigned char*>(data);
-    z.avail_in = static_cast<uInt>(size);
-    for (;;) {
-      z.next_out = buf.data();
-      z.avail_out = static_cast<uInt>(buf.size());
-      const int r = deflate(&z, flush);
-      if (r == Z_STREAM_ERROR) return Error(ErrorKind::io, "gzip: deflate failed");
-      const std::size_t made = buf.size() - z.avail_out;
-      if (made > 0) {
-        if (auto st = out(std::string_view(reinterpret_cast<const char*>(buf.data()), made)); !st) return st;
-      }
-      if (flush == Z_FINISH ? r == Z_STREAM_END : (z.avail_in == 0 && z.avail_out != 0)) return {};
-    }
-  }
-  Status set_level(int want) {
-    if (want == current) return {};
-    // deflateParams may need room to flush what it holds at the old level.
-    for (;;) {
-      z.next_out = buf.data();
-      z.avail_out = static_cast<uInt>(buf.size());
-      z.next_in = nullptr;
-      z.avail_in = 0;
-      const int r = deflateParams(&z, want, Z_DEFAULT_STRATEGY);
-      const std::size_t made = buf.size() - z.avail_out;
-      if (made > 0) {
-        if (auto st = out(std::string_view(reinterpret_cast<const char*>(buf.data()), made)); !st) return st;
-      }
-      if (r == Z_OK) break;
-      if (r != Z_BUF_ERROR) return Error(ErrorKind::io, "gzip: cannot change the level");
-    }
-    current = want;
-    return {};
-  }
+  igzip::Deflate deflate;
 };
 
 LayerGzip::LayerGzip(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -425,31 +360,13 @@ LayerGzip& LayerGzip::operator=(LayerGzip&&) noexcept = default;
 LayerGzip::~LayerGzip() = default;
 
 Result<LayerGzip> LayerGzip::open(int level, Output out) {
-  auto impl = std::make_unique<Impl>();
-  impl->level = level < 0 ? 1 : std::min(level, 9);
-  impl->out = std::move(out);
-  // windowBits 15 + 16: a gzip header and trailer (mtime 0), not a zlib one.
-  if (deflateInit2(&impl->z, impl->level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    return Error(ErrorKind::io, "gzip: cannot initialise zlib");
-  }
-  impl->open = true;
-  impl->current = impl->level;
-  return LayerGzip(std::move(impl));
+  auto d = igzip::Deflate::open(igzip::level_for(level, 1), std::move(out));
+  if (!d) return d.error();
+  return LayerGzip(std::make_unique<Impl>(Impl{std::move(*d)}));
 }
 
-Status LayerGzip::write(std::string_view data) {
-  Impl& s = *impl_;
-  constexpr std::size_t k_piece = 64 << 10;
-  for (std::size_t at = 0; at < data.size(); at += k_piece) {
-    const auto piece = data.substr(at, k_piece);
-    if (auto st = s.set_level(looks_incompressible(piece) ? 0 : s.level); !st) return st;
-    if (auto st = s.drain_to(Z_NO_FLUSH, reinterpret_cast<const unsigned char*>(piece.data()), piece.size()); !st) {
-      return st;
-    }
-  }
-  return {};
-}
+Status LayerGzip::write(std::string_view data) { return impl_->deflate.write(data); }
 
-Status LayerGzip::finish() { return impl_->drain_to(Z_FINISH, nullptr, 0); }
+Status LayerGzip::finish() { return impl_->deflate.finish(); }
 
 }  // namespace hpn::archive

@@ -18,8 +18,7 @@ constexpr std::size_t k_chunk = 256 << 10;
 constexpr std::size_t k_waiting = 4 * k_chunk;
 
 // A plain layer read from the source and compressed on a thread of its own (gzip
-// through LayerGzip, stored blocks where nothing compresses; zstd through
-// libarchive), its members checked against the rules of a layer as they pass; the
+// through LayerGzip, ISA-L's igzip; zstd through libarchive), its members checked against the rules of a layer as they pass; the
 // compressed bytes wait in a bounded pipe for the destination.
 class CompressingFetch : public PipedRead {
  public:

@@ -1,5 +1,6 @@
-// Streaming compression and decompression of image tarballs with libarchive's
-// filters (raw format: the bytes of one stream, no extra archive framing).
+// Streaming compression and decompression of image tarballs: gzip through ISA-L,
+// the other codecs through libarchive's filters (raw format: the bytes of one
+// stream, no extra archive framing).
 #pragma once
 
 #include <cstdint>
@@ -29,6 +30,9 @@ Compression detect_compression(std::string_view head);
 inline constexpr int k_default_level = -1;  // the codec's own default
 
 // Compresses a byte stream and hands compressed bytes to `out` as they are produced.
+// gzip goes through ISA-L (igzip), whose levels are 0 to 3: gzip level 1 is ISA-L's
+// 1, 2 to 5 its 2, 6 to 9 (and the default, 6) its 3. The other codecs go through
+// libarchive's filters.
 class Compressor {
  public:
   using Output = std::function<Status(std::string_view)>;
@@ -50,11 +54,10 @@ class Compressor {
   std::unique_ptr<Impl> impl_;
 };
 
-// gzip through zlib for layers compressed on their way to a registry: stretches that
-// do not compress (already compressed files, random bytes; told from a sample's byte
-// entropy) go into stored blocks instead of being searched for matches, which costs
-// a copy instead of a deflate pass. The output is one gzip member (mtime 0), the
-// same bytes for the same input and level.
+// gzip for layers compressed on their way to a registry, through ISA-L (igzip) at
+// its level 1 unless told otherwise (gzip levels map to ISA-L's as for Compressor).
+// The output is one gzip member (mtime 0), the same bytes for the same input and
+// level.
 class LayerGzip {
  public:
   using Output = std::function<Status(std::string_view)>;
@@ -70,10 +73,6 @@ class LayerGzip {
   explicit LayerGzip(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-// Whether `data` looks incompressible: the byte entropy of a sample of it is close to
-// 8 bits per byte.
-bool looks_incompressible(std::string_view data);
 
 // Reads a (possibly compressed) archive file and yields the decompressed tar bytes.
 class DecompressingReader {
