@@ -157,6 +157,11 @@ void bind_load(CLI::App& sub, Parsed& p) {
   add_platform(sub, o.platform, "os/arch[/variant] only (needs API 1.48, Docker 28+)");
 }
 
+void add_no_cache(CLI::App& sub, bool& no_cache) {
+  sub.add_flag("--no-cache", no_cache,
+               "Neither use nor update the cache of what earlier runs learned about blobs (cache.dir)");
+}
+
 void bind_push(CLI::App& sub, Parsed& p) {
   PushOptions& o = p.push;
   add_images(sub, o.images,
@@ -173,6 +178,7 @@ void bind_push(CLI::App& sub, Parsed& p) {
              "pulls it) or zstd (containerd 1.5+, Docker 23+, Podman)");
   sub.add_flag("--skip-verify", o.skip_verify,
                "With --archives: push even when an archive does not match its .sha256 sidecar");
+  add_no_cache(sub, o.no_cache);
   add_project(sub, o.target);
 }
 
@@ -186,6 +192,7 @@ void bind_copy(CLI::App& sub, Parsed& p) {
   add_platform(sub, o.platform,
                "os/arch[/variant] only: copy that manifest of an index, not the whole index (the target's digest is "
                "then the manifest's)");
+  add_no_cache(sub, o.no_cache);
   add_project(sub, o.target);
   sub.add_option("--from", o.from,
                  "Where the images are: registry (default: each image's own registry), docker[:URL], podman[:URL], "

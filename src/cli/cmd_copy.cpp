@@ -111,6 +111,7 @@ PushOptions push_archives_to(const CopyOptions& opt, std::vector<std::string> in
   push.archives = true;
   push.dry_run = opt.dry_run;
   push.insecure_registries = opt.insecure_registries;
+  push.no_cache = opt.no_cache;
   return push;
 }
 
@@ -207,11 +208,14 @@ int copy_blobs(const Context& ctx, const CopyOptions& opt, const std::vector<ima
     for (const auto& ref : refs) items.push_back(dry_run_item(ref, to, settings));
     return print_dry_run(ctx, "copy", "copy", "images", items);
   }
+  // A registry mounts blobs from the repositories earlier runs saw holding them.
+  if (to.kind == endpoint::Kind::registry) settings.known = known_blobs(ctx, opt.no_cache);
   auto destination = endpoint::make_destination(to, settings);
   if (!destination) return plan_failed(destination.error());
   return run_plan<transfer::Lanes>(
       ctx, transfer::lanes_of(std::move(source), *destination), false,
-      transfer::plan_transfer(refs, {.platform = opt.platform, .compress = {}, .moving = "copying"}));
+      transfer::plan_transfer(refs,
+                              {.platform = opt.platform, .compress = {}, .moving = "copying", .known = settings.known}));
 }
 
 // From a daemon into a layout or a registry: a daemon's export is one stream,

@@ -118,10 +118,15 @@ static int push_archives(const Context& ctx, const PushOptions& opt, const ops::
     if (!opt.skip_verify) item.check = [checks, file = held.file] { return checks->verify(file); };
     items.push_back(std::move(item));
   }
+  endpoint::Settings settings;
+  settings.client = registry_options(ctx, opt.insecure_registries);
+  settings.naming = target;
+  settings.known = known_blobs(ctx, opt.no_cache);
   const transfer::TransferSpec spec{
       .platform = {},
       .compress = transfer::LayerCodec{.codec = opt.layer_compression, .level = archive::k_default_level},
-      .moving = "uploading"};
+      .moving = "uploading",
+      .known = settings.known};
   auto plan = transfer::plan_transfer(items, spec);
   for (const auto& failure : source->failures()) {
     ops::BasicTask<transfer::Lanes> t;
@@ -130,9 +135,6 @@ static int push_archives(const Context& ctx, const PushOptions& opt, const ops::
     plan.tasks.push_back(std::move(t));
   }
   add_skipped(plan, *files);
-  endpoint::Settings settings;
-  settings.client = registry_options(ctx, opt.insecure_registries);
-  settings.naming = target;
   auto destination = endpoint::make_destination(
       {.kind = endpoint::Kind::registry, .location = target.registry, .text = target.registry}, settings);
   if (!destination) return plan_failed(destination.error());

@@ -183,6 +183,29 @@ void print_error(const std::string& message) { std::fprintf(stderr, "hpn: error:
 
 void print_error(const Error& e) { print_error(e.message); }
 
+std::shared_ptr<registry::KnownBlobs> known_blobs(const Context& ctx, bool no_cache) {
+  if (no_cache) return nullptr;
+  std::filesystem::path dir = ctx.config.cache.dir;
+  if (dir.empty()) {
+    const char* xdg = std::getenv("XDG_CACHE_HOME");
+    const char* home = std::getenv("HOME");
+    if (xdg != nullptr && *xdg == '/') {
+      dir = std::filesystem::path(xdg) / "hpn";
+    } else if (home != nullptr && *home != '\0') {
+      dir = std::filesystem::path(home) / ".cache" / "hpn";
+    } else {
+      return nullptr;
+    }
+  }
+  auto known = registry::KnownBlobs::open(dir / "known-blobs.sqlite", ctx.config.cache.known_blobs_entries);
+  if (!known) {
+    std::fprintf(stderr, "hpn: warning: the blob cache %s; going on without it\n",
+                 known.error().message.c_str());
+    return nullptr;
+  }
+  return *known;
+}
+
 registry::ClientOptions registry_options(const Context& ctx, const std::vector<std::string>& insecure) {
   registry::ClientOptions co;
   co.credentials = engine::CredentialSources::from_environment(runtime_choice(ctx) == RuntimeChoice::podman);

@@ -165,7 +165,7 @@ Result<std::shared_ptr<const transfer::ImageDestination>> make_destination(const
     case Kind::registry: {
       if (spec.location.empty()) return usage(spec.text, "a registry destination needs a HOST");
       return std::shared_ptr<const transfer::ImageDestination>(std::make_shared<const RegistryDestination>(
-          shared_client(settings), registry_naming(spec, settings)));
+          shared_client(settings), registry_naming(spec, settings), settings.known));
     }
     case Kind::oci: {
       auto destination = OciDestination::open(spec.location, settings.interrupt);

@@ -325,6 +325,14 @@ class Writer final : public transfer::DestinationWriter {
     return d;
   }
 
+  Result<bool> adopt_blob(const image::Reference&, const registry::Descriptor& d, transfer::Tally& tally) override {
+    auto path = oci_blob_path(s_->dir, d.digest);
+    if (!path) return path.error();
+    if (!present(*path, d.size)) return false;
+    ++tally.skipped;
+    return true;
+  }
+
   Status put_blob(const image::Reference&, const transfer::BlobOffer& offer, transfer::Tally& tally) override {
     const auto& d = offer.blob;
     auto path = oci_blob_path(s_->dir, d.digest);

@@ -79,6 +79,10 @@ class Writer final : public transfer::DestinationWriter {
     tally.uploaded += *sent;
     return d;
   }
+  Result<bool> adopt_blob(const image::Reference& target, const registry::Descriptor& d,
+                          transfer::Tally& tally) override {
+    return registry::adopt_blob(*ledger_, *f_, target, d.digest, tally);
+  }
   Status put_blob(const image::Reference& target, const transfer::BlobOffer& offer, transfer::Tally& tally) override {
     // A blob of the same registry is mounted from the repository it comes from.
     const bool same = offer.origin_registry && *offer.origin_registry == image::registry_api_host(target.domain);
@@ -116,8 +120,11 @@ std::optional<std::string> RegistryImages::registry_of(const image::Reference& r
   return image::registry_api_host(ref.domain);
 }
 
-RegistryDestination::RegistryDestination(std::shared_ptr<registry::Client> client, ops::PushSpec naming)
-    : client_(std::move(client)), naming_(std::move(naming)), ledger_(std::make_shared<registry::BlobLedger>()) {}
+RegistryDestination::RegistryDestination(std::shared_ptr<registry::Client> client, ops::PushSpec naming,
+                                         std::shared_ptr<registry::KnownBlobs> known)
+    : client_(std::move(client)),
+      naming_(std::move(naming)),
+      ledger_(std::make_shared<registry::BlobLedger>(std::move(known))) {}
 
 std::unique_ptr<transfer::DestinationWriter> RegistryDestination::writer() const {
   return std::make_unique<Writer>(client_->fetcher(), ledger_);

@@ -29,7 +29,10 @@ void add_fields(nlohmann::json& j, const Outcome& o) {
                    j["target"] = t.target;
                    if (!t.digest.empty()) j[t.image_id ? "image_id" : "digest"] = t.digest;
                    if (t.blobs_counted) {
-                     j["blobs"] = {{"sent", t.blobs_sent}, {"present", t.blobs_present}, {"mounted", t.blobs_mounted}};
+                     j["blobs"] = {{"sent", t.blobs_sent},
+                                   {"present", t.blobs_present},
+                                   {"mounted", t.blobs_mounted},
+                                   {"cache_hits", t.cache_hits}};
                    }
                    if (!t.platform.empty()) {
                      j["platform"] = t.platform;
@@ -73,6 +76,7 @@ std::string rate(std::uint64_t bytes, std::chrono::milliseconds d) {
 
 struct Counts {
   std::size_t ok = 0, failed = 0, skipped = 0, unchanged = 0;
+  std::size_t cache_hits = 0;  // layers the known-blob cache spared
   std::uint64_t bytes = 0;
 };
 
@@ -83,6 +87,7 @@ Counts count(const std::vector<TaskResult>& results) {
       ++c.ok;
       c.unchanged += r.outcome.unchanged ? 1 : 0;
       c.bytes += r.outcome.bytes;
+      if (const auto* t = r.outcome.transferred()) c.cache_hits += t->cache_hits;
     } else if (r.state == TaskState::failed) {
       ++c.failed;
     } else {
@@ -243,6 +248,10 @@ class TextReporter : public Reporter {
                  human_duration(wall).c_str());
     if (wall.count() > 0 && c.bytes > 0) std::fprintf(out, " (%s)", rate(c.bytes, wall).c_str());
     std::fprintf(out, "\n");
+    if (o_.stats && c.cache_hits > 0) {
+      std::fprintf(out, "Cache: %zu %s not compressed again: earlier runs had made the %s the destination holds\n",
+                   c.cache_hits, c.cache_hits == 1 ? "layer" : "layers", c.cache_hits == 1 ? "blob" : "blobs");
+    }
     if (c.failed > 0) {
       // Each reason once, with the images that failed for it.
       std::vector<std::pair<std::string, std::vector<std::string>>> reasons;
@@ -452,6 +461,7 @@ class JsonReporter : public Reporter {
                      {"failed", c.failed},
                      {"not_started", c.skipped},
                      {"unchanged", c.unchanged},
+                     {"cache_hits", c.cache_hits},
                      {"total", results.size()},
                      {"bytes", c.bytes},
                      {"seconds", static_cast<double>(wall.count()) / 1000.0},

@@ -20,7 +20,8 @@ std::string transferred_text(const Transferred& t, bool unchanged) {
   std::string s = "-> " + t.target + (t.image_id ? " image ID " : " digest ") + t.digest;
   if (t.blobs_counted) {
     s += " (" + std::to_string(t.blobs_sent) + " blobs sent, " + std::to_string(t.blobs_present) + " already there" +
-         (t.blobs_mounted ? ", " + std::to_string(t.blobs_mounted) + " of them mounted" : std::string()) + ")";
+         (t.blobs_mounted ? ", " + std::to_string(t.blobs_mounted) + " of them mounted" : std::string()) +
+         (t.cache_hits ? "; " + std::to_string(t.cache_hits) + " known from earlier runs" : std::string()) + ")";
   }
   if (!t.platform.empty()) {
     s +=

@@ -10,21 +10,46 @@ void PushTally::add(const PushTally& other) {
   blobs_sent += other.blobs_sent;
   skipped += other.skipped;
   mounted += other.mounted;
+  cache_hits += other.cache_hits;
 }
 
+BlobLedger::BlobLedger(std::shared_ptr<KnownBlobs> known) : earlier_(std::move(known)) {}
+
 void BlobLedger::record(const std::string& host, const std::string& digest, const std::string& repo) {
-  std::lock_guard lock(mu_);
-  known_[host][digest].insert(repo);
+  {
+    std::lock_guard lock(mu_);
+    if (!known_[host][digest].insert(repo).second) return;
+  }
+  if (earlier_) earlier_->record_holder(host, digest, repo);
+}
+
+void BlobLedger::forget(const std::string& host, const std::string& digest, const std::string& repo) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto h = known_.find(host); h != known_.end()) {
+      if (auto d = h->second.find(digest); d != h->second.end()) d->second.erase(repo);
+    }
+    declined_[host + " " + digest].insert(repo);
+  }
+  if (earlier_) earlier_->forget_holder(host, digest, repo);
 }
 
 std::string BlobLedger::holder(const std::string& host, const std::string& digest, const std::string& not_this) const {
-  std::lock_guard lock(mu_);
-  auto h = known_.find(host);
-  if (h == known_.end()) return {};
-  auto d = h->second.find(digest);
-  if (d == h->second.end()) return {};
-  for (const auto& repo : d->second) {
-    if (repo != not_this) return repo;
+  {
+    std::lock_guard lock(mu_);
+    if (auto h = known_.find(host); h != known_.end()) {
+      if (auto d = h->second.find(digest); d != h->second.end()) {
+        for (const auto& repo : d->second) {
+          if (repo != not_this) return repo;
+        }
+      }
+    }
+  }
+  if (!earlier_) return {};
+  for (const auto& repo : earlier_->holders(host, digest)) {
+    std::lock_guard lock(mu_);
+    const auto declined = declined_.find(host + " " + digest);
+    if (repo != not_this && (declined == declined_.end() || declined->second.count(repo) == 0)) return repo;
   }
   return {};
 }
@@ -69,6 +94,9 @@ Result<std::optional<std::string>> find_or_mount(BlobLedger& ledger, Fetcher& w,
   if (from.empty() && mount_hint != target.path) from = mount_hint;
   if (from.empty() && before_upload) before_upload();
   auto started = w.start_upload(target, digest, from);
+  if (!from.empty() && (started ? started->has_value() : started.error().kind == ErrorKind::unauthorized)) {
+    ledger.forget(host, digest, from);
+  }
   if (!started && !from.empty() && started.error().kind == ErrorKind::unauthorized) {
     hpn::log::get("registry").debug("{}: mounting {} from {} refused ({}); uploading it", target.repository(), digest,
                                     from, started.error().message);
@@ -86,6 +114,37 @@ Result<std::optional<std::string>> find_or_mount(BlobLedger& ledger, Fetcher& w,
                                     digest, from);
   }
   return started;
+}
+
+Result<bool> adopt_blob(BlobLedger& ledger, Fetcher& w, const image::Reference& target, const std::string& digest,
+                        PushTally& tally) {
+  const std::string host = image::registry_api_host(target.domain);
+  auto hold = ledger.claim(host + " " + digest);
+  if (ledger.holds(host, digest, target.path)) {
+    ++tally.skipped;
+    return true;
+  }
+  auto have = w.has_blob(target, digest);
+  if (!have) return have.error();
+  if (*have) {
+    ledger.record(host, digest, target.path);
+    ++tally.skipped;
+    return true;
+  }
+  for (int tries = 0; tries < 3; ++tries) {
+    const std::string from = ledger.holder(host, digest, target.path);
+    if (from.empty()) break;
+    auto started = w.start_upload(target, digest, from);
+    if (!started && started.error().kind != ErrorKind::unauthorized) return started.error();
+    if (started && !*started) {
+      ledger.record(host, digest, target.path);
+      ++tally.mounted;
+      return true;
+    }
+    if (started) w.cancel_upload(target, **started);
+    ledger.forget(host, digest, from);
+  }
+  return false;
 }
 
 Status ensure_blob(BlobLedger& ledger, Fetcher& w, const image::Reference& target, const Descriptor& d,

@@ -129,6 +129,18 @@ bool upload_lost(const engine::Response& r) {
 
 }  // namespace
 
+void Fetcher::cancel_upload(const image::Reference& ref, const std::string& location) {
+  engine::Request req;
+  req.method = "DELETE";
+  req.url = location;
+  req.timeout = milliseconds(60000);
+  auto r = send(ref, req, {}, {}, push_scope(ref));
+  if (!r || !r->success()) {
+    hpn::log::get("registry").debug("{}: the unused upload {} was not cancelled; the registry expires it",
+                                    ref.repository(), location);
+  }
+}
+
 Result<std::optional<std::uint64_t>> Fetcher::upload_offset(const image::Reference& ref, std::string& location) {
   engine::Request req;
   req.url = location;

@@ -171,6 +171,7 @@ std::vector<Descriptor> blobs_of(const Parsed& parsed, bool in_order) {
 
 // What one task shares with the others of the batch.
 struct Batch {
+  explicit Batch(const TransferSpec& s) : spec(s), recompressed(s.known) {}
   TransferSpec spec;
   Recompressed recompressed;
 };
@@ -307,6 +308,7 @@ Result<ops::Outcome> move_image(Lanes& lanes, const TransferItem& item, Batch& b
   result.blobs_sent = tally.blobs_sent;
   result.blobs_present = tally.skipped + tally.mounted;
   result.blobs_mounted = tally.mounted;
+  result.cache_hits = tally.cache_hits;
   o.bytes = tally.uploaded;
   o.result = result;
   return o;
@@ -355,8 +357,7 @@ ops::Opener<Lanes> lanes_of(std::shared_ptr<const ImageSource> source,
 
 ops::BasicPlan<Lanes> plan_transfer(const std::vector<TransferItem>& items, const TransferSpec& spec) {
   ops::BasicPlan<Lanes> plan;
-  auto batch = std::make_shared<Batch>();
-  batch->spec = spec;
+  auto batch = std::make_shared<Batch>(spec);
   for (const auto& item : items) {
     ops::BasicTask<Lanes> t;
     t.label = item.label.empty() ? item.ref.original : item.label;

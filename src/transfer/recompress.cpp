@@ -123,12 +123,27 @@ Result<Descriptor> compress_layer(SourceReader& r, DestinationWriter& w, const i
     if (auto st = finish(w.put_blob(target, offer, tally)); !st) return st.error();
     return *known;
   }
+  const std::string codec(archive::to_string(how.codec));
+  registry::KnownBlobs* earlier = memo.earlier();
+  std::optional<Descriptor> hinted = earlier ? earlier->compressed(plain.digest, codec, how.level) : std::nullopt;
+  if (hinted) {
+    auto adopted = w.adopt_blob(target, *hinted, tally);
+    if (!adopted) return adopted.error();
+    if (*adopted) {
+      ++tally.cache_hits;
+      memo.record(key, *hinted);
+      return *hinted;
+    }
+  }
   const std::string media = how.codec == archive::Compression::zstd
                                 ? "application/vnd.oci.image.layer.v1.tar+zstd"
                                 : "application/vnd.docker.image.rootfs.diff.tar.gzip";
   auto blob = w.put_new_blob(target, media, body, tally);
   if (auto st = finish(blob ? Status{} : Status(blob.error())); !st) return st.error();
   memo.record(key, *blob);
+  if (earlier && (!hinted || hinted->digest != blob->digest || hinted->size != blob->size)) {
+    earlier->record_compressed(plain.digest, codec, how.level, *blob);
+  }
   return blob;
 }
 

@@ -7,10 +7,15 @@
 // The batch remembers what each layer became: another image, or another
 // repository, that needs the same layer offers the blob it became, which the
 // destination skips or mounts; one worker at a time compresses a given layer.
+// With the cache of earlier runs, a layer it names is offered as that blob
+// without its bytes (DestinationWriter::adopt_blob): a destination holding it, or
+// able to mount it, takes it with no read and no compression; else the layer is
+// compressed, and a blob other than the one named replaces the entry.
 #pragma once
 
 #include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -23,6 +28,9 @@ namespace hpn::transfer {
 
 class Recompressed {
  public:
+  explicit Recompressed(std::shared_ptr<registry::KnownBlobs> earlier = {}) : earlier_(std::move(earlier)) {}
+  registry::KnownBlobs* earlier() const { return earlier_.get(); }
+
   // Holds the layer `key` for one worker until destroyed.
   class Hold {
    public:
@@ -43,6 +51,7 @@ class Recompressed {
   std::condition_variable cv_;
   std::map<std::string, Descriptor> known_;
   std::set<std::string> busy_;
+  std::shared_ptr<registry::KnownBlobs> earlier_;
 };
 
 // Make the plain layer `plain` of `src` present at `target` compressed as `how`

@@ -136,6 +136,10 @@ Result<Config> parse_config(const std::string& yaml, const std::string& source, 
     check(read_key(sv, "cache", "save.", source, c.save.cache));
     check(read_key(sv, "cache_size", "save.", source, c.save.cache_size));
   }
+  if (auto ca = root["cache"]; ca && ca.IsMap()) {
+    check(read_key(ca, "dir", "cache.", source, c.cache.dir));
+    check(read_key(ca, "known_blobs_entries", "cache.", source, c.cache.known_blobs_entries));
+  }
   check(read_key(root, "insecure_registries", "", source, c.insecure_registries));
   if (auto m = root["modes"]; m && m.IsMap()) {
     check(read_mode(m, "save_mode", 3, source, c.modes.save_mode));
@@ -223,6 +227,7 @@ Result<Config> load_config(const std::string& explicit_path, const Getenv& given
     c.save.source = v;
   }
   if (auto v = env("HPN_LOG_FILE"); !v.empty()) c.logging.file = v;
+  if (auto v = env("HPN_CACHE_DIR"); !v.empty()) c.cache.dir = v;
   if (auto v = env("HPN_PARALLEL_MAX"); !v.empty()) {
     try {
       std::size_t used = 0;

@@ -205,6 +205,56 @@ TEST(RegistryPush, AnImageSavedUnderTwoNamesGoesUpOnceUnderBoth) {
   EXPECT_EQ(after.find("PUT"), std::string::npos) << after;
 }
 
+// What earlier runs learned (known-blobs.sqlite): the same archives pushed to another
+// repository of a registry holding their layers cost no layer compression and no
+// upload; --no-cache does the work again; in a registry that holds none of it, the
+// cache's entries cost nothing but the work they would have spared.
+TEST(RegistryPush, KnownLayersGoToAnotherRepositoryWithNoCompressionAndNoUpload) {
+  TempDir dir;
+  save_from(dir, env("HPN_TEST_DOCKER20_HOST"), "a", {"hpn-test/small:1", "hpn-test/multi:1"});
+  const std::string cache = "HPN_CACHE_DIR=" + shell_quote((dir / "cache").string());
+  PrivateRegistry registry({}, "127.0.0.1", {}, /*seeded=*/false);
+  Proxy proxy(registry.host());
+  auto first = hpn_alone(dir, "push --archives a -r " + proxy.host() + " -p staging", cache);
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  EXPECT_EQ(first.out.find("known from earlier runs"), std::string::npos) << first.out;
+  EXPECT_TRUE(fs::exists(dir / "cache" / "known-blobs.sqlite"));
+  const std::string staged = served_digest(registry.host(), "staging/multi", "1");
+  ASSERT_EQ(staged.rfind("sha256:", 0), 0u);
+
+  std::size_t before = proxy.log().size();
+  auto second = hpn_alone(dir, "push --archives a -r " + proxy.host() + " -p production --stats --output json", cache);
+  ASSERT_EQ(second.exit_code, 0) << second.out << second.err;
+  std::string after = proxy.log().substr(before);
+  EXPECT_EQ(after.find(" PATCH "), std::string::npos) << "no blob was uploaded:\n" << after;
+  EXPECT_EQ(after.find("/blobs/uploads/ "), std::string::npos) << "no upload was started:\n" << after;
+  EXPECT_NE(after.find("mount="), std::string::npos) << after;
+  EXPECT_EQ(served_digest(registry.host(), "production/multi", "1"), staged) << "the same blobs, the same manifest";
+  std::size_t hits = 0;
+  std::istringstream events(second.out);
+  for (std::string line; std::getline(events, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_object() && j.value("event", "") == "summary") hits = j.value("cache_hits", std::size_t{0});
+  }
+  EXPECT_GE(hits, 3u) << "small's layer and multi's layers:\n" << second.out;
+
+  // With --no-cache the layers are compressed and sent again.
+  before = proxy.log().size();
+  auto third = hpn_alone(dir, "push --archives a -r " + proxy.host() + " -p again --no-cache", cache);
+  ASSERT_EQ(third.exit_code, 0) << third.out << third.err;
+  after = proxy.log().substr(before);
+  EXPECT_NE(after.find(" PATCH "), std::string::npos) << after;
+  EXPECT_EQ(third.out.find("known from earlier runs"), std::string::npos) << third.out;
+  EXPECT_EQ(served_digest(registry.host(), "again/multi", "1"), staged);
+
+  // Another registry holds nothing the cache names: every layer is compressed and sent.
+  PrivateRegistry empty({}, "127.0.0.1", {}, /*seeded=*/false);
+  auto fourth = hpn_alone(dir, "push --archives a -r " + empty.host() + " -p staging", cache);
+  ASSERT_EQ(fourth.exit_code, 0) << fourth.out << fourth.err;
+  EXPECT_EQ(fourth.out.find("known from earlier runs"), std::string::npos) << fourth.out;
+  EXPECT_EQ(served_digest(empty.host(), "staging/multi", "1"), staged);
+}
+
 TEST(RegistryPush, DamagedArchivesAreRefusedBeforeAnyUpload) {
   TempDir dir;
   save_from(dir, env("HPN_TEST_DOCKER20_HOST"), "a", {"hpn-test/multi:1"});

@@ -1,5 +1,7 @@
 #include "support/testenv.hpp"
 
+#include <atomic>
+
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -144,12 +146,24 @@ void write_file(const fs::path& p, const std::string& text) {
   std::ofstream(p, std::ios::binary) << text;
 }
 
+namespace {
+
+// A directory no other run of hpn uses, below one removed when the tests end.
+std::filesystem::path fresh_cache_dir() {
+  static TempDir caches;
+  static std::atomic<int> next{0};
+  return caches / ("run" + std::to_string(next++));
+}
+
+}  // namespace
+
 std::string hpn_command(const std::filesystem::path& cwd, const std::string& args, const HpnRun& how) {
   std::string cmd = "cd " + shell_quote(cwd.string()) + " && ";
   if (!how.stdin_text.empty()) cmd += "printf '%s\\n' " + shell_quote(how.stdin_text) + " | ";
   cmd += how.exec ? "exec env" : "env";
   for (const auto& name : how.unset) cmd += " -u " + name;
   cmd += " DOCKER_HOST=" + shell_quote(how.host.empty() ? env("HPN_TEST_DOCKER_HOST") : how.host);
+  cmd += " HPN_CACHE_DIR=" + shell_quote(how.cache_dir.empty() ? fresh_cache_dir().string() : how.cache_dir);
   if (!how.env.empty()) cmd += " " + how.env;
   cmd += " " + shell_quote(env("HPN_BINARY")) + " " + args;
   return cmd;

@@ -72,6 +72,9 @@ struct HpnRun {
   std::string stdin_file = "/dev/null";
   std::string stdin_text;             // fed on stdin (with a newline) instead, when not empty
   bool exec = false;                  // the shell execs hpn (its pid is hpn's)
+  // Where hpn keeps what it learns between runs (HPN_CACHE_DIR); empty: a new,
+  // empty directory for this run alone, so that no test sees another's.
+  std::string cache_dir;
 };
 // The shell command that runs `hpn ARGS` in `cwd` (output not redirected).
 std::string hpn_command(const std::filesystem::path& cwd, const std::string& args, const HpnRun& how = {});

@@ -14,6 +14,7 @@
 #include "hpn/transfer/pipeline.hpp"
 #include "hpn/util/sha256.hpp"
 #include "hpn/util/tar_header.hpp"
+#include "support/testenv.hpp"
 
 namespace hpn::transfer {
 namespace {
@@ -152,6 +153,12 @@ class MemDestination final : public ImageDestination {
       tally.uploaded += bytes->size();
       return d;
     }
+    Result<bool> adopt_blob(const image::Reference&, const Descriptor& blob, Tally& tally) override {
+      std::lock_guard lock(s_->mu);
+      if (s_->blobs.count(blob.digest) == 0) return false;
+      ++tally.skipped;
+      return true;
+    }
     Status put_blob(const image::Reference&, const BlobOffer& offer, Tally& tally) override {
       {
         std::lock_guard lock(s_->mu);
@@ -278,10 +285,10 @@ TEST_F(Fixture, AnIndexMovesWholeItsManifestsBeforeIt) {
   EXPECT_EQ(sink->tags.at(ref("multi:1").canonical()), index.digest);
 
   // One platform: that manifest alone, and the result says so.
-  auto one = run({"multi:2"}, {.platform = "linux/arm64", .compress = {}, .moving = "copying"});
+  auto one = run({"multi:2"}, {.platform = "linux/arm64", .compress = {}, .moving = "copying", .known = {}});
   EXPECT_FALSE(one[0]);  // not named
   store->named[ref("multi:2").canonical()] = index;
-  one = run({"multi:2"}, {.platform = "linux/arm64", .compress = {}, .moving = "copying"});
+  one = run({"multi:2"}, {.platform = "linux/arm64", .compress = {}, .moving = "copying", .known = {}});
   ASSERT_TRUE(one[0]) << one[0].error().message;
   EXPECT_EQ(sink->tags.at(ref("multi:2").canonical()), arm.digest);
   EXPECT_EQ(one[0]->transferred()->platform, "linux/arm64");
@@ -311,7 +318,7 @@ TEST_F(Fixture, PlainLayersAreCompressedOnTheWayAndANewManifestNamesThem) {
   const std::string one = layer_tar("a.txt", std::string(20000, 'a')), two = layer_tar("b.txt", "b");
   auto m = store->add_image("{\"c\":9}", {one, two}, std::string(registry::k_docker_plain_layer));
   store->named[ref("plain:1").canonical()] = m;
-  const TransferSpec spec{.platform = {}, .compress = LayerCodec{}, .moving = "uploading"};
+  const TransferSpec spec{.platform = {}, .compress = LayerCodec{}, .moving = "uploading", .known = {}};
   std::vector<TransferItem> items(1);
   items[0].ref = ref("plain:1");
   items[0].also = {ref("plain:latest"), ref("other:1")};
@@ -363,11 +370,59 @@ TEST_F(Fixture, ALayerBreakingTheRulesOfALayerIsNotSent) {
   const std::string evil = layer_tar("../escape", "x");
   auto m = store->add_image("{\"c\":11}", {evil}, std::string(registry::k_oci_plain_layer));
   store->named[ref("evil:1").canonical()] = m;
-  const TransferSpec spec{.platform = {}, .compress = LayerCodec{}, .moving = "uploading"};
+  const TransferSpec spec{.platform = {}, .compress = LayerCodec{}, .moving = "uploading", .known = {}};
   auto out = run({"evil:1"}, spec);
   ASSERT_FALSE(out[0]);
   EXPECT_NE(out[0].error().message.find("../escape"), std::string::npos) << out[0].error().message;
   EXPECT_TRUE(sink->tags.empty());
+}
+
+// The cache of earlier runs: a layer it names, held by the destination, is neither
+// read nor compressed; an entry the destination cannot confirm is replaced by what
+// the layer really becomes.
+TEST_F(Fixture, ALayerTheCacheNamesAndTheDestinationHoldsIsNeitherReadNorCompressed) {
+  hpn::test::TempDir dir;
+  auto known = registry::KnownBlobs::open(dir / "known-blobs.sqlite", 1000);
+  ASSERT_TRUE(known) << known.error().message;
+  const std::string one = layer_tar("a.txt", std::string(30000, 'a')), two = layer_tar("b.txt", "bb");
+  auto m = store->add_image("{\"c\":12}", {one, two}, std::string(registry::k_docker_plain_layer));
+  store->named[ref("cached:1").canonical()] = m;
+  const TransferSpec spec{.platform = {}, .compress = LayerCodec{}, .moving = "uploading", .known = *known};
+  auto first = run({"cached:1"}, spec);
+  ASSERT_TRUE(first[0]) << first[0].error().message;
+  EXPECT_EQ(first[0]->transferred()->cache_hits, 0u);
+  const std::string digest = sink->tags.at(ref("cached:1").canonical());
+  auto given = registry::parse_image_manifest(m.body, "given");
+  ASSERT_TRUE(given);
+  const auto one_became = (*known)->compressed(given->layers[0].digest, "gzip", archive::k_default_level);
+  ASSERT_TRUE(one_became) << "what the layer became is recorded";
+  EXPECT_EQ(sink->blobs.count(one_became->digest), 1u);
+
+  // A new name, where the destination holds the blobs: no layer is read.
+  store->blob_reads.clear();
+  store->named[ref("cached:2").canonical()] = m;
+  auto second = run({"cached:2"}, spec);
+  ASSERT_TRUE(second[0]) << second[0].error().message;
+  EXPECT_EQ(second[0]->transferred()->cache_hits, 2u);
+  EXPECT_EQ(store->blob_reads[given->layers[0].digest], 0);
+  EXPECT_EQ(store->blob_reads[given->layers[1].digest], 0);
+  EXPECT_EQ(sink->tags.at(ref("cached:2").canonical()), digest) << "the same manifest as the compressing run";
+
+  // A wrong entry (a blob the destination lacks) costs the compression, and is replaced.
+  (*known)->record_compressed(given->layers[0].digest, "gzip", archive::k_default_level,
+                              {.media_type = "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                               .digest = digest_of("not what it became"),
+                               .size = 5});
+  store->blob_reads.clear();
+  store->named[ref("cached:3").canonical()] = m;
+  auto third = run({"cached:3"}, spec);
+  ASSERT_TRUE(third[0]) << third[0].error().message;
+  EXPECT_EQ(third[0]->transferred()->cache_hits, 1u) << "the second layer's entry held";
+  EXPECT_EQ(store->blob_reads[given->layers[0].digest], 1);
+  EXPECT_EQ(sink->tags.at(ref("cached:3").canonical()), digest);
+  const auto fixed = (*known)->compressed(given->layers[0].digest, "gzip", archive::k_default_level);
+  ASSERT_TRUE(fixed);
+  EXPECT_EQ(fixed->digest, one_became->digest);
 }
 
 TEST(EndpointGrammar, KindsAndLocations) {

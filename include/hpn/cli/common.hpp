@@ -21,6 +21,7 @@
 #include "hpn/ops/operations.hpp"
 #include "hpn/ops/reporter.hpp"
 #include "hpn/registry/client.hpp"
+#include "hpn/registry/known_blobs.hpp"
 #include "hpn/util/config.hpp"
 #include "hpn/util/result.hpp"
 
@@ -55,6 +56,11 @@ std::unique_ptr<ops::ContainerEngine> open_store(const Context& ctx, int& exit_c
 // copy): credentials, insecure registries (the config's and `insecure`), proxies,
 // timeouts and retries.
 registry::ClientOptions registry_options(const Context& ctx, const std::vector<std::string>& insecure = {});
+
+// What earlier runs learned about blobs (cache.dir, else $XDG_CACHE_HOME/hpn, else
+// ~/.cache/hpn: known-blobs.sqlite); none with --no-cache, or when it cannot be
+// used (a warning says why, and the run goes on without it).
+std::shared_ptr<registry::KnownBlobs> known_blobs(const Context& ctx, bool no_cache);
 
 // The archives in `inputs` (files, directories; subdirectories with `recursive`).
 // Prints the problem and sets `exit_code` when there are none, or when a file of

@@ -108,6 +108,7 @@ struct PushOptions {
   bool skip_verify = false;
   archive::Compression layer_compression = archive::Compression::gzip;
   std::vector<std::string> insecure_registries;
+  bool no_cache = false;  // neither read nor write the known-blob cache
 };
 
 struct CopyOptions {
@@ -119,6 +120,7 @@ struct CopyOptions {
   bool dry_run = false;
   std::string platform;
   std::vector<std::string> insecure_registries;
+  bool no_cache = false;  // neither read nor write the known-blob cache
 };
 
 struct RmiOptions {

@@ -19,6 +19,7 @@
 #include "hpn/ops/image_store.hpp"
 #include "hpn/ops/operations.hpp"
 #include "hpn/registry/client.hpp"
+#include "hpn/registry/known_blobs.hpp"
 #include "hpn/transfer/roles.hpp"
 
 namespace hpn::endpoint {
@@ -51,6 +52,9 @@ struct Settings {
   engine::ResolveInputs daemon;
   engine::ClientOptions daemon_client;
   std::string platform;  // os/arch[/variant] a registry source picks from an index
+  // What earlier runs learned about blobs (registry destinations mount from the
+  // repositories it names); none: this run alone.
+  std::shared_ptr<registry::KnownBlobs> known;
 };
 
 // Whether images go into `spec` as one import stream (a daemon) rather than as

@@ -28,7 +28,8 @@ class RegistryImages final : public transfer::ImageSource {
 
 class RegistryDestination final : public transfer::ImageDestination {
  public:
-  RegistryDestination(std::shared_ptr<registry::Client> client, ops::PushSpec naming);
+  RegistryDestination(std::shared_ptr<registry::Client> client, ops::PushSpec naming,
+                      std::shared_ptr<registry::KnownBlobs> known = {});
   std::unique_ptr<transfer::DestinationWriter> writer() const override;
   Result<image::Reference> target_of(const image::Reference& source_ref) const override;
 

@@ -16,6 +16,7 @@
 
 #include "hpn/image/reference.hpp"
 #include "hpn/registry/client.hpp"
+#include "hpn/registry/known_blobs.hpp"
 #include "hpn/util/result.hpp"
 
 namespace hpn::registry {
@@ -24,13 +25,19 @@ namespace hpn::registry {
 struct PushTally {
   std::uint64_t uploaded = 0;  // bytes sent
   std::size_t blobs_sent = 0, skipped = 0, mounted = 0;
+  std::size_t cache_hits = 0;  // layers whose compressed blob the cache of earlier runs named, confirmed here
   void add(const PushTally& other);
 };
 
 class BlobLedger {
  public:
+  // `known`: what earlier runs saw (holders are offered from it when the batch knows
+  // none, and what the batch sees is written to it); none: this batch alone.
+  explicit BlobLedger(std::shared_ptr<KnownBlobs> known = {});
   // `host` ("name[:port]" as the API is reached) holds `digest` in `repo`.
   void record(const std::string& host, const std::string& digest, const std::string& repo);
+  // `repo` turned out not to hold `digest` (a mount from it was declined).
+  void forget(const std::string& host, const std::string& digest, const std::string& repo);
   // Another repository of `host` known to hold `digest` ("" when none).
   std::string holder(const std::string& host, const std::string& digest, const std::string& not_this) const;
   bool holds(const std::string& host, const std::string& digest, const std::string& repo) const;
@@ -55,7 +62,9 @@ class BlobLedger {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, std::map<std::string, std::set<std::string>>> known_;
+  std::map<std::string, std::set<std::string>> declined_;  // host+digest: repositories that did not hold it
   std::set<std::string> busy_;
+  std::shared_ptr<KnownBlobs> earlier_;
 };
 
 // Whether `digest` must be uploaded to `target`'s repository: nothing when it is
@@ -68,6 +77,13 @@ class BlobLedger {
 Result<std::optional<std::string>> find_or_mount(BlobLedger& ledger, Fetcher& w, const image::Reference& target,
                                                  const std::string& digest, const std::string& mount_hint,
                                                  PushTally& tally, const std::function<void()>& before_upload = {});
+
+// Make `digest` present in `target`'s repository without its bytes: true when the
+// repository holds it (the ledger, HEAD) or a repository of the registry known to
+// hold it mounts it; false when it must be uploaded (an upload a declined mount
+// started is cancelled).
+Result<bool> adopt_blob(BlobLedger& ledger, Fetcher& w, const image::Reference& target, const std::string& digest,
+                        PushTally& tally);
 
 // Make the blob `d` present in `target`'s repository (see find_or_mount), uploading
 // it with `upload(location)` when needed; one worker at a time per blob.

@@ -115,6 +115,9 @@ class Fetcher {
   // location when it declined (registries may refuse mounts; the caller uploads).
   Result<std::optional<std::string>> start_upload(const image::Reference& ref, const std::string& digest = {},
                                                   const std::string& mount_from = {});
+  // Drop an upload started by start_upload that will not be used (DELETE on its
+  // location); a registry that cannot is left to expire it.
+  void cancel_upload(const image::Reference& ref, const std::string& location);
   // Upload the blob `digest` of `size` bytes to an upload started by start_upload,
   // and commit it. Up to the chunk size (ClientOptions::chunk_size) it goes as one
   // PUT; a transient failure starts a new upload (unless the registry holds the

@@ -27,6 +27,7 @@
 #include "hpn/image/reference.hpp"
 #include "hpn/ops/operations.hpp"
 #include "hpn/ops/worker.hpp"
+#include "hpn/registry/known_blobs.hpp"
 #include "hpn/transfer/roles.hpp"
 
 namespace hpn::transfer {
@@ -43,6 +44,10 @@ struct TransferSpec {
   // manifest (the config kept byte for byte); nullopt: every blob as stored.
   std::optional<LayerCodec> compress;
   std::string moving = "copying";  // the progress phase while blobs move
+  // What earlier runs learned (registry/known_blobs.hpp): a plain layer whose
+  // compressed blob it names, and which the destination confirms it holds, is
+  // neither read nor compressed. None: this batch alone.
+  std::shared_ptr<registry::KnownBlobs> known;
 };
 
 // One image to move.

@@ -85,6 +85,11 @@ class DestinationWriter {
   // Make the blob present at `target`: nothing to do when it is there (counted as
   // skipped or mounted), else its bytes are read from the offer and checked.
   virtual Status put_blob(const image::Reference& target, const BlobOffer& offer, Tally& tally) = 0;
+  // Make `blob` present at `target` without its bytes, when the destination holds
+  // it already (there, or where it can take it from: a mount): true, counted as
+  // skipped or mounted; false when only its bytes would do. A blob named by a hint
+  // (the cache of earlier runs) is confirmed this way before a manifest names it.
+  virtual Result<bool> adopt_blob(const image::Reference& target, const Descriptor& blob, Tally& tally) = 0;
   // Store bytes whose digest and size are known only at their end (a layer
   // compressed on the way): the writer hashes what it takes, and returns the blob.
   virtual Result<Descriptor> put_new_blob(const image::Reference& target, const std::string& media_type,

@@ -61,6 +61,12 @@ struct Config {
     std::string cache;              // blob cache directory for registry saves; "" = none
     std::string cache_size = "20G";  // what the cache keeps after a run
   } save;
+  struct {
+    // Where hpn keeps what it learns between runs ("" = $XDG_CACHE_HOME/hpn, else
+    // ~/.cache/hpn): known-blobs.sqlite, facts about blobs.
+    std::string dir;
+    std::uint64_t known_blobs_entries = 200000;  // each kind of fact kept, at most
+  } cache;
   // Registries reached over plain HTTP when HTTPS fails (loopback always is).
   std::vector<std::string> insecure_registries;
   struct {
