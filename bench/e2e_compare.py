@@ -43,6 +43,13 @@ an empty registry the bench starts (Debian's docker-registry, wiped before every
   copy-mixed10           the mixed images, registry to registry: >= 3x skopeo copy 4 at a time
   copy-proxy20           20 tiny images from the registry behind the 50 ms RTT proxy: >= 4x
   push-rerun-mixed10     a second push --archives with nothing changed: < 0.3 s
+Real content (three images of this machine's own files: gcc's libraries and the C
+headers, Python's standard library and docs, shared libraries; ~1 GB of tar):
+  push-real   their archives (Docker 20.10 saves) pushed by skopeo, crane and hpn push
+              --archives, 4 at a time: into an empty registry with cold caches
+              (>= 4x skopeo), then into a second repository of a registry that holds
+              the layers (each contender pushed them there first; skopeo's blob-info
+              cache and hpn's known-blob cache are warm): >= 1.5x skopeo
 Copies between endpoints (hpn copy --from/--to):
   docker-podman-mixed10  Docker 20.10 into Podman: `docker save | podman load` against
                          hpn copy --from docker --to podman (reported)
@@ -134,6 +141,7 @@ class Bench:
         if os.path.exists("/usr/bin/docker") and path_docker and os.path.realpath(path_docker) != "/usr/bin/docker":
             self.alt_docker = ["/usr/bin/docker", "-H", self.host]
         self.work = tempfile.mkdtemp(prefix="hpn-bench.")
+        self.hpn_cache = None  # a scenario's warm known-blob cache; None: a new one per run
         self.baseline = args.baseline
         self.versus = []  # (scenario, row, this hpn's median, the baseline's median)
         self.results = []
@@ -217,7 +225,7 @@ class Bench:
         lst = os.path.join(self.work, "list.txt")
         with open(lst, "w") as f:
             f.write("\n".join(images) + "\n")
-        env = dict(os.environ, DOCKER_HOST=self.host)
+        env = dict(os.environ, DOCKER_HOST=self.host, HPN_CACHE_DIR=self.cache_for_run())
         quiet = [] if "--progress" in extra or capture else ["-q"]
         # Peak RSS of each hpn run, from GNU time.
         rss = os.path.join(self.work, "rss")
@@ -256,13 +264,14 @@ class Bench:
         return run_it
 
     def measure(self, scenario, contenders, setup, target, sizes=None, ceiling=False, base_row=0, stats=False,
-                what=None, servers=None):
+                what=None, servers=None, preps=None):
         """Median times; the ratio of each row is base_row's median over its own.
         `what` names the row the target applies to (default: the hpn -j 4 row).
         With a baseline, each hpn row gets a twin run with the baseline binary.
         `servers` ({label: function giving a pid}): also the CPU seconds that each of
         these processes and the contender's own processes use per run, and what that
-        leaves of the machine's cores for the target time."""
+        leaves of the machine's cores for the target time. `preps` ({contender: function}):
+        run after the setup and before the clock starts, for that contender only."""
         base_name = contenders[base_row][0]
         if self.baseline:
             twins = []
@@ -281,6 +290,7 @@ class Bench:
             order = contenders[rep % len(contenders):] + contenders[:rep % len(contenders)]
             for name, fn in order:
                 setup()
+                (preps or {}).get(name, lambda: None)()
                 self.peak_rss_kb = 0
                 pids = {label: get() for label, get in (servers or {}).items()}
                 s0 = {label: process_cpu_s(pid) for label, pid in pids.items()}
@@ -611,8 +621,13 @@ class Bench:
             if p.returncode != 0:
                 raise RuntimeError(f"skopeo failed: {err.decode()[-500:]}")
 
+    def cache_for_run(self):
+        """The known-blob cache of one hpn run: the scenario's (a warm cache), else a
+        new, empty one, so that no run profits from another."""
+        return self.hpn_cache or tempfile.mkdtemp(dir=self.work, prefix="hpn-cache.")
+
     def hpn_plain(self, args, capture=False):
-        env = dict(os.environ, DOCKER_HOST=self.host)
+        env = dict(os.environ, DOCKER_HOST=self.host, HPN_CACHE_DIR=self.cache_for_run())
         rss = os.path.join(self.work, "rss")
         timer = ["/usr/bin/time", "-f", "%M", "-o", rss] if os.path.exists("/usr/bin/time") else []
         r = subprocess.run(timer + [self.hpn, *args], env=env, check=True, capture_output=True, text=True)
@@ -649,6 +664,112 @@ class Bench:
         self.results.append((name + " vs load+push", ratio, 1.0, verdict))
         # The images must be in the daemon again for later scenarios.
         self.hpn_plain(["load", "-q", "-j", "4", out])
+
+    def real_fixtures(self):
+        """Three single-layer images of this machine's own files, imported into Docker
+        20.10 once: gcc's libraries and the C headers; Python's standard library and
+        the package docs; ~300 MB of shared libraries. Real content, as the random
+        bytes of the other fixtures are not."""
+        libs, total = [], 0
+        root = "/usr/lib/x86_64-linux-gnu"
+        for dirpath, dirnames, filenames in sorted(os.walk(root)):
+            dirnames.sort()
+            for f in sorted(filenames):
+                path = os.path.join(dirpath, f)
+                if os.path.isfile(path) and not os.path.islink(path) and total < 300 << 20:
+                    libs.append(os.path.relpath(path, "/"))
+                    total += os.path.getsize(path)
+        lst = os.path.join(self.work, "real-libs.txt")
+        with open(lst, "w") as f:
+            f.write("\n".join(libs) + "\n")
+        parts = {
+            "hpn-bench/real-gcc:1": "usr/lib/gcc usr/include",
+            "hpn-bench/real-python:1": "usr/lib/python3.11 usr/lib/python3 usr/share/doc",
+            "hpn-bench/real-libs:1": f"-T {lst}",
+        }
+        for tag, what in parts.items():
+            have = subprocess.run(self.docker + ["image", "inspect", tag], capture_output=True)
+            if have.returncode != 0:
+                subprocess.run(f"tar -C / -cf - {what} 2>/dev/null | {' '.join(self.docker)} import - {tag}", shell=True,
+                               check=True, executable="/bin/bash", stdout=subprocess.DEVNULL)
+        return list(parts)
+
+    def crane_many(self, pairs, parallel=4):
+        """crane push FILE REF for each pair, `parallel` processes at a time."""
+        crane = os.environ.get("HPN_TEST_CRANE", "crane")
+        pending, running = list(pairs), []
+        while pending or running:
+            while pending and len(running) < parallel:
+                src, dst = pending.pop(0)
+                running.append(subprocess.Popen([crane, "push", "--insecure", src, dst],
+                                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+            p = running.pop(0)
+            _, err = p.communicate()
+            if p.returncode != 0:
+                raise RuntimeError(f"crane failed: {err.decode()[-500:]}")
+
+    SKOPEO_BLOB_CACHE = "/var/lib/containers/cache/blob-info-cache-v1.boltdb"
+
+    def push_real_scenarios(self, scratch, images, cold_target, warm_target):
+        """Push of the real-content archives (Docker 20.10 saves: plain layers) by
+        skopeo, crane and hpn, 4 at a time: into an empty registry with every cache
+        cold, then into a second repository of a registry holding the layers, which
+        each contender pushed there first (skopeo and hpn then have a warm cache;
+        crane has none)."""
+        out, files = self.archives_of(images)
+        dst = scratch.addr
+        have_crane = os.path.exists(os.environ.get("HPN_TEST_CRANE", "")) or shutil.which("crane")
+
+        def skopeo_to(repo):
+            return lambda: self.skopeo_many([(f"docker-archive:{files[i]}", f"docker://{dst}/{repo}/{i}")
+                                             for i in images])
+
+        def crane_to(repo):
+            return lambda: self.crane_many([(files[i], f"{dst}/{repo}/{i}") for i in images])
+
+        def hpn_to(project):
+            return lambda: self.hpn_plain(["push", "-q", "--archives", "-j", "4", out, "-r", dst, "-p", project])
+
+        def cold():
+            scratch.wipe()
+            if os.path.exists(self.SKOPEO_BLOB_CACHE):
+                os.remove(self.SKOPEO_BLOB_CACHE)
+        contenders = [("skopeo, 4 at a time", skopeo_to("first"))]
+        if have_crane:
+            contenders.append(("crane push, 4 at a time", crane_to("first")))
+        contenders.append(("hpn push --archives -j 4", hpn_to("first")))
+        self.measure("push-real (empty registry, cold caches)", contenders, cold, cold_target,
+                     what="hpn push --archives -j 4", stats=True,
+                     servers={"target registry": lambda: scratch.proc.pid})
+
+        warm_dir = os.path.join(self.work, "hpn-warm-cache")
+        saved_baseline, self.baseline = self.baseline, ""  # no cache in a baseline to compare with
+
+        def hpn_warm(fn):
+            def run_it():
+                self.hpn_cache = warm_dir
+                try:
+                    fn()
+                finally:
+                    self.hpn_cache = None
+            return run_it
+
+        def cold_hpn():
+            cold()
+            shutil.rmtree(warm_dir, ignore_errors=True)
+        contenders = [("skopeo, warm blob-info cache", skopeo_to("second"))]
+        preps = {"skopeo, warm blob-info cache": skopeo_to("first")}
+        if have_crane:
+            contenders.append(("crane push (no cache)", crane_to("second")))
+            preps["crane push (no cache)"] = crane_to("first")
+        contenders.append(("hpn push --archives -j 4, warm", hpn_warm(hpn_to("second"))))
+        preps["hpn push --archives -j 4, warm"] = hpn_warm(hpn_to("first"))
+        try:
+            self.measure("push-known-real (layers in another repository)", contenders, cold_hpn, warm_target,
+                         what="hpn push --archives -j 4, warm", stats=True, preps=preps,
+                         servers={"target registry": lambda: scratch.proc.pid})
+        finally:
+            self.baseline = saved_baseline
 
     @staticmethod
     def upload_blobs(registry, blobs, parallel=8):
@@ -984,6 +1105,13 @@ def main():
                         proxy.stop()
                 if want("push-rerun-mixed10"):
                     b.push_rerun_scenario("push-rerun-mixed10", scratch, mixed, 0.3)
+            finally:
+                scratch.stop()
+        if want("push-real"):
+            real = b.real_fixtures()
+            scratch = ScratchRegistry(b.work)
+            try:
+                b.push_real_scenarios(scratch, real, 4.0, 1.5)
             finally:
                 scratch.stop()
         if want("docker-podman-mixed10") and os.environ.get("HPN_TEST_PODMAN_HOST"):
