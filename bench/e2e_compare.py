@@ -50,6 +50,10 @@ headers, Python's standard library and docs, shared libraries; ~1 GB of tar):
               (>= 4x skopeo), then into a second repository of a registry that holds
               the layers (each contender pushed them there first; skopeo's blob-info
               cache and hpn's known-blob cache are warm): >= 1.5x skopeo
+  save-gzip-real   `docker save | gzip` in turn against hpn save --compress gzip (and
+              zstd), 4 at a time: >= 4x
+  load-gzip-real   docker load of their .tar.gz archives in turn against hpn load -j 4
+              (with --baseline, the build to beat)
 Copies between endpoints (hpn copy --from/--to):
   docker-podman-mixed10  Docker 20.10 into Podman: `docker save | podman load` against
                          hpn copy --from docker --to podman (reported)
@@ -394,6 +398,22 @@ class Bench:
         self.measure(name, contenders, clean, target, sizes)
         z, g = sizes.get("hpn --compress zstd", 0), sizes.get("docker save | gzip", 1)
         print(f"zstd output vs gzip output: {z / g:.3f} ({'no larger' if z <= g else 'LARGER'})")
+        shutil.rmtree(out, ignore_errors=True)
+
+    def load_gzip_scenario(self, name, images):
+        """hpn load of `images` saved as .tar.gz, against docker load of the same files
+        in turn (with --baseline: against the other hpn too)."""
+        out = os.path.join(self.work, "gz-archives")
+        shutil.rmtree(out, ignore_errors=True)
+        self.hpn_run("save", images, 4, ("-p", out, "--compress", "gzip"))
+        files = sorted(os.path.join(out, f) for f in os.listdir(out) if f.endswith(".tar.gz"))
+
+        def docker_load():
+            for f in files:
+                run(self.docker + ["load", "-q", "-i", f])
+        contenders = [("docker load, in turn", docker_load),
+                      ("hpn load -j 4", lambda: self.hpn_plain(["load", "-q", "-j", "4", out]))]
+        self.measure(name, contenders, lambda: None, 1.0, what="hpn load -j 4", stats=True)
         shutil.rmtree(out, ignore_errors=True)
 
     def backend_scenario(self, name, images):
@@ -1107,6 +1127,10 @@ def main():
                     b.push_rerun_scenario("push-rerun-mixed10", scratch, mixed, 0.3)
             finally:
                 scratch.stop()
+        if want("save-gzip-real"):
+            b.save_gzip_scenario("save-gzip-real", b.real_fixtures(), 4.0)
+        if want("load-gzip-real"):
+            b.load_gzip_scenario("load-gzip-real", b.real_fixtures())
         if want("push-real"):
             real = b.real_fixtures()
             scratch = ScratchRegistry(b.work)

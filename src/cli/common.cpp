@@ -203,6 +203,10 @@ std::shared_ptr<registry::KnownBlobs> known_blobs(const Context& ctx, bool no_ca
                  known.error().message.c_str());
     return nullptr;
   }
+  if (!(*known)->rebuilt().empty()) {
+    std::fprintf(stderr, "hpn: warning: the blob cache %s could not be read (%s); a new one was started\n",
+                 (*known)->file().c_str(), (*known)->rebuilt().c_str());
+  }
   return *known;
 }
 

@@ -57,32 +57,53 @@ std::int64_t now() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
 }  // namespace
 
+namespace {
+
+// The file opened and set up; nullptr and `why` when it cannot be used.
+sqlite3* open_file(const std::filesystem::path& file, std::string& why, int& code) {
+  sqlite3* db = nullptr;
+  code = sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (code == SQLITE_OK) {
+    // Overlapping runs wait for each other's writes rather than fail.
+    sqlite3_busy_timeout(db, 5000);
+    char* err = nullptr;
+    const std::string setup = std::string("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;") + k_schema;
+    code = sqlite3_exec(db, setup.c_str(), nullptr, nullptr, &err);
+    if (code == SQLITE_OK) return db;
+    why = err != nullptr ? err : sqlite3_errstr(code);
+    sqlite3_free(err);
+  } else {
+    why = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(code);
+  }
+  sqlite3_close(db);
+  return nullptr;
+}
+
+}  // namespace
+
 Result<std::shared_ptr<KnownBlobs>> KnownBlobs::open(const std::filesystem::path& file, std::uint64_t max_entries) {
   std::error_code ec;
   std::filesystem::create_directories(file.parent_path(), ec);
   if (ec) {
     return Error::about(ErrorKind::io, file.parent_path().string(), "cannot be created (" + ec.message() + ")");
   }
-  sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
-  if (rc != SQLITE_OK) {
-    std::string why = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    sqlite3_close(db);
-    return Error::about(ErrorKind::io, file.string(), "cannot be opened (" + why + ")");
+  std::string why;
+  int code = SQLITE_OK;
+  sqlite3* db = open_file(file, why, code);
+  std::string rebuilt;
+  if (db == nullptr && (code & 0xff) != SQLITE_BUSY && (code & 0xff) != SQLITE_LOCKED) {
+    // Not a database, damaged, or unreadable: what it held are hints, so it goes
+    // and a new one takes its place.
+    rebuilt = why;
+    for (const char* tail : {"", "-wal", "-shm"}) std::filesystem::remove(file.string() + tail, ec);
+    db = open_file(file, why, code);
   }
-  // Overlapping runs wait for each other's writes rather than fail.
-  sqlite3_busy_timeout(db, 5000);
-  char* err = nullptr;
-  const std::string setup = std::string("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;") + k_schema;
-  if (sqlite3_exec(db, setup.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string why = err != nullptr ? err : "unknown error";
-    sqlite3_free(err);
-    sqlite3_close(db);
-    return Error::about(ErrorKind::io, file.string(),
-                        "is not a cache hpn can use (" + why + "); remove it and hpn starts a new one");
+  if (db == nullptr) {
+    return Error::about(ErrorKind::io, file.string(), "cannot be used (" + why + ")");
   }
-  return std::shared_ptr<KnownBlobs>(new KnownBlobs(db, file, max_entries));
+  auto known = std::shared_ptr<KnownBlobs>(new KnownBlobs(db, file, max_entries));
+  known->rebuilt_ = rebuilt;
+  return known;
 }
 
 KnownBlobs::KnownBlobs(sqlite3* db, std::filesystem::path file, std::uint64_t max_entries)
@@ -99,8 +120,6 @@ void KnownBlobs::failed(const char* what) {
                                    sqlite3_errmsg(db_));
   }
 }
-
-bool KnownBlobs::exec(const char* sql) { return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) == SQLITE_OK; }
 
 std::optional<Descriptor> KnownBlobs::compressed(const std::string& diff_id, const std::string& codec, int level) {
   if (broken_) return std::nullopt;

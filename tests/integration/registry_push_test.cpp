@@ -8,12 +8,16 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <future>
 #include <map>
 #include <regex>
 #include <sstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
+
+#include "hpn/registry/known_blobs.hpp"
 
 #include "support/registry_fixtures.hpp"
 #include "support/testenv.hpp"
@@ -253,6 +257,65 @@ TEST(RegistryPush, KnownLayersGoToAnotherRepositoryWithNoCompressionAndNoUpload)
   ASSERT_EQ(fourth.exit_code, 0) << fourth.out << fourth.err;
   EXPECT_EQ(fourth.out.find("known from earlier runs"), std::string::npos) << fourth.out;
   EXPECT_EQ(served_digest(empty.host(), "staging/multi", "1"), staged);
+}
+
+// The cache is a hint that runs share and that cannot mislead them: two runs
+// writing it at once both succeed; entries poisoned to name blobs no registry
+// holds are found wrong, replaced, and the images arrive as they should; a damaged
+// file is replaced by a new one, with a warning.
+TEST(RegistryPush, TheKnownBlobCacheIsSharedAndCannotMislead) {
+  TempDir dir;
+  save_from(dir, env("HPN_TEST_DOCKER20_HOST"), "a", {"hpn-test/small:1"});
+  save_from(dir, env("HPN_TEST_DOCKER20_HOST"), "b", {"hpn-test/multi:1"});
+  const fs::path file = dir / "cache" / "known-blobs.sqlite";
+  const std::string cache = "HPN_CACHE_DIR=" + shell_quote((dir / "cache").string());
+  PrivateRegistry registry({}, "127.0.0.1", {}, /*seeded=*/false);
+  const std::string reg = registry.host();
+  auto one = std::async(std::launch::async, [&] { return hpn_alone(dir, "push --archives a -r " + reg + " -p one", cache); });
+  auto two = std::async(std::launch::async, [&] { return hpn_alone(dir, "push --archives b -r " + reg + " -p two", cache); });
+  const auto r1 = one.get(), r2 = two.get();
+  ASSERT_EQ(r1.exit_code, 0) << r1.out << r1.err;
+  ASSERT_EQ(r2.exit_code, 0) << r2.out << r2.err;
+  const std::string small = served_digest(reg, "one/small", "1"), multi = served_digest(reg, "two/multi", "1");
+  ASSERT_EQ(multi.rfind("sha256:", 0), 0u);
+
+  // Every entry names a blob no registry holds.
+  const std::string bogus = "sha256:" + std::string(64, '0');
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+    const std::string sql = "UPDATE compressed SET digest = '" + bogus + "', size = 5";
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    EXPECT_GE(sqlite3_changes(db), 4) << "small's layer and multi's";
+    sqlite3_close(db);
+  }
+  auto poisoned = hpn_alone(dir, "push --archives a b -r " + reg + " -p poisoned", cache);
+  ASSERT_EQ(poisoned.exit_code, 0) << poisoned.out << poisoned.err;
+  EXPECT_EQ(poisoned.out.find("known from earlier runs"), std::string::npos) << poisoned.out;
+  EXPECT_EQ(served_digest(reg, "poisoned/small", "1"), small);
+  EXPECT_EQ(served_digest(reg, "poisoned/multi", "1"), multi);
+  {
+    auto known = hpn::registry::KnownBlobs::open(file, 1000);
+    ASSERT_TRUE(known) << known.error().message;
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* q = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT count(*) FROM compressed WHERE digest = ?1", -1, &q, nullptr), SQLITE_OK);
+    sqlite3_bind_text(q, 1, bogus.c_str(), -1, SQLITE_TRANSIENT);
+    ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
+    EXPECT_EQ(sqlite3_column_int(q, 0), 0) << "the wrong entries were replaced";
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+  }
+
+  // A damaged file: a warning, a new cache, the push as usual.
+  for (const char* tail : {"-wal", "-shm"}) fs::remove(file.string() + tail);
+  std::ofstream(file, std::ios::trunc) << std::string(8192, 'x');
+  auto damaged = hpn_alone(dir, "push --archives a -r " + reg + " -p damaged", cache);
+  ASSERT_EQ(damaged.exit_code, 0) << damaged.out << damaged.err;
+  EXPECT_NE(damaged.err.find("a new one was started"), std::string::npos) << damaged.err;
+  EXPECT_NE(damaged.err.find(file.string()), std::string::npos) << damaged.err;
+  EXPECT_EQ(served_digest(reg, "damaged/small", "1"), small);
 }
 
 TEST(RegistryPush, DamagedArchivesAreRefusedBeforeAnyUpload) {

@@ -25,8 +25,9 @@ namespace hpn::registry {
 
 class KnownBlobs {
  public:
-  // Opens (creating) the file; an error says what is wrong with it. `max_entries`
-  // bounds each kind of entry.
+  // Opens (creating) the file. A file that is not such a cache, or is damaged or
+  // unreadable, is replaced by a new one (rebuilt() says why); an error says what
+  // is wrong when even that fails. `max_entries` bounds each kind of entry.
   static Result<std::shared_ptr<KnownBlobs>> open(const std::filesystem::path& file, std::uint64_t max_entries);
   ~KnownBlobs();
   KnownBlobs(const KnownBlobs&) = delete;
@@ -47,16 +48,18 @@ class KnownBlobs {
   void trim();
 
   const std::filesystem::path& file() const { return file_; }
+  // Why the file was replaced by a new one when it was opened ("" when it was not).
+  const std::string& rebuilt() const { return rebuilt_; }
 
  private:
   KnownBlobs(sqlite3* db, std::filesystem::path file, std::uint64_t max_entries);
-  bool exec(const char* sql);
   void failed(const char* what);
 
   std::mutex mu_;
   sqlite3* db_;
   std::filesystem::path file_;
   std::uint64_t max_entries_;
+  std::string rebuilt_;
   std::atomic<bool> broken_{false};  // a failure was reported: the rest of the run goes without
 };
 
