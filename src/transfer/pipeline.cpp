@@ -176,6 +176,47 @@ struct Batch {
   Recompressed recompressed;
 };
 
+// Before any byte of the image is read: when a plain layer's compressed blob is
+// known (this batch, or the cache of earlier runs), the destination is asked to take
+// every blob it already holds or can mount, with no bytes. Returns the blobs still
+// to move (all of them when no layer is known: the usual path asks no more).
+Result<std::vector<Descriptor>> take_held(DestinationWriter& w, const image::Reference& target,
+                                          const std::vector<Descriptor>& blobs, Batch& batch,
+                                          std::map<std::string, Descriptor>& became, Tally& tally) {
+  if (!batch.spec.compress) return blobs;
+  struct Known {
+    Descriptor blob;
+    bool from_earlier = false;
+  };
+  std::map<std::string, Known> known;
+  for (const auto& d : blobs) {
+    if (!registry::is_plain_layer(d.media_type)) continue;
+    bool from_earlier = false;
+    if (auto k = known_compressed(batch.recompressed, d, *batch.spec.compress, from_earlier)) {
+      known[d.digest] = {*k, from_earlier};
+    }
+  }
+  if (known.empty()) return blobs;
+  std::vector<Descriptor> rest;
+  for (const auto& d : blobs) {
+    const auto k = known.find(d.digest);
+    const bool plain = registry::is_plain_layer(d.media_type);
+    if (plain && k == known.end()) {
+      rest.push_back(d);
+      continue;
+    }
+    auto held = w.adopt_blob(target, plain ? k->second.blob : d, tally);
+    if (!held) return held.error();
+    if (!*held) {
+      rest.push_back(d);
+    } else if (plain) {
+      became[d.digest] = k->second.blob;
+      if (k->second.from_earlier) ++tally.cache_hits;
+    }
+  }
+  return rest;
+}
+
 // The image's blobs into `target`'s repository; the plain layers compressed on
 // the way give the blobs they became (by their plain digest) in `became`.
 Status move_blobs(Lanes& lanes, const image::Reference& src, const image::Reference& target,
@@ -271,10 +312,6 @@ Result<ops::Outcome> move_image(Lanes& lanes, const TransferItem& item, Batch& b
     parsed = parse_manifests(src, *img, batch.spec);
     if (!parsed) return parsed.error();
   }
-  if (item.check) {
-    progress("verifying", 0, 0);
-    if (auto st = item.check(); !st) return st.error();
-  }
   const bool in_order = lanes.source().reads_in_order(src);
   const auto blobs = blobs_of(*parsed, in_order);
   std::mutex mu;  // progress
@@ -288,10 +325,19 @@ Result<ops::Outcome> move_image(Lanes& lanes, const TransferItem& item, Batch& b
   // Each repository once: its first name gets the blobs and the manifests, its
   // other names the same manifest.
   std::set<std::string> repositories;
+  bool checked = false;
   for (const auto& target : targets) {
     if (!repositories.insert(target.domain + "/" + target.path).second) continue;
     std::map<std::string, Descriptor> became;
-    if (auto st = move_blobs(lanes, src, target, blobs, in_order ? 1 : k_lanes, batch, became, tally, moved); !st) {
+    auto rest = take_held(*w, target, blobs, batch, became, tally);
+    if (!rest) return rest.error();
+    // The check reads the source (an archive's sidecar): only when bytes will be read.
+    if (!rest->empty() && item.check && !checked) {
+      progress("verifying", done, 0);
+      if (auto st = item.check(); !st) return st.error();
+      checked = true;
+    }
+    if (auto st = move_blobs(lanes, src, target, *rest, in_order ? 1 : k_lanes, batch, became, tally, moved); !st) {
       return st.error();
     }
     progress("tagging", done, 0);

@@ -98,11 +98,28 @@ void Recompressed::record(const std::string& key, const Descriptor& blob) {
   known_[key] = blob;
 }
 
+namespace {
+
+std::string memo_key(const Descriptor& plain, const LayerCodec& how) {
+  return std::string(archive::to_string(how.codec)) + " " + std::to_string(how.level) + " " + plain.digest;
+}
+
+}  // namespace
+
+std::optional<Descriptor> known_compressed(Recompressed& memo, const Descriptor& plain, const LayerCodec& how,
+                                           bool& from_earlier) {
+  from_earlier = false;
+  if (auto known = memo.find(memo_key(plain, how))) return known;
+  if (memo.earlier() == nullptr) return std::nullopt;
+  auto hinted = memo.earlier()->compressed(plain.digest, std::string(archive::to_string(how.codec)), how.level);
+  from_earlier = hinted.has_value();
+  return hinted;
+}
+
 Result<Descriptor> compress_layer(SourceReader& r, DestinationWriter& w, const image::Reference& src,
                                   const image::Reference& target, const Descriptor& plain, const LayerCodec& how,
                                   Recompressed& memo, Tally& tally, const MovedFn& moved) {
-  const std::string key =
-      std::string(archive::to_string(how.codec)) + " " + std::to_string(how.level) + " " + plain.digest;
+  const std::string key = memo_key(plain, how);
   Recompressed::Hold hold(memo, key);
   const std::string what = src.original + " layer " + plain.digest;
   // Each read of the body compresses the layer anew from a new read of the

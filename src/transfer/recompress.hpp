@@ -54,6 +54,11 @@ class Recompressed {
   std::shared_ptr<registry::KnownBlobs> earlier_;
 };
 
+// The blob the plain layer `plain` is known to have become compressed as `how`: in
+// this batch, or (`from_earlier`) in the cache of earlier runs; nullopt: unknown.
+std::optional<Descriptor> known_compressed(Recompressed& memo, const Descriptor& plain, const LayerCodec& how,
+                                           bool& from_earlier);
+
 // Make the plain layer `plain` of `src` present at `target` compressed as `how`
 // says; returns the blob it became.
 Result<Descriptor> compress_layer(SourceReader& r, DestinationWriter& w, const image::Reference& src,

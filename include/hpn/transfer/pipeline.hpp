@@ -57,8 +57,10 @@ struct TransferItem {
   std::string label;                   // how the batch names it (ref.original when empty)
   std::uint64_t size_hint = 0;
   std::string note;  // said when it is done
-  // Run once the image is known to be needed, before any blob moves (an archive's
-  // checksum); its error fails the image.
+  // Run once the image is known to be needed, before any of its bytes are read from
+  // the source or an upload is started for them (an archive's checksum); an image
+  // whose blobs the destination holds or mounts, every layer known from earlier
+  // runs, reads nothing and needs none. Its error fails the image.
   std::function<Status()> check;
 };
 
