@@ -176,13 +176,15 @@ struct Batch {
   Recompressed recompressed;
 };
 
-// Before any byte of the image is read: when a plain layer's compressed blob is
-// known (this batch, or the cache of earlier runs), the destination is asked to take
-// every blob it already holds or can mount, with no bytes. Returns the blobs still
-// to move (all of them when no layer is known: the usual path asks no more).
+// Before any byte of the image is read: when the compressed blob of every plain
+// layer is known (this batch, or the cache of earlier runs), the destination is
+// asked to take every blob it already holds or can mount, with no bytes, and
+// `asked` is set (compress_layer need not ask again). Returns the blobs still to
+// move: all of them when some layer is unknown, since its bytes are read anyway.
 Result<std::vector<Descriptor>> take_held(DestinationWriter& w, const image::Reference& target,
                                           const std::vector<Descriptor>& blobs, Batch& batch,
-                                          std::map<std::string, Descriptor>& became, Tally& tally) {
+                                          std::map<std::string, Descriptor>& became, Tally& tally, bool& asked) {
+  asked = false;
   if (!batch.spec.compress) return blobs;
   struct Known {
     Descriptor blob;
@@ -192,24 +194,20 @@ Result<std::vector<Descriptor>> take_held(DestinationWriter& w, const image::Ref
   for (const auto& d : blobs) {
     if (!registry::is_plain_layer(d.media_type)) continue;
     bool from_earlier = false;
-    if (auto k = known_compressed(batch.recompressed, d, *batch.spec.compress, from_earlier)) {
-      known[d.digest] = {*k, from_earlier};
-    }
+    auto k = known_compressed(batch.recompressed, d, *batch.spec.compress, from_earlier);
+    if (!k) return blobs;
+    known[d.digest] = {*k, from_earlier};
   }
   if (known.empty()) return blobs;
+  asked = true;
   std::vector<Descriptor> rest;
   for (const auto& d : blobs) {
     const auto k = known.find(d.digest);
-    const bool plain = registry::is_plain_layer(d.media_type);
-    if (plain && k == known.end()) {
-      rest.push_back(d);
-      continue;
-    }
-    auto held = w.adopt_blob(target, plain ? k->second.blob : d, tally);
+    auto held = w.adopt_blob(target, k != known.end() ? k->second.blob : d, tally);
     if (!held) return held.error();
     if (!*held) {
       rest.push_back(d);
-    } else if (plain) {
+    } else if (k != known.end()) {
       became[d.digest] = k->second.blob;
       if (k->second.from_earlier) ++tally.cache_hits;
     }
@@ -221,7 +219,7 @@ Result<std::vector<Descriptor>> take_held(DestinationWriter& w, const image::Ref
 // the way give the blobs they became (by their plain digest) in `became`.
 Status move_blobs(Lanes& lanes, const image::Reference& src, const image::Reference& target,
                   const std::vector<Descriptor>& blobs, std::size_t lane_count, Batch& batch,
-                  std::map<std::string, Descriptor>& became, Tally& tally, const MovedFn& moved) {
+                  std::map<std::string, Descriptor>& became, Tally& tally, const MovedFn& moved, bool ask_known) {
   std::mutex mu;  // became
   const ImageSource& source = lanes.source();
   using Lane = std::pair<SourceReader*, DestinationWriter*>;
@@ -233,7 +231,7 @@ Status move_blobs(Lanes& lanes, const image::Reference& src, const image::Refere
           return move_blob(*lane.first, *lane.second, source, src, target, d, t, moved);
         }
         auto packed = compress_layer(*lane.first, *lane.second, src, target, d, *batch.spec.compress,
-                                     batch.recompressed, t, moved);
+                                     batch.recompressed, t, moved, ask_known);
         if (!packed) return packed.error();
         std::lock_guard lock(mu);
         became[d.digest] = *packed;
@@ -329,7 +327,8 @@ Result<ops::Outcome> move_image(Lanes& lanes, const TransferItem& item, Batch& b
   for (const auto& target : targets) {
     if (!repositories.insert(target.domain + "/" + target.path).second) continue;
     std::map<std::string, Descriptor> became;
-    auto rest = take_held(*w, target, blobs, batch, became, tally);
+    bool asked = false;
+    auto rest = take_held(*w, target, blobs, batch, became, tally, asked);
     if (!rest) return rest.error();
     // The check reads the source (an archive's sidecar): only when bytes will be read.
     if (!rest->empty() && item.check && !checked) {
@@ -337,7 +336,8 @@ Result<ops::Outcome> move_image(Lanes& lanes, const TransferItem& item, Batch& b
       if (auto st = item.check(); !st) return st.error();
       checked = true;
     }
-    if (auto st = move_blobs(lanes, src, target, *rest, in_order ? 1 : k_lanes, batch, became, tally, moved); !st) {
+    if (auto st = move_blobs(lanes, src, target, *rest, in_order ? 1 : k_lanes, batch, became, tally, moved, !asked);
+        !st) {
       return st.error();
     }
     progress("tagging", done, 0);

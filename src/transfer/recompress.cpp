@@ -18,8 +18,9 @@ constexpr std::size_t k_chunk = 256 << 10;
 constexpr std::size_t k_waiting = 4 * k_chunk;
 
 // A plain layer read from the source and compressed on a thread of its own (gzip
-// through LayerGzip, ISA-L's igzip; zstd through libarchive), its members checked against the rules of a layer as they pass; the
-// compressed bytes wait in a bounded pipe for the destination.
+// through LayerGzip, ISA-L's igzip; zstd through libarchive), its members checked
+// against the rules of a layer as they pass; the compressed bytes wait in a
+// bounded pipe for the destination.
 class CompressingFetch : public PipedRead {
  public:
   CompressingFetch(SourceReader& r, const image::Reference& src, const Descriptor& plain, const LayerCodec& how,
@@ -118,7 +119,7 @@ std::optional<Descriptor> known_compressed(Recompressed& memo, const Descriptor&
 
 Result<Descriptor> compress_layer(SourceReader& r, DestinationWriter& w, const image::Reference& src,
                                   const image::Reference& target, const Descriptor& plain, const LayerCodec& how,
-                                  Recompressed& memo, Tally& tally, const MovedFn& moved) {
+                                  Recompressed& memo, Tally& tally, const MovedFn& moved, bool ask_known) {
   const std::string key = memo_key(plain, how);
   Recompressed::Hold hold(memo, key);
   const std::string what = src.original + " layer " + plain.digest;
@@ -142,7 +143,8 @@ Result<Descriptor> compress_layer(SourceReader& r, DestinationWriter& w, const i
   }
   const std::string codec(archive::to_string(how.codec));
   registry::KnownBlobs* earlier = memo.earlier();
-  std::optional<Descriptor> hinted = earlier ? earlier->compressed(plain.digest, codec, how.level) : std::nullopt;
+  std::optional<Descriptor> hinted;
+  if (earlier && ask_known) hinted = earlier->compressed(plain.digest, codec, how.level);
   if (hinted) {
     auto adopted = w.adopt_blob(target, *hinted, tally);
     if (!adopted) return adopted.error();

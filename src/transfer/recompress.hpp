@@ -60,9 +60,11 @@ std::optional<Descriptor> known_compressed(Recompressed& memo, const Descriptor&
                                            bool& from_earlier);
 
 // Make the plain layer `plain` of `src` present at `target` compressed as `how`
-// says; returns the blob it became.
+// says; returns the blob it became. With `ask_known`, a blob the cache of earlier
+// runs names is first offered to the destination without bytes (false: that was
+// asked already, and declined).
 Result<Descriptor> compress_layer(SourceReader& r, DestinationWriter& w, const image::Reference& src,
                                   const image::Reference& target, const Descriptor& plain, const LayerCodec& how,
-                                  Recompressed& memo, Tally& tally, const MovedFn& moved);
+                                  Recompressed& memo, Tally& tally, const MovedFn& moved, bool ask_known);
 
 }  // namespace hpn::transfer
