@@ -585,11 +585,16 @@ class Bench:
     def registry_save(self, remote, out, workers, extra=()):
         self.hpn_run("save", remote, workers, ("--source", "registry", "-p", out, *extra))
 
-    def registry_scenario(self, name, registry, images, target, floor=None, through_docker=False, workers=(4,)):
+    def registry_scenario(self, name, registry, images, target, floor=None, through_docker=False, workers=(4,),
+                          crane_target=None):
         out = os.path.join(self.work, "out")
         remote = [f"{registry}/{img}" for img in images]
         clean = self.emptier(out)
         contenders = [("skopeo copy, 4 at a time", lambda: self.skopeo_save(remote, out))]
+        if self.have_crane():
+            # crane pull writes a docker-loadable tarball, the layers as the registry holds them.
+            contenders.append(("crane pull, 4 at a time", lambda: self.crane_many(
+                [(r, os.path.join(out, self.stem(r) + ".tar")) for r in remote], verb="pull")))
         if through_docker:
             def pull_save():
                 self.hpn_run("pull", remote, 4)
@@ -608,6 +613,8 @@ class Bench:
         best = f"hpn save --source registry -j {workers[-1]}"
         times = self.measure(name, contenders, setup, target, what=best,
                              servers={"registry": testenv_registry_pid} if registry == self.registry else None)
+        if crane_target:
+            self.peer_target(name, times, "crane pull, 4 at a time", best, crane_target)
         if floor:
             ratio = statistics.median(times[contenders[-1][0]]) / statistics.median(times[best])
             verdict = "PASS" if ratio >= 1 / floor else "MISS"
@@ -616,6 +623,15 @@ class Bench:
         if through_docker:
             self.rmi(remote)
         shutil.rmtree(out, ignore_errors=True)
+
+    def peer_target(self, scenario, times, peer, row, target):
+        """A second target of one scenario: `row` at least `target` times as fast as `peer`."""
+        if peer not in times:
+            return
+        ratio = statistics.median(times[peer]) / statistics.median(times[row])
+        verdict = "PASS" if ratio >= target else "MISS"
+        print(f"target: ratio of {row} to '{peer}' >= {target}x: {ratio:.2f}x {verdict}", flush=True)
+        self.results.append((f"{scenario} vs {peer.split()[0]}", ratio, target, verdict))
 
     def registry_rerun_scenario(self, name, images, limit_s):
         out = os.path.join(self.work, "out")
@@ -714,14 +730,19 @@ class Bench:
                                check=True, executable="/bin/bash", stdout=subprocess.DEVNULL)
         return list(parts)
 
-    def crane_many(self, pairs, parallel=4):
-        """crane push FILE REF for each pair, `parallel` processes at a time."""
+    @staticmethod
+    def have_crane():
+        return os.path.exists(os.environ.get("HPN_TEST_CRANE", "")) or shutil.which("crane")
+
+    def crane_many(self, pairs, parallel=4, verb="push"):
+        """crane VERB SRC DST (push FILE REF, pull REF FILE, copy REF REF) for each pair,
+        `parallel` processes at a time."""
         crane = os.environ.get("HPN_TEST_CRANE", "crane")
         pending, running = list(pairs), []
         while pending or running:
             while pending and len(running) < parallel:
                 src, dst = pending.pop(0)
-                running.append(subprocess.Popen([crane, "push", "--insecure", src, dst],
+                running.append(subprocess.Popen([crane, verb, "--insecure", src, dst],
                                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
             p = running.pop(0)
             _, err = p.communicate()
@@ -738,7 +759,7 @@ class Bench:
         crane has none)."""
         out, files = self.archives_of(images)
         dst = scratch.addr
-        have_crane = os.path.exists(os.environ.get("HPN_TEST_CRANE", "")) or shutil.which("crane")
+        have_crane = self.have_crane()
 
         def skopeo_to(repo):
             return lambda: self.skopeo_many([(f"docker-archive:{files[i]}", f"docker://{dst}/{repo}/{i}")
@@ -815,7 +836,7 @@ class Bench:
         with ThreadPoolExecutor(parallel) as pool:
             list(pool.map(one, blobs))
 
-    def copy_scenario(self, name, scratch, source, images, target, workers=(4,), floor=False):
+    def copy_scenario(self, name, scratch, source, images, target, workers=(4,), floor=False, crane_target=None):
         remote = [f"{source}/{img}" for img in images]
         lst = os.path.join(self.work, "copy-list.txt")
         with open(lst, "w") as f:
@@ -823,6 +844,9 @@ class Bench:
         dst = scratch.addr
         contenders = [("skopeo copy docker:// docker://, 4 at a time",
                        lambda: self.skopeo_many([(f"docker://{r}", f"docker://{dst}/{i}") for r, i in zip(remote, images)]))]
+        if self.have_crane():
+            contenders.append(("crane copy, 4 at a time",
+                               lambda: self.crane_many([(r, f"{dst}/{i}") for r, i in zip(remote, images)], verb="copy")))
         for j in workers:
             contenders.append((f"hpn copy -j {j}",
                                lambda j=j: self.hpn_plain(["copy", "-q", "-j", str(j), "-f", lst, "-r", dst])))
@@ -832,9 +856,11 @@ class Bench:
             blobs = [(d, urllib.request.urlopen(u).read()) for d, u in self.distinct_blobs(source, images)]
             contenders.append(("floor: the blobs' uploads alone, 8 parallel",
                                lambda: self.upload_blobs(dst, blobs)))
-        self.measure(name, contenders, scratch.wipe, target, what=f"hpn copy -j {workers[-1]}",
-                     servers={"target registry": lambda: scratch.proc.pid,
-                              "source registry": testenv_registry_pid} if floor else None)
+        times = self.measure(name, contenders, scratch.wipe, target, what=f"hpn copy -j {workers[-1]}",
+                             servers={"target registry": lambda: scratch.proc.pid,
+                                      "source registry": testenv_registry_pid} if floor else None)
+        if crane_target:
+            self.peer_target(name, times, "crane copy, 4 at a time", f"hpn copy -j {workers[-1]}", crane_target)
 
     def docker_podman_scenario(self, name, images, target):
         """Docker 20.10 into Podman: one `docker save | podman load` pipe for the whole
@@ -1090,9 +1116,10 @@ def main():
         if any(want(n) for n in registry_names):
             b.push_all(mixed + tiny)
             if want("registry-save-mixed10"):
-                b.registry_scenario("registry-save-mixed10", b.registry, mixed, 4.0, floor=1.6, through_docker=True)
+                b.registry_scenario("registry-save-mixed10", b.registry, mixed, 4.0, floor=1.6, through_docker=True,
+                                    crane_target=1.3)
             if want("registry-save-tiny50"):
-                b.registry_scenario("registry-save-tiny50", b.registry, tiny, 10.0, workers=(4, 8))
+                b.registry_scenario("registry-save-tiny50", b.registry, tiny, 10.0, workers=(4, 8), crane_target=2.0)
             if want("registry-save-proxy20"):
                 port = int(b.registry.rsplit(":", 1)[1])
                 proxy = DelayProxy(port, 0.050)
@@ -1114,7 +1141,7 @@ def main():
                 if want("push-archives-mixed10"):
                     b.push_archives_scenario("push-archives-mixed10", scratch, mixed, 2.0)
                 if want("copy-mixed10"):
-                    b.copy_scenario("copy-mixed10", scratch, b.registry, mixed, 3.0, floor=True)
+                    b.copy_scenario("copy-mixed10", scratch, b.registry, mixed, 3.0, floor=True, crane_target=1.2)
                 if want("copy-proxy20"):
                     port = int(b.registry.rsplit(":", 1)[1])
                     proxy = DelayProxy(port, 0.050)

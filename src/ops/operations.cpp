@@ -6,15 +6,16 @@
 #include <thread>
 
 #include "hpn/archive/archive_info.hpp"
-#include "hpn/archive/member_rules.hpp"
 #include "hpn/archive/blob_check.hpp"
+#include "hpn/archive/member_rules.hpp"
 #include "hpn/archive/paths.hpp"
-#include "hpn/registry/resolver.hpp"
 #include "hpn/ops/export_group.hpp"
 #include "hpn/ops/reporter.hpp"
+#include "hpn/registry/resolver.hpp"
 #include "hpn/util/file.hpp"
 #include "hpn/util/log.hpp"
 #include "hpn/util/sha256.hpp"
+#include "hpn/util/write_behind.hpp"
 
 namespace hpn::ops {
 
@@ -139,7 +140,8 @@ Result<Outcome> write_archive(const TarProducer& producer, const std::filesystem
   if (auto st = archive::ensure_directory(path.parent_path()); !st) return st.error();
   // The .part file is created with the first bytes: the request is already with
   // the daemon while the file system allocates it.
-  std::optional<util::AtomicFile> file;
+  // The file is written and hashed on a thread of its own, behind the stream.
+  std::optional<util::WriteBehind> file;
   auto open_file = [&]() -> Status {
     if (file) return {};
     auto f = util::AtomicFile::create(path);
@@ -147,10 +149,8 @@ Result<Outcome> write_archive(const TarProducer& producer, const std::filesystem
     file.emplace(std::move(*f));
     return {};
   };
-  util::Sha256 digest;
   auto to_file = [&](std::string_view chunk) -> Status {
     if (auto st = open_file(); !st) return st;
-    digest.update(chunk);
     return file->write(chunk);
   };
   std::optional<archive::Compressor> compressor;
@@ -172,15 +172,17 @@ Result<Outcome> write_archive(const TarProducer& producer, const std::filesystem
     if (auto st = compressor->finish(); !st) return st.error();
   }
   if (auto st = open_file(); !st) return st.error();
-  const std::uint64_t written = file->bytes_written();
+  auto done = file->finish();
+  if (!done) return done.error();
+  const std::uint64_t written = done->file.bytes_written();
   Outcome o;
   o.result = WrittenArchive{.path = path, .compression = spec.compression, .tar_bytes = *n, .file_bytes = written};
   o.bytes = *n;
   // The batch's commit thread writes the sidecar and gives both their names after
   // one sync; a failure there removes the archive too.
   o.uncommitted = std::make_shared<util::PendingGroup>();
-  o.uncommitted->files.push_back(std::move(*file));
-  o.uncommitted->small_files.emplace_back(archive::sidecar_path(path), digest.hex_digest());
+  o.uncommitted->files.push_back(std::move(done->file));
+  o.uncommitted->small_files.emplace_back(archive::sidecar_path(path), std::move(done->sha256_hex));
   return o;
 }
 

@@ -2,12 +2,14 @@
 
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "hpn/util/sha256.hpp"
+#include "hpn/util/write_behind.hpp"
 #include "support/testenv.hpp"
 
 namespace fs = std::filesystem;
@@ -124,4 +126,98 @@ TEST(AtomicFile, StalePartFromACrashedRunIsReplacedNotAppended) {
   ASSERT_TRUE(f->commit().ok());
   EXPECT_EQ(fs::file_size(dir / "s.tar"), 3u);
   EXPECT_FALSE(fs::exists(dir / "s.tar.part"));
+}
+
+// ---- WriteBehind ----------------------------------------------------------------
+
+namespace {
+
+std::string pattern(std::size_t n) {
+  std::string s(n, '\0');
+  std::uint32_t x = 12345;
+  for (auto& c : s) {
+    x = x * 1103515245u + 12345u;
+    c = static_cast<char>(x >> 24);
+  }
+  return s;
+}
+
+std::string read_all(const fs::path& p) {
+  std::string out(fs::file_size(p), '\0');
+  FILE* f = std::fopen(p.c_str(), "rb");
+  EXPECT_NE(f, nullptr);
+  EXPECT_EQ(std::fread(out.data(), 1, out.size(), f), out.size());
+  std::fclose(f);
+  return out;
+}
+
+}  // namespace
+
+TEST(WriteBehind, ChunksOfAnySizeArriveInOrderWithTheirHash) {
+  using hpn::util::WriteBehind;
+  hpn::test::TempDir dir;
+  // Many buffers' worth, in chunks that straddle the buffers' edges.
+  const std::string data = pattern(7 * WriteBehind::k_buffer_bytes + 1234);
+  auto f = AtomicFile::create(dir / "w.tar");
+  ASSERT_TRUE(f.ok());
+  WriteBehind w(std::move(*f));
+  std::size_t at = 0;
+  for (std::size_t step = 1; at < data.size(); step = step * 3 % 100003 + 7) {
+    const std::size_t n = std::min(step, data.size() - at);
+    ASSERT_TRUE(w.write(std::string_view(data).substr(at, n)).ok());
+    at += n;
+  }
+  auto done = w.finish();
+  ASSERT_TRUE(done.ok()) << done.error().message;
+  EXPECT_EQ(done->sha256_hex, hpn::util::sha256_hex(data));
+  EXPECT_EQ(done->file.bytes_written(), data.size());
+  EXPECT_FALSE(fs::exists(dir / "w.tar"));  // named only by the commit
+  ASSERT_TRUE(done->file.commit().ok());
+  EXPECT_EQ(read_all(dir / "w.tar"), data);
+}
+
+TEST(WriteBehind, AStreamSmallerThanABufferIsWrittenAtTheEnd) {
+  hpn::test::TempDir dir;
+  auto f = AtomicFile::create(dir / "s.tar");
+  ASSERT_TRUE(f.ok());
+  hpn::util::WriteBehind w(std::move(*f));
+  ASSERT_TRUE(w.write("small").ok());
+  auto done = w.finish();
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->sha256_hex, hpn::util::sha256_hex("small"));
+  ASSERT_TRUE(done->file.commit().ok());
+  EXPECT_EQ(read_all(dir / "s.tar"), "small");
+}
+
+TEST(WriteBehind, AFailedWriteStopsTheStreamAndLeavesNoFile) {
+  using hpn::util::WriteBehind;
+  hpn::test::TempDir dir;
+  auto f = AtomicFile::create(dir / "e.tar");
+  ASSERT_TRUE(f.ok());
+  ASSERT_TRUE(f->close().ok());  // every write to it fails
+  {
+    WriteBehind w(std::move(*f));
+    const std::string chunk = pattern(WriteBehind::k_buffer_bytes / 2);
+    bool refused = false;
+    for (int i = 0; i < 64 && !refused; ++i) refused = !w.write(chunk).ok();
+    EXPECT_TRUE(refused) << "a failed write on the writing thread reaches the producer";
+    auto done = w.finish();
+    ASSERT_FALSE(done.ok());
+    EXPECT_NE(done.error().message.find("e.tar.part"), std::string::npos) << done.error().message;
+  }
+  EXPECT_FALSE(fs::exists(dir / "e.tar"));
+  EXPECT_FALSE(fs::exists(dir / "e.tar.part"));
+}
+
+TEST(WriteBehind, AStreamGivenUpLeavesNoFile) {
+  using hpn::util::WriteBehind;
+  hpn::test::TempDir dir;
+  {
+    auto f = AtomicFile::create(dir / "g.tar");
+    ASSERT_TRUE(f.ok());
+    WriteBehind w(std::move(*f));
+    ASSERT_TRUE(w.write(pattern(3 * WriteBehind::k_buffer_bytes)).ok());
+  }
+  EXPECT_FALSE(fs::exists(dir / "g.tar"));
+  EXPECT_FALSE(fs::exists(dir / "g.tar.part"));
 }
