@@ -64,7 +64,7 @@ std::string Response::header(const std::string& lower_name) const {
 }
 
 constexpr long k_receive_buffer_bytes = 128L * 1024;
-constexpr long k_send_buffer_bytes = 512L * 1024;
+constexpr long k_send_buffer_bytes = 256L * 1024;
 
 struct Connection::Impl {
   Endpoint endpoint;

@@ -19,7 +19,7 @@ namespace hpn::transfer {
 // Chunks from one thread to another, at most `limit` bytes in flight.
 class Pipe {
  public:
-  explicit Pipe(std::size_t limit = 8 << 20) : limit_(limit) {}
+  explicit Pipe(std::size_t limit = 256 << 10) : limit_(limit) {}
   Status push(std::string_view chunk) {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return bytes_ < limit_ || aborted_; });

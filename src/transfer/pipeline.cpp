@@ -274,7 +274,31 @@ Result<Stored> put_manifests(DestinationWriter& w, const image::Reference& targe
   return out;
 }
 
-Result<ops::Outcome> move_image(Lanes& lanes, const TransferItem& item, Batch& batch, const ops::ProgressFn& progress) {
+// An image's manifests, read before the batch starts to learn its size, for its
+// first run to use.
+using Prepared = std::shared_ptr<std::optional<Resolved>>;
+
+// The bytes of an image's blobs, 0 when unknown: the batch starts the largest first.
+// A failure here only leaves the size unknown; the image's run reads again and
+// reports it.
+std::uint64_t prepare_image(Lanes& lanes, const TransferItem& item, const Batch& batch, const Prepared& prepared) {
+  auto [r, w] = lanes.lane(0);
+  (void)w;
+  auto img = resolve(*r, item.ref, batch.spec);
+  if (!img) return 0;
+  std::uint64_t bytes = 0;
+  if (!img->index) {
+    auto parsed = parse_manifests(item.ref, *img, batch.spec);
+    if (parsed) {
+      for (const auto& m : parsed->manifests) bytes += m.blob_bytes();
+    }
+  }
+  prepared->emplace(std::move(*img));
+  return bytes;
+}
+
+Result<ops::Outcome> move_image(Lanes& lanes, const TransferItem& item, Batch& batch, const ops::ProgressFn& progress,
+                                const Prepared& prepared) {
   const image::Reference& src = item.ref;
   std::vector<image::Reference> targets;
   std::vector<image::Reference> names{item.ref};
@@ -286,7 +310,9 @@ Result<ops::Outcome> move_image(Lanes& lanes, const TransferItem& item, Batch& b
   }
   auto [r, w] = lanes.lane(0);
   progress("checking", 0, 0);
-  auto img = resolve(*r, src, batch.spec);
+  // Read before the batch started, for the first run; a run again reads again.
+  auto img = *prepared ? Result<Resolved>(std::move(**prepared)) : resolve(*r, src, batch.spec);
+  prepared->reset();
   if (!img) return img.error();
   // An index is compared by its digest before its manifests are read.
   Result<Parsed> parsed = img->index ? Result<Parsed>(Parsed{}) : parse_manifests(src, *img, batch.spec);
@@ -408,8 +434,14 @@ ops::BasicPlan<Lanes> plan_transfer(const std::vector<TransferItem>& items, cons
     ops::BasicTask<Lanes> t;
     t.label = item.label.empty() ? item.ref.original : item.label;
     t.size_hint = item.size_hint;
-    t.run = [batch, item](Lanes& lanes, const ops::ProgressFn& progress) {
-      return move_image(lanes, item, *batch, progress);
+    auto prepared = std::make_shared<std::optional<Resolved>>();
+    if (item.size_hint == 0) {
+      t.prepare = [batch, item, prepared](Lanes& lanes) -> Result<std::uint64_t> {
+        return prepare_image(lanes, item, *batch, prepared);
+      };
+    }
+    t.run = [batch, item, prepared](Lanes& lanes, const ops::ProgressFn& progress) {
+      return move_image(lanes, item, *batch, progress, prepared);
     };
     plan.tasks.push_back(std::move(t));
   }

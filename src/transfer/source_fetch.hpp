@@ -16,7 +16,7 @@ namespace hpn::transfer {
 
 // Blobs up to this size pass through memory; larger ones stream through a bounded
 // pipe from the source's reader into the destination's writer.
-inline constexpr std::uint64_t k_small_blob = 4 << 20;
+inline constexpr std::uint64_t k_small_blob = 256 << 10;
 // Counts the bytes the source delivers (progress).
 using MovedFn = std::function<void(std::uint64_t)>;
 
@@ -25,7 +25,7 @@ using MovedFn = std::function<void(std::uint64_t)>;
 // is one, since it says what went wrong at the source.
 class PipedRead {
  public:
-  explicit PipedRead(std::size_t limit = 8 << 20) : pipe_(limit) {}
+  explicit PipedRead(std::size_t limit = 256 << 10) : pipe_(limit) {}
   ~PipedRead() { stop(); }
   PipedRead(const PipedRead&) = delete;
   PipedRead& operator=(const PipedRead&) = delete;
