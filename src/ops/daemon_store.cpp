@@ -176,7 +176,6 @@ const StoreTraits& DaemonStore::traits() const {
     // Podman's exports cannot be split per image.
     traits_.groupable_exports = runtime_ == engine::Runtime::docker;
     traits_.compressed_exports = info_->containerd_store();
-    traits_.costly_sizes = info_->containerd_store();
     traits_.pulls_by_digest = runtime_ == engine::Runtime::docker;  // Podman resolves names its own way
   });
   return traits_;

@@ -389,16 +389,14 @@ Result<Plan> plan_save(const ImageStore& store, const std::vector<image::Referen
   // Small images go several per export where the store's exports can be split.
   spec.group_small = spec.bundle.empty() && traits.groupable_exports;
   // Sizes order the batch (largest first, heavy images one per core) and check the
-  // free space; a size the store cannot tell only costs the ordering. Where a size
-  // costs what a small export does, the exports start at once instead.
-  const SizeIndex sizes = traits.costly_sizes ? SizeIndex{} : store.sizes(refs, spec.workers);
+  // free space; a size the store cannot tell only costs the ordering.
+  const SizeIndex sizes = store.sizes(refs, spec.workers);
   if (auto st = check_space(refs, spec, sizes); !st) return st.error();
-  const bool ask_sizes = traits.cheap_queries && !traits.costly_sizes;
   if (!spec.bundle.empty()) {
     plan.noun = "bundles";
-    plan.tasks.push_back(bundle_task(refs, spec, ask_sizes));
+    plan.tasks.push_back(bundle_task(refs, spec, traits.cheap_queries));
   } else {
-    plan.tasks = save_tasks(refs, spec, sizes, ask_sizes);
+    plan.tasks = save_tasks(refs, spec, sizes, traits.cheap_queries);
   }
   return plan;
 }

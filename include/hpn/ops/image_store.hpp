@@ -83,11 +83,6 @@ struct StoreTraits {
   bool compressed_exports = false;
   // Pulls may be asked for a digest found at the registry ahead of them.
   bool pulls_by_digest = false;
-  // An image's size costs the store about what a small export does (the containerd
-  // image store sums content and snapshots per image): a save starts its exports at
-  // once, in list order, without asking sizes ahead; a full disk fails the archive
-  // being written.
-  bool costly_sizes = false;
 };
 
 // What every store does: say what it holds, and export it.
