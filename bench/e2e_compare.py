@@ -28,9 +28,10 @@ loop (/usr/local/bin/docker, else the first docker on PATH) and the floor (one
 Saves straight from the registry (hpn save --source registry, no daemon involved),
 against skopeo (`skopeo copy docker://IMG docker-archive:F:IMG`, 4 processes at a time)
 and against `hpn pull` then `hpn save` through Docker 20.10:
-  registry-save-mixed10   the mixed images: >= 4x skopeo, and within 1.6x of the floor
-                          (one `curl -Z --parallel-max 8` fetching the distinct blobs)
-  registry-save-tiny50    50 tiny images: >= 10x skopeo
+  registry-save-mixed10   the mixed images: >= 4x skopeo, >= 1.3x `crane pull` 4 at a
+                          time, and within 1.6x of the floor (one `curl -Z
+                          --parallel-max 8` fetching the distinct blobs)
+  registry-save-tiny50    50 tiny images: >= 10x skopeo, >= 2x crane pull
   registry-save-proxy20   20 tiny images through the 50 ms RTT proxy: >= 4x skopeo
   registry-rerun-mixed10  a second save with nothing changed: < 0.3 s
   registry-rss-large      hpn's peak RSS while it saves the ~260 MB image: < 20 MiB
@@ -40,11 +41,13 @@ an empty registry the bench starts (Debian's docker-registry, wiped before every
                          (uncompressed layers): >= 2x `skopeo copy docker-archive:F
                          docker://REG/NAME` 4 at a time, and faster than hpn load + hpn push
                          through Docker 20.10
-  copy-mixed10           the mixed images, registry to registry: >= 3x skopeo copy 4 at a time
+  copy-mixed10           the mixed images, registry to registry: >= 3x skopeo copy 4 at a
+                         time, >= 1.2x crane copy 4 at a time
   copy-proxy20           20 tiny images from the registry behind the 50 ms RTT proxy: >= 4x
   push-rerun-mixed10     a second push --archives with nothing changed: < 0.3 s
-Real content (three images of this machine's own files: gcc's libraries and the C
-headers, Python's standard library and docs, shared libraries; ~1 GB of tar):
+Real content (four images: a debootstrapped Debian with gcc and python3, and this
+machine's own gcc libraries and C headers, Python's standard library and docs, and
+shared libraries; ~1.3 GB of tar):
   push-real   their archives (Docker 20.10 saves) pushed by skopeo, crane and hpn push
               --archives, 4 at a time: into an empty registry with cold caches
               (>= 4x skopeo), then into a second repository of a registry that holds
@@ -702,10 +705,13 @@ class Bench:
         self.hpn_plain(["load", "-q", "-j", "4", out])
 
     def real_fixtures(self):
-        """Three single-layer images of this machine's own files, imported into Docker
-        20.10 once: gcc's libraries and the C headers; Python's standard library and
-        the package docs; ~300 MB of shared libraries. Real content, as the random
-        bytes of the other fixtures are not."""
+        """Four single-layer images of real content, imported into Docker 20.10 once: a
+        debootstrapped Debian with gcc and python3 (scripts/get-debian-rootfs); this
+        machine's gcc libraries and C headers; Python's standard library and the
+        package docs; ~300 MB of shared libraries. Real content, as the random bytes
+        of the other fixtures are not."""
+        rootfs = subprocess.run([os.path.join(ROOT, "scripts", "get-debian-rootfs")], check=True,
+                                capture_output=True, text=True).stdout.strip()
         libs, total = [], 0
         root = "/usr/lib/x86_64-linux-gnu"
         for dirpath, dirnames, filenames in sorted(os.walk(root)):
@@ -719,6 +725,7 @@ class Bench:
         with open(lst, "w") as f:
             f.write("\n".join(libs) + "\n")
         parts = {
+            "hpn-bench/real-debian:1": f"--exclude=./.hpn-complete -C {rootfs} .",
             "hpn-bench/real-gcc:1": "usr/lib/gcc usr/include",
             "hpn-bench/real-python:1": "usr/lib/python3.11 usr/lib/python3 usr/share/doc",
             "hpn-bench/real-libs:1": f"-T {lst}",

@@ -12,10 +12,10 @@ namespace hpn::transfer {
 
 namespace {
 
-constexpr std::size_t k_chunk = 256 << 10;
+constexpr std::size_t k_chunk = 128 << 10;
 // Compressed bytes waiting for the destination: a few chunks keep both sides
 // busy; more would only be fresh memory to fault in.
-constexpr std::size_t k_waiting = 4 * k_chunk;
+constexpr std::size_t k_waiting = 2 * k_chunk;
 
 // A plain layer read from the source and compressed on a thread of its own (gzip
 // through LayerGzip, ISA-L's igzip; zstd through libarchive), its members checked
