@@ -396,7 +396,10 @@ TEST(Fault, TwoHundredImagesWithEightWorkersKeepFdsAndMemoryFlat) {
   // moment, and late in the batch, when the archives of joint exports are written from
   // memory, every worker may hold a file where early on it was waiting on its socket.
   EXPECT_LE(fd_late, fd_early + 8) << "open fds grew from " << fd_early << " to " << fd_late;
-  EXPECT_LE(fd_late, 8 * 3 + 16) << "at most a socket, a file and a spare per worker";
+  // The normal build reaches 38-40 here; the commit thread's directory and sidecar
+  // and, under the sanitizers' slower threads, a file handed to it a moment later
+  // than usual, are the margin above a socket, a file and a spare per worker.
+  EXPECT_LE(fd_late, 8 * 3 + 20) << "at most a socket, a file and a spare per worker, and the commit thread's";
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   // ASan's quarantine holds freed memory on purpose, and TSan's shadow memory grows
   // with the memory the threads touch; the normal build checks RSS (for every
