@@ -98,6 +98,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASELINE_MARK = "  before: "
 
 
+def run_parallel(commands, parallel, what):
+    """Each command as a process, `parallel` at a time, in order; the first failure raises."""
+    pending, running = list(commands), []
+    while pending or running:
+        while pending and len(running) < parallel:
+            running.append(subprocess.Popen(pending.pop(0), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        p = running.pop(0)
+        _, err = p.communicate()
+        if p.returncode != 0:
+            raise RuntimeError(f"{what} failed: {err.decode()[-500:]}")
+
+
 def run(cmd, **kw):
     return subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
 
@@ -552,18 +564,9 @@ class Bench:
 
     def skopeo_save(self, remote, out, parallel=4):
         """skopeo copy docker://IMG docker-archive:F:IMG, `parallel` processes at a time."""
-        pending, running = list(remote), []
-        while pending or running:
-            while pending and len(running) < parallel:
-                img = pending.pop(0)
-                running.append(subprocess.Popen(
-                    ["skopeo", "copy", "-q", "--src-tls-verify=false", f"docker://{img}",
-                     f"docker-archive:{os.path.join(out, self.stem(img) + '.tar')}:{img}"],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
-            p = running.pop(0)
-            _, err = p.communicate()
-            if p.returncode != 0:
-                raise RuntimeError(f"skopeo failed: {err.decode()[-500:]}")
+        run_parallel([["skopeo", "copy", "-q", "--src-tls-verify=false", f"docker://{img}",
+                       f"docker-archive:{os.path.join(out, self.stem(img) + '.tar')}:{img}"] for img in remote],
+                     parallel, "skopeo")
 
     def distinct_blobs(self, registry, images):
         """URLs of the config and layer blobs of `images` (each once), from their manifests."""
@@ -648,17 +651,8 @@ class Bench:
     # ---- pushes and copies straight to a registry ------------------------------
     def skopeo_many(self, pairs, parallel=4):
         """skopeo copy SRC DST for each pair, `parallel` processes at a time."""
-        pending, running = list(pairs), []
-        while pending or running:
-            while pending and len(running) < parallel:
-                src, dst = pending.pop(0)
-                running.append(subprocess.Popen(
-                    ["skopeo", "copy", "-q", "--src-tls-verify=false", "--dest-tls-verify=false", src, dst],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
-            p = running.pop(0)
-            _, err = p.communicate()
-            if p.returncode != 0:
-                raise RuntimeError(f"skopeo failed: {err.decode()[-500:]}")
+        run_parallel([["skopeo", "copy", "-q", "--src-tls-verify=false", "--dest-tls-verify=false", src, dst]
+                      for src, dst in pairs], parallel, "skopeo")
 
     def cache_for_run(self):
         """The known-blob cache of one hpn run: the scenario's (a warm cache), else a
@@ -745,16 +739,7 @@ class Bench:
         """crane VERB SRC DST (push FILE REF, pull REF FILE, copy REF REF) for each pair,
         `parallel` processes at a time."""
         crane = os.environ.get("HPN_TEST_CRANE", "crane")
-        pending, running = list(pairs), []
-        while pending or running:
-            while pending and len(running) < parallel:
-                src, dst = pending.pop(0)
-                running.append(subprocess.Popen([crane, verb, "--insecure", src, dst],
-                                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
-            p = running.pop(0)
-            _, err = p.communicate()
-            if p.returncode != 0:
-                raise RuntimeError(f"crane failed: {err.decode()[-500:]}")
+        run_parallel([[crane, verb, "--insecure", src, dst] for src, dst in pairs], parallel, "crane")
 
     SKOPEO_BLOB_CACHE = "/var/lib/containers/cache/blob-info-cache-v1.boltdb"
 

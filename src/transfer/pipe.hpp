@@ -16,10 +16,14 @@
 
 namespace hpn::transfer {
 
+// What a pipe holds in flight unless told otherwise: enough to keep both threads
+// busy; more would only be fresh memory to fault in.
+inline constexpr std::size_t k_pipe_bytes = 256 << 10;
+
 // Chunks from one thread to another, at most `limit` bytes in flight.
 class Pipe {
  public:
-  explicit Pipe(std::size_t limit = 256 << 10) : limit_(limit) {}
+  explicit Pipe(std::size_t limit = k_pipe_bytes) : limit_(limit) {}
   Status push(std::string_view chunk) {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return bytes_ < limit_ || aborted_; });

@@ -282,9 +282,7 @@ using Prepared = std::shared_ptr<std::optional<Resolved>>;
 // A failure here only leaves the size unknown; the image's run reads again and
 // reports it.
 std::uint64_t prepare_image(Lanes& lanes, const TransferItem& item, const Batch& batch, const Prepared& prepared) {
-  auto [r, w] = lanes.lane(0);
-  (void)w;
-  auto img = resolve(*r, item.ref, batch.spec);
+  auto img = resolve(*lanes.lane(0).first, item.ref, batch.spec);
   if (!img) return 0;
   std::uint64_t bytes = 0;
   if (!img->index) {

@@ -25,7 +25,7 @@ using MovedFn = std::function<void(std::uint64_t)>;
 // is one, since it says what went wrong at the source.
 class PipedRead {
  public:
-  explicit PipedRead(std::size_t limit = 256 << 10) : pipe_(limit) {}
+  explicit PipedRead(std::size_t limit = k_pipe_bytes) : pipe_(limit) {}
   ~PipedRead() { stop(); }
   PipedRead(const PipedRead&) = delete;
   PipedRead& operator=(const PipedRead&) = delete;
