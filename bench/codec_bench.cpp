@@ -1,5 +1,10 @@
 // Throughput of each codec and of SHA-256 on image-like data (half incompressible,
-// half text), through the same code path hpn save uses (archive::Compressor).
+// half text), through the same code path hpn save uses (archive::Compressor). With
+// HPN_BENCH_INPUT=FILE, on that file instead (a layer of real content, say).
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
 
@@ -12,6 +17,15 @@ namespace {
 
 const std::string& data() {
   static const std::string d = [] {
+    if (const char* file = std::getenv("HPN_BENCH_INPUT"); file != nullptr && *file != '\0') {
+      std::ifstream in(file, std::ios::binary);
+      std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (!in.is_open() || s.empty()) {
+        std::fprintf(stderr, "HPN_BENCH_INPUT: cannot read %s, or it is empty\n", file);
+        std::exit(2);
+      }
+      return s;
+    }
     std::string s;
     constexpr std::size_t k_size = 32 << 20;
     s.reserve(k_size);

@@ -11,7 +11,9 @@ namespace hpn::archive::igzip {
 
 namespace {
 
-constexpr std::size_t k_out = 256 * 1024;
+// Output handed on at a time: small, so a consumer that gathers it into larger
+// chunks (of 128 KiB) need not hold much more than one chunk.
+constexpr std::size_t k_out = 64 * 1024;
 // ISA-L counts in 32 bits; larger inputs go in slices.
 constexpr std::size_t k_slice = 1u << 30;
 

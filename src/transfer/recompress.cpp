@@ -37,16 +37,20 @@ class CompressingFetch : public PipedRead {
  private:
   Status run(SourceReader& r, const image::Reference& src, const Descriptor& plain, const LayerCodec& how,
              const std::string& what, const MovedFn& moved) {
+    // The compressed bytes go on in chunks of exactly k_chunk, so a chunk's string
+    // never grows past it, whatever the size of the compressor's output.
     std::string built;
-    const auto take = [&built](std::string_view bytes) -> Status {
-      // Room for a whole chunk at once, not grown by doubling.
-      if (built.capacity() < 2 * k_chunk) built.reserve(2 * k_chunk);
-      built.append(bytes);
+    const auto take = [this, &built](std::string_view bytes) -> Status {
+      while (!bytes.empty()) {
+        if (built.capacity() < k_chunk) built.reserve(k_chunk);
+        const std::size_t n = std::min(bytes.size(), k_chunk - built.size());
+        built.append(bytes.substr(0, n));
+        bytes.remove_prefix(n);
+        if (built.size() == k_chunk) {
+          if (auto st = pipe_.push_built(built); !st) return st;
+        }
+      }
       return {};
-    };
-    const auto hand_on = [&](bool all) -> Status {
-      if (built.size() < k_chunk && !(all && !built.empty())) return {};
-      return pipe_.push_built(built);
     };
     std::optional<archive::LayerGzip> gz;
     std::optional<archive::Compressor> other;
@@ -63,12 +67,11 @@ class CompressingFetch : public PipedRead {
     auto got = r.blob(src, plain, [&](std::string_view chunk) -> Status {
       if (auto st = guard.feed(chunk); !st) return st;
       moved(chunk.size());
-      if (auto st = gz ? gz->write(chunk) : other->write(chunk); !st) return st;
-      return hand_on(false);
+      return gz ? gz->write(chunk) : other->write(chunk);
     });
     if (!got) return got.error();
     if (auto st = gz ? gz->finish() : other->finish(); !st) return st;
-    return hand_on(true);
+    return built.empty() ? Status{} : pipe_.push_built(built);
   }
 
 };
