@@ -139,8 +139,12 @@ void bind_save(CLI::App& sub, Parsed& p) {
   add_choice(sub, "--source", o.source, {{"daemon", SaveSource::daemon}, {"registry", SaveSource::registry}},
              "Where images come from: daemon (default: what the daemon holds, local builds too) or registry "
              "(straight from the registries, no daemon needed)");
-  sub.add_option("--cache", o.cache_dir,
-                 "With --source registry: keep blobs in this directory across runs (trimmed to save.cache_size)");
+  auto* cache = sub.add_option("--cache", o.cache_dir,
+                               "With --source registry: keep the bytes of blobs in this directory across runs "
+                               "(default with cache.keep_blobs: cache.dir; trimmed to cache.blobs_size)");
+  sub.add_flag("--no-cache", o.no_cache,
+               "Keep no blob bytes (cache.keep_blobs) and leave the facts about blobs (cache.dir) alone for this run")
+      ->excludes(cache);
   add_insecure(sub, o.insecure_registries, "With --source registry: reach");
   add_platform(sub, o.platform,
                "os/arch[/variant] only: from a daemon needs API 1.48 (Docker 28+); from a registry picks it from an "

@@ -78,9 +78,16 @@ static Result<std::unique_ptr<transfer::SourceStore>> registry_store(const Conte
   transfer::SourceStoreSpec src;
   src.platform = spec.platform;
   src.other_way = "; use --source daemon";
-  src.cache_dir = opt.cache_dir.empty() ? ctx.config.save.cache : opt.cache_dir;
-  auto limit = util::parse_byte_size(ctx.config.save.cache_size);
-  if (!limit) return limit.error().with_context("save.cache_size");
+  // The blob store: --cache DIR, else cache.dir's with cache.keep_blobs; none with --no-cache.
+  if (opt.no_cache) {
+    src.cache_dir.clear();
+  } else if (!opt.cache_dir.empty()) {
+    src.cache_dir = opt.cache_dir;
+  } else if (ctx.config.cache.keep_blobs) {
+    src.cache_dir = cache_home(ctx);
+  }
+  auto limit = util::parse_byte_size(ctx.config.cache.blobs_size);
+  if (!limit) return limit.error().with_context("cache.blobs_size");
   src.cache_limit = *limit;
   src.scratch_parent = ops::save_directory(spec);
   auto images = std::make_shared<const endpoint::RegistryImages>(registry::Client::create(registry_options(ctx, opt.insecure_registries)));

@@ -183,20 +183,19 @@ void print_error(const std::string& message) { std::fprintf(stderr, "hpn: error:
 
 void print_error(const Error& e) { print_error(e.message); }
 
+std::filesystem::path cache_home(const Context& ctx) {
+  if (!ctx.config.cache.dir.empty()) return ctx.config.cache.dir;
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  const char* home = std::getenv("HOME");
+  if (xdg != nullptr && *xdg == '/') return std::filesystem::path(xdg) / "hpn";
+  if (home != nullptr && *home != '\0') return std::filesystem::path(home) / ".cache" / "hpn";
+  return {};
+}
+
 std::shared_ptr<registry::KnownBlobs> known_blobs(const Context& ctx, bool no_cache) {
   if (no_cache) return nullptr;
-  std::filesystem::path dir = ctx.config.cache.dir;
-  if (dir.empty()) {
-    const char* xdg = std::getenv("XDG_CACHE_HOME");
-    const char* home = std::getenv("HOME");
-    if (xdg != nullptr && *xdg == '/') {
-      dir = std::filesystem::path(xdg) / "hpn";
-    } else if (home != nullptr && *home != '\0') {
-      dir = std::filesystem::path(home) / ".cache" / "hpn";
-    } else {
-      return nullptr;
-    }
-  }
+  const std::filesystem::path dir = cache_home(ctx);
+  if (dir.empty()) return nullptr;
   auto known = registry::KnownBlobs::open(dir / "known-blobs.sqlite", ctx.config.cache.known_blobs_entries);
   if (!known) {
     std::fprintf(stderr, "hpn: warning: the blob cache %s; going on without it\n",

@@ -133,12 +133,20 @@ Result<Config> parse_config(const std::string& yaml, const std::string& source, 
   }
   if (auto sv = root["save"]; sv && sv.IsMap()) {
     check(read_key(sv, "source", "save.", source, c.save.source));
-    check(read_key(sv, "cache", "save.", source, c.save.cache));
-    check(read_key(sv, "cache_size", "save.", source, c.save.cache_size));
+    for (const char* gone : {"cache", "cache_size"}) {
+      if (sv[gone]) {
+        check(config_error(source, std::string("save.") + gone +
+                                       " is not a setting: the bytes of blobs are kept under cache.dir with "
+                                       "cache.keep_blobs: true, bounded by cache.blobs_size (save --cache DIR for "
+                                       "another directory)"));
+      }
+    }
   }
   if (auto ca = root["cache"]; ca && ca.IsMap()) {
     check(read_key(ca, "dir", "cache.", source, c.cache.dir));
     check(read_key(ca, "known_blobs_entries", "cache.", source, c.cache.known_blobs_entries));
+    check(read_key(ca, "keep_blobs", "cache.", source, c.cache.keep_blobs));
+    check(read_key(ca, "blobs_size", "cache.", source, c.cache.blobs_size));
   }
   check(read_key(root, "insecure_registries", "", source, c.insecure_registries));
   if (auto m = root["modes"]; m && m.IsMap()) {

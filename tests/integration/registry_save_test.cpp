@@ -412,14 +412,45 @@ TEST(RegistrySave, BlobCacheServesTheNextRunIsCheckedOnReadAndKeptToItsSize) {
   auto third = hpn_alone(dir, "save --source registry --cache cache --force -p out " + images);
   EXPECT_EQ(third.exit_code, 0) << third.out << third.err;
   EXPECT_EQ(proxy.count("/blobs/" + layer), 2u) << proxy.log();
-  // Trimmed to save.cache_size after the run.
-  std::ofstream(dir / "config.yaml") << "save:\n  cache_size: 1200K\n";
+  // Trimmed to cache.blobs_size after the run.
+  std::ofstream(dir / "config.yaml") << "cache:\n  blobs_size: 1200K\n";
   auto trimmed = hpn_alone(dir, "save --source registry --cache cache --force -p out " + images);
   EXPECT_EQ(trimmed.exit_code, 0) << trimmed.out << trimmed.err;
   std::uintmax_t total = 0;
   for (const auto& f : files_in(dir / "cache")) total += fs::file_size(dir / "cache" / f);
   EXPECT_LE(total, 1200u * 1024);  // whichever blob is oldest goes first; something stays
   EXPECT_GT(total, 0u);
+}
+
+TEST(RegistrySave, KeptBlobsLiveBesideTheFactsUnderCacheDirAndNoCacheLeavesBothAlone) {
+  TempDir dir;
+  Proxy proxy(reg());
+  const std::string images = proxy.host() + "/hpn-test/small:1 " + proxy.host() + "/hpn-test/base:1";
+  std::ofstream(dir / "config.yaml") << "cache:\n  keep_blobs: true\n";
+  const std::string home = "HPN_CACHE_DIR=home";  // cache.dir
+  auto first = hpn_alone(dir, "save --source registry -p out " + images, home);
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  const std::size_t fetched = proxy.count("/blobs/");
+  EXPECT_EQ(fetched, 4u) << proxy.log();
+  EXPECT_EQ(files_in(dir / "home/blobs/sha256").size(), 4u);
+  auto second = hpn_alone(dir, "save --source registry --force -p out " + images, home);
+  ASSERT_EQ(second.exit_code, 0) << second.out << second.err;
+  EXPECT_EQ(proxy.count("/blobs/"), fetched) << "every blob came from the kept bytes";
+  // --no-cache: every blob from the registry again, and the kept bytes untouched.
+  for (const auto& f : files_in(dir / "home/blobs/sha256")) fs::remove(dir / "home/blobs/sha256" / f);
+  auto third = hpn_alone(dir, "save --source registry --force --no-cache -p out " + images, home);
+  ASSERT_EQ(third.exit_code, 0) << third.out << third.err;
+  EXPECT_EQ(proxy.count("/blobs/"), 2 * fetched) << proxy.log();
+  EXPECT_TRUE(files_in(dir / "home/blobs/sha256").empty());
+  // --cache DIR and --no-cache contradict each other.
+  auto both = hpn_alone(dir, "save --source registry --cache elsewhere --no-cache -p out " + images, home);
+  EXPECT_EQ(both.exit_code, 2) << both.out << both.err;
+  EXPECT_FALSE(fs::exists(dir / "elsewhere"));
+  // The blob store of the save section is no setting; the error names the ones that are.
+  std::ofstream(dir / "config.yaml") << "save:\n  cache: home\n";
+  auto old = hpn_alone(dir, "save --source registry --force -p out " + images, home);
+  EXPECT_EQ(old.exit_code, 2) << old.out << old.err;
+  EXPECT_NE(old.err.find("cache.keep_blobs"), std::string::npos) << old.err;
 }
 
 TEST(RegistrySave, ProxiesFromTheEnvironmentAndTheConfigCarryTheRequests) {

@@ -65,6 +65,24 @@ TEST(Config, BadValuesNameTheFileAndKey) {
   EXPECT_NE(y.error().message.find("not valid YAML"), std::string::npos);
 }
 
+TEST(Config, BothCachesLiveUnderCacheDirEachWithItsOwnBound) {
+  auto c = parse_config("cache: {dir: /var/cache/hpn, keep_blobs: true, blobs_size: 5G, known_blobs_entries: 10}\n",
+                        "my.yaml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->cache.dir, "/var/cache/hpn");
+  EXPECT_TRUE(c->cache.keep_blobs);
+  EXPECT_EQ(c->cache.blobs_size, "5G");
+  EXPECT_EQ(c->cache.known_blobs_entries, 10u);
+  EXPECT_FALSE(hpn::util::Config{}.cache.keep_blobs);  // no blob bytes kept unless asked
+  // A blob store of the save section is refused, naming the settings that hold it.
+  for (const char* text : {"save: {cache: /var/cache/blobs}\n", "save: {cache_size: 1G}\n"}) {
+    auto old = parse_config(text, "my.yaml");
+    ASSERT_FALSE(old.ok()) << text;
+    EXPECT_NE(old.error().message.find("cache.keep_blobs"), std::string::npos) << old.error().message;
+    EXPECT_NE(old.error().message.find("cache.blobs_size"), std::string::npos) << old.error().message;
+  }
+}
+
 TEST(Config, EnvironmentOverridesFile) {
   hpn::test::TempDir dir;
   std::ofstream(dir / "c.yaml") << "registry: from-file\nparallel: {max_workers: 2}\n";

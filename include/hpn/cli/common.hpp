@@ -57,9 +57,13 @@ std::unique_ptr<ops::ContainerEngine> open_store(const Context& ctx, int& exit_c
 // timeouts and retries.
 registry::ClientOptions registry_options(const Context& ctx, const std::vector<std::string>& insecure = {});
 
-// What earlier runs learned about blobs (cache.dir, else $XDG_CACHE_HOME/hpn, else
-// ~/.cache/hpn: known-blobs.sqlite); none with --no-cache, or when it cannot be
-// used (a warning says why, and the run goes on without it).
+// Where hpn keeps what it learns between runs: cache.dir, else $XDG_CACHE_HOME/hpn,
+// else ~/.cache/hpn; "" when none of them is set.
+std::filesystem::path cache_home(const Context& ctx);
+
+// What earlier runs learned about blobs (known-blobs.sqlite in cache_home()); none
+// with --no-cache, or when it cannot be used (a warning says why, and the run goes
+// on without it).
 std::shared_ptr<registry::KnownBlobs> known_blobs(const Context& ctx, bool no_cache);
 
 // The archives in `inputs` (files, directories; subdirectories with `recursive`).

@@ -85,7 +85,8 @@ struct SaveOptions {
   std::string bundle;
   std::string platform;
   SaveSource source = SaveSource::configured;
-  std::string cache_dir;
+  std::string cache_dir;  // --cache: the blob store of registry saves in this directory
+  bool no_cache = false;  // neither the blob store nor the facts about blobs
   std::vector<std::string> insecure_registries;
 };
 

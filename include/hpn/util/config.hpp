@@ -58,14 +58,16 @@ struct Config {
   int max_workers = k_default_workers;
   struct {
     std::string source = "daemon";  // daemon|registry: where hpn save reads images
-    std::string cache;              // blob cache directory for registry saves; "" = none
-    std::string cache_size = "20G";  // what the cache keeps after a run
   } save;
+  // Where hpn keeps what it learns between runs ("" = $XDG_CACHE_HOME/hpn, else
+  // ~/.cache/hpn), two stores, each with its own bound:
+  // - known-blobs.sqlite: facts about blobs (what a layer became, who holds a blob);
+  // - blobs/sha256/: the bytes of the blobs registry saves fetched (with keep_blobs).
   struct {
-    // Where hpn keeps what it learns between runs ("" = $XDG_CACHE_HOME/hpn, else
-    // ~/.cache/hpn): known-blobs.sqlite, facts about blobs.
     std::string dir;
     std::uint64_t known_blobs_entries = 200000;  // each kind of fact kept, at most
+    bool keep_blobs = false;                     // registry saves keep blob bytes in blobs/
+    std::string blobs_size = "20G";              // what blobs/ keeps after a run
   } cache;
   // Registries reached over plain HTTP when HTTPS fails (loopback always is).
   std::vector<std::string> insecure_registries;
