@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 
@@ -75,7 +76,7 @@ hpn::ops::Task sleeper(const std::string& label, std::uint64_t size, bool heavy,
   t.run = [&c, heavy](hpn::ops::StoreConnection&, const hpn::ops::ProgressFn&) -> hpn::Result<hpn::ops::Outcome> {
     if (heavy) Concurrency::raise(c.max_heavy, ++c.heavy);
     Concurrency::raise(c.max_all, ++c.all);
-    std::this_thread::sleep_for(40ms);
+    std::this_thread::sleep_for(150ms);  // long beside a thread start, even under a sanitizer
     --c.all;
     if (heavy) --c.heavy;
     return hpn::ops::Outcome{};
@@ -114,10 +115,27 @@ TEST(Batch, WithoutALimitEveryWorkerTakesTheLargestLeft) {
   Concurrency c;
   std::vector<hpn::ops::Task> tasks;
   for (int i = 0; i < 4; ++i) tasks.push_back(sleeper("big" + std::to_string(i), (100 + i) << 20, true, c));
+  // Each task holds its worker until all four run at once (or 5 s pass), so a slow
+  // thread start (as under a sanitizer) cannot let one task end before the last begins.
+  std::mutex mu;
+  std::condition_variable cv;
+  int arrived = 0, running = 0;
+  for (auto& t : tasks) {
+    t.run = [&](hpn::ops::StoreConnection&, const hpn::ops::ProgressFn&) -> hpn::Result<hpn::ops::Outcome> {
+      std::unique_lock lock(mu);
+      ++arrived;
+      Concurrency::raise(c.max_heavy, ++running);
+      cv.notify_all();
+      cv.wait_for(lock, 5s, [&] { return arrived >= 4; });
+      --running;
+      return hpn::ops::Outcome{};
+    };
+  }
   hpn::ops::BatchOptions o;
   o.workers = 4;
   Quiet r;
   auto results = hpn::ops::run_batch(k_store, std::move(tasks), o, r);
+  for (const auto& res : results) EXPECT_EQ(res.state, hpn::ops::TaskState::succeeded) << res.label;
   EXPECT_EQ(c.max_heavy.load(), 4);
 }
 
