@@ -394,6 +394,12 @@ void add_shared_options(CLI::App& app, Parsed& p, unsigned which, const std::str
                  [&d](double seconds) { d.connect_timeout = std::chrono::milliseconds(std::llround(seconds * 1000)); },
                  "Seconds to wait for the daemon to accept a connection")
               ->check(CLI::PositiveNumber));
+    group(app.add_option("--namespace", d.containerd_namespace,
+                         "containerd: the namespace images go into and come from (config containerd.namespace, "
+                         "default k8s.io, the kubelet's; ctr and nerdctl use default)"));
+    group(app.add_option("--snapshotter", d.snapshotter,
+                         "containerd: the snapshotter images are unpacked into (config containerd.snapshotter, "
+                         "default overlayfs)"));
   }
   if (which & s_config) {
     group(app.add_option("-c,--config", o.config_file,

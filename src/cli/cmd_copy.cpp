@@ -225,7 +225,7 @@ int copy_blobs(const Context& ctx, const CopyOptions& opt, const std::vector<ima
 // client: the daemon needs no access to the registry); the directory is removed.
 int copy_staged(const Context& ctx, const CopyOptions& opt, const endpoint::Spec& from, const endpoint::Spec& to,
                 endpoint::Settings& settings) {
-  if (to.kind != endpoint::Kind::oci && to.kind != endpoint::Kind::registry) {
+  if (to.kind != endpoint::Kind::oci && to.kind != endpoint::Kind::registry && to.kind != endpoint::Kind::containerd) {
     return plan_failed(Error(ErrorKind::unsupported,
                              "copy --from " + from.text + " --to " + to.text + " is not a direction hpn takes"));
   }
@@ -289,6 +289,8 @@ int cmd_copy(const Context& ctx, const CopyOptions& opt) {
   settings.daemon = resolve_inputs(ctx);
   settings.daemon_client = client_options(ctx);
   settings.platform = opt.platform;
+  settings.containerd_namespace = containerd_namespace(ctx);
+  settings.snapshotter = snapshotter(ctx);
   const bool to_files = to->kind == endpoint::Kind::dir || to->kind == endpoint::Kind::archive;
   if (!to_files && opt.codec.given()) {
     print_error("--compress and --level apply to --to dir: and archive: only");

@@ -35,6 +35,16 @@ RuntimeChoice runtime_choice(const Context& ctx) {
   return RuntimeChoice::unset;
 }
 
+std::string containerd_namespace(const Context& ctx) {
+  const auto& given = ctx.global.daemon.containerd_namespace;
+  return given.empty() ? ctx.config.containerd.ns : given;
+}
+
+std::string snapshotter(const Context& ctx) {
+  const auto& given = ctx.global.daemon.snapshotter;
+  return given.empty() ? ctx.config.containerd.snapshotter : given;
+}
+
 engine::ResolveInputs resolve_inputs(const Context& ctx) {
   engine::ResolveInputs in;
   if (!ctx.global.daemon.host.empty()) {

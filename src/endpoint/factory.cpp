@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "hpn/endpoint/archive.hpp"
+#include "hpn/endpoint/containerd.hpp"
 #include "hpn/endpoint/oci.hpp"
 #include "hpn/endpoint/registry.hpp"
 #include "hpn/ops/daemon_store.hpp"
@@ -13,9 +14,10 @@ namespace hpn::endpoint {
 
 namespace {
 
-constexpr std::array<std::pair<std::string_view, Kind>, 6> k_kinds{{{"registry", Kind::registry},
+constexpr std::array<std::pair<std::string_view, Kind>, 7> k_kinds{{{"registry", Kind::registry},
                                                                     {"docker", Kind::docker},
                                                                     {"podman", Kind::podman},
+                                                                    {"containerd", Kind::containerd},
                                                                     {"dir", Kind::dir},
                                                                     {"archive", Kind::archive},
                                                                     {"oci", Kind::oci}}};
@@ -23,8 +25,8 @@ constexpr std::array<std::pair<std::string_view, Kind>, 6> k_kinds{{{"registry",
 Error usage(const std::string& text, const std::string& why) {
   return Error(ErrorKind::invalid_argument,
                "endpoint '" + text + "': " + why +
-                   "; endpoints are registry[:HOST[/PROJECT]], docker[:URL], podman[:URL], dir:PATH, archive:FILE or "
-                   "oci:PATH");
+                   "; endpoints are registry[:HOST[/PROJECT]], docker[:URL], podman[:URL], containerd[:unix:///PATH], "
+                   "dir:PATH, archive:FILE or oci:PATH");
 }
 
 Error not_yet(const Spec& spec, const char* role, const char* what) {
@@ -67,6 +69,13 @@ Result<std::shared_ptr<const ops::ContainerEngine>> daemon(const Spec& spec, con
                                                   "; name it by its own kind");
   }
   return std::shared_ptr<const ops::ContainerEngine>(std::make_shared<const ops::DaemonStore>(std::move(*client)));
+}
+
+ContainerdSpec containerd_spec(const Spec& spec, const Settings& settings) {
+  return {.socket = spec.location,
+          .ns = settings.containerd_namespace,
+          .snapshotter = settings.snapshotter,
+          .interrupt = settings.interrupt};
 }
 
 }  // namespace
@@ -155,6 +164,7 @@ Result<std::shared_ptr<const transfer::ImageSource>> make_source(const Spec& spe
       if (!source) return source.error();
       return std::shared_ptr<const transfer::ImageSource>(std::move(*source));
     }
+    case Kind::containerd: return open_containerd_source(containerd_spec(spec, settings));
     default:
       return not_yet(spec, "source", "as blobs");
   }
@@ -172,6 +182,7 @@ Result<std::shared_ptr<const transfer::ImageDestination>> make_destination(const
       if (!destination) return destination.error();
       return std::shared_ptr<const transfer::ImageDestination>(std::move(*destination));
     }
+    case Kind::containerd: return open_containerd_destination(containerd_spec(spec, settings));
     default:
       return not_yet(spec, "destination", "from a registry or oci:");
   }

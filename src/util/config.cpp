@@ -128,6 +128,10 @@ Result<Config> parse_config(const std::string& yaml, const std::string& source, 
     check(read_key(l, "timestamp", "logging.", source, c.logging.timestamp));
     check(read_key(l, "colors", "logging.", source, c.logging.colors));
   }
+  if (auto cd = root["containerd"]; cd && cd.IsMap()) {
+    check(read_key(cd, "namespace", "containerd.", source, c.containerd.ns));
+    check(read_key(cd, "snapshotter", "containerd.", source, c.containerd.snapshotter));
+  }
   if (auto p = root["parallel"]; p && p.IsMap()) {
     check(read_key(p, "max_workers", "parallel.", source, c.max_workers));
   }

@@ -36,6 +36,9 @@ struct Context {
 
 // The runtime asked for: --runtime, else the config's runtime.preferred.
 RuntimeChoice runtime_choice(const Context& ctx);
+// containerd's namespace and snapshotter: the option, else the configuration.
+std::string containerd_namespace(const Context& ctx);
+std::string snapshotter(const Context& ctx);
 
 Result<engine::Endpoint> resolve(const Context& ctx);
 // What resolve() looks at (-H, --runtime, --auto-fallback, the config).

@@ -26,6 +26,8 @@ struct DaemonOptions {
   std::optional<bool> auto_fallback;  // --auto-fallback / --no-auto-fallback
   std::chrono::milliseconds connect_timeout{10000};
   Backend backend = Backend::api;
+  std::string containerd_namespace;  // --namespace ("" = config containerd.namespace)
+  std::string snapshotter;           // --snapshotter ("" = config containerd.snapshotter)
 };
 
 // Options every command takes: the daemon, the configuration, logging, and how a

@@ -2,6 +2,8 @@
 //   registry                 as a source: each reference's own registry
 //   registry:HOST[/PROJECT]  as a destination: REG/NAME:TAG, or REG/PROJECT/NAME:TAG
 //   oci:PATH                 an OCI image layout directory
+//   containerd[:unix:///PATH] containerd's content store and image records, in one
+//                            namespace (containerd.hpp)
 //   docker[:URL], podman[:URL], dir:PATH, archive:FILE  name the daemons and
 //                            Harpoon archives that save, load and push move
 // One factory builds every endpoint: a new endpoint is one source/destination pair
@@ -24,7 +26,7 @@
 
 namespace hpn::endpoint {
 
-enum class Kind { registry, docker, podman, dir, archive, oci };
+enum class Kind { registry, docker, podman, containerd, dir, archive, oci };
 
 struct Spec {
   Kind kind = Kind::registry;
@@ -52,6 +54,8 @@ struct Settings {
   engine::ResolveInputs daemon;
   engine::ClientOptions daemon_client;
   std::string platform;  // os/arch[/variant] a registry source picks from an index
+  std::string containerd_namespace = "k8s.io";
+  std::string snapshotter = "overlayfs";  // where containerd destinations unpack images
   // What earlier runs learned about blobs (registry destinations mount from the
   // repositories it names); none: this run alone.
   std::shared_ptr<registry::KnownBlobs> known;

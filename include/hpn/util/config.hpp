@@ -57,6 +57,10 @@ struct Config {
   } logging;
   int max_workers = k_default_workers;
   struct {
+    std::string ns = "k8s.io";              // containerd.namespace: where the kubelet looks
+    std::string snapshotter = "overlayfs";  // containerd.snapshotter: where images are unpacked
+  } containerd;
+  struct {
     std::string source = "daemon";  // daemon|registry: where hpn save reads images
   } save;
   // Where hpn keeps what it learns between runs ("" = $XDG_CACHE_HOME/hpn, else
