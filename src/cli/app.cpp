@@ -200,11 +200,11 @@ void bind_copy(CLI::App& sub, Parsed& p) {
   add_project(sub, o.target);
   sub.add_option("--from", o.from,
                  "Where the images are: registry (default: each image's own registry), docker[:URL], podman[:URL], "
-                 "oci:DIR, dir:DIR or archive:FILE (with no list: every image they hold)");
+                 "containerd[:unix:///PATH], oci:DIR, dir:DIR or archive:FILE (with no list: every image they hold)");
   sub.add_option("--to", o.to,
                  "Where they go: registry:HOST[/PROJECT] (as -r and -p), oci:DIR (an OCI image layout, created or "
-                 "added to), docker[:URL], podman[:URL], dir:DIR (one archive per image) or archive:FILE (one "
-                 "bundle)");
+                 "added to), docker[:URL], podman[:URL], containerd[:unix:///PATH] (content store, unpacked, in "
+                 "--namespace), dir:DIR (one archive per image) or archive:FILE (one bundle)");
 }
 
 void bind_rmi(CLI::App& sub, Parsed& p) {
