@@ -381,10 +381,13 @@ void add_shared_options(CLI::App& app, Parsed& p, unsigned which, const std::str
                          "Daemon: unix:///path, tcp://host:port or host:port (default: DOCKER_HOST, docker "
                          "context, CONTAINER_HOST, default sockets)"));
     group(add_choice(app, "--runtime", d.runtime,
-                     {{"docker", RuntimeChoice::docker}, {"podman", RuntimeChoice::podman},
-                      {"nerdctl", RuntimeChoice::nerdctl}},
+                     {{"docker", RuntimeChoice::docker},
+                      {"podman", RuntimeChoice::podman},
+                      {"nerdctl", RuntimeChoice::nerdctl},
+                      {"containerd", RuntimeChoice::containerd}},
                      "docker|podman: prefer this runtime's default socket (config runtime.preferred); "
-                     "nerdctl with --backend cli"));
+                     "containerd, or nerdctl: containerd over its own API (load, save; -H unix:///PATH names its "
+                     "socket); nerdctl with --backend cli: the nerdctl tool"));
     group(app.add_flag_callback("--auto-fallback", [&d] { d.auto_fallback = true; },
                                 "Use the other runtime's socket when the preferred one is missing (default)"));
     group(app.add_flag_callback("--no-auto-fallback", [&d] { d.auto_fallback = false; },
@@ -545,10 +548,6 @@ int run(int argc, char** argv) {
     return k_exit_usage;
   }
   if (!modes_fit(p, chosen->name)) return k_exit_usage;
-  if (p.global.daemon.runtime == RuntimeChoice::nerdctl && p.global.daemon.backend != Backend::cli) {
-    print_error("nerdctl has no Engine API socket; use --backend cli with --runtime nerdctl");
-    return k_exit_usage;
-  }
   const std::string name = chosen->name;
   if (!p.project.empty() && name != "push" && name != "copy") {
     // -p before a subcommand means what it means after it: the path of save, load and ls.

@@ -34,6 +34,14 @@ int cmd_load(const Context& ctx, const LoadOptions& opt) {
     for (const auto& f : files->skipped) items.push_back({f.path.string(), "", f.error.message});
     return print_dry_run(ctx, "load", "load", "files", items);
   }
+  if (auto containerd = containerd_runtime(ctx)) {
+    // Blob by blob into the content store, as copy --from dir: does.
+    auto settings = containerd_settings(ctx);
+    auto destination = endpoint::make_destination(*containerd, settings);
+    if (!destination) return plan_failed(destination.error());
+    return move_archives(ctx, *files, !opt.skip_verify, std::move(*destination),
+                         {.platform = opt.platform, .compress = {}, .moving = "loading", .known = {}});
+  }
   auto store = open_store(ctx, code);
   if (!store) return code;
   auto plan = ops::plan_load(*store, files->files, {.verify = !opt.skip_verify, .platform = opt.platform});

@@ -105,7 +105,24 @@ static int push_archives(const Context& ctx, const PushOptions& opt, const ops::
     }
     return print_dry_run(ctx, "push", "push", "images", items);
   }
-  auto source = endpoint::ArchiveSource::open_files(files->files, static_cast<std::size_t>(worker_count(ctx)));
+  endpoint::Settings settings;
+  settings.client = registry_options(ctx, opt.insecure_registries);
+  settings.naming = target;
+  settings.known = known_blobs(ctx, opt.no_cache);
+  auto destination = endpoint::make_destination(
+      {.kind = endpoint::Kind::registry, .location = target.registry, .text = target.registry}, settings);
+  if (!destination) return plan_failed(destination.error());
+  return move_archives(
+      ctx, *files, !opt.skip_verify, std::move(*destination),
+      {.platform = {},
+       .compress = transfer::LayerCodec{.codec = opt.layer_compression, .level = archive::k_default_level},
+       .moving = "uploading",
+       .known = settings.known});
+}
+
+int move_archives(const Context& ctx, const archive::FoundArchives& files, bool verify,
+                  std::shared_ptr<const transfer::ImageDestination> destination, const transfer::TransferSpec& spec) {
+  auto source = endpoint::ArchiveSource::open_files(files.files, static_cast<std::size_t>(worker_count(ctx)));
   auto checks = std::make_shared<SidecarChecks>();
   std::vector<transfer::TransferItem> items;
   for (const auto& held : source->held()) {
@@ -115,18 +132,9 @@ static int push_archives(const Context& ctx, const PushOptions& opt, const ops::
     item.label = held.label;
     item.size_hint = held.size;
     item.note = held.note;
-    if (!opt.skip_verify) item.check = [checks, file = held.file] { return checks->verify(file); };
+    if (verify) item.check = [checks, file = held.file] { return checks->verify(file); };
     items.push_back(std::move(item));
   }
-  endpoint::Settings settings;
-  settings.client = registry_options(ctx, opt.insecure_registries);
-  settings.naming = target;
-  settings.known = known_blobs(ctx, opt.no_cache);
-  const transfer::TransferSpec spec{
-      .platform = {},
-      .compress = transfer::LayerCodec{.codec = opt.layer_compression, .level = archive::k_default_level},
-      .moving = "uploading",
-      .known = settings.known};
   auto plan = transfer::plan_transfer(items, spec);
   for (const auto& failure : source->failures()) {
     ops::BasicTask<transfer::Lanes> t;
@@ -134,11 +142,8 @@ static int push_archives(const Context& ctx, const PushOptions& opt, const ops::
     t.run = [e = failure.error](transfer::Lanes&, const ops::ProgressFn&) -> Result<ops::Outcome> { return e; };
     plan.tasks.push_back(std::move(t));
   }
-  add_skipped(plan, *files);
-  auto destination = endpoint::make_destination(
-      {.kind = endpoint::Kind::registry, .location = target.registry, .text = target.registry}, settings);
-  if (!destination) return plan_failed(destination.error());
-  return run_plan<transfer::Lanes>(ctx, transfer::lanes_of(std::move(source), std::move(*destination)), false,
+  add_skipped(plan, files);
+  return run_plan<transfer::Lanes>(ctx, transfer::lanes_of(std::move(source), std::move(destination)), false,
                                    std::move(plan));
 }
 

@@ -139,11 +139,19 @@ int cmd_save(const Context& ctx, const SaveOptions& opt) {
     }
     return save_from_source(ctx, opt, *refs, **store);
   }
+  const auto containerd = containerd_runtime(ctx);
+  if (containerd && !opt.dry_run) {
+    // The content store read by hpn itself, as from a registry.
+    auto settings = containerd_settings(ctx);
+    auto store = endpoint::make_exporter(*containerd, settings);
+    if (!store) return plan_failed(store.error());
+    return save_from_source(ctx, opt, *refs, **store);
+  }
   if (opt.dry_run) {
     // The names a real run would write: the daemon, when it answers, decides the
     // compression (see ops::effective_save); without one, the names as asked.
     std::unique_ptr<ops::ImageStore> store;
-    if (spec.compression != archive::Compression::none && ctx.global.daemon.backend == Backend::api) {
+    if (spec.compression != archive::Compression::none && ctx.global.daemon.backend == Backend::api && !containerd) {
       if (auto c = connect(ctx); c) store = std::make_unique<ops::DaemonStore>(std::move(*c));
     }
     spec = ops::effective_save(store.get(), std::move(spec));

@@ -11,6 +11,7 @@
 #include "hpn/cli/app.hpp"
 #include "hpn/ops/cli_store.hpp"
 #include "hpn/ops/daemon_store.hpp"
+#include "hpn/ops/signals.hpp"
 
 namespace hpn::cli {
 namespace {
@@ -32,7 +33,25 @@ RuntimeChoice runtime_choice(const Context& ctx) {
   if (preferred == "docker") return RuntimeChoice::docker;
   if (preferred == "podman") return RuntimeChoice::podman;
   if (preferred == "nerdctl") return RuntimeChoice::nerdctl;
+  if (preferred == "containerd") return RuntimeChoice::containerd;
   return RuntimeChoice::unset;
+}
+
+std::optional<endpoint::Spec> containerd_runtime(const Context& ctx) {
+  const RuntimeChoice runtime = runtime_choice(ctx);
+  if (runtime != RuntimeChoice::containerd &&
+      !(runtime == RuntimeChoice::nerdctl && ctx.global.daemon.backend == Backend::api)) {
+    return std::nullopt;
+  }
+  return endpoint::Spec{.kind = endpoint::Kind::containerd, .location = ctx.global.daemon.host, .text = "containerd"};
+}
+
+endpoint::Settings containerd_settings(const Context& ctx) {
+  endpoint::Settings settings;
+  settings.interrupt = &ops::install_interrupt_handlers();
+  settings.containerd_namespace = containerd_namespace(ctx);
+  settings.snapshotter = snapshotter(ctx);
+  return settings;
 }
 
 std::string containerd_namespace(const Context& ctx) {
@@ -72,6 +91,11 @@ engine::ClientOptions client_options(const Context& ctx) {
 }
 
 Result<engine::Client> connect(const Context& ctx) {
+  if (containerd_runtime(ctx)) {
+    return Error(ErrorKind::unsupported,
+                 "containerd has no Engine API: load and save reach it (--runtime containerd), and copy moves images "
+                 "to and from it (--from/--to containerd)");
+  }
   auto ep = resolve(ctx);
   if (!ep) {
     return ep.error();
@@ -89,6 +113,14 @@ std::optional<engine::Client> connect_or_report(const Context& ctx) {
 }
 
 std::unique_ptr<ops::ContainerEngine> open_store(const Context& ctx, int& exit_code) {
+  if (runtime_choice(ctx) == RuntimeChoice::containerd || containerd_runtime(ctx)) {
+    print_error(ctx.global.daemon.backend == Backend::cli
+                    ? "--backend cli runs docker, podman or nerdctl; containerd is reached over its API (no --backend)"
+                    : "this command does not reach containerd; load and save do (--runtime containerd), and copy "
+                      "moves images to and from it (--from/--to containerd)");
+    exit_code = k_exit_usage;
+    return nullptr;
+  }
   if (ctx.global.daemon.backend == Backend::cli) {
     const RuntimeChoice runtime = runtime_choice(ctx);
     if (runtime == RuntimeChoice::nerdctl) {

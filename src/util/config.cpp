@@ -169,8 +169,8 @@ Result<Config> parse_config(const std::string& yaml, const std::string& source, 
     return config_error(source, "runtime.retry.max_attempts must be 1..100");
   }
   if (!c.runtime.preferred.empty() && c.runtime.preferred != "docker" && c.runtime.preferred != "podman" &&
-      c.runtime.preferred != "nerdctl") {
-    return config_error(source, "runtime.preferred must be docker or podman");
+      c.runtime.preferred != "nerdctl" && c.runtime.preferred != "containerd") {
+    return config_error(source, "runtime.preferred must be docker, podman, nerdctl or containerd");
   }
   if (c.save.source != "daemon" && c.save.source != "registry") {
     return config_error(source, "save.source must be daemon or registry");

@@ -298,3 +298,30 @@ TEST(Containerd, AWrongSocketFailsByName) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE((r.out + r.err).find("/nonexistent/containerd.sock"), std::string::npos) << r.out << r.err;
 }
+
+TEST(Containerd, LoadAndSaveReachItWithRuntimeContainerdOrNerdctl) {
+  TempDir dir;
+  const auto ids = save_from(dir, env("HPN_TEST_DOCKER20_HOST"), "a", {"hpn-test/small:1", "hpn-test/multi:1"});
+  const std::string ns = fresh_ns("runtime");
+  const std::string at = " -H unix://" + sock() + " --namespace " + ns;
+  auto load = hpn_alone(dir, "--runtime containerd" + at + " load a");
+  ASSERT_EQ(load.exit_code, 0) << load.out << load.err;
+  const auto held = records(ns);
+  ASSERT_EQ(held.size(), 2u) << ctr(ns, "images ls").out;
+  EXPECT_EQ(config_of(ns, held.at("docker.io/hpn-test/small:1")), ids[0]);
+  EXPECT_EQ(config_of(ns, held.at("docker.io/hpn-test/multi:1")), ids[1]);
+  runs(ns, "docker.io/hpn-test/multi:1");
+  // nerdctl is containerd's client: with the API back end, hpn reaches containerd.
+  auto save = hpn_alone(dir, "--runtime nerdctl" + at + " save -p out hpn-test/small:1 hpn-test/multi:1");
+  ASSERT_EQ(save.exit_code, 0) << save.out << save.err;
+  EXPECT_TRUE(fs::exists(dir / "out/hpn-test_small_1.tar.sha256"));
+  const std::string host = env("HPN_TEST_DOCKER20_HOST");
+  hpn::test::docker_at(host, "rmi hpn-test/small:1");
+  auto back = run_hpn(dir.path(), "load out", host);
+  ASSERT_EQ(back.exit_code, 0) << back.out << back.err;
+  EXPECT_EQ(image_id_at(host, "hpn-test/small:1"), ids[0]);
+  // The Engine API commands say they do not reach it.
+  auto ls = hpn_alone(dir, "--runtime containerd" + at + " ls");
+  EXPECT_NE(ls.exit_code, 0);
+  EXPECT_NE(ls.err.find("containerd"), std::string::npos) << ls.err;
+}

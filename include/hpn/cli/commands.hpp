@@ -8,6 +8,7 @@
 #include "hpn/ops/image_store.hpp"
 #include "hpn/ops/operations.hpp"
 #include "hpn/ops/reporter.hpp"
+#include "hpn/transfer/pipeline.hpp"
 
 namespace hpn::cli {
 
@@ -26,6 +27,12 @@ int cmd_copy(const Context& ctx, const CopyOptions& opt);
 // options, output and exit codes.
 int save_from_source(const Context& ctx, const SaveOptions& opt, const std::vector<image::Reference>& refs,
                      const ops::ImageStore& store);
+
+// Every image of the archives `files` into `destination`, blob by blob; with
+// `verify`, each archive's .sha256 sidecar is checked before the first of its
+// images sends a blob (an archive that does not match moves nothing).
+int move_archives(const Context& ctx, const archive::FoundArchives& files, bool verify,
+                  std::shared_ptr<const transfer::ImageDestination> destination, const transfer::TransferSpec& spec);
 
 // The target of push and copy: -r (or config), --push-mode, -p. Prints the problem
 // and returns nullopt when there is no registry.

@@ -14,6 +14,7 @@
 #include "hpn/archive/codec.hpp"
 #include "hpn/archive/paths.hpp"
 #include "hpn/cli/options.hpp"
+#include "hpn/endpoint/factory.hpp"
 #include "hpn/engine/client.hpp"
 #include "hpn/engine/endpoint.hpp"
 #include "hpn/image/image_list.hpp"
@@ -36,6 +37,12 @@ struct Context {
 
 // The runtime asked for: --runtime, else the config's runtime.preferred.
 RuntimeChoice runtime_choice(const Context& ctx);
+// The containerd endpoint when --runtime (or runtime.preferred) is containerd, or
+// nerdctl with the API back end (nerdctl is containerd's client): at -H when
+// given, else at its default sockets. nullopt for the other runtimes.
+std::optional<endpoint::Spec> containerd_runtime(const Context& ctx);
+// The endpoint settings of a containerd runtime: namespace, snapshotter, interrupt.
+endpoint::Settings containerd_settings(const Context& ctx);
 // containerd's namespace and snapshotter: the option, else the configuration.
 std::string containerd_namespace(const Context& ctx);
 std::string snapshotter(const Context& ctx);

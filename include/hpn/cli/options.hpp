@@ -13,8 +13,9 @@
 
 namespace hpn::cli {
 
-// --runtime: which runtime's socket to prefer, or the tool of --backend cli.
-enum class RuntimeChoice { unset, docker, podman, nerdctl };
+// --runtime: which runtime's socket to prefer, or the tool of --backend cli;
+// containerd (and nerdctl with the API back end) is reached over its own API.
+enum class RuntimeChoice { unset, docker, podman, nerdctl, containerd };
 // --backend: the Engine API, or one command-line process per step.
 enum class Backend { api, cli };
 
