@@ -386,8 +386,8 @@ void add_shared_options(CLI::App& app, Parsed& p, unsigned which, const std::str
                       {"nerdctl", RuntimeChoice::nerdctl},
                       {"containerd", RuntimeChoice::containerd}},
                      "docker|podman: prefer this runtime's default socket (config runtime.preferred); "
-                     "containerd, or nerdctl: containerd over its own API (load, save; -H unix:///PATH names its "
-                     "socket); nerdctl with --backend cli: the nerdctl tool"));
+                     "containerd, or nerdctl: containerd over its own API (load, save, pull, push; -H unix:///PATH "
+                     "names its socket); nerdctl with --backend cli: the nerdctl tool"));
     group(app.add_flag_callback("--auto-fallback", [&d] { d.auto_fallback = true; },
                                 "Use the other runtime's socket when the preferred one is missing (default)"));
     group(app.add_flag_callback("--no-auto-fallback", [&d] { d.auto_fallback = false; },

@@ -5,6 +5,14 @@
 namespace hpn::cli {
 
 int cmd_pull(const Context& ctx, const PullOptions& opt) {
+  if (auto containerd = containerd_runtime(ctx)) {
+    // Through hpn's own registry client into the content store: a copy.
+    CopyOptions copy;
+    copy.images = opt.images;
+    copy.platform = opt.platform;
+    copy.to = "containerd" + (containerd->location.empty() ? std::string() : ":" + containerd->location);
+    return cmd_copy(ctx, copy);
+  }
   auto refs = read_images(opt.images);
   if (!refs) return k_exit_usage;
   int code = k_exit_failed;

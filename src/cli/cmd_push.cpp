@@ -151,6 +151,17 @@ int cmd_push(const Context& ctx, const PushOptions& opt) {
   auto spec = push_spec(ctx, opt.target);
   if (!spec) return k_exit_usage;
   if (opt.archives) return push_archives(ctx, opt, *spec);
+  if (auto containerd = containerd_runtime(ctx)) {
+    // From the content store through hpn's own registry client: a copy.
+    CopyOptions copy;
+    copy.images = opt.images;
+    copy.target = opt.target;
+    copy.dry_run = opt.dry_run;
+    copy.insecure_registries = opt.insecure_registries;
+    copy.no_cache = opt.no_cache;
+    copy.from = "containerd" + (containerd->location.empty() ? std::string() : ":" + containerd->location);
+    return cmd_copy(ctx, copy);
+  }
   if (!opt.insecure_registries.empty()) {
     print_error("--insecure-registry applies to push --archives only (a daemon push uses the daemon's settings)");
     return k_exit_usage;

@@ -327,3 +327,38 @@ TEST(Containerd, LoadAndSaveReachItWithRuntimeContainerdOrNerdctl) {
   EXPECT_NE(ls.exit_code, 0);
   EXPECT_NE(ls.err.find("containerd"), std::string::npos) << ls.err;
 }
+
+TEST(Containerd, PullAndPushWithRuntimeContainerdKeepTheRegistrysDigest) {
+  TempDir dir;
+  const std::string ns = fresh_ns("pullpush");
+  const std::string at = " -H unix://" + sock() + " --namespace " + ns;
+  const std::string ref = reg() + "/hpn-test/multi:1";
+  auto pull = hpn_alone(dir, "--runtime containerd" + at + " pull " + ref);
+  ASSERT_EQ(pull.exit_code, 0) << pull.out << pull.err;
+  EXPECT_EQ(records(ns)[ref], served_digest(reg(), "hpn-test/multi", "1"));
+  runs(ns, ref);
+  const std::string project = "from-" + ns;
+  auto push = hpn_alone(dir, "--runtime containerd" + at + " push " + ref + " -r " + reg() + " -p " + project);
+  ASSERT_EQ(push.exit_code, 0) << push.out << push.err;
+  EXPECT_EQ(served_digest(reg(), project + "/multi", "1"), served_digest(reg(), "hpn-test/multi", "1"));
+}
+
+TEST(Containerd, AnImportKilledMidwayLeavesNoRecordAndARerunCompletes) {
+  TempDir dir;
+  save_from(dir, env("HPN_TEST_DOCKER20_HOST"), "a", {"hpn-test/large:1"});
+  const std::string ns = fresh_ns("killed");
+  hpn::test::HpnRun how;
+  how.host = hpn::test::k_no_daemon;
+  how.exec = true;
+  const std::string cmd = hpn::test::hpn_command(dir.path(), "copy --from dir:a" + to(ns), how);
+  // Killed once the content store holds part of the large layer.
+  auto r = run_command(
+      "(" + cmd + " >/dev/null 2>&1 & pid=$!; for i in $(seq 1 400); do " + ctr_bin() + " -a " + sock() + " -n " + ns +
+      " content active 2>/dev/null | grep -q hpn- && break; sleep 0.02; done; " + "kill -9 $pid; wait $pid; echo $?)");
+  EXPECT_EQ(r.out, "137\n") << r.out;
+  EXPECT_TRUE(records(ns).empty()) << ctr(ns, "images ls").out;
+  auto again = hpn_alone(dir, "copy --from dir:a" + to(ns));
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_EQ(records(ns).size(), 1u);
+  runs(ns, "docker.io/hpn-test/large:1");
+}
