@@ -170,7 +170,15 @@ Result<std::string> Connection::write(const std::string& ref, const std::optiona
   CallContext call(ns_, lease, false);
   auto stream = stubs_->content->Write(&call.ctx);
   content::WriteContentResponse resp;
-  std::string buf(k_chunk, '\0');
+  // One request for every chunk: its data buffer is filled in place and reused.
+  content::WriteContentRequest req;
+  req.set_action(content::WRITE);
+  req.set_ref(ref);
+  if (expected) {
+    req.set_total(static_cast<std::int64_t>(expected->size));
+    req.set_expected(expected->digest);
+  }
+  std::string& buf = *req.mutable_data();
   std::int64_t offset = 0;
   const auto give_up = [&](Error e) -> Error {
     call.ctx.TryCancel();
@@ -186,6 +194,7 @@ Result<std::string> Connection::write(const std::string& ref, const std::optiona
     // Fill a whole chunk (or reach the end) before sending it.
     std::size_t filled = 0;
     bool end = false;
+    buf.resize(k_chunk);
     while (filled < buf.size()) {
       auto n = source(std::span<char>(buf.data() + filled, buf.size() - filled));
       if (!n) return give_up(n.error());
@@ -196,15 +205,8 @@ Result<std::string> Connection::write(const std::string& ref, const std::optiona
       filled += *n;
     }
     if (filled > 0) {
-      content::WriteContentRequest req;
-      req.set_action(content::WRITE);
-      req.set_ref(ref);
       req.set_offset(offset);
-      if (expected) {
-        req.set_total(static_cast<std::int64_t>(expected->size));
-        req.set_expected(expected->digest);
-      }
-      req.set_data(buf.data(), filled);
+      buf.resize(filled);
       if (!stream->Write(req) || !stream->Read(&resp)) break;  // Finish says why
       offset += static_cast<std::int64_t>(filled);
     }
