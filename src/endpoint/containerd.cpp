@@ -89,24 +89,29 @@ Result<std::string> containerd_socket(const std::string& location) {
   return path;
 }
 
-Result<std::shared_ptr<const transfer::ImageSource>> open_containerd_source(const ContainerdSpec& spec) {
+namespace {
+
+// The socket resolved, the module loaded, then its `make` for the endpoint.
+template <typename Make>
+auto through_module(const ContainerdSpec& spec, Make make)
+    -> decltype(make(std::declval<const ContainerdModule&>(), spec)) {
   auto socket = containerd_socket(spec.socket);
   if (!socket) return socket.error();
   auto module = load_module();
   if (!module) return module.error();
   ContainerdSpec resolved = spec;
   resolved.socket = std::move(*socket);
-  return (*module)->source(resolved);
+  return make(**module, resolved);
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const transfer::ImageSource>> open_containerd_source(const ContainerdSpec& spec) {
+  return through_module(spec, [](const ContainerdModule& m, const ContainerdSpec& s) { return m.source(s); });
 }
 
 Result<std::shared_ptr<const transfer::ImageDestination>> open_containerd_destination(const ContainerdSpec& spec) {
-  auto socket = containerd_socket(spec.socket);
-  if (!socket) return socket.error();
-  auto module = load_module();
-  if (!module) return module.error();
-  ContainerdSpec resolved = spec;
-  resolved.socket = std::move(*socket);
-  return (*module)->destination(resolved);
+  return through_module(spec, [](const ContainerdModule& m, const ContainerdSpec& s) { return m.destination(s); });
 }
 
 }  // namespace hpn::endpoint
