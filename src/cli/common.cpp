@@ -113,7 +113,7 @@ std::optional<engine::Client> connect_or_report(const Context& ctx) {
 }
 
 std::unique_ptr<ops::ContainerEngine> open_store(const Context& ctx, int& exit_code) {
-  if (runtime_choice(ctx) == RuntimeChoice::containerd || containerd_runtime(ctx)) {
+  if (containerd_runtime(ctx)) {
     print_error(ctx.global.daemon.backend == Backend::cli
                     ? "--backend cli runs docker, podman or nerdctl; containerd is reached over its API (no --backend)"
                     : "this command does not reach containerd; load, save, pull and push do (--runtime "

@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "hpn/endpoint/containerd.hpp"
 #include "hpn/engine/client.hpp"
 #include "hpn/engine/endpoint.hpp"
 #include "hpn/ops/image_store.hpp"
@@ -54,8 +55,8 @@ struct Settings {
   engine::ResolveInputs daemon;
   engine::ClientOptions daemon_client;
   std::string platform;  // os/arch[/variant] a registry source picks from an index
-  std::string containerd_namespace = "k8s.io";
-  std::string snapshotter = "overlayfs";  // where containerd destinations unpack images
+  std::string containerd_namespace = k_containerd_default_namespace;
+  std::string snapshotter = k_containerd_default_snapshotter;  // where containerd destinations unpack images
   // What earlier runs learned about blobs (registry destinations mount from the
   // repositories it names); none: this run alone.
   std::shared_ptr<registry::KnownBlobs> known;

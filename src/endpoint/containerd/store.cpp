@@ -103,6 +103,27 @@ std::string rfc3339(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
+// What passes through a source on its way into containerd: its bytes hashed and
+// counted; more than `limit` of them is an error naming `what`.
+struct Counted {
+  util::Sha256 hash;
+  std::uint64_t size = 0;
+  engine::Source through(const engine::Source& source, std::uint64_t limit, std::string what) {
+    return [this, &source, limit, what = std::move(what)](std::span<char> buf) -> Result<std::size_t> {
+      auto n = source(buf);
+      if (n && *n > 0) {
+        size += *n;
+        if (size > limit) {
+          return Error(ErrorKind::protocol, what + " has more than its " + std::to_string(limit) + " bytes");
+        }
+        hash.update(std::string_view(buf.data(), *n));
+      }
+      return n;
+    };
+  }
+  std::string digest() { return "sha256:" + hash.hex_digest(); }
+};
+
 // ---- reading -----------------------------------------------------------------
 
 class Reader final : public transfer::SourceReader {
@@ -251,7 +272,7 @@ class Writer final : public transfer::DestinationWriter {
     if (offer.needed) offer.needed();
     auto source = offer.body();
     if (!source) return source.error();
-    auto written = write_checked(d, *source, {});
+    auto written = write_checked(d, *source);
     if (!written) return written.error();
     ++tally.blobs_sent;
     tally.uploaded += d.size;
@@ -262,26 +283,19 @@ class Writer final : public transfer::DestinationWriter {
                                             const registry::BlobBody& body, transfer::Tally& tally) override {
     auto source = body();
     if (!source) return source.error();
-    util::Sha256 hash;
-    std::uint64_t size = 0;
-    const engine::Source hashed = [&](std::span<char> buf) -> Result<std::size_t> {
-      auto n = (*source)(buf);
-      if (n && *n > 0) {
-        hash.update(std::string_view(buf.data(), *n));
-        size += *n;
-      }
-      return n;
-    };
-    auto digest = s_->c->write(s_->ref_for("new"), std::nullopt, hashed, {}, s_->lease, flag_);
+    Counted counted;
+    auto digest = s_->c->write(s_->ref_for("new"), std::nullopt,
+                               counted.through(*source, std::numeric_limits<std::uint64_t>::max(), "a new blob"), {},
+                               s_->lease, flag_);
     if (!digest) return digest.error();
-    const std::string got = "sha256:" + hash.hex_digest();
+    const std::string got = counted.digest();
     if (*digest != got) {
       return Error(ErrorKind::protocol,
                    "containerd at " + s_->c->socket() + " stored " + *digest + " for a blob hpn hashed to " + got);
     }
     ++tally.blobs_sent;
-    tally.uploaded += size;
-    return registry::Descriptor{.media_type = media_type, .digest = got, .size = size};
+    tally.uploaded += counted.size;
+    return registry::Descriptor{.media_type = media_type, .digest = got, .size = counted.size};
   }
 
   Result<std::string> put_manifest(const image::Reference& target, const std::string& reference,
@@ -321,26 +335,14 @@ class Writer final : public transfer::DestinationWriter {
 
  private:
   // Writes `d` from `source`, hashed on the way as well as checked by containerd.
-  Status write_checked(const registry::Descriptor& d, const engine::Source& source, const Labels& labels) {
-    util::Sha256 hash;
-    std::uint64_t size = 0;
-    const engine::Source hashed = [&](std::span<char> buf) -> Result<std::size_t> {
-      auto n = source(buf);
-      if (n && *n > 0) {
-        size += *n;
-        if (size > d.size) {
-          return Error(ErrorKind::protocol,
-                       "the blob " + d.digest + " has more than its " + std::to_string(d.size) + " bytes");
-        }
-        hash.update(std::string_view(buf.data(), *n));
-      }
-      return n;
-    };
-    auto digest = s_->c->write(s_->ref_for(d.digest), d, hashed, labels, s_->lease, flag_);
+  Status write_checked(const registry::Descriptor& d, const engine::Source& source) {
+    Counted counted;
+    auto digest = s_->c->write(s_->ref_for(d.digest), d, counted.through(source, d.size, "the blob " + d.digest), {},
+                               s_->lease, flag_);
     if (!digest) return digest.error();
-    if (const std::string got = "sha256:" + hash.hex_digest(); got != d.digest || size != d.size) {
+    if (const std::string got = counted.digest(); got != d.digest || counted.size != d.size) {
       return Error(ErrorKind::protocol,
-                   "the blob " + d.digest + " arrived as " + got + " (" + std::to_string(size) + " bytes)");
+                   "the blob " + d.digest + " arrived as " + got + " (" + std::to_string(counted.size) + " bytes)");
     }
     return {};
   }
