@@ -132,15 +132,20 @@ TEST(Containerd, PodmanRegistryAndOciImagesKeepTheirDigests) {
   TempDir dir;
   // From Podman, through archives it saves.
   {
+    // Podman gets the image from the registry first, so the test needs no other
+    // test to have put it there.
     const std::string ns = fresh_ns("podman");
-    auto r = hpn_alone(dir, "copy --from podman:" + env("HPN_TEST_PODMAN_HOST") + " docker.io/hpn-test/small:1" + to(ns));
+    const std::string in_podman = reg() + "/hpn-test/small:1";
+    auto pulled = run_hpn(dir.path(), "--runtime podman pull " + in_podman, env("HPN_TEST_PODMAN_HOST"));
+    ASSERT_EQ(pulled.exit_code, 0) << pulled.out << pulled.err;
+    auto r = hpn_alone(dir, "copy --from podman:" + env("HPN_TEST_PODMAN_HOST") + " " + in_podman + to(ns));
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     // Podman may save it under another of its names (localhost/..., a registry's):
     // the one image that arrives is the one Podman holds.
     const auto held = records(ns);
     ASSERT_EQ(held.size(), 1u) << ctr(ns, "images ls").out;
     auto id = run_command("curl -s --unix-socket " + env("HPN_TEST_PODMAN_HOST").substr(7) +
-                          " http://d/v4.0.0/libpod/images/docker.io/hpn-test/small:1/json");
+                          " http://d/v4.0.0/libpod/images/" + in_podman + "/json");
     const auto j = nlohmann::json::parse(id.out, nullptr, false);
     ASSERT_TRUE(j.is_object()) << id.out;
     EXPECT_EQ(config_of(ns, held.begin()->second), "sha256:" + j.value("Id", "")) << id.out;
