@@ -246,10 +246,11 @@ const Command k_commands[] = {
     {"copy", "Copy images between any two endpoints: registries, daemons, OCI layouts, archives",
      k_list_batch | s_registry, bind_copy, no_path,
      [](const Context& c, const Parsed& p) { return cmd_copy(c, p.copy); }},
-    {"rmi", "Remove the listed images from the daemon", k_list_batch, bind_rmi, no_path,
+    {"rmi", "Remove the listed images from the daemon or containerd", k_list_batch, bind_rmi, no_path,
      [](const Context& c, const Parsed& p) { return cmd_rmi(c, p.rmi); }},
-    {"ls", "List daemon images, archives in a directory (-p), or which listed images are present", k_base | s_list,
-     bind_ls, [](Parsed& p) { return &p.ls.path; }, [](const Context& c, const Parsed& p) { return cmd_ls(c, p.ls); }},
+    {"ls", "List daemon or containerd images, archives in a directory (-p), or which listed images are present",
+     k_base | s_list, bind_ls, [](Parsed& p) { return &p.ls.path; },
+     [](const Context& c, const Parsed& p) { return cmd_ls(c, p.ls); }},
     {"info", "Show the daemon endpoint, how it was chosen, server and API version", k_base, bind_nothing, no_path,
      [](const Context& c, const Parsed&) { return cmd_info(c); }},
     {"login", "Check registry credentials through the daemon and store them (docker config or helper)", k_base,
@@ -380,14 +381,15 @@ void add_shared_options(CLI::App& app, Parsed& p, unsigned which, const std::str
     group(app.add_option("-H,--host", d.host,
                          "Daemon: unix:///path, tcp://host:port or host:port (default: DOCKER_HOST, docker "
                          "context, CONTAINER_HOST, default sockets)"));
-    group(add_choice(app, "--runtime", d.runtime,
-                     {{"docker", RuntimeChoice::docker},
-                      {"podman", RuntimeChoice::podman},
-                      {"nerdctl", RuntimeChoice::nerdctl},
-                      {"containerd", RuntimeChoice::containerd}},
-                     "docker|podman: prefer this runtime's default socket (config runtime.preferred); "
-                     "containerd, or nerdctl: containerd over its own API (load, save, pull, push; -H unix:///PATH "
-                     "names its socket); nerdctl with --backend cli: the nerdctl tool"));
+    group(add_choice(
+        app, "--runtime", d.runtime,
+        {{"docker", RuntimeChoice::docker},
+         {"podman", RuntimeChoice::podman},
+         {"nerdctl", RuntimeChoice::nerdctl},
+         {"containerd", RuntimeChoice::containerd}},
+        "docker|podman: prefer this runtime's default socket (config runtime.preferred); "
+        "containerd, or nerdctl: containerd over its own API (load, save, pull, push, ls, rmi; -H unix:///PATH "
+        "names its socket); nerdctl with --backend cli: the nerdctl tool"));
     group(app.add_flag_callback("--auto-fallback", [&d] { d.auto_fallback = true; },
                                 "Use the other runtime's socket when the preferred one is missing (default)"));
     group(app.add_flag_callback("--no-auto-fallback", [&d] { d.auto_fallback = false; },

@@ -1,9 +1,10 @@
-// hpn ls: images in the daemon, archives in a directory, or which listed images
+// hpn ls: images in the daemon (or containerd), archives in a directory, or which listed images
 // are present (exit 1 if any is missing). Text tables, --format templates, or one
 // JSON document with --output json.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "hpn/archive/paths.hpp"
 #include "hpn/cli/app.hpp"
 #include "hpn/cli/commands.hpp"
+#include "hpn/endpoint/factory.hpp"
 #include "hpn/ops/operations.hpp"
 #include "hpn/ops/reporter.hpp"
 
@@ -154,8 +156,8 @@ int list_archives(const Context& ctx, const std::string& dir, bool recursive) {
 }
 
 // `format`: a --format template's rows instead of the table.
-int list_daemon_images(const Context& ctx, engine::Client& client, const std::optional<Format>& format) {
-  auto images = client.list_images();
+int list_images(const Context& ctx, const Result<std::vector<engine::ImageSummary>>& images,
+                const std::optional<Format>& format) {
   if (!images) {
     print_error(images.error());
     return k_exit_failed;
@@ -189,23 +191,26 @@ int list_daemon_images(const Context& ctx, engine::Client& client, const std::op
   return k_exit_ok;
 }
 
-int list_presence(const Context& ctx, engine::Client& client, const std::vector<image::Reference>& refs) {
+// The image ID of `ref`, or not_found.
+using Lookup = std::function<Result<std::string>(const image::Reference& ref)>;
+
+int list_presence(const Context& ctx, const Lookup& lookup, const std::vector<image::Reference>& refs) {
   const bool json = json_output(ctx);
   nlohmann::json list = nlohmann::json::array();
   std::size_t missing = 0;
   for (const auto& ref : refs) {
-    auto info = client.inspect_image(ops::local_name(ref));
-    if (!info && info.error().kind != ErrorKind::not_found) {
-      print_error(info.error());
+    auto id = lookup(ref);
+    if (!id && id.error().kind != ErrorKind::not_found) {
+      print_error(id.error());
       return k_exit_failed;
     }
-    if (!info) ++missing;
+    if (!id) ++missing;
     if (json) {
-      nlohmann::json j{{"image", ref.original}, {"present", info.ok()}};
-      if (info) j["id"] = info->id;
+      nlohmann::json j{{"image", ref.original}, {"present", id.ok()}};
+      if (id) j["id"] = *id;
       list.push_back(std::move(j));
-    } else if (info) {
-      std::printf("present  %-50s %s\n", ref.original.c_str(), short_id(info->id).c_str());
+    } else if (id) {
+      std::printf("present  %-50s %s\n", ref.original.c_str(), short_id(*id).c_str());
     } else {
       std::printf("missing  %s\n", ref.original.c_str());
     }
@@ -216,6 +221,26 @@ int list_presence(const Context& ctx, engine::Client& client, const std::vector<
     std::printf("%zu present, %zu missing of %zu\n", refs.size() - missing, missing, refs.size());
   }
   return missing == 0 ? k_exit_ok : k_exit_failed;
+}
+
+// containerd's image records in the rows a daemon's list gives: the record's name
+// as its tag (none for a name by digest), the config digest as its ID.
+Result<std::vector<engine::ImageSummary>> containerd_summaries(const endpoint::ContainerdCatalog& catalog) {
+  auto images = catalog.list();
+  if (!images) return images.error();
+  std::vector<engine::ImageSummary> out;
+  for (const auto& image : *images) {
+    engine::ImageSummary s;
+    s.id = image.id.empty() ? image.digest : image.id;
+    const auto at = image.name.find('@');
+    const bool by_digest = at != std::string::npos || image.name.rfind("sha256:", 0) == 0;
+    if (!by_digest) s.repo_tags.push_back(image.name);
+    const std::string repository = at != std::string::npos ? image.name.substr(0, at) : split_tag(image.name).first;
+    if (!by_digest || at != std::string::npos) s.repo_digests.push_back(repository + "@" + image.digest);
+    s.size = static_cast<std::int64_t>(image.size);
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 }  // namespace
@@ -245,9 +270,37 @@ int cmd_ls(const Context& ctx, const LsOptions& opt) {
     refs = read_images(opt.images);
     if (!refs) return k_exit_usage;
   }
+  if (auto containerd = containerd_runtime(ctx)) {
+    auto catalog = endpoint::make_catalog(*containerd, containerd_settings(ctx));
+    if (!catalog) {
+      print_error(catalog.error());
+      return k_exit_failed;
+    }
+    if (check_list) {
+      return list_presence(
+          ctx,
+          [&](const image::Reference& ref) -> Result<std::string> {
+            auto image = (*catalog)->find(ref);
+            if (!image) return image.error();
+            return image->id.empty() ? image->digest : image->id;
+          },
+          *refs);
+    }
+    return list_images(ctx, containerd_summaries(**catalog), format);
+  }
   auto client = connect_or_report(ctx);
   if (!client) return k_exit_failed;
-  return check_list ? list_presence(ctx, *client, *refs) : list_daemon_images(ctx, *client, format);
+  if (check_list) {
+    return list_presence(
+        ctx,
+        [&](const image::Reference& ref) -> Result<std::string> {
+          auto info = client->inspect_image(ops::local_name(ref));
+          if (!info) return info.error();
+          return info->id;
+        },
+        *refs);
+  }
+  return list_images(ctx, client->list_images(), format);
 }
 
 }  // namespace hpn::cli

@@ -92,9 +92,10 @@ engine::ClientOptions client_options(const Context& ctx) {
 
 Result<engine::Client> connect(const Context& ctx) {
   if (containerd_runtime(ctx)) {
-    return Error(ErrorKind::unsupported,
-                 "containerd has no Engine API: load, save, pull and push reach it (--runtime containerd), and copy "
-                 "moves images to and from it (--from/--to containerd)");
+    return Error(
+        ErrorKind::unsupported,
+        "containerd has no Engine API: load, save, pull, push, ls and rmi reach it (--runtime containerd), and "
+        "copy moves images to and from it (--from/--to containerd)");
   }
   auto ep = resolve(ctx);
   if (!ep) {
@@ -116,7 +117,7 @@ std::unique_ptr<ops::ContainerEngine> open_store(const Context& ctx, int& exit_c
   if (containerd_runtime(ctx)) {
     print_error(ctx.global.daemon.backend == Backend::cli
                     ? "--backend cli runs docker, podman or nerdctl; containerd is reached over its API (no --backend)"
-                    : "this command does not reach containerd; load, save, pull and push do (--runtime "
+                    : "this command does not reach containerd; load, save, pull, push, ls and rmi do (--runtime "
                       "containerd), and copy moves images to and from it (--from/--to containerd)");
     exit_code = k_exit_usage;
     return nullptr;

@@ -114,4 +114,8 @@ Result<std::shared_ptr<const transfer::ImageDestination>> open_containerd_destin
   return through_module(spec, [](const ContainerdModule& m, const ContainerdSpec& s) { return m.destination(s); });
 }
 
+Result<std::shared_ptr<const ContainerdCatalog>> open_containerd_catalog(const ContainerdSpec& spec) {
+  return through_module(spec, [](const ContainerdModule& m, const ContainerdSpec& s) { return m.catalog(s); });
+}
+
 }  // namespace hpn::endpoint

@@ -136,6 +136,13 @@ Result<std::shared_ptr<const ops::ContainerEngine>> make_importer(const Spec& sp
   return daemon(spec, settings);
 }
 
+Result<std::shared_ptr<const ContainerdCatalog>> make_catalog(const Spec& spec, const Settings& settings) {
+  if (spec.kind != Kind::containerd) {
+    return Error(ErrorKind::unsupported, "endpoint '" + spec.text + "' has no image records of its own to list");
+  }
+  return open_containerd_catalog(containerd_spec(spec, settings));
+}
+
 ops::PushSpec registry_naming(const Spec& spec, const Settings& settings) {
   if (settings.naming) return *settings.naming;
   ops::PushSpec naming;

@@ -69,6 +69,12 @@ std::string config_of(const std::string& ns, const std::string& digest) {
 
 std::string content_list(const std::string& ns) { return ctr(ns, "content ls -q").out; }
 
+// A garbage collection of containerd, run now: a lease deleted with --sync runs one.
+hpn::test::CommandResult collect_garbage(const std::string& ns, const std::string& lease) {
+  return ctr(ns, "leases create --id " + lease + " >/dev/null && " + ctr_bin() + " -a " + shell_quote(sock()) + " -n " +
+                     shell_quote(ns) + " leases delete --sync " + lease);
+}
+
 // A container from `image` of `ns` prints ok: its layers were unpacked.
 void runs(const std::string& ns, const std::string& image) {
   const std::string id = "hpn-run-" + std::to_string(::getpid());
@@ -242,8 +248,7 @@ TEST(Containerd, ADamagedArchiveImportsNothingAndLeavesNothingAfterGarbageCollec
   EXPECT_TRUE(records(ns).empty()) << ctr(ns, "images ls").out;
   // The lease is gone: garbage collection takes what the failed import wrote.
   EXPECT_EQ(ctr(ns, "leases ls -q").out, "");
-  auto gc = ctr(ns, "leases create --id hpn-test-gc && " + ctr_bin() + " -a " + sock() + " -n " + ns +
-                        " leases delete --sync hpn-test-gc");
+  auto gc = collect_garbage(ns, "hpn-test-gc");
   EXPECT_EQ(gc.exit_code, 0) << gc.out;
   EXPECT_EQ(content_list(ns), before);
   const std::string snapshots = ctr(ns, "snapshots ls").out;  // its header only
@@ -264,15 +269,14 @@ TEST(Containerd, GarbageCollectionDuringAnImportLeavesTheImportWhole) {
   // runs a collection).
   int collections = 0;
   for (int i = 0; i < 200 && !fs::exists(dir / "rc"); ++i) {
-    auto gc = ctr(ns, "leases create --id gc-" + std::to_string(i) + " >/dev/null && " + ctr_bin() + " -a " + sock() +
-                          " -n " + ns + " leases delete --sync gc-" + std::to_string(i));
+    auto gc = collect_garbage(ns, "gc-" + std::to_string(i));
     collections += gc.exit_code == 0 ? 1 : 0;
     std::this_thread::sleep_for(20ms);
   }
   import.join();
   EXPECT_GE(collections, 3);
   EXPECT_EQ(hpn::test::slurp(dir / "rc"), "0\n") << hpn::test::slurp(dir / "out");
-  ctr(ns, "leases create --id gc-after && " + ctr_bin() + " -a " + sock() + " -n " + ns + " leases delete --sync gc-after");
+  collect_garbage(ns, "gc-after");
   const auto held = records(ns);
   EXPECT_EQ(held.size(), 2u) << ctr(ns, "images ls").out;
   auto check = ctr(ns, "images check");
@@ -327,10 +331,68 @@ TEST(Containerd, LoadAndSaveReachItWithRuntimeContainerdOrNerdctl) {
   auto back = run_hpn(dir.path(), "load out", host);
   ASSERT_EQ(back.exit_code, 0) << back.out << back.err;
   EXPECT_EQ(image_id_at(host, "hpn-test/small:1"), ids[0]);
-  // The Engine API commands say they do not reach it.
-  auto ls = hpn_alone(dir, "--runtime containerd" + at + " ls");
-  EXPECT_NE(ls.exit_code, 0);
-  EXPECT_NE(ls.err.find("containerd"), std::string::npos) << ls.err;
+  // The Engine API's own commands say they do not reach it.
+  auto info = hpn_alone(dir, "--runtime containerd" + at + " info");
+  EXPECT_NE(info.exit_code, 0);
+  EXPECT_NE(info.err.find("containerd"), std::string::npos) << info.err;
+}
+
+TEST(Containerd, LsListsAndRmiRemovesItsImageRecords) {
+  TempDir dir;
+  const std::string ns = fresh_ns("lsrmi");
+  const std::string small = reg() + "/hpn-test/small:1", multi = reg() + "/hpn-test/multi:1";
+  ASSERT_EQ(hpn_alone(dir, "copy " + small + " " + multi + to(ns)).exit_code, 0);
+  // A second tag, and the two names containerd's CRI plugin gives every image it
+  // manages (by digest and by image ID): one image still, listed once.
+  const std::string multi_digest = records(ns).at(multi);
+  const std::string multi_id = config_of(ns, multi_digest);
+  ASSERT_EQ(ctr(ns, "images tag " + multi + " " + reg() + "/hpn-test/multi:2").exit_code, 0);
+  ASSERT_EQ(ctr(ns, "images tag " + multi + " " + reg() + "/hpn-test/multi@" + multi_digest).exit_code, 0);
+  ASSERT_EQ(ctr(ns, "images tag " + multi + " " + multi_id).exit_code, 0);
+  const std::string at = "--runtime containerd -H unix://" + sock() + " --namespace " + ns;
+
+  auto ls = hpn_alone(dir, at + " ls --output json");
+  ASSERT_EQ(ls.exit_code, 0) << ls.out << ls.err;
+  const auto listed = nlohmann::json::parse(ls.out, nullptr, false);
+  ASSERT_TRUE(listed.is_object()) << ls.out;
+  std::map<std::string, nlohmann::json> by_name;
+  for (const auto& i : listed["images"]) by_name[i["name"].get<std::string>()] = i;
+  ASSERT_EQ(by_name.size(), 3u) << ls.out;
+  for (const auto& name : {small, multi, reg() + "/hpn-test/multi:2"}) {
+    ASSERT_TRUE(by_name.count(name)) << name << "\n" << ls.out;
+    const auto& i = by_name[name];
+    EXPECT_EQ(i["digest"], records(ns).at(name)) << name;
+    EXPECT_EQ(i["id"], config_of(ns, i["digest"])) << name;
+    EXPECT_GT(i["size"].get<std::uint64_t>(), 1000u) << name;
+  }
+  auto text = hpn_alone(dir, at + " ls");
+  EXPECT_NE(text.out.find(multi_id.substr(7, 12)), std::string::npos) << text.out;
+
+  auto presence = hpn_alone(dir, at + " ls " + small + " " + reg() + "/hpn-test/absent:1");
+  EXPECT_EQ(presence.exit_code, 1) << presence.out << presence.err;
+  EXPECT_NE(presence.out.find("1 present, 1 missing of 2"), std::string::npos) << presence.out;
+
+  // One name of the batch is missing: it fails by name, the others are removed.
+  auto rmi = hpn_alone(dir, at + " rmi " + small + " " + multi + " " + reg() + "/hpn-test/absent:1");
+  EXPECT_EQ(rmi.exit_code, 1) << rmi.out << rmi.err;
+  EXPECT_NE(rmi.out.find(reg() + "/hpn-test/absent:1: not_found: " + reg() + "/hpn-test/absent:1 is not an image"),
+            std::string::npos)
+      << rmi.out;
+  EXPECT_NE(rmi.out.find(small + " (untagged 1, deleted 1)"), std::string::npos) << rmi.out;
+  EXPECT_NE(rmi.out.find(multi + " (untagged 1, deleted 0)"), std::string::npos) << rmi.out;
+  auto left = records(ns);
+  EXPECT_FALSE(left.count(small));
+  EXPECT_FALSE(left.count(multi));
+  EXPECT_TRUE(left.count(reg() + "/hpn-test/multi:2")) << ctr(ns, "images ls").out;
+  runs(ns, reg() + "/hpn-test/multi:2");
+
+  // The last tag goes with the image's other names, and garbage collection then
+  // frees its content.
+  auto last = hpn_alone(dir, at + " rmi " + reg() + "/hpn-test/multi:2");
+  EXPECT_EQ(last.exit_code, 0) << last.out << last.err;
+  EXPECT_TRUE(records(ns).empty()) << ctr(ns, "images ls").out;
+  ASSERT_EQ(collect_garbage(ns, "after-rmi").exit_code, 0);
+  EXPECT_EQ(content_list(ns), "");
 }
 
 TEST(Containerd, PullAndPushWithRuntimeContainerdKeepTheRegistrysDigest) {

@@ -9,11 +9,14 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "hpn/image/reference.hpp"
+#include "hpn/ops/image_store.hpp"
 #include "hpn/transfer/roles.hpp"
 #include "hpn/util/result.hpp"
 
@@ -39,13 +42,41 @@ Result<std::string> containerd_socket(const std::string& location);
 Result<std::shared_ptr<const transfer::ImageSource>> open_containerd_source(const ContainerdSpec& spec);
 Result<std::shared_ptr<const transfer::ImageDestination>> open_containerd_destination(const ContainerdSpec& spec);
 
+// An image record as `ls` shows it: its name, the manifest or index it names and,
+// for this machine's platform, the config digest (the image ID) and the bytes of
+// manifest, config and layers.
+struct ContainerdImage {
+  std::string name;
+  std::string digest;
+  std::string id;  // "" when no entry of an index runs here
+  std::uint64_t size = 0;
+};
+
+// The image records of one namespace, listed, looked up and removed. Shared by the
+// workers of a batch.
+class ContainerdCatalog {
+ public:
+  virtual ~ContainerdCatalog() = default;
+  // Every image, once: the names containerd's CRI plugin adds for an image already
+  // named by a tag (NAME@sha256:..., sha256:...) are left out.
+  virtual Result<std::vector<ContainerdImage>> list() const = 0;
+  // not_found when no record has the name of `ref`.
+  virtual Result<ContainerdImage> find(const image::Reference& ref) const = 0;
+  // Deletes the record of `ref`; when no other tag names its image, the digest
+  // names of that image go too, and garbage collection frees its content.
+  virtual Result<ops::Removed> remove(const image::Reference& ref) const = 0;
+};
+
+Result<std::shared_ptr<const ContainerdCatalog>> open_containerd_catalog(const ContainerdSpec& spec);
+
 // The module's entry points: one table, looked up by name once it is loaded.
 struct ContainerdModule {
   int abi = 0;  // k_containerd_module_abi
   Result<std::shared_ptr<const transfer::ImageSource>> (*source)(const ContainerdSpec& spec);
   Result<std::shared_ptr<const transfer::ImageDestination>> (*destination)(const ContainerdSpec& spec);
+  Result<std::shared_ptr<const ContainerdCatalog>> (*catalog)(const ContainerdSpec& spec);
 };
-inline constexpr int k_containerd_module_abi = 1;
+inline constexpr int k_containerd_module_abi = 2;
 inline constexpr const char* k_containerd_module_symbol = "hpn_containerd_module";
 
 }  // namespace hpn::endpoint

@@ -82,4 +82,7 @@ Result<std::shared_ptr<const ops::ImageStore>> make_exporter(const Spec& spec, S
                                                              std::shared_ptr<const transfer::ImageSource> source = {});
 Result<std::shared_ptr<const ops::ContainerEngine>> make_importer(const Spec& spec, const Settings& settings);
 
+// The image records of a store that keeps them itself (containerd), for ls and rmi.
+Result<std::shared_ptr<const ContainerdCatalog>> make_catalog(const Spec& spec, const Settings& settings);
+
 }  // namespace hpn::endpoint

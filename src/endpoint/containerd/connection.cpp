@@ -7,6 +7,7 @@
 
 #include "content.grpc.pb.h"
 #include "diff.grpc.pb.h"
+#include "hpn/util/sha256.hpp"
 #include "images.grpc.pb.h"
 #include "leases.grpc.pb.h"
 #include "snapshots.grpc.pb.h"
@@ -426,6 +427,41 @@ Result<std::string> Connection::apply(const registry::Descriptor& layer, const s
     return failed(socket_, "unpacking the layer " + layer.digest, st);
   }
   return resp.applied().digest();
+}
+
+Result<std::string> read_small(Connection& c, const std::string& digest, const std::atomic<bool>* flag) {
+  constexpr std::size_t k_limit = 16 << 20;
+  std::string body;
+  auto n = c.read(
+      digest,
+      [&](std::string_view chunk) -> Status {
+        if (body.size() + chunk.size() > k_limit) {
+          return Error(ErrorKind::protocol, "containerd at " + c.socket() + ": " + digest + " is larger than " +
+                                                std::to_string(k_limit >> 20) + " MiB; not a manifest or config");
+        }
+        body.append(chunk);
+        return {};
+      },
+      flag);
+  if (!n) return n.error();
+  if (const std::string got = "sha256:" + util::sha256_hex(body); got != digest) {
+    return Error(ErrorKind::protocol, "containerd at " + c.socket() + ": the content " + digest + " holds " + got +
+                                          "; its store is damaged");
+  }
+  return body;
+}
+
+Result<std::optional<std::string>> platform_manifest(Connection& c, const registry::Descriptor& target,
+                                                     const std::string& body, const std::string& what,
+                                                     const std::atomic<bool>* flag) {
+  if (!registry::is_index(target.media_type)) return std::optional<std::string>(body);
+  auto entries = registry::parse_index(body, "the index of " + what);
+  if (!entries) return entries.error();
+  auto pick = registry::pick_platform(*entries, registry::host_platform(), "the index of " + what);
+  if (!pick) return std::optional<std::string>{};
+  auto m = read_small(c, pick->descriptor.digest, flag);
+  if (!m) return m.error();
+  return std::optional<std::string>(std::move(*m));
 }
 
 }  // namespace hpn::containerd

@@ -94,4 +94,14 @@ class Connection {
   std::unique_ptr<Stubs> stubs_;
 };
 
+// The bytes of `digest` (a manifest or a config: at most 16 MiB), checked against it.
+Result<std::string> read_small(Connection& c, const std::string& digest, const std::atomic<bool>* flag);
+
+// The image manifest that `target` (whose bytes are `body`) stands for on this
+// machine: itself, or the entry of an index for this machine's platform; nullopt
+// when the index has none. `what` names the image in errors.
+Result<std::optional<std::string>> platform_manifest(Connection& c, const registry::Descriptor& target,
+                                                     const std::string& body, const std::string& what,
+                                                     const std::atomic<bool>* flag);
+
 }  // namespace hpn::containerd

@@ -1,5 +1,5 @@
 // containerd's content store and image records as a source and a destination of
-// the transfer pipeline, and the module's entry table.
+// the transfer pipeline.
 //
 // Writing: everything is written under one lease, created when the destination
 // opens and deleted when the run ends, so containerd's garbage collector keeps a
@@ -25,6 +25,7 @@
 #include "hpn/registry/blob_ledger.hpp"
 #include "hpn/registry/manifest.hpp"
 #include "hpn/util/sha256.hpp"
+#include "module.hpp"
 
 namespace hpn::containerd {
 
@@ -33,7 +34,6 @@ namespace {
 using json = nlohmann::json;
 using endpoint::ContainerdSpec;
 
-constexpr std::size_t k_small_limit = 16 << 20;  // manifests and configs
 constexpr const char* k_gc_content = "containerd.io/gc.ref.content.";
 constexpr const char* k_gc_snapshot = "containerd.io/gc.ref.snapshot.";
 constexpr const char* k_uncompressed = "containerd.io/uncompressed";
@@ -43,28 +43,6 @@ constexpr auto k_lease_life = std::chrono::hours(24);  // when hpn dies before i
 bool is_digest_reference(const std::string& reference) { return reference.rfind("sha256:", 0) == 0; }
 
 std::string record_name(const image::Reference& ref) { return ref.canonical(); }
-
-// The bytes of `digest`, up to `limit`, checked against it.
-Result<std::string> read_small(Connection& c, const std::string& digest, const std::atomic<bool>* flag) {
-  std::string body;
-  auto n = c.read(
-      digest,
-      [&](std::string_view chunk) -> Status {
-        if (body.size() + chunk.size() > k_small_limit) {
-          return Error(ErrorKind::protocol, "containerd at " + c.socket() + ": " + digest + " is larger than " +
-                                                std::to_string(k_small_limit >> 20) + " MiB; not a manifest or config");
-        }
-        body.append(chunk);
-        return {};
-      },
-      flag);
-  if (!n) return n.error();
-  if (const std::string got = "sha256:" + util::sha256_hex(body); got != digest) {
-    return Error(ErrorKind::protocol, "containerd at " + c.socket() + ": the content " + digest + " holds " + got +
-                                          "; its store is damaged");
-  }
-  return body;
-}
 
 // The labels that keep a manifest's or an index's children alive.
 Result<Labels> child_labels(const std::string& media_type, const std::string& body, const std::string& what) {
@@ -141,7 +119,7 @@ class Reader final : public transfer::SourceReader {
       if (!record) return record.error();
       if (!*record) {
         return Error::about(ErrorKind::not_found, ref.original,
-                            "is not an image of namespace " + c_->ns() + " of containerd at " + c_->socket());
+                            " is not an image of namespace " + c_->ns() + " of containerd at " + c_->socket());
       }
       d = (*record)->target;
     }
@@ -351,17 +329,10 @@ class Writer final : public transfer::DestinationWriter {
   // platform) into the snapshotter, layer by layer.
   Status unpack(const image::Reference& target, const registry::Descriptor& d, const std::string& body) {
     const std::string what = target.original;
-    std::string manifest_body = body;
-    if (registry::is_index(d.media_type)) {
-      auto entries = registry::parse_index(body, "the index of " + what);
-      if (!entries) return entries.error();
-      auto pick = registry::pick_platform(*entries, registry::host_platform(), "the index of " + what);
-      if (!pick) return {};  // nothing here can run it; the record is still made
-      auto m = read_small(*s_->c, pick->descriptor.digest, flag_);
-      if (!m) return m.error();
-      manifest_body = std::move(*m);
-    }
-    auto manifest = registry::parse_image_manifest(manifest_body, "the manifest of " + what);
+    auto manifest_body = platform_manifest(*s_->c, d, body, what, flag_);
+    if (!manifest_body) return manifest_body.error();
+    if (!*manifest_body) return {};  // nothing here can run it; the record is still made
+    auto manifest = registry::parse_image_manifest(**manifest_body, "the manifest of " + what);
     if (!manifest) return manifest.error();
     auto config_body = read_small(*s_->c, manifest->config.digest, flag_);
     if (!config_body) return config_body.error();
@@ -375,7 +346,7 @@ class Writer final : public transfer::DestinationWriter {
     }
     if (diff_ids.size() != manifest->layers.size()) {
       return Error::about(ErrorKind::protocol, what,
-                          "has " + std::to_string(manifest->layers.size()) + " layers but its config names " +
+                          " has " + std::to_string(manifest->layers.size()) + " layers but its config names " +
                               std::to_string(diff_ids.size()) + " diff IDs; it cannot be unpacked");
     }
     const auto& sn = s_->snapshotter;
@@ -436,11 +407,7 @@ class Destination final : public transfer::ImageDestination {
   std::shared_ptr<State> s_;
 };
 
-Result<std::shared_ptr<Connection>> connect(const ContainerdSpec& spec) {
-  if (spec.ns.empty())
-    return Error(ErrorKind::invalid_argument, "the containerd namespace is empty; name one with --namespace");
-  return Connection::open(spec.socket, spec.ns);
-}
+}  // namespace
 
 Result<std::shared_ptr<const transfer::ImageSource>> open_source(const ContainerdSpec& spec) {
   auto c = connect(spec);
@@ -464,13 +431,4 @@ Result<std::shared_ptr<const transfer::ImageDestination>> open_destination(const
   return std::shared_ptr<const transfer::ImageDestination>(std::make_shared<const Destination>(std::move(s)));
 }
 
-const endpoint::ContainerdModule k_module{
-    .abi = endpoint::k_containerd_module_abi, .source = &open_source, .destination = &open_destination};
-
-}  // namespace
-
 }  // namespace hpn::containerd
-
-extern "C" __attribute__((visibility("default"))) const hpn::endpoint::ContainerdModule* hpn_containerd_module() {
-  return &hpn::containerd::k_module;
-}
