@@ -151,8 +151,10 @@ Result<std::optional<std::string>> unchanged(DestinationWriter& w, const std::ve
   return std::optional<std::string>(there);
 }
 
-// The blobs of one image, each once: the largest first, or as the manifests list
-// them for a source that reads in order.
+// The blobs of one image, each once: the configs, then the layers largest first,
+// or all as the manifests list them for a source that reads in order. A config
+// first lets a destination that works on layers as they arrive read it before
+// them.
 std::vector<Descriptor> blobs_of(const Parsed& parsed, bool in_order) {
   std::vector<Descriptor> blobs;
   std::set<std::string> seen;
@@ -163,8 +165,13 @@ std::vector<Descriptor> blobs_of(const Parsed& parsed, bool in_order) {
     }
   }
   if (!in_order) {
-    std::stable_sort(blobs.begin(), blobs.end(),
-                     [](const Descriptor& a, const Descriptor& b) { return a.size > b.size; });
+    std::set<std::string> configs;
+    for (const auto& m : parsed.manifests) configs.insert(m.config.digest);
+    std::stable_sort(blobs.begin(), blobs.end(), [&](const Descriptor& a, const Descriptor& b) {
+      const bool ca = configs.contains(a.digest), cb = configs.contains(b.digest);
+      if (ca != cb) return ca;
+      return a.size > b.size;
+    });
   }
   return blobs;
 }
@@ -360,6 +367,7 @@ Result<ops::Outcome> move_image(Lanes& lanes, const TransferItem& item, Batch& b
       if (auto st = item.check(); !st) return st.error();
       checked = true;
     }
+    if (!rest->empty()) w->expect(target, img->manifests);
     if (auto st = move_blobs(lanes, src, target, *rest, in_order ? 1 : k_lanes, batch, became, tally, moved, !asked);
         !st) {
       return st.error();

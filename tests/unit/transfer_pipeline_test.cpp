@@ -153,6 +153,12 @@ class MemDestination final : public ImageDestination {
       tally.uploaded += bytes->size();
       return d;
     }
+    void expect(const image::Reference&, const std::vector<Manifest>& manifests) override {
+      std::lock_guard lock(s_->mu);
+      std::string digests;
+      for (const auto& m : manifests) digests += " " + m.digest;
+      s_->log.push_back("expect" + digests);
+    }
     Result<bool> adopt_blob(const image::Reference&, const Descriptor& blob, Tally& tally) override {
       std::lock_guard lock(s_->mu);
       if (s_->blobs.count(blob.digest) == 0) return false;
@@ -237,6 +243,20 @@ TEST_F(Fixture, EveryBlobMovesOnceAndTheManifestComesLast) {
   EXPECT_EQ(sink->log.back(), "manifest 1");
   EXPECT_EQ(sink->tags.at(ref("app:1").canonical()), m.digest);
   EXPECT_EQ(out[0]->bytes, big.size() + 9 + 7);
+}
+
+TEST_F(Fixture, TheDestinationHearsOfTheManifestBeforeItsBlobsAndNotForAnImageItHolds) {
+  auto m = store->add_image("{\"c\":9}", {"layer-a", "layer-b"});
+  store->named[ref("app:9").canonical()] = m;
+  ASSERT_TRUE(run({"app:9"})[0]);
+  ASSERT_EQ(sink->log.size(), 5u);
+  EXPECT_EQ(sink->log[0], "expect " + m.digest);
+  EXPECT_EQ(sink->log.back(), "manifest 9");
+  sink->log.clear();
+  auto again = run({"app:9"});
+  ASSERT_TRUE(again[0]);
+  EXPECT_TRUE(again[0]->unchanged);
+  EXPECT_TRUE(sink->log.empty());
 }
 
 TEST_F(Fixture, AnImageAlreadyThereIsUnchangedWithNoBlobRead) {

@@ -82,6 +82,11 @@ class DestinationWriter {
   // index. An image whose layers are compressed on the way is unchanged when this
   // names its config and as many layers.
   virtual Result<std::optional<Manifest>> current_manifest(const image::Reference& target) = 0;
+  // The image manifests whose blobs are put next for `target`, said before the
+  // first of them. A destination that works on an image's layers as they arrive
+  // (containerd unpacks them into its snapshotter) starts here; the others have
+  // nothing to prepare.
+  virtual void expect(const image::Reference& /*target*/, const std::vector<Manifest>& /*manifests*/) {}
   // Make the blob present at `target`: nothing to do when it is there (counted as
   // skipped or mounted), else its bytes are read from the offer and checked.
   virtual Status put_blob(const image::Reference& target, const BlobOffer& offer, Tally& tally) = 0;

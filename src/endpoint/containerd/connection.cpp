@@ -35,6 +35,7 @@ struct Connection::Stubs {
 namespace {
 
 constexpr std::size_t k_chunk = 1 << 20;                  // bytes per write message
+constexpr std::size_t k_ahead = 4;                        // chunks sent before their answer is read
 constexpr auto k_call_timeout = std::chrono::minutes(2);  // calls that only look something up or name it
 
 ErrorKind kind_of(grpc::StatusCode code) {
@@ -181,6 +182,7 @@ Result<std::string> Connection::write(const std::string& ref, const std::optiona
   }
   std::string& buf = *req.mutable_data();
   std::int64_t offset = 0;
+  std::size_t owed = 0;  // answers to chunks not read yet
   const auto give_up = [&](Error e) -> Error {
     call.ctx.TryCancel();
     while (stream->Read(&resp)) {
@@ -208,7 +210,14 @@ Result<std::string> Connection::write(const std::string& ref, const std::optiona
     if (filled > 0) {
       req.set_offset(offset);
       buf.resize(filled);
-      if (!stream->Write(req) || !stream->Read(&resp)) break;  // Finish says why
+      // containerd answers each chunk once it has written it; hpn reads the next
+      // chunk meanwhile, and reads an answer only when k_ahead are owed.
+      if (owed == k_ahead) {
+        if (!stream->Read(&resp)) break;  // Finish says why
+        --owed;
+      }
+      if (!stream->Write(req)) break;
+      ++owed;
       offset += static_cast<std::int64_t>(filled);
     }
     if (end) break;
@@ -221,10 +230,13 @@ Result<std::string> Connection::write(const std::string& ref, const std::optiona
   if (expected) commit.set_expected(expected->digest);
   commit.mutable_labels()->insert(labels.begin(), labels.end());
   std::string digest;
-  if (stream->Write(commit) && stream->Read(&resp)) digest = resp.digest();
+  if (stream->Write(commit)) {
+    // The answers owed to chunks, then the commit's, which containerd sends twice;
+    // all are read before Finish, which would otherwise wait for them.
+    while (owed > 0 && stream->Read(&resp)) --owed;
+    if (owed == 0 && stream->Read(&resp)) digest = resp.digest();
+  }
   stream->WritesDone();
-  // containerd sends its answer to a commit twice; what is left is read before
-  // Finish, which would otherwise wait for it.
   while (stream->Read(&resp)) {
   }
   auto st = stream->Finish();

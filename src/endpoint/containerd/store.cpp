@@ -14,9 +14,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <ctime>
+#include <functional>
 #include <limits>
+#include <mutex>
 #include <random>
+#include <set>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -81,9 +86,11 @@ std::string rfc3339(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
-// What passes through a source on its way into containerd: its bytes hashed and
-// counted; more than `limit` of them is an error naming `what`.
+// What passes through a source on its way into containerd: its bytes counted,
+// and hashed unless `hashing` is off; more than `limit` of them is an error naming
+// `what`.
 struct Counted {
+  bool hashing = true;
   util::Sha256 hash;
   std::uint64_t size = 0;
   engine::Source through(const engine::Source& source, std::uint64_t limit, std::string what) {
@@ -94,7 +101,7 @@ struct Counted {
         if (size > limit) {
           return Error(ErrorKind::protocol, what + " has more than its " + std::to_string(limit) + " bytes");
         }
-        hash.update(std::string_view(buf.data(), *n));
+        if (hashing) hash.update(std::string_view(buf.data(), *n));
       }
       return n;
     };
@@ -192,11 +199,44 @@ class Source final : public transfer::ImageSource {
 
 // ---- writing -----------------------------------------------------------------
 
+// The blobs of this run that are in the content store (written, or found there),
+// which an image's layers are unpacked from as they arrive.
+class Arrivals {
+ public:
+  void add(const std::string& digest) {
+    {
+      std::lock_guard lock(mu_);
+      present_.insert(digest);
+    }
+    cv_.notify_all();
+  }
+  // Waits until `digest` is present: false when `stop` or `flag` is set first.
+  bool wait(const std::string& digest, const std::atomic<bool>& stop, const std::atomic<bool>* flag) {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      if (present_.contains(digest)) return true;
+      if (stop.load() || (flag != nullptr && flag->load())) return false;
+      // The batch's interrupt flag sets no condition: looked at now and then.
+      cv_.wait_for(lock, std::chrono::milliseconds(100));
+    }
+  }
+  void wake() {
+    { std::lock_guard lock(mu_); }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::set<std::string> present_;
+};
+
 struct State {
   std::shared_ptr<Connection> c;
   std::string snapshotter;
   std::string lease;
   registry::BlobLedger claims;  // one writer per blob, one unpacker per snapshot
+  Arrivals arrivals;
   std::atomic<std::uint64_t> serial{0};
   ~State() {
     if (!lease.empty()) (void)c->delete_lease(lease);
@@ -204,11 +244,40 @@ struct State {
   std::string ref_for(const std::string& what) { return lease + "-" + std::to_string(serial++) + "-" + what; }
 };
 
+// An image manifest's layers unpacked on a thread of their own, each as soon as it
+// and the layers below it are in the content store, while the image's later blobs
+// are still being written.
+struct EarlyUnpack {
+  std::string manifest;  // its digest
+  std::atomic<bool> stop{false};
+  Status result;
+  std::thread thread;
+};
+
 class Writer final : public transfer::DestinationWriter {
  public:
   explicit Writer(std::shared_ptr<State> s) : s_(std::move(s)) {}
+  ~Writer() override { drop_early(); }
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
   void watch(const std::atomic<bool>* flag) override { flag_ = flag; }
   void set_deadline(std::optional<std::chrono::steady_clock::time_point>, std::string) override {}
+
+  // One image manifest (an image of one platform): its layers are unpacked while
+  // the rest of its blobs arrive. For an index the tag's platform is known only
+  // when the index is stored, and the unpack waits until then.
+  void expect(const image::Reference& target, const std::vector<registry::Manifest>& manifests) override {
+    drop_early();
+    if (manifests.size() != 1 || !registry::is_image_manifest(manifests[0].media_type)) return;
+    auto parsed = registry::parse_image_manifest(manifests[0].body, "the manifest of " + target.original);
+    if (!parsed) return;  // said again, and failed, when the manifest is stored
+    early_ = std::make_unique<EarlyUnpack>();
+    early_->manifest = manifests[0].digest;
+    early_->thread = std::thread([this, e = early_.get(), m = std::move(*parsed), what = target.original] {
+      e->result = unpack_layers(
+          what, m, [this, e](const std::string& digest) { return s_->arrivals.wait(digest, e->stop, flag_); });
+    });
+  }
 
   Result<std::optional<std::string>> current(const image::Reference& target) override {
     auto record = s_->c->image(record_name(target));
@@ -237,6 +306,7 @@ class Writer final : public transfer::DestinationWriter {
     auto info = s_->c->info(d.digest);
     if (!info) return info.error();
     if (!*info || (*info)->size != d.size) return false;
+    s_->arrivals.add(d.digest);
     ++tally.skipped;
     return true;
   }
@@ -252,6 +322,7 @@ class Writer final : public transfer::DestinationWriter {
     if (!source) return source.error();
     auto written = write_checked(d, *source);
     if (!written) return written.error();
+    s_->arrivals.add(d.digest);
     ++tally.blobs_sent;
     tally.uploaded += d.size;
     return {};
@@ -312,17 +383,29 @@ class Writer final : public transfer::DestinationWriter {
   }
 
  private:
-  // Writes `d` from `source`, hashed on the way as well as checked by containerd.
+  // Writes `d` from `source`. The source checks the bytes it reads against their
+  // digest, and containerd checks what it received before it commits them under
+  // `d`'s digest and size; here they are only counted.
   Status write_checked(const registry::Descriptor& d, const engine::Source& source) {
-    Counted counted;
+    Counted counted{.hashing = false};
     auto digest = s_->c->write(s_->ref_for(d.digest), d, counted.through(source, d.size, "the blob " + d.digest), {},
                                s_->lease, flag_);
     if (!digest) return digest.error();
-    if (const std::string got = counted.digest(); got != d.digest || counted.size != d.size) {
+    if (*digest != d.digest || counted.size != d.size) {
       return Error(ErrorKind::protocol,
-                   "the blob " + d.digest + " arrived as " + got + " (" + std::to_string(counted.size) + " bytes)");
+                   "the blob " + d.digest + " arrived as " + *digest + " (" + std::to_string(counted.size) + " bytes)");
     }
     return {};
+  }
+
+  // Stops the early unpack of an image whose manifest was not stored (its blobs
+  // failed), and waits for it: what it committed is the lease's until the run ends.
+  void drop_early() {
+    if (!early_) return;
+    early_->stop = true;
+    s_->arrivals.wake();
+    early_->thread.join();
+    early_.reset();
   }
 
   // Unpacks the image `d` names (for an index, the entry of this machine's
@@ -332,9 +415,25 @@ class Writer final : public transfer::DestinationWriter {
     auto manifest_body = platform_manifest(*s_->c, d, body, what, flag_);
     if (!manifest_body) return manifest_body.error();
     if (!*manifest_body) return {};  // nothing here can run it; the record is still made
+    if (early_ && early_->manifest == "sha256:" + util::sha256_hex(**manifest_body)) {
+      early_->thread.join();
+      const Status result = std::move(early_->result);
+      early_.reset();
+      return result;
+    }
+    drop_early();
     auto manifest = registry::parse_image_manifest(**manifest_body, "the manifest of " + what);
     if (!manifest) return manifest.error();
-    auto config_body = read_small(*s_->c, manifest->config.digest, flag_);
+    return unpack_layers(what, *manifest, [](const std::string&) { return true; });
+  }
+
+  // Unpacks the layers of `manifest`, reading each blob once `arrived` says it is
+  // in the content store (false: stop, unpacked so far).
+  Status unpack_layers(const std::string& what, const registry::ImageManifest& manifest,
+                       const std::function<bool(const std::string& digest)>& arrived) {
+    const auto stopped = [&] { return Error(ErrorKind::cancelled, "the unpack of " + what + " was stopped"); };
+    if (!arrived(manifest.config.digest)) return stopped();
+    auto config_body = read_small(*s_->c, manifest.config.digest, flag_);
     if (!config_body) return config_body.error();
     const json config = json::parse(*config_body, nullptr, false);
     std::vector<std::string> diff_ids;
@@ -344,28 +443,29 @@ class Writer final : public transfer::DestinationWriter {
         if (id.is_string()) diff_ids.push_back(id.get<std::string>());
       }
     }
-    if (diff_ids.size() != manifest->layers.size()) {
+    if (diff_ids.size() != manifest.layers.size()) {
       return Error::about(ErrorKind::protocol, what,
-                          " has " + std::to_string(manifest->layers.size()) + " layers but its config names " +
+                          " has " + std::to_string(manifest.layers.size()) + " layers but its config names " +
                               std::to_string(diff_ids.size()) + " diff IDs; it cannot be unpacked");
     }
     const auto& sn = s_->snapshotter;
     std::string parent;
     for (std::size_t i = 0; i < diff_ids.size(); ++i) {
+      if (!arrived(manifest.layers[i].digest)) return stopped();
       const std::string chain = i == 0 ? diff_ids[0] : "sha256:" + util::sha256_hex(parent + " " + diff_ids[i]);
       auto hold = s_->claims.claim("snapshot " + sn + " " + chain);
       auto exists = s_->c->snapshot_exists(sn, chain);
       if (!exists) return exists.error();
       if (!*exists) {
-        if (auto st = unpack_layer(manifest->layers[i], diff_ids[i], chain, parent); !st) {
+        if (auto st = unpack_layer(manifest.layers[i], diff_ids[i], chain, parent); !st) {
           return st.error().told_of(what);
         }
       }
-      if (auto st = s_->c->label(manifest->layers[i].digest, {{k_uncompressed, diff_ids[i]}}); !st) return st;
+      if (auto st = s_->c->label(manifest.layers[i].digest, {{k_uncompressed, diff_ids[i]}}); !st) return st;
       parent = chain;
     }
     if (!parent.empty()) {
-      if (auto st = s_->c->label(manifest->config.digest, {{std::string(k_gc_snapshot) + sn, parent}}); !st) return st;
+      if (auto st = s_->c->label(manifest.config.digest, {{std::string(k_gc_snapshot) + sn, parent}}); !st) return st;
     }
     return {};
   }
@@ -395,6 +495,7 @@ class Writer final : public transfer::DestinationWriter {
 
   std::shared_ptr<State> s_;
   const std::atomic<bool>* flag_ = nullptr;
+  std::unique_ptr<EarlyUnpack> early_;
 };
 
 class Destination final : public transfer::ImageDestination {
