@@ -146,6 +146,11 @@ def testenv_registry_pid():
         return int(f.read().split()[0])
 
 
+def testenv_containerd16_pid():
+    with open(os.path.join(os.environ["HPN_TESTENV_DIR"], "containerd16.pid")) as f:
+        return int(f.read().split()[0])
+
+
 class Bench:
     def use(self, host, docker_cli=None):
         """Point the contenders at another daemon (and its CLI loop at docker_cli)."""
@@ -929,7 +934,8 @@ class Bench:
             ("hpn --runtime containerd load -j 4", lambda: self.hpn_containerd(["load", "-q", "-j", "4", out])),
         ]
         times = self.measure(name, contenders, self.containerd_clean, target_serial,
-                             what="hpn --runtime containerd load -j 4", stats=True)
+                             what="hpn --runtime containerd load -j 4", stats=True,
+                             servers={"containerd": testenv_containerd16_pid})
         ratio = statistics.median(times[contenders[1][0]]) / statistics.median(times[contenders[2][0]])
         verdict = "PASS" if ratio >= target_parallel else "MISS"
         print(f"target: >= {target_parallel}x ctr import 4 at a time: {ratio:.2f}x {verdict}", flush=True)
@@ -948,7 +954,7 @@ class Bench:
             ("hpn --runtime containerd pull -j 4", lambda: self.hpn_containerd(["pull", "-q", "-j", "4", "-f", lst])),
         ]
         self.measure(name, contenders, self.containerd_clean, target, what="hpn --runtime containerd pull -j 4",
-                     servers={"source registry": testenv_registry_pid})
+                     servers={"source registry": testenv_registry_pid, "containerd": testenv_containerd16_pid})
         self.containerd_clean()
 
     def push_rerun_scenario(self, name, scratch, images, limit_s):
