@@ -63,8 +63,9 @@ Copies between endpoints (hpn copy --from/--to):
   oci-write-mixed10      the mixed images from the registry into an OCI layout directory:
                          skopeo copy docker:// oci: in turn against hpn copy --to oci:
                          (reported)
-containerd (the environment's containerd 1.6, namespace hpn-bench, emptied and
-garbage-collected before each run; every contender unpacks into overlayfs):
+containerd (the environment's containerd 1.6, and as containerd2-* its containerd
+2.x with that version's ctr; namespace hpn-bench, emptied and garbage-collected
+before each run; every contender unpacks into overlayfs):
   containerd-load-mixed10  the mixed images' archives: >= 3x `ctr images import`
                            one after another, >= 1.5x the same 4 at a time
   containerd-pull-mixed10  the mixed images from the local registry: >= 1.5x
@@ -146,9 +147,17 @@ def testenv_registry_pid():
         return int(f.read().split()[0])
 
 
-def testenv_containerd16_pid():
-    with open(os.path.join(os.environ["HPN_TESTENV_DIR"], "containerd16.pid")) as f:
-        return int(f.read().split()[0])
+# The environment's containerds: name -> (socket variable, ctr binary variable or
+# None for the system's ctr).
+CONTAINERDS = {"containerd16": ("HPN_TEST_CONTAINERD16_SOCK", None),
+               "containerd2": ("HPN_TEST_CONTAINERD2_SOCK", "HPN_TEST_CTR2")}
+
+
+def testenv_pid_of(name):
+    def get():
+        with open(os.path.join(os.environ["HPN_TESTENV_DIR"], f"{name}.pid")) as f:
+            return int(f.read().split()[0])
+    return get
 
 
 class Bench:
@@ -906,56 +915,60 @@ class Bench:
         self.measure(name, contenders, lambda: shutil.rmtree(out, ignore_errors=True), target,
                      what="hpn copy --to oci: -j 4", servers={"source registry": testenv_registry_pid})
 
-    def ctr(self, args, check=True):
-        sock = os.environ["HPN_TEST_CONTAINERD16_SOCK"]
-        return subprocess.run(["ctr", "-a", sock, "-n", "hpn-bench", *args], check=check, capture_output=True,
+    def ctr_command(self, which):
+        sock_var, ctr_var = CONTAINERDS[which]
+        return [os.environ[ctr_var] if ctr_var else "ctr", "-a", os.environ[sock_var], "-n", "hpn-bench"]
+
+    def ctr(self, which, args, check=True):
+        return subprocess.run([*self.ctr_command(which), *args], check=check, capture_output=True,
                               text=True).stdout
 
-    def containerd_clean(self):
+    def containerd_clean(self, which):
         """The bench namespace emptied: its images removed, then a synchronous garbage
         collection (a lease deleted with --sync) takes their content and snapshots."""
-        names = self.ctr(["images", "ls", "-q"]).split()
+        names = self.ctr(which, ["images", "ls", "-q"]).split()
         if names:
-            self.ctr(["images", "rm", *names])
-        self.ctr(["leases", "create", "--id", "hpn-bench-gc"], check=False)
-        self.ctr(["leases", "delete", "--sync", "hpn-bench-gc"], check=False)
+            self.ctr(which, ["images", "rm", *names])
+        self.ctr(which, ["leases", "create", "--id", "hpn-bench-gc"], check=False)
+        self.ctr(which, ["leases", "delete", "--sync", "hpn-bench-gc"], check=False)
 
-    def hpn_containerd(self, args):
-        sock = os.environ["HPN_TEST_CONTAINERD16_SOCK"]
+    def hpn_containerd(self, which, args):
+        sock = os.environ[CONTAINERDS[which][0]]
         self.hpn_plain(["--runtime", "containerd", "-H", f"unix://{sock}", "--namespace", "hpn-bench", *args])
 
-    def containerd_load_scenario(self, name, images, target_serial, target_parallel):
+    def containerd_load_scenario(self, name, which, images, target_serial, target_parallel):
         out, files = self.archives_of(images)
-        sock = os.environ["HPN_TEST_CONTAINERD16_SOCK"]
-        imports = [["ctr", "-a", sock, "-n", "hpn-bench", "images", "import", files[i]] for i in images]
+        imports = [[*self.ctr_command(which), "images", "import", files[i]] for i in images]
         contenders = [
             ("ctr images import, in turn", lambda: run_parallel(imports, 1, "ctr")),
             ("ctr images import, 4 at a time", lambda: run_parallel(imports, 4, "ctr")),
-            ("hpn --runtime containerd load -j 4", lambda: self.hpn_containerd(["load", "-q", "-j", "4", out])),
+            ("hpn --runtime containerd load -j 4", lambda: self.hpn_containerd(which, ["load", "-q", "-j", "4", out])),
         ]
-        times = self.measure(name, contenders, self.containerd_clean, target_serial,
+        clean = lambda: self.containerd_clean(which)  # noqa: E731
+        times = self.measure(name, contenders, clean, target_serial,
                              what="hpn --runtime containerd load -j 4", stats=True,
-                             servers={"containerd": testenv_containerd16_pid})
+                             servers={"containerd": testenv_pid_of(which)})
         ratio = statistics.median(times[contenders[1][0]]) / statistics.median(times[contenders[2][0]])
         verdict = "PASS" if ratio >= target_parallel else "MISS"
         print(f"target: >= {target_parallel}x ctr import 4 at a time: {ratio:.2f}x {verdict}", flush=True)
         self.results.append((name + " vs ctr -P4", ratio, target_parallel, verdict))
-        self.containerd_clean()
+        clean()
 
-    def containerd_pull_scenario(self, name, images, target):
-        sock = os.environ["HPN_TEST_CONTAINERD16_SOCK"]
+    def containerd_pull_scenario(self, name, which, images, target):
         remote = [f"{self.registry}/{img}" for img in images]
-        pulls = [["ctr", "-a", sock, "-n", "hpn-bench", "images", "pull", "--plain-http", r] for r in remote]
+        pulls = [[*self.ctr_command(which), "images", "pull", "--plain-http", r] for r in remote]
         lst = os.path.join(self.work, "containerd-pull.txt")
         with open(lst, "w") as f:
             f.write("\n".join(remote) + "\n")
         contenders = [
             ("ctr images pull, 4 at a time", lambda: run_parallel(pulls, 4, "ctr")),
-            ("hpn --runtime containerd pull -j 4", lambda: self.hpn_containerd(["pull", "-q", "-j", "4", "-f", lst])),
+            ("hpn --runtime containerd pull -j 4",
+             lambda: self.hpn_containerd(which, ["pull", "-q", "-j", "4", "-f", lst])),
         ]
-        self.measure(name, contenders, self.containerd_clean, target, what="hpn --runtime containerd pull -j 4",
-                     servers={"source registry": testenv_registry_pid, "containerd": testenv_containerd16_pid})
-        self.containerd_clean()
+        clean = lambda: self.containerd_clean(which)  # noqa: E731
+        self.measure(name, contenders, clean, target, what="hpn --runtime containerd pull -j 4",
+                     servers={"source registry": testenv_registry_pid, "containerd": testenv_pid_of(which)})
+        clean()
 
     def push_rerun_scenario(self, name, scratch, images, limit_s):
         out, _ = self.archives_of(images)
@@ -1225,12 +1238,14 @@ def main():
             if not any(want(n) for n in registry_names + push_names):
                 b.push_all(mixed)
             b.oci_write_scenario("oci-write-mixed10", mixed, 1.0)
-        if os.environ.get("HPN_TEST_CONTAINERD16_SOCK"):
-            if want("containerd-load-mixed10"):
-                b.containerd_load_scenario("containerd-load-mixed10", mixed, 3.0, 1.5)
-            if want("containerd-pull-mixed10"):
+        for which, prefix in (("containerd16", "containerd"), ("containerd2", "containerd2")):
+            if not os.environ.get(CONTAINERDS[which][0]):
+                continue
+            if want(f"{prefix}-load-mixed10"):
+                b.containerd_load_scenario(f"{prefix}-load-mixed10", which, mixed, 3.0, 1.5)
+            if want(f"{prefix}-pull-mixed10"):
                 b.push_all(mixed)
-                b.containerd_pull_scenario("containerd-pull-mixed10", mixed, 1.5)
+                b.containerd_pull_scenario(f"{prefix}-pull-mixed10", which, mixed, 1.5)
         stress = [s for s in ("stress-small100", "stress-large5") if want(s)]
         if stress:
             for label, host, cli in (("docker20", docker20, "docker"),
