@@ -387,7 +387,8 @@ class Writer final : public transfer::DestinationWriter {
   // digest, and containerd checks what it received before it commits them under
   // `d`'s digest and size; here they are only counted.
   Status write_checked(const registry::Descriptor& d, const engine::Source& source) {
-    Counted counted{.hashing = false};
+    Counted counted;
+    counted.hashing = false;
     auto digest = s_->c->write(s_->ref_for(d.digest), d, counted.through(source, d.size, "the blob " + d.digest), {},
                                s_->lease, flag_);
     if (!digest) return digest.error();
