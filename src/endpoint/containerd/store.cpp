@@ -264,8 +264,8 @@ class Writer final : public transfer::DestinationWriter {
   void set_deadline(std::optional<std::chrono::steady_clock::time_point>, std::string) override {}
 
   // One image manifest (an image of one platform): its layers are unpacked while
-  // the rest of its blobs arrive. For an index the tag's platform is known only
-  // when the index is stored, and the unpack waits until then.
+  // the rest of its blobs arrive. When several travel (an index's platforms), the
+  // one that runs here is picked when the index is stored, and unpacked then.
   void expect(const image::Reference& target, const std::vector<registry::Manifest>& manifests) override {
     drop_early();
     if (manifests.size() != 1 || !registry::is_image_manifest(manifests[0].media_type)) return;
