@@ -233,7 +233,7 @@ Result<std::vector<engine::ImageSummary>> containerd_summaries(const endpoint::C
     engine::ImageSummary s;
     s.id = image.id.empty() ? image.digest : image.id;
     const auto at = image.name.find('@');
-    const bool by_digest = at != std::string::npos || image.name.rfind("sha256:", 0) == 0;
+    const bool by_digest = endpoint::containerd_name_by_digest(image.name);
     if (!by_digest) s.repo_tags.push_back(image.name);
     const std::string repository = at != std::string::npos ? image.name.substr(0, at) : split_tag(image.name).first;
     if (!by_digest || at != std::string::npos) s.repo_digests.push_back(repository + "@" + image.digest);

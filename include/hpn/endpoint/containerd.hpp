@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "hpn/image/reference.hpp"
@@ -41,6 +42,13 @@ Result<std::string> containerd_socket(const std::string& location);
 
 Result<std::shared_ptr<const transfer::ImageSource>> open_containerd_source(const ContainerdSpec& spec);
 Result<std::shared_ptr<const transfer::ImageDestination>> open_containerd_destination(const ContainerdSpec& spec);
+
+// Whether an image record's name names its image by digest (NAME@sha256:... or a
+// bare sha256:..., the names containerd's CRI plugin adds beside a tag) rather than
+// by tag.
+inline bool containerd_name_by_digest(std::string_view name) {
+  return name.starts_with("sha256:") || name.find('@') != std::string_view::npos;
+}
 
 // An image record as `ls` shows it: its name, the manifest or index it names and,
 // for this machine's platform, the config digest (the image ID) and the bytes of

@@ -11,11 +11,8 @@ namespace hpn::containerd {
 
 namespace {
 
+using endpoint::containerd_name_by_digest;
 using endpoint::ContainerdImage;
-
-bool digest_name(const std::string& name) {
-  return name.rfind("sha256:", 0) == 0 || name.find('@') != std::string::npos;
-}
 
 class Catalog final : public endpoint::ContainerdCatalog {
  public:
@@ -26,12 +23,13 @@ class Catalog final : public endpoint::ContainerdCatalog {
     if (!records) return records.error();
     std::set<std::string> tagged;
     for (const auto& r : *records) {
-      if (!digest_name(r.name)) tagged.insert(r.target.digest);
+      if (!containerd_name_by_digest(r.name)) tagged.insert(r.target.digest);
     }
     std::set<std::string> untagged;
     std::vector<ContainerdImage> out;
     for (const auto& r : *records) {
-      if (digest_name(r.name) && (tagged.contains(r.target.digest) || !untagged.insert(r.target.digest).second)) {
+      if (containerd_name_by_digest(r.name) &&
+          (tagged.contains(r.target.digest) || !untagged.insert(r.target.digest).second)) {
         continue;
       }
       auto image = describe(r);
@@ -51,20 +49,20 @@ class Catalog final : public endpoint::ContainerdCatalog {
 
   Result<ops::Removed> remove(const image::Reference& ref) const override {
     const std::string name = ref.canonical();
-    auto record = c_->image(name);
-    if (!record) return record.error();
-    if (!*record) return missing(ref);
     auto records = c_->images();
     if (!records) return records.error();
-    const std::string& target = (*record)->target.digest;
+    const auto record =
+        std::find_if(records->begin(), records->end(), [&](const ImageRecord& r) { return r.name == name; });
+    if (record == records->end()) return missing(ref);
+    const std::string target = record->target.digest;
     const bool kept = std::any_of(records->begin(), records->end(), [&](const ImageRecord& r) {
-      return r.name != name && !digest_name(r.name) && r.target.digest == target;
+      return r.name != name && !containerd_name_by_digest(r.name) && r.target.digest == target;
     });
     if (auto st = c_->delete_image(name); !st) return st.error().told_of(ref.original);
     ops::Removed removed{.untagged = 1, .deleted = 0};
     if (kept) return removed;
     for (const auto& r : *records) {
-      if (!digest_name(r.name) || r.target.digest != target) continue;
+      if (!containerd_name_by_digest(r.name) || r.target.digest != target) continue;
       if (auto st = c_->delete_image(r.name); !st && st.error().kind != ErrorKind::not_found) {
         return st.error().told_of(ref.original);
       }

@@ -183,7 +183,7 @@ class Source final : public transfer::ImageSource {
     if (!records) return records.error();
     std::vector<image::Reference> refs;
     for (const auto& r : *records) {
-      if (r.name.find('@') != std::string::npos || is_digest_reference(r.name)) continue;
+      if (endpoint::containerd_name_by_digest(r.name)) continue;
       auto ref = image::parse_reference(r.name);
       if (ref) refs.push_back(std::move(*ref));
     }
