@@ -197,6 +197,9 @@ void bind_copy(CLI::App& sub, Parsed& p) {
                "os/arch[/variant] only: copy that manifest of an index, not the whole index (the target's digest is "
                "then the manifest's)");
   add_no_cache(sub, o.no_cache);
+  sub.add_flag("--no-referrers", o.no_referrers,
+               "Copy the images alone: not the signatures, attestations and SBOMs that refer to them (copied by "
+               "default from a registry to a registry)");
   add_project(sub, o.target);
   sub.add_option("--from", o.from,
                  "Where the images are: registry (default: each image's own registry), docker[:URL], podman[:URL], "

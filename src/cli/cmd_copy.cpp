@@ -212,10 +212,12 @@ int copy_blobs(const Context& ctx, const CopyOptions& opt, const std::vector<ima
   if (to.kind == endpoint::Kind::registry) settings.known = known_blobs(ctx, opt.no_cache);
   auto destination = endpoint::make_destination(to, settings);
   if (!destination) return plan_failed(destination.error());
-  return run_plan<transfer::Lanes>(
-      ctx, transfer::lanes_of(std::move(source), *destination), false,
-      transfer::plan_transfer(refs,
-                              {.platform = opt.platform, .compress = {}, .moving = "copying", .known = settings.known}));
+  return run_plan<transfer::Lanes>(ctx, transfer::lanes_of(std::move(source), *destination), false,
+                                   transfer::plan_transfer(refs, {.platform = opt.platform,
+                                                                  .compress = {},
+                                                                  .moving = "copying",
+                                                                  .known = settings.known,
+                                                                  .referrers = !opt.no_referrers}));
 }
 
 // From a daemon into a layout or a registry: a daemon's export is one stream,

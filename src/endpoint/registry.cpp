@@ -1,5 +1,7 @@
 #include "hpn/endpoint/registry.hpp"
 
+#include <algorithm>
+
 #include "hpn/image/reference.hpp"
 #include "hpn/util/sha256.hpp"
 
@@ -7,7 +9,7 @@ namespace hpn::endpoint {
 
 namespace {
 
-class Reader final : public transfer::SourceReader {
+class Reader final : public transfer::SourceReader, public transfer::ReferrerReader {
  public:
   explicit Reader(std::unique_ptr<registry::Fetcher> f) : f_(std::move(f)) {}
   void watch(const std::atomic<bool>* flag) override { f_->watch(flag); }
@@ -21,15 +23,20 @@ class Reader final : public transfer::SourceReader {
                              const engine::Sink& sink) override {
     return f_->blob(ref, d, sink);
   }
+  transfer::ReferrerReader* referrer_reader() override { return this; }
+  Result<registry::Referrers> referrers(const image::Reference& ref, const std::string& digest) override {
+    return f_->referrers(ref, digest);
+  }
 
  private:
   std::unique_ptr<registry::Fetcher> f_;
 };
 
-class Writer final : public transfer::DestinationWriter {
+class Writer final : public transfer::DestinationWriter, public transfer::ReferrerWriter {
  public:
-  Writer(std::unique_ptr<registry::Fetcher> f, std::shared_ptr<registry::BlobLedger> ledger)
-      : f_(std::move(f)), ledger_(std::move(ledger)) {}
+  Writer(std::unique_ptr<registry::Fetcher> f, std::shared_ptr<registry::BlobLedger> ledger,
+         std::shared_ptr<std::mutex> fallback_mu)
+      : f_(std::move(f)), ledger_(std::move(ledger)), fallback_mu_(std::move(fallback_mu)) {}
   void watch(const std::atomic<bool>* flag) override { f_->watch(flag); }
   void set_deadline(std::optional<std::chrono::steady_clock::time_point> deadline, std::string why) override {
     f_->set_deadline(deadline, std::move(why));
@@ -100,10 +107,68 @@ class Writer final : public transfer::DestinationWriter {
                                    const std::string& media_type, const std::string& body) override {
     return f_->put_manifest(target, reference, media_type, body);
   }
+  transfer::ReferrerWriter* referrer_writer() override { return this; }
+  Result<bool> has_manifest(const image::Reference& target, const std::string& digest) override {
+    auto d = f_->manifest_digest(target, digest);
+    if (!d) return d.error();
+    return d->has_value();
+  }
+  Result<std::size_t> link_referrers(const image::Reference& target, const std::string& subject,
+                                     const std::vector<registry::Referrer>& referrers) override {
+    if (referrers.empty()) return std::size_t{0};
+    auto listed = f_->listed_referrers(target, subject);
+    if (!listed) return listed.error();
+    if (*listed) return missing_from(**listed, referrers) == 0 ? std::size_t{0} : referrers.size();
+    // No referrers API: the fallback tag's index, read, merged and written back.
+    // Another writer may write it between the read and the write, so the index is
+    // read again afterwards, and merged again while an entry of ours is missing.
+    const std::string tag = registry::fallback_tag(subject);
+    const std::string what = target.repository() + ":" + tag;
+    std::lock_guard lock(*fallback_mu_);
+    std::size_t gained = 0;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      auto now = f_->manifest(target, tag);
+      if (!now && now.error().kind != ErrorKind::not_found) return now.error();
+      std::string body;
+      if (now) {
+        if (!registry::is_index(now->media_type)) {
+          return Error(ErrorKind::conflict, what + " names a manifest that is not an index of referrers (" +
+                                                now->media_type + "); hpn leaves it as it is and links no referrer");
+        }
+        body = now->body;
+        auto entries = registry::parse_referrers(body, what);
+        if (!entries) return entries.error();
+        if (missing_from(*entries, referrers) == 0) return gained;
+        if (attempt == 0) gained = missing_from(*entries, referrers);
+      } else if (attempt == 0) {
+        gained = referrers.size();
+      }
+      auto merged = registry::merge_referrers(body, referrers, what);
+      if (!merged) return merged.error();
+      if (!*merged) return gained;
+      auto put = f_->put_manifest(target, tag, std::string(registry::k_oci_index), **merged);
+      if (!put) return put.error();
+    }
+    return Error(ErrorKind::conflict, what +
+                                          " lost entries hpn wrote to it three times: another writer is "
+                                          "rewriting it; run again when it is done");
+  }
 
  private:
+  // How many of `ours` `listed` lacks.
+  static std::size_t missing_from(const std::vector<registry::Referrer>& listed,
+                                  const std::vector<registry::Referrer>& ours) {
+    std::size_t n = 0;
+    for (const auto& r : ours) {
+      n += std::none_of(listed.begin(), listed.end(),
+                        [&](const registry::Referrer& l) { return l.descriptor.digest == r.descriptor.digest; });
+    }
+    return n;
+  }
+
   std::unique_ptr<registry::Fetcher> f_;
   std::shared_ptr<registry::BlobLedger> ledger_;
+  std::shared_ptr<std::mutex> fallback_mu_;
 };
 
 }  // namespace
@@ -127,7 +192,7 @@ RegistryDestination::RegistryDestination(std::shared_ptr<registry::Client> clien
       ledger_(std::make_shared<registry::BlobLedger>(std::move(known))) {}
 
 std::unique_ptr<transfer::DestinationWriter> RegistryDestination::writer() const {
-  return std::make_unique<Writer>(client_->fetcher(), ledger_);
+  return std::make_unique<Writer>(client_->fetcher(), ledger_, fallback_mu_);
 }
 
 Result<image::Reference> RegistryDestination::target_of(const image::Reference& source_ref) const {

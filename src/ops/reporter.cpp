@@ -34,6 +34,7 @@ void add_fields(nlohmann::json& j, const Outcome& o) {
                                    {"mounted", t.blobs_mounted},
                                    {"cache_hits", t.cache_hits}};
                    }
+                   if (t.blobs_counted || t.referrers > 0) j["referrers"] = t.referrers;
                    if (!t.platform.empty()) {
                      j["platform"] = t.platform;
                      j["index_digest"] = t.index_digest;
@@ -77,6 +78,7 @@ std::string rate(std::uint64_t bytes, std::chrono::milliseconds d) {
 struct Counts {
   std::size_t ok = 0, failed = 0, skipped = 0, unchanged = 0;
   std::size_t cache_hits = 0;  // layers the known-blob cache spared
+  std::size_t referrers = 0;   // signatures, attestations and SBOMs copied
   std::uint64_t bytes = 0;
 };
 
@@ -87,7 +89,10 @@ Counts count(const std::vector<TaskResult>& results) {
       ++c.ok;
       c.unchanged += r.outcome.unchanged ? 1 : 0;
       c.bytes += r.outcome.bytes;
-      if (const auto* t = r.outcome.transferred()) c.cache_hits += t->cache_hits;
+      if (const auto* t = r.outcome.transferred()) {
+        c.cache_hits += t->cache_hits;
+        c.referrers += t->referrers;
+      }
     } else if (r.state == TaskState::failed) {
       ++c.failed;
     } else {
@@ -251,6 +256,9 @@ class TextReporter : public Reporter {
     if (o_.stats && c.cache_hits > 0) {
       std::fprintf(out, "Cache: %zu %s not compressed again: earlier runs had made the %s the destination holds\n",
                    c.cache_hits, c.cache_hits == 1 ? "layer" : "layers", c.cache_hits == 1 ? "blob" : "blobs");
+    }
+    if (o_.stats && c.referrers > 0) {
+      std::fprintf(out, "Referrers: %zu copied (signatures, attestations, SBOMs)\n", c.referrers);
     }
     if (c.failed > 0) {
       // Each reason once, with the images that failed for it.
@@ -456,18 +464,21 @@ class JsonReporter : public Reporter {
                           {"attempts", r.attempts}});
       }
     }
-    nlohmann::json j{{"event", "summary"},
-                     {"succeeded", c.ok},
-                     {"failed", c.failed},
-                     {"not_started", c.skipped},
-                     {"unchanged", c.unchanged},
-                     {"cache_hits", c.cache_hits},
-                     {"total", results.size()},
-                     {"bytes", c.bytes},
-                     {"seconds", static_cast<double>(wall.count()) / 1000.0},
-                     {"bytes_per_second", wall.count() > 0 ? static_cast<double>(c.bytes) * 1000.0 / static_cast<double>(wall.count()) : 0.0},
-                     {"interrupted", interrupted},
-                     {"failures", failures}};
+    nlohmann::json j{
+        {"event", "summary"},
+        {"succeeded", c.ok},
+        {"failed", c.failed},
+        {"not_started", c.skipped},
+        {"unchanged", c.unchanged},
+        {"cache_hits", c.cache_hits},
+        {"referrers", c.referrers},
+        {"total", results.size()},
+        {"bytes", c.bytes},
+        {"seconds", static_cast<double>(wall.count()) / 1000.0},
+        {"bytes_per_second",
+         wall.count() > 0 ? static_cast<double>(c.bytes) * 1000.0 / static_cast<double>(wall.count()) : 0.0},
+        {"interrupted", interrupted},
+        {"failures", failures}};
     if (o_.stats) j["images"] = images;
     emit(j);
   }

@@ -14,8 +14,14 @@ namespace hpn::ops {
 
 namespace {
 
+std::string referrers_text(const Transferred& t) {
+  if (t.referrers == 0) return {};
+  return "; " + std::to_string(t.referrers) + (t.referrers == 1 ? " referrer" : " referrers") +
+         " (signatures, attestations, SBOMs) copied";
+}
+
 std::string transferred_text(const Transferred& t, bool unchanged) {
-  if (unchanged) return "-> " + t.target + " (" + t.digest + ")";
+  if (unchanged) return "-> " + t.target + " (" + t.digest + ")" + referrers_text(t);
   if (t.digest.empty()) return "-> " + t.target;
   std::string s = "-> " + t.target + (t.image_id ? " image ID " : " digest ") + t.digest;
   if (t.blobs_counted) {
@@ -23,6 +29,7 @@ std::string transferred_text(const Transferred& t, bool unchanged) {
          (t.blobs_mounted ? ", " + std::to_string(t.blobs_mounted) + " of them mounted" : std::string()) +
          (t.cache_hits ? "; " + std::to_string(t.cache_hits) + " known from earlier runs" : std::string()) + ")";
   }
+  s += referrers_text(t);
   if (!t.platform.empty()) {
     s +=
         "; only " + t.platform + " of the index " + t.index_digest + ": the digest is that manifest's, not the index's";

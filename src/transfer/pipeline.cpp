@@ -281,6 +281,103 @@ Result<Stored> put_manifests(DestinationWriter& w, const image::Reference& targe
   return out;
 }
 
+// How far referrers of referrers are followed (a signature of an attestation is
+// two steps from the image), and how many one image may have.
+constexpr int k_referrer_depth = 4;
+constexpr std::size_t k_max_referrers = 1000;
+
+// The manifest `digest` of the source, with its blobs (and, for an index, the
+// manifests it names), into `target`'s repository, stored under `reference` (its
+// digest, or a tag). Blobs go as they are stored: referrers are small, and one
+// lane moves them.
+Status copy_manifest(SourceReader& r, DestinationWriter& w, const ImageSource& source, const image::Reference& src,
+                     const image::Reference& target, const std::string& digest, const std::string& reference,
+                     Tally& tally, const MovedFn& moved) {
+  auto m = r.manifest(src, digest);
+  if (!m) return m.error();
+  Resolved img;
+  if (registry::is_index(m->media_type)) {
+    img.index = *m;
+    if (auto st = read_index_manifests(r, src, img); !st) return st;
+  } else if (registry::is_image_manifest(m->media_type)) {
+    img.manifests.push_back(*m);
+  } else {
+    return Error(ErrorKind::unsupported, src.original + ": its referrer " + digest + " is a manifest of type " +
+                                             m->media_type + ", which hpn does not move");
+  }
+  auto parsed = parse_manifests(src, img, TransferSpec{});
+  if (!parsed) return parsed.error();
+  for (const auto& d : blobs_of(*parsed, true)) {
+    if (auto st = move_blob(r, w, source, src, target, d, tally, moved); !st) return st;
+  }
+  if (img.index) {
+    for (const auto& child : img.manifests) {
+      if (auto put = w.put_manifest(target, child.digest, child.media_type, child.body); !put) return put.error();
+    }
+  }
+  auto put = w.put_manifest(target, reference, m->media_type, m->body);
+  if (!put) return put.error();
+  return {};
+}
+
+// The artifacts that refer to the manifest `subject` at the source (signatures,
+// attestations, SBOMs), and those that refer to them in turn, into `target`'s
+// repository under the same digests, each linked to its subject there; cosign's
+// older tags under the same tags. What the destination holds already is not read
+// again. Returns how many manifests were copied.
+Result<std::size_t> carry_referrers(Lanes& lanes, const image::Reference& src, const image::Reference& target,
+                                    const std::string& subject, const Batch& batch, Tally& tally,
+                                    const MovedFn& moved) {
+  auto [r, w] = lanes.lane(0);
+  ReferrerReader* from = r->referrer_reader();
+  ReferrerWriter* to = w->referrer_writer();
+  if (!batch.spec.referrers || from == nullptr || to == nullptr) return std::size_t{0};
+  std::size_t copied = 0;
+  std::set<std::string> seen{subject};
+  std::vector<std::string> level{subject};
+  for (int depth = 0; depth < k_referrer_depth && !level.empty(); ++depth) {
+    std::vector<std::string> next;
+    for (const auto& s : level) {
+      auto found = from->referrers(src, s);
+      if (!found) return found.error();
+      for (const auto& x : found->listed) {
+        if (!seen.insert(x.descriptor.digest).second) continue;
+        if (seen.size() > k_max_referrers) {
+          return Error(ErrorKind::unsupported, src.original + ": over " + std::to_string(k_max_referrers) +
+                                                   " manifests refer to it; hpn copies no more");
+        }
+        next.push_back(x.descriptor.digest);
+        auto held = to->has_manifest(target, x.descriptor.digest);
+        if (!held) return held.error();
+        if (*held) continue;
+        if (auto st = copy_manifest(*r, *w, lanes.source(), src, target, x.descriptor.digest, x.descriptor.digest,
+                                    tally, moved);
+            !st) {
+          return st.error();
+        }
+        ++copied;
+      }
+      if (auto linked = to->link_referrers(target, s, found->listed); !linked) return linked.error();
+      for (const auto& t : found->tagged) {
+        image::Reference tagged = target;
+        tagged.tag = t.tag;
+        tagged.digest.clear();
+        tagged.original = target.repository() + ":" + t.tag;
+        auto now = w->current(tagged);
+        if (!now) return now.error();
+        if (*now && **now == t.descriptor.digest) continue;
+        if (auto st = copy_manifest(*r, *w, lanes.source(), src, tagged, t.descriptor.digest, t.tag, tally, moved);
+            !st) {
+          return st.error();
+        }
+        ++copied;
+      }
+    }
+    level = std::move(next);
+  }
+  return copied;
+}
+
 // An image's manifests, read before the batch starts to learn its size, for its
 // first run to use.
 using Prepared = std::shared_ptr<std::optional<Resolved>>;
@@ -332,6 +429,18 @@ Result<ops::Outcome> move_image(Lanes& lanes, const TransferItem& item, Batch& b
   if (!there) return there.error();
   if (*there) {
     result.digest = **there;
+    // The image is there; what refers to it may be new since.
+    if (!parsed->rewritten) {
+      Tally tally;
+      std::set<std::string> repositories;
+      for (const auto& target : targets) {
+        if (!repositories.insert(target.domain + "/" + target.path).second) continue;
+        auto n = carry_referrers(lanes, src, target, img->digest(), batch, tally, [](std::uint64_t) {});
+        if (!n) return n.error();
+        result.referrers += *n;
+      }
+      o.bytes = tally.uploaded;
+    }
     o.unchanged = true;
     o.result = result;
     return o;
@@ -380,6 +489,13 @@ Result<ops::Outcome> move_image(Lanes& lanes, const TransferItem& item, Batch& b
       if (&other == &target || other.domain != target.domain || other.path != target.path) continue;
       auto again = w->put_manifest(other, other.tag, stored->media_type, stored->body);
       if (!again) return again.error();
+    }
+    // Signatures name the digest they sign: a manifest written anew has none.
+    if (!parsed->rewritten) {
+      progress("referrers", done, 0);
+      auto n = carry_referrers(lanes, src, target, img->digest(), batch, tally, moved);
+      if (!n) return n.error();
+      result.referrers += *n;
     }
   }
   result.blobs_counted = true;

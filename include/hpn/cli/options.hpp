@@ -125,6 +125,7 @@ struct CopyOptions {
   std::string platform;
   std::vector<std::string> insecure_registries;
   bool no_cache = false;  // neither read nor write the known-blob cache
+  bool no_referrers = false;  // the images alone, not what refers to them
 };
 
 struct RmiOptions {

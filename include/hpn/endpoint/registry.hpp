@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 
 #include "hpn/ops/operations.hpp"
 #include "hpn/registry/blob_ledger.hpp"
@@ -37,6 +38,9 @@ class RegistryDestination final : public transfer::ImageDestination {
   std::shared_ptr<registry::Client> client_;
   ops::PushSpec naming_;
   std::shared_ptr<registry::BlobLedger> ledger_;
+  // One writer at a time rewrites a fallback tag's index of this batch (two names
+  // of one image link the same referrers).
+  std::shared_ptr<std::mutex> fallback_mu_ = std::make_shared<std::mutex>();
 };
 
 }  // namespace hpn::endpoint

@@ -34,6 +34,7 @@ struct Transferred {
   bool blobs_counted = false;  // moved blob by blob (not as one stream): the counts apply
   std::size_t blobs_sent = 0, blobs_present = 0, blobs_mounted = 0;  // present includes mounted
   std::size_t cache_hits = 0;  // layers not compressed: the cache of earlier runs named their blob
+  std::size_t referrers = 0;   // manifests that refer to the image (signatures, attestations, SBOMs) copied
   // With a platform: only that platform's manifest of the index `index_digest` moved.
   std::string platform, index_digest;
 };

@@ -31,6 +31,7 @@
 #include "hpn/engine/credentials.hpp"
 #include "hpn/image/reference.hpp"
 #include "hpn/registry/manifest.hpp"
+#include "hpn/registry/referrers.hpp"
 #include "hpn/util/config.hpp"
 #include "hpn/util/result.hpp"
 
@@ -137,6 +138,14 @@ class Fetcher {
   // the digest, checked against the one the registry reports.
   Result<std::string> put_manifest(const image::Reference& ref, const std::string& reference,
                                    const std::string& media_type, const std::string& body);
+
+  // What refers to the manifest `digest` in `ref`'s repository
+  // (registry/referrers.hpp): the referrers API's pages, or the fallback tag's index
+  // where the registry has no such API, and cosign's older tags.
+  Result<Referrers> referrers(const image::Reference& ref, const std::string& digest);
+  // The referrers the registry's API lists for `digest` (every page); nullopt when
+  // it has no referrers API.
+  Result<std::optional<std::vector<Referrer>>> listed_referrers(const image::Reference& ref, const std::string& digest);
 
   // Requests this fetcher has sent (each attempt counts), for tests and logs.
   std::uint64_t requests() const { return requests_; }

@@ -13,7 +13,10 @@
 // manifest names what they became. The manifests go last, an index after the
 // manifests it names, so the name never points at an image with a blob missing;
 // further names of the image in the same repository follow, and another
-// repository gets the image the same way (its blobs mounted where it can).
+// repository gets the image the same way (its blobs mounted where it can). Last
+// come the artifacts that refer to the image, where both sides keep them: each
+// copied under its digest and linked to the image (the referrers API, or the
+// fallback tag's index), and cosign's older tags under their tags.
 #pragma once
 
 #include <functional>
@@ -48,6 +51,9 @@ struct TransferSpec {
   // compressed blob it names, and which the destination confirms it holds, is
   // neither read nor compressed. None: this batch alone.
   std::shared_ptr<registry::KnownBlobs> known;
+  // Carry the artifacts that refer to each image (signatures, attestations, SBOMs),
+  // where the source and the destination both keep them.
+  bool referrers = true;
 };
 
 // One image to move.

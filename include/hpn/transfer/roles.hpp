@@ -22,6 +22,7 @@
 #include "hpn/registry/blob_ledger.hpp"
 #include "hpn/registry/client.hpp"
 #include "hpn/registry/manifest.hpp"
+#include "hpn/registry/referrers.hpp"
 #include "hpn/util/result.hpp"
 
 namespace hpn::transfer {
@@ -29,6 +30,15 @@ namespace hpn::transfer {
 using registry::Descriptor;
 using registry::Manifest;
 using Tally = registry::PushTally;
+
+// What a source that keeps referrers (a registry) adds to its reader.
+class ReferrerReader {
+ public:
+  virtual ~ReferrerReader() = default;
+  // What refers to the manifest `digest` of `ref`'s repository: signatures,
+  // attestations, SBOMs (registry/referrers.hpp).
+  virtual Result<registry::Referrers> referrers(const image::Reference& ref, const std::string& digest) = 0;
+};
 
 class SourceReader {
  public:
@@ -41,6 +51,8 @@ class SourceReader {
   // Stream the blob `d` of `ref` to `sink`, checked against its size and digest as
   // it passes; returns the bytes delivered.
   virtual Result<std::uint64_t> blob(const image::Reference& ref, const Descriptor& d, const engine::Sink& sink) = 0;
+  // The reader's referrers, when the source keeps them; nullptr when it keeps none.
+  virtual ReferrerReader* referrer_reader() { return nullptr; }
 };
 
 class ImageSource {
@@ -69,6 +81,20 @@ struct BlobOffer {
   std::function<void()> needed;
   // The bytes from their start (again when the destination must begin again).
   registry::BlobBody body;
+};
+
+// What a destination that keeps referrers (a registry) adds to its writer.
+class ReferrerWriter {
+ public:
+  virtual ~ReferrerWriter() = default;
+  // Whether `target`'s repository holds the manifest `digest`.
+  virtual Result<bool> has_manifest(const image::Reference& target, const std::string& digest) = 0;
+  // Make `referrers`, whose manifests are stored already, found as referrers of
+  // `subject` in `target`'s repository. A registry with the referrers API lists
+  // them by their subject itself; for one without it the fallback tag's index gets
+  // the entries it lacks, and keeps every entry it has. Returns how many it gained.
+  virtual Result<std::size_t> link_referrers(const image::Reference& target, const std::string& subject,
+                                             const std::vector<registry::Referrer>& referrers) = 0;
 };
 
 class DestinationWriter {
@@ -103,6 +129,9 @@ class DestinationWriter {
   // the target's tag, which commits the image. Returns the digest stored.
   virtual Result<std::string> put_manifest(const image::Reference& target, const std::string& reference,
                                            const std::string& media_type, const std::string& body) = 0;
+  // The writer's referrers, when the destination keeps them; nullptr when it keeps
+  // none (an image store of a daemon or containerd, an archive).
+  virtual ReferrerWriter* referrer_writer() { return nullptr; }
 };
 
 class ImageDestination {

@@ -1,0 +1,189 @@
+#include "hpn/registry/referrers.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <set>
+
+#include "hpn/registry/client.hpp"
+#include "internal.hpp"
+
+namespace hpn::registry {
+
+namespace {
+
+using ordered_json = nlohmann::ordered_json;
+
+constexpr std::size_t k_max_index = 4u << 20;  // as a manifest
+constexpr int k_max_pages = 100;
+
+bool is_sha256_digest(const std::string& d) {
+  if (d.size() != 71 || d.rfind("sha256:", 0) != 0) return false;
+  for (std::size_t i = 7; i < d.size(); ++i) {
+    const char c = d[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+Result<std::vector<Referrer>> entries_of(const ordered_json& index, const std::string& what) {
+  if (!index.is_object() || !index.contains("manifests") || !index["manifests"].is_array()) {
+    return Error(ErrorKind::protocol, what + " is not an index of referrers (it has no manifests list)");
+  }
+  std::vector<Referrer> out;
+  for (const auto& e : index["manifests"]) {
+    Referrer r;
+    if (!e.is_object() || !e.contains("digest") || !e["digest"].is_string() || !e.contains("size") ||
+        !e["size"].is_number_unsigned() || !e.contains("mediaType") || !e["mediaType"].is_string()) {
+      return Error(ErrorKind::protocol, what + " lists an entry without a media type, a digest and a size");
+    }
+    r.descriptor.digest = e["digest"].get<std::string>();
+    r.descriptor.size = e["size"].get<std::uint64_t>();
+    r.descriptor.media_type = e["mediaType"].get<std::string>();
+    if (!is_sha256_digest(r.descriptor.digest)) {
+      return Error(ErrorKind::protocol, what + " lists " + r.descriptor.digest + ", which is not a sha256 digest");
+    }
+    if (e.contains("artifactType") && e["artifactType"].is_string()) r.artifact_type = e["artifactType"];
+    r.entry = e.dump();
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<ordered_json> parse_json(std::string_view body, const std::string& what) {
+  auto j = ordered_json::parse(body, nullptr, false);
+  if (j.is_discarded()) return Error(ErrorKind::protocol, what + " is not JSON");
+  return j;
+}
+
+}  // namespace
+
+std::string fallback_tag(std::string_view digest) {
+  std::string tag(digest);
+  if (const auto colon = tag.find(':'); colon != std::string::npos) tag[colon] = '-';
+  return tag;
+}
+
+Result<std::vector<Referrer>> parse_referrers(std::string_view index_body, const std::string& what) {
+  auto j = parse_json(index_body, what);
+  if (!j) return j.error();
+  return entries_of(*j, what);
+}
+
+Result<std::optional<std::string>> merge_referrers(std::string_view existing, const std::vector<Referrer>& add,
+                                                   const std::string& what) {
+  ordered_json index;
+  if (existing.empty()) {
+    index = ordered_json::object();
+    index["schemaVersion"] = 2;
+    index["mediaType"] = std::string(k_oci_index);
+    index["manifests"] = ordered_json::array();
+  } else {
+    auto j = parse_json(existing, what);
+    if (!j) return j.error();
+    if (auto entries = entries_of(*j, what); !entries) return entries.error();
+    index = std::move(*j);
+  }
+  std::set<std::string> have;
+  for (const auto& e : index["manifests"]) have.insert(e["digest"].get<std::string>());
+  bool added = false;
+  for (const auto& r : add) {
+    if (!have.insert(r.descriptor.digest).second) continue;
+    auto e = ordered_json::parse(r.entry, nullptr, false);
+    if (e.is_discarded() || !e.is_object()) {
+      e = {{"mediaType", r.descriptor.media_type}, {"digest", r.descriptor.digest}, {"size", r.descriptor.size}};
+      if (!r.artifact_type.empty()) e["artifactType"] = r.artifact_type;
+    }
+    index["manifests"].push_back(std::move(e));
+    added = true;
+  }
+  if (!added) return std::optional<std::string>{};
+  return std::optional<std::string>(index.dump());
+}
+
+std::string next_link(std::string_view header) {
+  std::size_t pos = 0;
+  while ((pos = header.find('<', pos)) != std::string_view::npos) {
+    const auto close = header.find('>', pos);
+    if (close == std::string_view::npos) return {};
+    const auto end = header.find(',', close);
+    const std::string_view params = header.substr(close + 1, end == std::string_view::npos ? end : end - close - 1);
+    if (params.find("rel=\"next\"") != std::string_view::npos || params.find("rel=next") != std::string_view::npos) {
+      return std::string(header.substr(pos + 1, close - pos - 1));
+    }
+    pos = close + 1;
+  }
+  return {};
+}
+
+Result<std::optional<std::vector<Referrer>>> Fetcher::listed_referrers(const image::Reference& ref,
+                                                                       const std::string& digest) {
+  const std::string what = ref.repository() + "'s referrers of " + digest;
+  std::vector<Referrer> all;
+  std::string url = "/v2/" + ref.path + "/referrers/" + digest;
+  for (int page = 0; !url.empty(); ++page) {
+    if (page == k_max_pages) {
+      return Error(ErrorKind::protocol, what + " run to over " + std::to_string(k_max_pages) + " pages");
+    }
+    engine::Request req;
+    req.url = url;
+    req.headers.push_back("Accept: " + std::string(k_oci_index));
+    req.timeout = std::chrono::milliseconds(120000);
+    std::string body;
+    auto r = send(
+        ref, req,
+        [&](std::string_view chunk) -> Status {
+          if (body.size() + chunk.size() > k_max_index) {
+            return Error(ErrorKind::protocol, what + ": the registry's answer is implausibly large (over 4 MiB)");
+          }
+          body.append(chunk);
+          return {};
+        },
+        [&](engine::Request&) { body.clear(); });
+    if (!r) return r.error().with_context(ref.original);
+    // A registry with the API answers 200, with an empty list when nothing refers
+    // to the digest; one without it has no such route (404, or 400, 405 or 501 from
+    // those that read the path as something else).
+    if (page == 0 && (r->status == 404 || r->status == 400 || r->status == 405 || r->status == 501)) {
+      return std::optional<std::vector<Referrer>>{};
+    }
+    if (!r->success()) return Error(ErrorKind::protocol, what + ": the request failed: " + describe_status(*r));
+    auto listed = parse_referrers(body, what);
+    if (!listed) return listed.error();
+    all.insert(all.end(), listed->begin(), listed->end());
+    url = next_link(r->header("link"));
+    // The next page on the same host, by its path; another host is not followed.
+    if (url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0) {
+      const auto path = url.find('/', url.find("://") + 3);
+      url = path == std::string::npos ? std::string() : url.substr(path);
+    }
+    if (!url.empty() && url.front() != '/') url.clear();
+  }
+  return std::optional<std::vector<Referrer>>(std::move(all));
+}
+
+Result<Referrers> Fetcher::referrers(const image::Reference& ref, const std::string& digest) {
+  Referrers out;
+  auto listed = listed_referrers(ref, digest);
+  if (!listed) return listed.error();
+  if (*listed) {
+    out.listed = std::move(**listed);
+  } else {
+    auto index = manifest(ref, fallback_tag(digest));
+    if (!index && index.error().kind != ErrorKind::not_found) return index.error();
+    if (index && is_index(index->media_type)) {
+      auto entries = parse_referrers(index->body, ref.repository() + ":" + fallback_tag(digest));
+      if (!entries) return entries.error();
+      out.listed = std::move(*entries);
+    }
+  }
+  for (const auto suffix : k_cosign_tag_suffixes) {
+    const std::string tag = fallback_tag(digest) + std::string(suffix);
+    auto m = manifest(ref, tag);
+    if (!m && m.error().kind == ErrorKind::not_found) continue;
+    if (!m) return m.error();
+    out.tagged.push_back({tag, Descriptor{.media_type = m->media_type, .digest = m->digest, .size = m->body.size()}});
+  }
+  return out;
+}
+
+}  // namespace hpn::registry

@@ -1,0 +1,115 @@
+// Signatures, attestations and SBOMs travel with their images: signed with cosign,
+// copied by hpn, then verified by cosign and listed by oras at the target. Debian's
+// registry has no referrers API, so cosign keeps its referrers in the fallback
+// tag's index, and hpn does the same at the target.
+#include <gtest/gtest.h>
+
+#include "support/cosign.hpp"
+#include "support/registry_fixtures.hpp"
+#include "support/testenv.hpp"
+
+namespace {
+
+using hpn::test::Cosign;
+using hpn::test::hpn_alone;
+using hpn::test::oras_referrers;
+using hpn::test::PrivateRegistry;
+using hpn::test::run_command;
+using hpn::test::served_digest;
+using hpn::test::TempDir;
+
+// The tags `registry` lists for `repo`.
+std::string tags_of(const std::string& registry, const std::string& repo) {
+  return run_command("curl -sf http://" + registry + "/v2/" + repo + "/tags/list").out;
+}
+
+TEST(Referrers, CopyCarriesSignaturesAttestationsAndTheirSignaturesThatVerifyAtTheTarget) {
+  TempDir dir;
+  PrivateRegistry source;
+  PrivateRegistry target({}, "127.0.0.1", {}, /*seeded=*/false);
+  Cosign cosign(dir / "key");
+  ASSERT_TRUE(cosign.ready());
+  const std::string digest = served_digest(source.host(), "hpn-test/small", "1");
+  ASSERT_FALSE(digest.empty());
+  const std::string signed_image = source.host() + "/hpn-test/small@" + digest;
+  auto s = cosign.sign(signed_image);
+  ASSERT_EQ(s.exit_code, 0) << s.out;
+  auto a = cosign.attest_sbom(signed_image);
+  ASSERT_EQ(a.exit_code, 0) << a.out;
+  std::string listing;
+  const auto at_source = oras_referrers(signed_image, &listing);
+  ASSERT_EQ(at_source.size(), 2u) << listing;
+  // A signature of a referrer: two steps from the image.
+  const std::string referrer = source.host() + "/hpn-test/small@" + at_source[0];
+  auto s2 = cosign.sign(referrer);
+  ASSERT_EQ(s2.exit_code, 0) << s2.out;
+  const auto second_step = oras_referrers(referrer);
+  ASSERT_EQ(second_step.size(), 1u);
+
+  auto r = hpn_alone(dir, "copy -r " + target.host() + " -p copied " + source.host() + "/hpn-test/small:1 " +
+                              source.host() + "/hpn-test/base:1");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("3 referrers (signatures, attestations, SBOMs) copied"), std::string::npos) << r.out;
+  const auto base_at = r.out.find("copied/base:1 digest");
+  ASSERT_NE(base_at, std::string::npos) << r.out;
+  const std::string base_line = r.out.substr(base_at, r.out.find('\n', base_at) - base_at);
+  EXPECT_EQ(base_line.find("referrer"), std::string::npos) << "base is not signed: " << base_line;
+
+  const std::string copied = target.host() + "/copied/small@" + digest;
+  EXPECT_EQ(served_digest(target.host(), "copied/small", "1"), digest);
+  auto v = cosign.verify(copied);
+  EXPECT_EQ(v.exit_code, 0) << v.out;
+  auto va = cosign.verify_sbom(copied);
+  EXPECT_EQ(va.exit_code, 0) << va.out;
+  EXPECT_EQ(oras_referrers(copied, &listing), at_source) << listing;
+  EXPECT_EQ(oras_referrers(target.host() + "/copied/small@" + at_source[0]), second_step);
+  EXPECT_FALSE(std::filesystem::exists(cosign.tuf_dir())) << "cosign looked for a trust root outside this machine";
+
+  // Again: the image and its referrers are there; nothing is copied.
+  auto again = hpn_alone(dir, "copy -r " + target.host() + " -p copied " + source.host() + "/hpn-test/small:1");
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_NE(again.out.find("unchanged"), std::string::npos) << again.out;
+  EXPECT_EQ(again.out.find("referrer"), std::string::npos) << again.out;
+
+  // --no-referrers: the image alone.
+  auto bare =
+      hpn_alone(dir, "copy --no-referrers -r " + target.host() + " -p bare " + source.host() + "/hpn-test/small:1");
+  ASSERT_EQ(bare.exit_code, 0) << bare.out << bare.err;
+  EXPECT_EQ(tags_of(target.host(), "bare/small"), R"({"name":"bare/small","tags":["1"]})"
+                                                  "\n");
+  EXPECT_TRUE(oras_referrers(target.host() + "/bare/small@" + digest).empty());
+  EXPECT_NE(cosign.verify(target.host() + "/bare/small@" + digest).exit_code, 0);
+}
+
+TEST(Referrers, TheFallbackIndexAtTheTargetKeepsTheEntriesOfAnotherWriter) {
+  TempDir dir;
+  PrivateRegistry source;
+  PrivateRegistry target({}, "127.0.0.1", {}, /*seeded=*/false);
+  Cosign ours(dir / "ours"), theirs(dir / "theirs");
+  ASSERT_TRUE(ours.ready() && theirs.ready());
+  const std::string digest = served_digest(source.host(), "hpn-test/base", "1");
+  ASSERT_EQ(ours.sign(source.host() + "/hpn-test/base@" + digest).exit_code, 0);
+
+  // The image reaches the target alone, and someone else signs it there.
+  auto first =
+      hpn_alone(dir, "copy --no-referrers -r " + target.host() + " -p kept " + source.host() + "/hpn-test/base:1");
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  const std::string there = target.host() + "/kept/base@" + digest;
+  ASSERT_EQ(theirs.sign(there).exit_code, 0);
+  const auto before = oras_referrers(there);
+  ASSERT_EQ(before.size(), 1u);
+  EXPECT_NE(ours.verify(there).exit_code, 0);
+
+  auto r = hpn_alone(dir, "copy -r " + target.host() + " -p kept " + source.host() + "/hpn-test/base:1");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("1 referrer (signatures, attestations, SBOMs) copied"), std::string::npos) << r.out;
+  const auto after = oras_referrers(there);
+  EXPECT_EQ(after.size(), 2u);
+  EXPECT_TRUE(std::find(after.begin(), after.end(), before[0]) != after.end()) << "their entry is kept";
+  auto v_ours = ours.verify(there);
+  EXPECT_EQ(v_ours.exit_code, 0) << v_ours.out;
+  auto v_theirs = theirs.verify(there);
+  EXPECT_EQ(v_theirs.exit_code, 0) << v_theirs.out;
+}
+
+}  // namespace
