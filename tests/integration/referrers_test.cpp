@@ -1,7 +1,9 @@
 // Signatures, attestations and SBOMs travel with their images: signed with cosign,
 // copied by hpn, then verified by cosign and listed by oras at the target. Debian's
 // registry has no referrers API, so cosign keeps its referrers in the fallback
-// tag's index, and hpn does the same at the target.
+// tag's index, and hpn does the same at the target. A registry with the API is
+// registry-helper's forwarder in front of Debian's (the one fake of these tests:
+// no registry packaged here has the API).
 #include <gtest/gtest.h>
 
 #include "support/cosign.hpp"
@@ -14,6 +16,7 @@ using hpn::test::Cosign;
 using hpn::test::hpn_alone;
 using hpn::test::oras_referrers;
 using hpn::test::PrivateRegistry;
+using hpn::test::Proxy;
 using hpn::test::run_command;
 using hpn::test::served_digest;
 using hpn::test::TempDir;
@@ -110,6 +113,47 @@ TEST(Referrers, TheFallbackIndexAtTheTargetKeepsTheEntriesOfAnotherWriter) {
   EXPECT_EQ(v_ours.exit_code, 0) << v_ours.out;
   auto v_theirs = theirs.verify(there);
   EXPECT_EQ(v_theirs.exit_code, 0) << v_theirs.out;
+}
+
+TEST(Referrers, ARegistryWithTheReferrersApiListsThemByTheirSubjectAndGetsNoFallbackTag) {
+  // Debian's registry has no referrers API: registry-helper's forwarder adds one in
+  // front of it (it lists the manifests put through it with a subject), the only
+  // behaviour of these tests no real peer here has. The source's answers come in
+  // pages of one entry; the target's whole (cosign reads only a first page).
+  TempDir dir;
+  PrivateRegistry source_registry;
+  PrivateRegistry target_registry({}, "127.0.0.1", {}, /*seeded=*/false);
+  Proxy source(source_registry.host(), "--referrers-api --referrers-page 1");
+  Proxy target(target_registry.host(), "--referrers-api");
+  Cosign cosign(dir / "key");
+  ASSERT_TRUE(cosign.ready());
+  const std::string digest = served_digest(source_registry.host(), "hpn-test/small", "1");
+  const std::string signed_image = source.host() + "/hpn-test/small@" + digest;
+  auto s = cosign.sign(signed_image);
+  ASSERT_EQ(s.exit_code, 0) << s.out;
+  auto a = cosign.attest_sbom(signed_image);
+  ASSERT_EQ(a.exit_code, 0) << a.out;
+  // cosign used the API: no fallback tag at the source.
+  EXPECT_EQ(tags_of(source_registry.host(), "hpn-test/small").find("sha256-"), std::string::npos)
+      << tags_of(source_registry.host(), "hpn-test/small");
+  std::string listing;
+  const auto at_source = oras_referrers(signed_image, &listing);
+  ASSERT_EQ(at_source.size(), 2u) << listing;
+
+  auto r = hpn_alone(dir, "copy -r " + target.host() + " -p copied " + source.host() + "/hpn-test/small:1");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("2 referrers (signatures, attestations, SBOMs) copied"), std::string::npos) << r.out;
+  // Both pages of the source's answer were read.
+  EXPECT_NE(source.log().find("/referrers/" + digest + "?page=1"), std::string::npos) << source.log();
+  // The target lists them by their subject; hpn wrote no fallback tag there.
+  EXPECT_EQ(tags_of(target_registry.host(), "copied/small"), R"({"name":"copied/small","tags":["1"]})"
+                                                             "\n");
+  const std::string copied = target.host() + "/copied/small@" + digest;
+  EXPECT_EQ(oras_referrers(copied, &listing), at_source) << listing;
+  auto v = cosign.verify(copied);
+  EXPECT_EQ(v.exit_code, 0) << v.out;
+  auto va = cosign.verify_sbom(copied);
+  EXPECT_EQ(va.exit_code, 0) << va.out;
 }
 
 }  // namespace
