@@ -107,7 +107,8 @@ void add_codec(CLI::App& sub, CodecOptions& codec, const std::string& help) {
 }
 void add_insecure(CLI::App& sub, std::vector<std::string>& hosts, const std::string& when) {
   sub.add_option("--insecure-registry", hosts,
-                 when + " this registry host[:port] over plain HTTP if HTTPS fails (loopback always may); repeatable");
+                 when + " this registry host[:port] over plain HTTP if HTTPS fails (loopback always may); repeatable")
+      ->allow_extra_args(false);  // one host each time: the words after it are images
 }
 void add_platform(CLI::App& sub, std::string& platform, const std::string& help) {
   sub.add_option("--platform", platform, help);
@@ -200,6 +201,10 @@ void bind_copy(CLI::App& sub, Parsed& p) {
   sub.add_flag("--no-referrers", o.no_referrers,
                "Copy the images alone: not the signatures, attestations and SBOMs that refer to them (copied by "
                "default from a registry to a registry)");
+  sub.add_option("--referrers-type", o.referrer_types,
+                 "Copy only the referrers of this artifact type (repeatable; e.g. application/spdx+json), and what "
+                 "refers to them")
+      ->allow_extra_args(false);
   add_project(sub, o.target);
   sub.add_option("--from", o.from,
                  "Where the images are: registry (default: each image's own registry), docker[:URL], podman[:URL], "

@@ -340,6 +340,13 @@ Result<std::size_t> carry_referrers(Lanes& lanes, const image::Reference& src, c
     for (const auto& s : level) {
       auto found = from->referrers(src, s);
       if (!found) return found.error();
+      const auto& types = batch.spec.referrer_types;
+      if (depth == 0 && !types.empty()) {
+        std::erase_if(found->listed, [&](const registry::Referrer& x) {
+          return std::find(types.begin(), types.end(), x.artifact_type) == types.end();
+        });
+        found->tagged.clear();
+      }
       for (const auto& x : found->listed) {
         if (!seen.insert(x.descriptor.digest).second) continue;
         if (seen.size() > k_max_referrers) {

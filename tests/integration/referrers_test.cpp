@@ -4,6 +4,8 @@
 // tag's index, and hpn does the same at the target. A registry with the API is
 // registry-helper's forwarder in front of Debian's (the one fake of these tests:
 // no registry packaged here has the API).
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "support/cosign.hpp"
@@ -82,6 +84,30 @@ TEST(Referrers, CopyCarriesSignaturesAttestationsAndTheirSignaturesThatVerifyAtT
                                                   "\n");
   EXPECT_TRUE(oras_referrers(target.host() + "/bare/small@" + digest).empty());
   EXPECT_NE(cosign.verify(target.host() + "/bare/small@" + digest).exit_code, 0);
+
+  // --referrers-type: only the referrers of that artifact type.
+  auto index =
+      nlohmann::json::parse(run_command("curl -sf -H 'Accept: application/vnd.oci.image.index.v1+json' http://" +
+                                        source.host() + "/v2/hpn-test/small/manifests/sha256-" + digest.substr(7))
+                                .out,
+                            nullptr, false);
+  ASSERT_TRUE(index.is_object() && index.contains("manifests")) << index.dump();
+  const std::string type = index["manifests"][0].value("artifactType", "");
+  ASSERT_FALSE(type.empty()) << index.dump();
+  std::vector<std::string> of_type;
+  for (const auto& e : index["manifests"]) {
+    if (e.value("artifactType", "") == type) of_type.push_back(e["digest"]);
+  }
+  std::sort(of_type.begin(), of_type.end());
+  auto typed = hpn_alone(dir, "copy --referrers-type " + type + " -r " + target.host() + " -p typed " + source.host() +
+                                  "/hpn-test/small:1");
+  ASSERT_EQ(typed.exit_code, 0) << typed.out << typed.err;
+  EXPECT_EQ(oras_referrers(target.host() + "/typed/small@" + digest), of_type);
+  auto other = hpn_alone(dir, "copy --referrers-type application/x-not-there -r " + target.host() + " -p other " +
+                                  source.host() + "/hpn-test/small:1");
+  ASSERT_EQ(other.exit_code, 0) << other.out << other.err;
+  EXPECT_EQ(other.out.find("referrer"), std::string::npos) << other.out;
+  EXPECT_TRUE(oras_referrers(target.host() + "/other/small@" + digest).empty());
 }
 
 TEST(Referrers, TheFallbackIndexAtTheTargetKeepsTheEntriesOfAnotherWriter) {

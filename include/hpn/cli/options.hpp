@@ -126,6 +126,7 @@ struct CopyOptions {
   std::vector<std::string> insecure_registries;
   bool no_cache = false;  // neither read nor write the known-blob cache
   bool no_referrers = false;  // the images alone, not what refers to them
+  std::vector<std::string> referrer_types;  // only referrers of these artifact types (empty: all)
 };
 
 struct RmiOptions {

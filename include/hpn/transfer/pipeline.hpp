@@ -54,6 +54,9 @@ struct TransferSpec {
   // Carry the artifacts that refer to each image (signatures, attestations, SBOMs),
   // where the source and the destination both keep them.
   bool referrers = true;
+  // Only the image's referrers of these artifact types (what refers to them goes
+  // too, and cosign's older tags, which carry no type, do not); empty: all.
+  std::vector<std::string> referrer_types;
 };
 
 // One image to move.
