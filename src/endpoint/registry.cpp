@@ -1,7 +1,5 @@
 #include "hpn/endpoint/registry.hpp"
 
-#include <algorithm>
-
 #include "hpn/image/reference.hpp"
 #include "hpn/util/sha256.hpp"
 
@@ -24,8 +22,9 @@ class Reader final : public transfer::SourceReader, public transfer::ReferrerRea
     return f_->blob(ref, d, sink);
   }
   transfer::ReferrerReader* referrer_reader() override { return this; }
-  Result<registry::Referrers> referrers(const image::Reference& ref, const std::string& digest) override {
-    return f_->referrers(ref, digest);
+  Result<registry::Referrers> referrers(const image::Reference& ref, const std::string& digest,
+                                        bool cosign_tags) override {
+    return f_->referrers(ref, digest, cosign_tags);
   }
 
  private:
@@ -108,62 +107,51 @@ class Writer final : public transfer::DestinationWriter, public transfer::Referr
     return f_->put_manifest(target, reference, media_type, body);
   }
   transfer::ReferrerWriter* referrer_writer() override { return this; }
-  Result<bool> has_manifest(const image::Reference& target, const std::string& digest) override {
-    auto d = f_->manifest_digest(target, digest);
-    if (!d) return d.error();
-    return d->has_value();
-  }
-  Result<std::size_t> link_referrers(const image::Reference& target, const std::string& subject,
-                                     const std::vector<registry::Referrer>& referrers) override {
-    if (referrers.empty()) return std::size_t{0};
+  Result<std::vector<registry::Referrer>> referrers_at(const image::Reference& target,
+                                                       const std::string& subject) override {
     auto listed = f_->listed_referrers(target, subject);
     if (!listed) return listed.error();
-    if (*listed) return missing_from(**listed, referrers) == 0 ? std::size_t{0} : referrers.size();
-    // No referrers API: the fallback tag's index, read, merged and written back.
-    // Another writer may write it between the read and the write, so the index is
-    // read again afterwards, and merged again while an entry of ours is missing.
-    const std::string tag = registry::fallback_tag(subject);
-    const std::string what = target.repository() + ":" + tag;
+    if (*listed) return std::move(**listed);
+    auto index = fallback_index(target, subject);
+    if (!index) return index.error();
+    if (index->empty()) return std::vector<registry::Referrer>{};
+    return registry::parse_referrers(*index, target.repository() + ":" + registry::fallback_tag(subject));
+  }
+  Status link_referrers(const image::Reference& target, const std::string& subject,
+                        const std::vector<registry::Referrer>& referrers) override {
+    if (referrers.empty()) return {};
+    auto listed = f_->listed_referrers(target, subject);
+    if (!listed) return listed.error();
+    if (*listed) return {};  // the registry lists them by their subject
+    // No referrers API: the fallback tag's index, read, merged and written back,
+    // one writer of the batch at a time.
     std::lock_guard lock(*fallback_mu_);
-    std::size_t gained = 0;
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      auto now = f_->manifest(target, tag);
-      if (!now && now.error().kind != ErrorKind::not_found) return now.error();
-      std::string body;
-      if (now) {
-        if (!registry::is_index(now->media_type)) {
-          return Error(ErrorKind::conflict, what + " names a manifest that is not an index of referrers (" +
-                                                now->media_type + "); hpn leaves it as it is and links no referrer");
-        }
-        body = now->body;
-        auto entries = registry::parse_referrers(body, what);
-        if (!entries) return entries.error();
-        if (missing_from(*entries, referrers) == 0) return gained;
-        if (attempt == 0) gained = missing_from(*entries, referrers);
-      } else if (attempt == 0) {
-        gained = referrers.size();
-      }
-      auto merged = registry::merge_referrers(body, referrers, what);
-      if (!merged) return merged.error();
-      if (!*merged) return gained;
-      auto put = f_->put_manifest(target, tag, std::string(registry::k_oci_index), **merged);
-      if (!put) return put.error();
-    }
-    return Error(ErrorKind::conflict, what +
-                                          " lost entries hpn wrote to it three times: another writer is "
-                                          "rewriting it; run again when it is done");
+    auto index = fallback_index(target, subject);
+    if (!index) return index.error();
+    const std::string tag = registry::fallback_tag(subject);
+    auto merged = registry::merge_referrers(*index, referrers, target.repository() + ":" + tag);
+    if (!merged) return merged.error();
+    if (!*merged) return {};
+    auto put = f_->put_manifest(target, tag, std::string(registry::k_oci_index), **merged);
+    if (!put) return put.error();
+    return {};
   }
 
  private:
-  // How many of `ours` `listed` lacks.
-  static std::size_t missing_from(const std::vector<registry::Referrer>& listed,
-                                  const std::vector<registry::Referrer>& ours) {
-    std::size_t n = 0;
-    for (const auto& r : ours) {
-      n += std::none_of(listed.begin(), listed.end(),
-                        [&](const registry::Referrer& l) { return l.descriptor.digest == r.descriptor.digest; });
+  // The body of the fallback tag's index of `subject` ("" when there is none).
+  Result<std::string> fallback_index(const image::Reference& target, const std::string& subject) {
+    const std::string tag = registry::fallback_tag(subject);
+    auto now = f_->manifest(target, tag);
+    if (!now) {
+      if (now.error().kind == ErrorKind::not_found) return std::string();
+      return now.error();
     }
-    return n;
+    if (!registry::is_index(now->media_type)) {
+      return Error(ErrorKind::conflict, target.repository() + ":" + tag +
+                                            " names a manifest that is not an index of referrers (" + now->media_type +
+                                            "); hpn leaves it as it is");
+    }
+    return std::move(now->body);
   }
 
   std::unique_ptr<registry::Fetcher> f_;

@@ -1,10 +1,11 @@
 // What the registry client's files share and nothing outside needs.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
-#include <memory>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -55,6 +56,7 @@ struct Fetcher::Host {
   std::optional<Error> creds_error;
   Challenge challenge;  // from /v2/ (scheme "" when it needs none)
   std::unique_ptr<AuthScheme> auth;  // made from `challenge` when first needed
+  std::atomic<bool> no_referrers_api{false};  // it answered a referrers request as an unknown route
 };
 
 

@@ -118,6 +118,9 @@ std::string next_link(std::string_view header) {
 Result<std::optional<std::vector<Referrer>>> Fetcher::listed_referrers(const image::Reference& ref,
                                                                        const std::string& digest) {
   const std::string what = ref.repository() + "'s referrers of " + digest;
+  auto host = host_of(ref);
+  if (!host) return host.error();
+  if ((*host)->no_referrers_api) return std::optional<std::vector<Referrer>>{};
   std::vector<Referrer> all;
   std::string url = "/v2/" + ref.path + "/referrers/" + digest;
   for (int page = 0; !url.empty(); ++page) {
@@ -144,6 +147,7 @@ Result<std::optional<std::vector<Referrer>>> Fetcher::listed_referrers(const ima
     // to the digest; one without it has no such route (404, or 400, 405 or 501 from
     // those that read the path as something else).
     if (page == 0 && (r->status == 404 || r->status == 400 || r->status == 405 || r->status == 501)) {
+      (*host)->no_referrers_api = true;
       return std::optional<std::vector<Referrer>>{};
     }
     if (!r->success()) return Error(ErrorKind::protocol, what + ": the request failed: " + describe_status(*r));
@@ -161,7 +165,7 @@ Result<std::optional<std::vector<Referrer>>> Fetcher::listed_referrers(const ima
   return std::optional<std::vector<Referrer>>(std::move(all));
 }
 
-Result<Referrers> Fetcher::referrers(const image::Reference& ref, const std::string& digest) {
+Result<Referrers> Fetcher::referrers(const image::Reference& ref, const std::string& digest, bool cosign_tags) {
   Referrers out;
   auto listed = listed_referrers(ref, digest);
   if (!listed) return listed.error();
@@ -177,6 +181,7 @@ Result<Referrers> Fetcher::referrers(const image::Reference& ref, const std::str
     }
   }
   for (const auto suffix : k_cosign_tag_suffixes) {
+    if (!cosign_tags) break;
     const std::string tag = fallback_tag(digest) + std::string(suffix);
     auto m = manifest(ref, tag);
     if (!m && m.error().kind == ErrorKind::not_found) continue;

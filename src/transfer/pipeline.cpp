@@ -338,7 +338,7 @@ Result<std::size_t> carry_referrers(Lanes& lanes, const image::Reference& src, c
   for (int depth = 0; depth < k_referrer_depth && !level.empty(); ++depth) {
     std::vector<std::string> next;
     for (const auto& s : level) {
-      auto found = from->referrers(src, s);
+      auto found = from->referrers(src, s, depth == 0);
       if (!found) return found.error();
       const auto& types = batch.spec.referrer_types;
       if (depth == 0 && !types.empty()) {
@@ -347,6 +347,14 @@ Result<std::size_t> carry_referrers(Lanes& lanes, const image::Reference& src, c
         });
         found->tagged.clear();
       }
+      // What the destination lists for the subject is there: not read again.
+      std::set<std::string> there;
+      if (!found->listed.empty()) {
+        auto at = to->referrers_at(target, s);
+        if (!at) return at.error();
+        for (const auto& x : *at) there.insert(x.descriptor.digest);
+      }
+      bool missing = false;
       for (const auto& x : found->listed) {
         if (!seen.insert(x.descriptor.digest).second) continue;
         if (seen.size() > k_max_referrers) {
@@ -354,9 +362,8 @@ Result<std::size_t> carry_referrers(Lanes& lanes, const image::Reference& src, c
                                                    " manifests refer to it; hpn copies no more");
         }
         next.push_back(x.descriptor.digest);
-        auto held = to->has_manifest(target, x.descriptor.digest);
-        if (!held) return held.error();
-        if (*held) continue;
+        if (there.contains(x.descriptor.digest)) continue;
+        missing = true;
         if (auto st = copy_manifest(*r, *w, lanes.source(), src, target, x.descriptor.digest, x.descriptor.digest,
                                     tally, moved);
             !st) {
@@ -364,7 +371,9 @@ Result<std::size_t> carry_referrers(Lanes& lanes, const image::Reference& src, c
         }
         ++copied;
       }
-      if (auto linked = to->link_referrers(target, s, found->listed); !linked) return linked.error();
+      if (missing) {
+        if (auto st = to->link_referrers(target, s, found->listed); !st) return st.error();
+      }
       for (const auto& t : found->tagged) {
         image::Reference tagged = target;
         tagged.tag = t.tag;

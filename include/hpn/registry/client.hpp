@@ -141,10 +141,10 @@ class Fetcher {
 
   // What refers to the manifest `digest` in `ref`'s repository
   // (registry/referrers.hpp): the referrers API's pages, or the fallback tag's index
-  // where the registry has no such API, and cosign's older tags.
-  Result<Referrers> referrers(const image::Reference& ref, const std::string& digest);
+  // where the registry has no such API, and, with `cosign_tags`, cosign's older tags.
+  Result<Referrers> referrers(const image::Reference& ref, const std::string& digest, bool cosign_tags);
   // The referrers the registry's API lists for `digest` (every page); nullopt when
-  // it has no referrers API.
+  // it has no referrers API (asked once per registry of the batch).
   Result<std::optional<std::vector<Referrer>>> listed_referrers(const image::Reference& ref, const std::string& digest);
 
   // Requests this fetcher has sent (each attempt counts), for tests and logs.

@@ -36,8 +36,10 @@ class ReferrerReader {
  public:
   virtual ~ReferrerReader() = default;
   // What refers to the manifest `digest` of `ref`'s repository: signatures,
-  // attestations, SBOMs (registry/referrers.hpp).
-  virtual Result<registry::Referrers> referrers(const image::Reference& ref, const std::string& digest) = 0;
+  // attestations, SBOMs (registry/referrers.hpp); cosign's older tags only with
+  // `cosign_tags` (an image's: cosign gives them to no referrer).
+  virtual Result<registry::Referrers> referrers(const image::Reference& ref, const std::string& digest,
+                                                bool cosign_tags) = 0;
 };
 
 class SourceReader {
@@ -87,14 +89,16 @@ struct BlobOffer {
 class ReferrerWriter {
  public:
   virtual ~ReferrerWriter() = default;
-  // Whether `target`'s repository holds the manifest `digest`.
-  virtual Result<bool> has_manifest(const image::Reference& target, const std::string& digest) = 0;
+  // What `target`'s repository lists as referrers of `subject` now: its referrers
+  // API's answer, or the fallback tag's index (none when there is neither).
+  virtual Result<std::vector<registry::Referrer>> referrers_at(const image::Reference& target,
+                                                               const std::string& subject) = 0;
   // Make `referrers`, whose manifests are stored already, found as referrers of
   // `subject` in `target`'s repository. A registry with the referrers API lists
   // them by their subject itself; for one without it the fallback tag's index gets
-  // the entries it lacks, and keeps every entry it has. Returns how many it gained.
-  virtual Result<std::size_t> link_referrers(const image::Reference& target, const std::string& subject,
-                                             const std::vector<registry::Referrer>& referrers) = 0;
+  // the entries it lacks, and keeps every entry it has.
+  virtual Status link_referrers(const image::Reference& target, const std::string& subject,
+                                const std::vector<registry::Referrer>& referrers) = 0;
 };
 
 class DestinationWriter {
