@@ -40,7 +40,12 @@ int cmd_load(const Context& ctx, const LoadOptions& opt) {
     auto destination = endpoint::make_destination(*containerd, settings);
     if (!destination) return plan_failed(destination.error());
     return move_archives(ctx, *files, !opt.skip_verify, std::move(*destination),
-                         {.platform = opt.platform, .compress = {}, .moving = "loading", .known = {}});
+                         {.platform = opt.platform,
+                          .compress = {},
+                          .moving = "loading",
+                          .known = {},
+                          .referrers = true,
+                          .referrer_types = {}});
   }
   auto store = open_store(ctx, code);
   if (!store) return code;

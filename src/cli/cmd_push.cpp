@@ -117,7 +117,9 @@ static int push_archives(const Context& ctx, const PushOptions& opt, const ops::
       {.platform = {},
        .compress = transfer::LayerCodec{.codec = opt.layer_compression, .level = archive::k_default_level},
        .moving = "uploading",
-       .known = settings.known});
+       .known = settings.known,
+       .referrers = true,
+       .referrer_types = {}});
 }
 
 int move_archives(const Context& ctx, const archive::FoundArchives& files, bool verify,

@@ -305,10 +305,20 @@ TEST_F(Fixture, AnIndexMovesWholeItsManifestsBeforeIt) {
   EXPECT_EQ(sink->tags.at(ref("multi:1").canonical()), index.digest);
 
   // One platform: that manifest alone, and the result says so.
-  auto one = run({"multi:2"}, {.platform = "linux/arm64", .compress = {}, .moving = "copying", .known = {}});
+  auto one = run({"multi:2"}, {.platform = "linux/arm64",
+                               .compress = {},
+                               .moving = "copying",
+                               .known = {},
+                               .referrers = true,
+                               .referrer_types = {}});
   EXPECT_FALSE(one[0]);  // not named
   store->named[ref("multi:2").canonical()] = index;
-  one = run({"multi:2"}, {.platform = "linux/arm64", .compress = {}, .moving = "copying", .known = {}});
+  one = run({"multi:2"}, {.platform = "linux/arm64",
+                          .compress = {},
+                          .moving = "copying",
+                          .known = {},
+                          .referrers = true,
+                          .referrer_types = {}});
   ASSERT_TRUE(one[0]) << one[0].error().message;
   EXPECT_EQ(sink->tags.at(ref("multi:2").canonical()), arm.digest);
   EXPECT_EQ(one[0]->transferred()->platform, "linux/arm64");
@@ -338,7 +348,12 @@ TEST_F(Fixture, PlainLayersAreCompressedOnTheWayAndANewManifestNamesThem) {
   const std::string one = layer_tar("a.txt", std::string(20000, 'a')), two = layer_tar("b.txt", "b");
   auto m = store->add_image("{\"c\":9}", {one, two}, std::string(registry::k_docker_plain_layer));
   store->named[ref("plain:1").canonical()] = m;
-  const TransferSpec spec{.platform = {}, .compress = LayerCodec{}, .moving = "uploading", .known = {}};
+  const TransferSpec spec{.platform = {},
+                          .compress = LayerCodec{},
+                          .moving = "uploading",
+                          .known = {},
+                          .referrers = true,
+                          .referrer_types = {}};
   std::vector<TransferItem> items(1);
   items[0].ref = ref("plain:1");
   items[0].also = {ref("plain:latest"), ref("other:1")};
@@ -390,7 +405,12 @@ TEST_F(Fixture, ALayerBreakingTheRulesOfALayerIsNotSent) {
   const std::string evil = layer_tar("../escape", "x");
   auto m = store->add_image("{\"c\":11}", {evil}, std::string(registry::k_oci_plain_layer));
   store->named[ref("evil:1").canonical()] = m;
-  const TransferSpec spec{.platform = {}, .compress = LayerCodec{}, .moving = "uploading", .known = {}};
+  const TransferSpec spec{.platform = {},
+                          .compress = LayerCodec{},
+                          .moving = "uploading",
+                          .known = {},
+                          .referrers = true,
+                          .referrer_types = {}};
   auto out = run({"evil:1"}, spec);
   ASSERT_FALSE(out[0]);
   EXPECT_NE(out[0].error().message.find("../escape"), std::string::npos) << out[0].error().message;
@@ -407,7 +427,12 @@ TEST_F(Fixture, ALayerTheCacheNamesAndTheDestinationHoldsIsNeitherReadNorCompres
   const std::string one = layer_tar("a.txt", std::string(30000, 'a')), two = layer_tar("b.txt", "bb");
   auto m = store->add_image("{\"c\":12}", {one, two}, std::string(registry::k_docker_plain_layer));
   store->named[ref("cached:1").canonical()] = m;
-  const TransferSpec spec{.platform = {}, .compress = LayerCodec{}, .moving = "uploading", .known = *known};
+  const TransferSpec spec{.platform = {},
+                          .compress = LayerCodec{},
+                          .moving = "uploading",
+                          .known = *known,
+                          .referrers = true,
+                          .referrer_types = {}};
   auto first = run({"cached:1"}, spec);
   ASSERT_TRUE(first[0]) << first[0].error().message;
   EXPECT_EQ(first[0]->transferred()->cache_hits, 0u);
