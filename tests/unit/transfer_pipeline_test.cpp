@@ -19,6 +19,16 @@
 namespace hpn::transfer {
 namespace {
 
+// A push's spec: plain layers compressed on the way (gzip), with the cache of
+// earlier runs `known` (none: this batch alone).
+TransferSpec uploading(std::shared_ptr<registry::KnownBlobs> known = {}) {
+  TransferSpec spec;
+  spec.compress = LayerCodec{};
+  spec.moving = "uploading";
+  spec.known = std::move(known);
+  return spec;
+}
+
 std::string digest_of(const std::string& s) { return "sha256:" + util::sha256_hex(s); }
 
 Descriptor blob_of(const std::string& media, const std::string& bytes) {
@@ -348,12 +358,7 @@ TEST_F(Fixture, PlainLayersAreCompressedOnTheWayAndANewManifestNamesThem) {
   const std::string one = layer_tar("a.txt", std::string(20000, 'a')), two = layer_tar("b.txt", "b");
   auto m = store->add_image("{\"c\":9}", {one, two}, std::string(registry::k_docker_plain_layer));
   store->named[ref("plain:1").canonical()] = m;
-  const TransferSpec spec{.platform = {},
-                          .compress = LayerCodec{},
-                          .moving = "uploading",
-                          .known = {},
-                          .referrers = true,
-                          .referrer_types = {}};
+  const TransferSpec spec = uploading();
   std::vector<TransferItem> items(1);
   items[0].ref = ref("plain:1");
   items[0].also = {ref("plain:latest"), ref("other:1")};
@@ -405,12 +410,7 @@ TEST_F(Fixture, ALayerBreakingTheRulesOfALayerIsNotSent) {
   const std::string evil = layer_tar("../escape", "x");
   auto m = store->add_image("{\"c\":11}", {evil}, std::string(registry::k_oci_plain_layer));
   store->named[ref("evil:1").canonical()] = m;
-  const TransferSpec spec{.platform = {},
-                          .compress = LayerCodec{},
-                          .moving = "uploading",
-                          .known = {},
-                          .referrers = true,
-                          .referrer_types = {}};
+  const TransferSpec spec = uploading();
   auto out = run({"evil:1"}, spec);
   ASSERT_FALSE(out[0]);
   EXPECT_NE(out[0].error().message.find("../escape"), std::string::npos) << out[0].error().message;
@@ -427,12 +427,7 @@ TEST_F(Fixture, ALayerTheCacheNamesAndTheDestinationHoldsIsNeitherReadNorCompres
   const std::string one = layer_tar("a.txt", std::string(30000, 'a')), two = layer_tar("b.txt", "bb");
   auto m = store->add_image("{\"c\":12}", {one, two}, std::string(registry::k_docker_plain_layer));
   store->named[ref("cached:1").canonical()] = m;
-  const TransferSpec spec{.platform = {},
-                          .compress = LayerCodec{},
-                          .moving = "uploading",
-                          .known = *known,
-                          .referrers = true,
-                          .referrer_types = {}};
+  const TransferSpec spec = uploading(*known);
   auto first = run({"cached:1"}, spec);
   ASSERT_TRUE(first[0]) << first[0].error().message;
   EXPECT_EQ(first[0]->transferred()->cache_hits, 0u);
