@@ -120,9 +120,9 @@ class Writer final : public transfer::DestinationWriter, public transfer::Referr
   Status link_referrers(const image::Reference& target, const std::string& subject,
                         const std::vector<registry::Referrer>& referrers) override {
     if (referrers.empty()) return {};
-    auto listed = f_->listed_referrers(target, subject);
-    if (!listed) return listed.error();
-    if (*listed) return {};  // the registry lists them by their subject
+    auto api = f_->has_referrers_api(target, subject);
+    if (!api) return api.error();
+    if (*api) return {};  // the registry lists them by their subject
     // No referrers API: the fallback tag's index, read, merged and written back,
     // one writer of the batch at a time.
     std::lock_guard lock(*fallback_mu_);

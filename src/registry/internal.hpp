@@ -56,7 +56,9 @@ struct Fetcher::Host {
   std::optional<Error> creds_error;
   Challenge challenge;  // from /v2/ (scheme "" when it needs none)
   std::unique_ptr<AuthScheme> auth;  // made from `challenge` when first needed
-  std::atomic<bool> no_referrers_api{false};  // it answered a referrers request as an unknown route
+  // Whether it has the referrers API, once asked: 1 yes, -1 no (it answered a
+  // referrers request as an unknown route), 0 not asked yet.
+  std::atomic<int> referrers_api{0};
 };
 
 

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "hpn/registry/client.hpp"
+#include "hpn/util/tar_header.hpp"
 #include "internal.hpp"
 
 namespace hpn::registry {
@@ -15,15 +16,6 @@ using ordered_json = nlohmann::ordered_json;
 
 constexpr std::size_t k_max_index = 4u << 20;  // as a manifest
 constexpr int k_max_pages = 100;
-
-bool is_sha256_digest(const std::string& d) {
-  if (d.size() != 71 || d.rfind("sha256:", 0) != 0) return false;
-  for (std::size_t i = 7; i < d.size(); ++i) {
-    const char c = d[i];
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
 
 Result<std::vector<Referrer>> entries_of(const ordered_json& index, const std::string& what) {
   if (!index.is_object() || !index.contains("manifests") || !index["manifests"].is_array()) {
@@ -39,7 +31,8 @@ Result<std::vector<Referrer>> entries_of(const ordered_json& index, const std::s
     r.descriptor.digest = e["digest"].get<std::string>();
     r.descriptor.size = e["size"].get<std::uint64_t>();
     r.descriptor.media_type = e["mediaType"].get<std::string>();
-    if (!is_sha256_digest(r.descriptor.digest)) {
+    const std::string& d = r.descriptor.digest;
+    if (d.rfind("sha256:", 0) != 0 || !util::is_sha256_hex(std::string_view(d).substr(7))) {
       return Error(ErrorKind::protocol, what + " lists " + r.descriptor.digest + ", which is not a sha256 digest");
     }
     if (e.contains("artifactType") && e["artifactType"].is_string()) r.artifact_type = e["artifactType"];
@@ -120,7 +113,7 @@ Result<std::optional<std::vector<Referrer>>> Fetcher::listed_referrers(const ima
   const std::string what = ref.repository() + "'s referrers of " + digest;
   auto host = host_of(ref);
   if (!host) return host.error();
-  if ((*host)->no_referrers_api) return std::optional<std::vector<Referrer>>{};
+  if ((*host)->referrers_api < 0) return std::optional<std::vector<Referrer>>{};
   std::vector<Referrer> all;
   std::string url = "/v2/" + ref.path + "/referrers/" + digest;
   for (int page = 0; !url.empty(); ++page) {
@@ -147,12 +140,13 @@ Result<std::optional<std::vector<Referrer>>> Fetcher::listed_referrers(const ima
     // to the digest; one without it has no such route (404, or 400, 405 or 501 from
     // those that read the path as something else).
     if (page == 0 && (r->status == 404 || r->status == 400 || r->status == 405 || r->status == 501)) {
-      (*host)->no_referrers_api = true;
+      (*host)->referrers_api = -1;
       return std::optional<std::vector<Referrer>>{};
     }
     if (!r->success()) return Error(ErrorKind::protocol, what + ": the request failed: " + describe_status(*r));
     auto listed = parse_referrers(body, what);
     if (!listed) return listed.error();
+    (*host)->referrers_api = 1;
     all.insert(all.end(), listed->begin(), listed->end());
     url = next_link(r->header("link"));
     // The next page on the same host, by its path; another host is not followed.
@@ -163,6 +157,15 @@ Result<std::optional<std::vector<Referrer>>> Fetcher::listed_referrers(const ima
     if (!url.empty() && url.front() != '/') url.clear();
   }
   return std::optional<std::vector<Referrer>>(std::move(all));
+}
+
+Result<bool> Fetcher::has_referrers_api(const image::Reference& ref, const std::string& digest) {
+  auto host = host_of(ref);
+  if (!host) return host.error();
+  if (const int known = (*host)->referrers_api; known != 0) return known > 0;
+  auto listed = listed_referrers(ref, digest);
+  if (!listed) return listed.error();
+  return listed->has_value();
 }
 
 Result<Referrers> Fetcher::referrers(const image::Reference& ref, const std::string& digest, bool cosign_tags) {

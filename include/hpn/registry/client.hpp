@@ -146,6 +146,9 @@ class Fetcher {
   // The referrers the registry's API lists for `digest` (every page); nullopt when
   // it has no referrers API (asked once per registry of the batch).
   Result<std::optional<std::vector<Referrer>>> listed_referrers(const image::Reference& ref, const std::string& digest);
+  // Whether `ref`'s registry has the referrers API: what an earlier request of the
+  // batch learned, else asked with `digest`.
+  Result<bool> has_referrers_api(const image::Reference& ref, const std::string& digest);
 
   // Requests this fetcher has sent (each attempt counts), for tests and logs.
   std::uint64_t requests() const { return requests_; }

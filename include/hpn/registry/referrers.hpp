@@ -36,7 +36,6 @@ struct TaggedReferrer {
 struct Referrers {
   std::vector<Referrer> listed;        // the referrers API's answer, or the fallback tag's index
   std::vector<TaggedReferrer> tagged;  // cosign's older tags
-  bool empty() const { return listed.empty() && tagged.empty(); }
 };
 
 // The fallback tag of the manifest `digest` ("sha256:HEX" gives "sha256-HEX").
