@@ -200,7 +200,7 @@ void bind_copy(CLI::App& sub, Parsed& p) {
   add_no_cache(sub, o.no_cache);
   sub.add_flag("--no-referrers", o.no_referrers,
                "Copy the images alone: not the signatures, attestations and SBOMs that refer to them (copied by "
-               "default from a registry to a registry)");
+               "default between registries and OCI layouts)");
   sub.add_option("--referrers-type", o.referrer_types,
                  "Copy only the referrers of this artifact type (repeatable; e.g. application/spdx+json), and what "
                  "refers to them")

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <array>
 #include <limits>
+#include <map>
+#include <set>
 #include <system_error>
 
 #include <nlohmann/json.hpp>
@@ -93,9 +95,44 @@ Result<registry::Manifest> read_manifest(const fs::path& dir, const registry::De
   return m;
 }
 
-class Reader final : public transfer::SourceReader {
+// The referrer an entry with no name holds, and the subject it names; nullopt for a
+// manifest that names none.
+using Referral = std::optional<std::pair<std::string, registry::Referrer>>;
+
+Result<Referral> referral_of(const fs::path& dir, const registry::Descriptor& d) {
+  auto m = read_manifest(dir, d);
+  if (!m) return m.error();
+  return registry::referrer_entry({.media_type = m->media_type, .digest = m->digest, .size = 0}, m->body);
+}
+
+// The entry of `entries` named `ref`'s repository with `tag`; nullopt when none.
+Result<std::optional<registry::Descriptor>> tagged_entry(const std::vector<OciEntry>& entries,
+                                                         const image::Reference& ref, const std::string& tag,
+                                                         const fs::path& dir) {
+  image::Reference named = ref;
+  named.digest.clear();
+  named.tag = tag;
+  named.original = ref.repository() + ":" + tag;
+  auto found = find_oci_entry(entries, named, dir);
+  if (!found && found.error().kind == ErrorKind::not_found) return std::optional<registry::Descriptor>{};
+  if (!found) return found.error();
+  return std::optional<registry::Descriptor>(std::move(*found));
+}
+
+}  // namespace
+
+struct OciSource::Subjects {
+  std::mutex mu;
+  // The referrers of each subject among the entries with no name; read once.
+  std::optional<std::map<std::string, std::vector<registry::Referrer>>> by_subject;
+};
+
+namespace {
+
+class Reader final : public transfer::SourceReader, public transfer::ReferrerReader {
  public:
-  Reader(const fs::path& dir, const std::vector<OciEntry>& entries) : dir_(dir), entries_(entries) {}
+  Reader(const fs::path& dir, const std::vector<OciEntry>& entries, OciSource::Subjects& subjects)
+      : dir_(dir), entries_(entries), subjects_(subjects) {}
   void watch(const std::atomic<bool>* flag) override { flag_ = flag; }
   void set_deadline(std::optional<std::chrono::steady_clock::time_point>, std::string) override {}
 
@@ -130,9 +167,57 @@ class Reader final : public transfer::SourceReader {
     return total;
   }
 
+  transfer::ReferrerReader* referrer_reader() override { return this; }
+
+  Result<registry::Referrers> referrers(const image::Reference& ref, const std::string& digest,
+                                        bool cosign_tags) override {
+    registry::Referrers out;
+    {
+      std::lock_guard lock(subjects_.mu);
+      if (!subjects_.by_subject) {
+        std::map<std::string, std::vector<registry::Referrer>> found;
+        for (const auto& e : entries_) {
+          if (!e.names.empty()) continue;
+          auto r = referral_of(dir_, e.descriptor);
+          if (!r) return r.error();
+          if (*r) found[(*r)->first].push_back(std::move((*r)->second));
+        }
+        subjects_.by_subject = std::move(found);
+      }
+      if (auto it = subjects_.by_subject->find(digest); it != subjects_.by_subject->end()) out.listed = it->second;
+    }
+    const std::string tag = registry::fallback_tag(digest);
+    auto fallback = tagged_entry(entries_, ref, tag, dir_);
+    if (!fallback) return fallback.error();
+    if (*fallback) {
+      auto index = read_manifest(dir_, **fallback);
+      if (!index) return index.error();
+      if (registry::is_index(index->media_type)) {
+        auto entries = registry::parse_referrers(index->body, dir_.string() + ": " + ref.repository() + ":" + tag);
+        if (!entries) return entries.error();
+        for (auto& e : *entries) {
+          if (std::none_of(out.listed.begin(), out.listed.end(), [&](const registry::Referrer& x) {
+                return x.descriptor.digest == e.descriptor.digest;
+              })) {
+            out.listed.push_back(std::move(e));
+          }
+        }
+      }
+    }
+    for (const auto suffix : registry::k_cosign_tag_suffixes) {
+      if (!cosign_tags) break;
+      const std::string cosign_tag = tag + std::string(suffix);
+      auto d = tagged_entry(entries_, ref, cosign_tag, dir_);
+      if (!d) return d.error();
+      if (*d) out.tagged.push_back({cosign_tag, **d});
+    }
+    return out;
+  }
+
  private:
   const fs::path& dir_;
   const std::vector<OciEntry>& entries_;
+  OciSource::Subjects& subjects_;
   const std::atomic<bool>* flag_ = nullptr;
 };
 
@@ -213,7 +298,12 @@ Result<std::shared_ptr<OciSource>> OciSource::open(const fs::path& dir) {
   return std::shared_ptr<OciSource>(new OciSource(dir, std::move(*entries)));
 }
 
-std::unique_ptr<transfer::SourceReader> OciSource::reader() const { return std::make_unique<Reader>(dir_, entries_); }
+OciSource::OciSource(fs::path dir, std::vector<OciEntry> entries)
+    : dir_(std::move(dir)), entries_(std::move(entries)), subjects_(std::make_shared<Subjects>()) {}
+
+std::unique_ptr<transfer::SourceReader> OciSource::reader() const {
+  return std::make_unique<Reader>(dir_, entries_, *subjects_);
+}
 
 Result<std::vector<image::Reference>> OciSource::images() const {
   std::vector<image::Reference> refs;
@@ -224,6 +314,8 @@ Result<std::vector<image::Reference>> OciSource::images() const {
       return layout_error(dir_, "index.json names an image '" + e.names.front() + "', which is not an image name (" +
                                     ref.error().message + ")");
     }
+    // What refers to an image travels with it, not as an image.
+    if (ref->digest.empty() && registry::is_referrer_tag(ref->tag)) continue;
     refs.push_back(std::move(*ref));
   }
   if (refs.empty()) return layout_error(dir_, "index.json names no image");
@@ -238,6 +330,9 @@ struct OciDestination::State {
   std::mutex index_mu;         // index.json, read and replaced by one writer at a time
   registry::BlobLedger claims;  // one writer per blob
   std::atomic<std::uint64_t> incoming{0};  // names of blobs written before their digest is known
+  // What each entry of index.json with no name refers to, by its digest (under
+  // index_mu): a manifest's subject never changes, so each is read once.
+  std::map<std::string, Referral> referrals;
 };
 
 namespace {
@@ -273,7 +368,22 @@ Status write_string(const fs::path& path, const std::string& body) {
   return file->commit();
 }
 
-class Writer final : public transfer::DestinationWriter {
+// index.json as it is now, or a new empty index when there is none.
+Result<json> read_index_json(const fs::path& dir) {
+  const fs::path index_path = dir / "index.json";
+  json index = {{"schemaVersion", 2}, {"mediaType", "application/vnd.oci.image.index.v1+json"},
+                {"manifests", json::array()}};
+  if (!fs::exists(index_path)) return index;
+  auto text = util::read_small_file(index_path, k_index_limit);
+  if (!text) return text.error();
+  index = json::parse(*text, nullptr, false);
+  if (!index.is_object() || !index.contains("manifests") || !index["manifests"].is_array()) {
+    return layout_error(dir, "index.json is not an image index; hpn leaves it as it is");
+  }
+  return index;
+}
+
+class Writer final : public transfer::DestinationWriter, public transfer::ReferrerWriter {
  public:
   explicit Writer(std::shared_ptr<State> state) : s_(std::move(state)) {}
   void watch(const std::atomic<bool>* flag) override { flag_ = flag; }
@@ -371,22 +481,67 @@ class Writer final : public transfer::DestinationWriter {
     return digest;
   }
 
+  transfer::ReferrerWriter* referrer_writer() override { return this; }
+
+  Result<std::vector<registry::Referrer>> referrers_at(const image::Reference&, const std::string& subject) override {
+    std::lock_guard lock(s_->index_mu);
+    std::vector<registry::Referrer> out;
+    if (!fs::exists(s_->dir / "index.json")) return out;
+    auto entries = read_oci_index(s_->dir);
+    if (!entries) return entries.error();
+    for (const auto& e : *entries) {
+      if (!e.names.empty()) continue;
+      auto known = s_->referrals.find(e.descriptor.digest);
+      if (known == s_->referrals.end()) {
+        auto r = referral_of(s_->dir, e.descriptor);
+        if (!r) return r.error();
+        known = s_->referrals.emplace(e.descriptor.digest, std::move(*r)).first;
+      }
+      if (known->second && known->second->first == subject) out.push_back(known->second->second);
+    }
+    return out;
+  }
+
+  // Each referrer the index lacks becomes an entry with no name, as the referrers
+  // API lists it.
+  Status link_referrers(const image::Reference&, const std::string& subject,
+                        const std::vector<registry::Referrer>& referrers) override {
+    std::lock_guard lock(s_->index_mu);
+    auto read = read_index_json(s_->dir);
+    if (!read) return read.error();
+    json& index = *read;
+    std::set<std::string> have;
+    for (const auto& m : index["manifests"]) {
+      if (m.is_object() && m.contains("digest") && m["digest"].is_string()) have.insert(m["digest"].get<std::string>());
+    }
+    bool added = false;
+    for (const auto& r : referrers) {
+      if (!have.insert(r.descriptor.digest).second) continue;
+      json e = json::parse(r.entry, nullptr, false);
+      if (!e.is_object()) {
+        e = {{"mediaType", r.descriptor.media_type}, {"digest", r.descriptor.digest}, {"size", r.descriptor.size}};
+      }
+      // A name would make it an image of the layout.
+      if (e.contains("annotations") && e["annotations"].is_object()) {
+        e["annotations"].erase(k_ref_name);
+        e["annotations"].erase(k_containerd_name);
+      }
+      index["manifests"].push_back(std::move(e));
+      s_->referrals[r.descriptor.digest] = std::make_pair(subject, r);
+      added = true;
+    }
+    if (!added) return {};
+    return write_string(s_->dir / "index.json", index.dump());
+  }
+
  private:
   // Name the image in index.json: the entries naming it go, the new one comes last.
   Status commit(const image::Reference& target, const std::string& digest, const std::string& media_type,
                 std::uint64_t size) {
     std::lock_guard lock(s_->index_mu);
-    const fs::path index_path = s_->dir / "index.json";
-    json index = {{"schemaVersion", 2}, {"mediaType", "application/vnd.oci.image.index.v1+json"},
-                  {"manifests", json::array()}};
-    if (fs::exists(index_path)) {
-      auto text = util::read_small_file(index_path, k_index_limit);
-      if (!text) return text.error();
-      index = json::parse(*text, nullptr, false);
-      if (!index.is_object() || !index.contains("manifests") || !index["manifests"].is_array()) {
-        return layout_error(s_->dir, "index.json is not an image index; hpn leaves it as it is");
-      }
-    }
+    auto read = read_index_json(s_->dir);
+    if (!read) return read.error();
+    json& index = *read;
     json kept = json::array();
     for (const auto& m : index["manifests"]) {
       const auto names = entry_names(m);
@@ -400,7 +555,7 @@ class Writer final : public transfer::DestinationWriter {
                     {"size", size},
                     {"annotations", {{k_containerd_name, name}, {k_ref_name, name}}}});
     index["manifests"] = std::move(kept);
-    return write_string(index_path, index.dump());
+    return write_string(s_->dir / "index.json", index.dump());
   }
 
   // The entry of index.json that names `target` now; nullopt when none does.

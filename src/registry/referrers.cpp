@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <set>
 
 #include "hpn/registry/client.hpp"
@@ -50,10 +51,42 @@ Result<ordered_json> parse_json(std::string_view body, const std::string& what) 
 
 }  // namespace
 
+std::optional<std::pair<std::string, Referrer>> referrer_entry(const Descriptor& d, std::string_view body) {
+  auto j = ordered_json::parse(body, nullptr, false);
+  if (!j.is_object() || !j.contains("subject") || !j["subject"].is_object()) return std::nullopt;
+  const auto& subject = j["subject"];
+  if (!subject.contains("digest") || !subject["digest"].is_string()) return std::nullopt;
+  Referrer r;
+  r.descriptor = {.media_type = d.media_type, .digest = d.digest, .size = body.size()};
+  if (j.contains("artifactType") && j["artifactType"].is_string()) {
+    r.artifact_type = j["artifactType"];
+  } else if (j.contains("config") && j["config"].is_object() && j["config"].contains("mediaType") &&
+             j["config"]["mediaType"].is_string()) {
+    r.artifact_type = j["config"]["mediaType"];
+  }
+  ordered_json e = ordered_json::object();
+  e["mediaType"] = d.media_type;
+  e["digest"] = d.digest;
+  e["size"] = body.size();
+  if (!r.artifact_type.empty()) e["artifactType"] = r.artifact_type;
+  if (j.contains("annotations") && j["annotations"].is_object()) e["annotations"] = j["annotations"];
+  r.entry = e.dump();
+  return std::make_pair(subject["digest"].get<std::string>(), std::move(r));
+}
+
 std::string fallback_tag(std::string_view digest) {
   std::string tag(digest);
   if (const auto colon = tag.find(':'); colon != std::string::npos) tag[colon] = '-';
   return tag;
+}
+
+bool is_referrer_tag(std::string_view tag) {
+  constexpr std::string_view prefix = "sha256-";
+  if (tag.rfind(prefix, 0) != 0 || tag.size() < prefix.size() + 64) return false;
+  if (!util::is_sha256_hex(tag.substr(prefix.size(), 64))) return false;
+  const std::string_view rest = tag.substr(prefix.size() + 64);
+  return rest.empty() || std::find(std::begin(k_cosign_tag_suffixes), std::end(k_cosign_tag_suffixes), rest) !=
+                             std::end(k_cosign_tag_suffixes);
 }
 
 Result<std::vector<Referrer>> parse_referrers(std::string_view index_body, const std::string& what) {

@@ -16,6 +16,7 @@ namespace {
 
 using hpn::test::Cosign;
 using hpn::test::hpn_alone;
+using hpn::test::oras_discover;
 using hpn::test::oras_referrers;
 using hpn::test::PrivateRegistry;
 using hpn::test::Proxy;
@@ -180,6 +181,48 @@ TEST(Referrers, ARegistryWithTheReferrersApiListsThemByTheirSubjectAndGetsNoFall
   EXPECT_EQ(v.exit_code, 0) << v.out;
   auto va = cosign.verify_sbom(copied);
   EXPECT_EQ(va.exit_code, 0) << va.out;
+}
+
+TEST(Referrers, ARoundTripThroughAnOciLayoutKeepsThemWhereOrasFindsThem) {
+  TempDir dir;
+  PrivateRegistry source;
+  PrivateRegistry target({}, "127.0.0.1", {}, /*seeded=*/false);
+  Cosign cosign(dir / "key");
+  ASSERT_TRUE(cosign.ready());
+  const std::string digest = served_digest(source.host(), "hpn-test/small", "1");
+  ASSERT_FALSE(digest.empty());
+  const std::string signed_image = source.host() + "/hpn-test/small@" + digest;
+  ASSERT_EQ(cosign.sign(signed_image).exit_code, 0);
+  ASSERT_EQ(cosign.attest_sbom(signed_image).exit_code, 0);
+  const auto at_source = oras_referrers(signed_image);
+  ASSERT_EQ(at_source.size(), 2u);
+
+  const auto layout = dir / "layout";
+  auto in = hpn_alone(dir, "copy --to oci:" + layout.string() + " " + source.host() + "/hpn-test/small:1 " +
+                               source.host() + "/hpn-test/base:1");
+  ASSERT_EQ(in.exit_code, 0) << in.out << in.err;
+  EXPECT_NE(in.out.find("2 referrers (signatures, attestations, SBOMs) copied"), std::string::npos) << in.out;
+  std::string listing;
+  EXPECT_EQ(oras_discover("--oci-layout", layout.string() + "@" + digest, &listing), at_source) << listing;
+
+  // Again: nothing new.
+  auto again = hpn_alone(dir, "copy --to oci:" + layout.string() + " " + source.host() + "/hpn-test/small:1");
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_NE(again.out.find("unchanged"), std::string::npos) << again.out;
+  EXPECT_EQ(again.out.find("referrer"), std::string::npos) << again.out;
+
+  // Out of the layout: its two images, each with what refers to it.
+  auto out = hpn_alone(dir, "copy --from oci:" + layout.string() + " --to registry:" + target.host() + "/from-oci");
+  ASSERT_EQ(out.exit_code, 0) << out.out << out.err;
+  EXPECT_NE(out.out.find("2 referrers (signatures, attestations, SBOMs) copied"), std::string::npos) << out.out;
+  EXPECT_NE(out.out.find("2 images"), std::string::npos) << out.out;
+  const std::string copied = target.host() + "/from-oci/small@" + digest;
+  EXPECT_EQ(served_digest(target.host(), "from-oci/small", "1"), digest);
+  auto v = cosign.verify(copied);
+  EXPECT_EQ(v.exit_code, 0) << v.out;
+  auto va = cosign.verify_sbom(copied);
+  EXPECT_EQ(va.exit_code, 0) << va.out;
+  EXPECT_EQ(oras_referrers(copied, &listing), at_source) << listing;
 }
 
 }  // namespace

@@ -71,11 +71,13 @@ class Cosign {
   bool ok_ = false;
 };
 
-// `oras discover` of `ref` over plain HTTP: the digests of its referrers, sorted
-// (empty when it lists none or fails; `out` gets its output).
-inline std::vector<std::string> oras_referrers(const std::string& ref, std::string* out = nullptr) {
-  auto r = run_command(shell_quote(env("HPN_TEST_ORAS")) + " discover --plain-http --format json " + shell_quote(ref) +
-                       " 2>&1");
+// The digests of the referrers `oras discover` lists for `target`, sorted (empty
+// when it lists none or fails; `out` gets its output). `how` says where it is:
+// "--plain-http" for a registry, "--oci-layout" for a layout's DIR@DIGEST.
+inline std::vector<std::string> oras_discover(const std::string& how, const std::string& target,
+                                              std::string* out = nullptr) {
+  auto r = run_command(shell_quote(env("HPN_TEST_ORAS")) + " discover " + how + " --format json " +
+                       shell_quote(target) + " 2>&1");
   if (out != nullptr) *out = r.out;
   std::vector<std::string> digests;
   auto j = nlohmann::json::parse(r.out, nullptr, false);
@@ -89,6 +91,11 @@ inline std::vector<std::string> oras_referrers(const std::string& ref, std::stri
   }
   std::sort(digests.begin(), digests.end());
   return digests;
+}
+
+// `oras discover` of `ref` over plain HTTP.
+inline std::vector<std::string> oras_referrers(const std::string& ref, std::string* out = nullptr) {
+  return oras_discover("--plain-http", ref, out);
 }
 
 }  // namespace hpn::test

@@ -103,5 +103,44 @@ TEST(Referrers, TheNextPageIsTheLinkMarkedNext) {
   EXPECT_EQ(next_link("<unterminated; rel=\"next\""), "");
 }
 
+TEST(Referrers, TagsThatHoldReferrersAreTheFallbackTagAndCosignsOlderTags) {
+  const std::string tag = fallback_tag(k_sig);
+  EXPECT_TRUE(is_referrer_tag(tag));
+  EXPECT_TRUE(is_referrer_tag(tag + ".sig"));
+  EXPECT_TRUE(is_referrer_tag(tag + ".att"));
+  EXPECT_TRUE(is_referrer_tag(tag + ".sbom"));
+  EXPECT_FALSE(is_referrer_tag(tag + ".tar"));
+  EXPECT_FALSE(is_referrer_tag(tag.substr(0, tag.size() - 1)));
+  EXPECT_FALSE(is_referrer_tag("sha256-" + std::string(64, 'G')));
+  EXPECT_FALSE(is_referrer_tag("1.25"));
+}
+
+TEST(Referrers, AManifestWithASubjectIsListedAsTheReferrersApiListsIt) {
+  const Descriptor d{.media_type = "application/vnd.oci.image.manifest.v1+json", .digest = k_sig, .size = 0};
+  // No artifactType: its config's media type stands for it.
+  const std::string body =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+      R"("config":{"mediaType":"application/vnd.dev.cosign.artifact.sig.v1+json","digest":")" +
+      k_other + R"(","size":2},"layers":[],"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+      R"("digest":")" + k_sbom + R"(","size":10},"annotations":{"dev.sigstore.cosign/signature":"x"}})";
+  auto r = referrer_entry(d, body);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->first, k_sbom);
+  EXPECT_EQ(r->second.descriptor.digest, k_sig);
+  EXPECT_EQ(r->second.descriptor.size, body.size());
+  EXPECT_EQ(r->second.artifact_type, "application/vnd.dev.cosign.artifact.sig.v1+json");
+  auto e = nlohmann::json::parse(r->second.entry);
+  EXPECT_EQ(e["size"], body.size());
+  EXPECT_EQ(e["artifactType"], "application/vnd.dev.cosign.artifact.sig.v1+json");
+  EXPECT_EQ(e["annotations"]["dev.sigstore.cosign/signature"], "x");
+  // Its own artifactType wins over the config's.
+  std::string typed = body;
+  typed.insert(1, R"("artifactType":"application/spdx+json",)");
+  EXPECT_EQ(referrer_entry(d, typed)->second.artifact_type, "application/spdx+json");
+  // An image names no subject.
+  EXPECT_FALSE(referrer_entry(d, R"({"schemaVersion":2,"config":{},"layers":[]})"));
+  EXPECT_FALSE(referrer_entry(d, "not json"));
+}
+
 }  // namespace
 }  // namespace hpn::registry

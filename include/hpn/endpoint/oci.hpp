@@ -14,6 +14,12 @@
 // checks. The manifests follow, and last index.json is rewritten and renamed over
 // the old one, so a reader sees an image complete or not at all. The directory is
 // locked for the run (util::DirLock), so two runs into it take turns.
+//
+// Referrers (signatures, attestations, SBOMs) are kept as oras keeps them: each an
+// entry of index.json with no name, found by the subject its manifest names.
+// Entries named by a fallback tag (the index regctl keeps) are read as referrers
+// too, and cosign's older tags are entries named REPO:sha256-HEX.sig (.att, .sbom).
+// Neither is an image of the layout.
 #pragma once
 
 #include <filesystem>
@@ -52,11 +58,13 @@ class OciSource final : public transfer::ImageSource {
   std::optional<std::string> registry_of(const image::Reference&) const override { return std::nullopt; }
   bool reads_in_order(const image::Reference&) const override { return false; }
 
+  struct Subjects;
+
  private:
-  OciSource(std::filesystem::path dir, std::vector<OciEntry> entries)
-      : dir_(std::move(dir)), entries_(std::move(entries)) {}
+  OciSource(std::filesystem::path dir, std::vector<OciEntry> entries);
   std::filesystem::path dir_;
   std::vector<OciEntry> entries_;
+  std::shared_ptr<Subjects> subjects_;  // read when the first referrers are asked for
 };
 
 class OciDestination final : public transfer::ImageDestination {

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "hpn/registry/manifest.hpp"
@@ -44,6 +45,10 @@ std::string fallback_tag(std::string_view digest);
 // The suffixes of cosign's older tags, after the fallback tag.
 inline constexpr std::string_view k_cosign_tag_suffixes[] = {".sig", ".att", ".sbom"};
 
+// Whether `tag` is a fallback tag or one of cosign's older tags: a tag that holds
+// what refers to an image, not an image.
+bool is_referrer_tag(std::string_view tag);
+
 // The entries of a referrers index (the API's answer or a fallback tag's body);
 // `what` names it in errors. An entry must name a manifest by a sha256 digest and
 // its size.
@@ -54,6 +59,12 @@ Result<std::vector<Referrer>> parse_referrers(std::string_view index_body, const
 // appended. nullopt when it lists them all already. `what` names it in errors.
 Result<std::optional<std::string>> merge_referrers(std::string_view existing, const std::vector<Referrer>& add,
                                                    const std::string& what);
+
+// The manifest `body` (its media type and digest in `d`) as a referrers index
+// lists it, with the digest of the subject it names: its mediaType, digest, size,
+// its artifactType or else its config's media type, and its annotations, as the
+// referrers API gives them. nullopt when it names no subject or is not JSON.
+std::optional<std::pair<std::string, Referrer>> referrer_entry(const Descriptor& d, std::string_view body);
 
 // The address of the next page a Link header names (its rel="next" target,
 // "</v2/...>; rel=\"next\""), or empty.
