@@ -205,7 +205,10 @@ Result<Layout> scan_layout(const fs::path& path) {
     return Error::about(ErrorKind::invalid_argument, path.string(), ": manifest.json is not a JSON array");
   }
   // index.json (OCI layout): the descriptor each name points at.
-  std::map<std::string, std::pair<std::string, std::string>> by_name;  // name -> digest, media type
+  struct Named {
+    std::string digest, media_type, referrers;
+  };
+  std::map<std::string, Named> by_name;
   if (auto ix = layout.small.find("index.json"); ix != layout.small.end()) {
     auto ij = nlohmann::json::parse(ix->second, nullptr, false);
     if (ij.is_object() && ij.contains("manifests") && ij["manifests"].is_array()) {
@@ -214,8 +217,12 @@ Result<Layout> scan_layout(const fs::path& path) {
         if (!d.contains("annotations") || !d["annotations"].is_object()) continue;
         for (const char* key : {"io.containerd.image.name", "org.opencontainers.image.ref.name"}) {
           if (auto it = d["annotations"].find(key); it != d["annotations"].end() && it->is_string()) {
+            const auto& a = d["annotations"];
+            const auto referrers = a.find(k_referrers_annotation);
             by_name.emplace(it->get<std::string>(),
-                            std::make_pair(d["digest"].get<std::string>(), d.value("mediaType", std::string())));
+                            Named{d["digest"].get<std::string>(), d.value("mediaType", std::string()),
+                                  referrers != a.end() && referrers->is_string() ? referrers->get<std::string>()
+                                                                                  : std::string()});
           }
         }
       }
@@ -244,8 +251,9 @@ Result<Layout> scan_layout(const fs::path& path) {
       // Docker names "nginx:1" as "docker.io/library/nginx:1" in index.json.
       for (const std::string& name : {tag, "docker.io/" + tag, "docker.io/library/" + tag}) {
         if (auto it = by_name.find(name); it != by_name.end()) {
-          img.top_digest = it->second.first;
-          img.top_media_type = it->second.second;
+          img.top_digest = it->second.digest;
+          img.top_media_type = it->second.media_type;
+          img.referrers_digest = it->second.referrers;
           break;
         }
       }

@@ -127,6 +127,16 @@ void bind_pull(CLI::App& sub, Parsed& p) {
                "Pull by tag only, in the list's order: do not ask registries for manifests first");
 }
 
+void add_referrers(CLI::App& sub, ReferrerOptions& o, const std::string& verb, const std::string& where) {
+  sub.add_flag("--no-referrers", o.none,
+               verb + " the images alone: not the signatures, attestations and SBOMs that refer to them (moved by "
+                      "default " + where + ")");
+  sub.add_option("--referrers-type", o.types,
+                 verb + " only the referrers of this artifact type (repeatable; e.g. application/spdx+json), and "
+                        "what refers to them")
+      ->allow_extra_args(false);
+}
+
 void bind_save(CLI::App& sub, Parsed& p) {
   SaveOptions& o = p.save;
   add_images(sub, o.images);
@@ -147,6 +157,7 @@ void bind_save(CLI::App& sub, Parsed& p) {
                "Keep no blob bytes (cache.keep_blobs) and leave the facts about blobs (cache.dir) alone for this run")
       ->excludes(cache);
   add_insecure(sub, o.insecure_registries, "With --source registry: reach");
+  add_referrers(sub, o.referrers, "Save", "with --source registry");
   add_platform(sub, o.platform,
                "os/arch[/variant] only: from a daemon needs API 1.48 (Docker 28+); from a registry picks it from an "
                "index (default: this machine's)");
@@ -184,6 +195,7 @@ void bind_push(CLI::App& sub, Parsed& p) {
   sub.add_flag("--skip-verify", o.skip_verify,
                "With --archives: push even when an archive does not match its .sha256 sidecar");
   add_no_cache(sub, o.no_cache);
+  add_referrers(sub, o.referrers, "Push", "from archives that hold them");
   add_project(sub, o.target);
 }
 
@@ -198,13 +210,7 @@ void bind_copy(CLI::App& sub, Parsed& p) {
                "os/arch[/variant] only: copy that manifest of an index, not the whole index (the target's digest is "
                "then the manifest's)");
   add_no_cache(sub, o.no_cache);
-  sub.add_flag("--no-referrers", o.no_referrers,
-               "Copy the images alone: not the signatures, attestations and SBOMs that refer to them (copied by "
-               "default between registries and OCI layouts)");
-  sub.add_option("--referrers-type", o.referrer_types,
-                 "Copy only the referrers of this artifact type (repeatable; e.g. application/spdx+json), and what "
-                 "refers to them")
-      ->allow_extra_args(false);
+  add_referrers(sub, o.referrers, "Copy", "between registries and OCI layouts");
   add_project(sub, o.target);
   sub.add_option("--from", o.from,
                  "Where the images are: registry (default: each image's own registry), docker[:URL], podman[:URL], "

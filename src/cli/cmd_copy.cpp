@@ -217,8 +217,8 @@ int copy_blobs(const Context& ctx, const CopyOptions& opt, const std::vector<ima
                                                                   .compress = {},
                                                                   .moving = "copying",
                                                                   .known = settings.known,
-                                                                  .referrers = !opt.no_referrers,
-                                                                  .referrer_types = opt.referrer_types}));
+                                                                  .referrers = !opt.referrers.none,
+                                                                  .referrer_types = opt.referrers.types}));
 }
 
 // From a daemon into a layout or a registry: a daemon's export is one stream,

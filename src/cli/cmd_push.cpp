@@ -118,8 +118,8 @@ static int push_archives(const Context& ctx, const PushOptions& opt, const ops::
        .compress = transfer::LayerCodec{.codec = opt.layer_compression, .level = archive::k_default_level},
        .moving = "uploading",
        .known = settings.known,
-       .referrers = true,
-       .referrer_types = {}});
+       .referrers = !opt.referrers.none,
+       .referrer_types = opt.referrers.types});
 }
 
 int move_archives(const Context& ctx, const archive::FoundArchives& files, bool verify,

@@ -78,6 +78,8 @@ static Result<std::unique_ptr<transfer::SourceStore>> registry_store(const Conte
   transfer::SourceStoreSpec src;
   src.platform = spec.platform;
   src.other_way = "; use --source daemon";
+  src.referrers = !opt.referrers.none;
+  src.referrer_types = opt.referrers.types;
   // The blob store: --cache DIR, else cache.dir's with cache.keep_blobs; none with --no-cache.
   if (opt.no_cache) {
     src.cache_dir.clear();

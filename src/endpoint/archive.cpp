@@ -5,6 +5,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "hpn/archive/layout.hpp"
 #include "hpn/archive/paths.hpp"
 #include "hpn/registry/manifest.hpp"
@@ -16,6 +18,8 @@ namespace hpn::endpoint {
 namespace fs = std::filesystem;
 
 namespace {
+
+constexpr std::uint64_t k_manifest_limit = 4 << 20;
 
 registry::Manifest manifest_of(std::string body, std::string media_type) {
   registry::Manifest m;
@@ -35,7 +39,7 @@ registry::Manifest part_manifest(const ops::Part& p) {
   return manifest_of(std::move(body), std::move(media));
 }
 
-class Reader final : public transfer::SourceReader {
+class Reader final : public transfer::SourceReader, public transfer::ReferrerReader {
  public:
   Reader(const fs::path& input, const std::map<std::string, ArchiveSource::Entry>& entries)
       : input_(input), entries_(entries) {}
@@ -51,8 +55,54 @@ class Reader final : public transfer::SourceReader {
     for (const auto& m : en.manifests) {
       if (m.digest == reference) return m;
     }
+    // Another manifest the archive holds: what refers to the image.
+    if (en.image.layout->has_blob(reference)) {
+      auto body = stored(*en.image.layout, reference);
+      if (!body) return body.error();
+      registry::Manifest m;
+      m.digest = reference;
+      m.media_type = registry::manifest_media_type(*body, {});
+      m.body = std::move(*body);
+      return m;
+    }
     return Error(ErrorKind::not_found, en.image.layout->path.string() + " holds no manifest " + reference + " of " +
                                            ref.original);
+  }
+
+  transfer::ReferrerReader* referrer_reader() override { return this; }
+
+  // The archive's index of what refers to the image lists every level; each subject
+  // gets the entries whose manifests name it, and the image its cosign tags.
+  Result<registry::Referrers> referrers(const image::Reference& ref, const std::string& digest,
+                                        bool cosign_tags) override {
+    auto e = entry(ref);
+    if (!e) return e.error();
+    const auto& en = **e;
+    registry::Referrers out;
+    if (en.referrers.empty()) return out;
+    const archive::Layout& layout = *en.image.layout;
+    auto index = stored(layout, en.referrers);
+    if (!index) return index.error();
+    auto listed = registry::parse_referrers(*index, layout.path.string() + ": the index of what refers to " +
+                                                        ref.original + " (" + en.referrers + ")");
+    if (!listed) return listed.error();
+    const std::string fallback = registry::fallback_tag(digest);
+    for (auto& x : *listed) {
+      const auto j = nlohmann::json::parse(x.entry, nullptr, false);
+      std::string tag;
+      if (j.contains("annotations") && j["annotations"].is_object()) {
+        tag = j["annotations"].value("org.opencontainers.image.ref.name", std::string());
+      }
+      if (!tag.empty()) {
+        if (cosign_tags && tag.rfind(fallback, 0) == 0) out.tagged.push_back({tag, x.descriptor});
+        continue;
+      }
+      auto body = stored(layout, x.descriptor.digest);
+      if (!body) return body.error();
+      auto named = registry::referrer_entry(x.descriptor, *body);
+      if (named && named->first == digest) out.listed.push_back(std::move(x));
+    }
+    return out;
   }
 
   Result<std::uint64_t> blob(const image::Reference& ref, const registry::Descriptor& d,
@@ -75,6 +125,18 @@ class Reader final : public transfer::SourceReader {
         }
       }
     }
+    // Another blob the archive holds: one of what refers to the image.
+    if (img.layout->has_blob(d.digest)) {
+      if (const std::string* kept = img.layout->blob(d.digest); kept != nullptr) {
+        if ("sha256:" + util::sha256_hex(*kept) != d.digest || kept->size() != d.size) {
+          return damaged(file, "the blob " + d.digest);
+        }
+        if (auto st = sink(*kept); !st) return st.error();
+        return kept->size();
+      }
+      return layer(file, archive::Layout::blob_member(d.digest), d, sink,
+                   img.layout->compression != archive::Compression::none);
+    }
     return Error(ErrorKind::not_found, file.string() + " holds no blob " + d.digest + " of " + ref.original);
   }
 
@@ -85,6 +147,31 @@ class Reader final : public transfer::SourceReader {
       return Error(ErrorKind::not_found, input_.string() + " holds no image " + ref.original);
     }
     return &it->second;
+  }
+
+  // A blob of the archive whole (a manifest, an index), checked against `digest`.
+  Result<std::string> stored(const archive::Layout& layout, const std::string& digest) {
+    const std::string member = archive::Layout::blob_member(digest);
+    const auto size = layout.sizes.find(member);
+    if (size == layout.sizes.end()) {
+      return Error(ErrorKind::not_found, layout.path.string() + " holds no " + digest);
+    }
+    if (const std::string* kept = layout.blob(digest); kept != nullptr) {
+      if ("sha256:" + util::sha256_hex(*kept) != digest) return damaged(layout.path, member);
+      return *kept;
+    }
+    if (size->second > k_manifest_limit) {
+      return Error(ErrorKind::invalid_argument, layout.path.string() + ": " + member + " is too large for a manifest");
+    }
+    std::string body;
+    auto read = layer(layout.path, member, {.media_type = {}, .digest = digest, .size = size->second},
+                      [&](std::string_view c) -> Status {
+                        body.append(c);
+                        return {};
+                      },
+                      layout.compression != archive::Compression::none);
+    if (!read) return read.error();
+    return body;
   }
 
   static Error damaged(const fs::path& file, const std::string& what) {
@@ -155,6 +242,7 @@ Status ArchiveSource::add(const fs::path& file, Result<archive::Layout> scanned)
     e.image = std::move(*image);
     for (const auto& p : e.image.parts) e.manifests.push_back(part_manifest(p));
     if (e.image.index) e.index = manifest_of(*e.image.index, e.image.index_media);
+    e.referrers = img.referrers_digest;
     Held held;
     held.file = file;
     held.label = label;

@@ -329,67 +329,47 @@ Result<std::size_t> carry_referrers(Lanes& lanes, const image::Reference& src, c
                                     const std::string& subject, const Batch& batch, Tally& tally,
                                     const MovedFn& moved) {
   auto [r, w] = lanes.lane(0);
-  ReferrerReader* from = r->referrer_reader();
   ReferrerWriter* to = w->referrer_writer();
-  if (!batch.spec.referrers || from == nullptr || to == nullptr) return std::size_t{0};
+  if (!batch.spec.referrers || to == nullptr) return std::size_t{0};
+  auto levels = find_referrers(*r, src, subject, batch.spec.referrer_types);
+  if (!levels) return levels.error();
   std::size_t copied = 0;
-  std::set<std::string> seen{subject};
-  std::vector<std::string> level{subject};
-  for (int depth = 0; depth < k_referrer_depth && !level.empty(); ++depth) {
-    std::vector<std::string> next;
-    for (const auto& s : level) {
-      auto found = from->referrers(src, s, depth == 0);
-      if (!found) return found.error();
-      const auto& types = batch.spec.referrer_types;
-      if (depth == 0 && !types.empty()) {
-        std::erase_if(found->listed, [&](const registry::Referrer& x) {
-          return std::find(types.begin(), types.end(), x.artifact_type) == types.end();
-        });
-        found->tagged.clear();
-      }
-      // What the destination lists for the subject is there: not read again.
-      std::set<std::string> there;
-      if (!found->listed.empty()) {
-        auto at = to->referrers_at(target, s);
-        if (!at) return at.error();
-        for (const auto& x : *at) there.insert(x.descriptor.digest);
-      }
-      bool missing = false;
-      for (const auto& x : found->listed) {
-        if (!seen.insert(x.descriptor.digest).second) continue;
-        if (seen.size() > k_max_referrers) {
-          return Error(ErrorKind::unsupported, src.original + ": over " + std::to_string(k_max_referrers) +
-                                                   " manifests refer to it; hpn copies no more");
-        }
-        next.push_back(x.descriptor.digest);
-        if (there.contains(x.descriptor.digest)) continue;
-        missing = true;
-        if (auto st = copy_manifest(*r, *w, lanes.source(), src, target, x.descriptor.digest, x.descriptor.digest,
-                                    tally, moved);
-            !st) {
-          return st.error();
-        }
-        ++copied;
-      }
-      if (missing) {
-        if (auto st = to->link_referrers(target, s, found->listed); !st) return st.error();
-      }
-      for (const auto& t : found->tagged) {
-        image::Reference tagged = target;
-        tagged.tag = t.tag;
-        tagged.digest.clear();
-        tagged.original = target.repository() + ":" + t.tag;
-        auto now = w->current(tagged);
-        if (!now) return now.error();
-        if (*now && **now == t.descriptor.digest) continue;
-        if (auto st = copy_manifest(*r, *w, lanes.source(), src, tagged, t.descriptor.digest, t.tag, tally, moved);
-            !st) {
-          return st.error();
-        }
-        ++copied;
-      }
+  for (const auto& [s, found] : *levels) {
+    // What the destination lists for the subject is there: not read again.
+    std::set<std::string> there;
+    if (!found.listed.empty()) {
+      auto at = to->referrers_at(target, s);
+      if (!at) return at.error();
+      for (const auto& x : *at) there.insert(x.descriptor.digest);
     }
-    level = std::move(next);
+    bool missing = false;
+    for (const auto& x : found.listed) {
+      if (there.contains(x.descriptor.digest)) continue;
+      missing = true;
+      if (auto st = copy_manifest(*r, *w, lanes.source(), src, target, x.descriptor.digest, x.descriptor.digest,
+                                  tally, moved);
+          !st) {
+        return st.error();
+      }
+      ++copied;
+    }
+    if (missing) {
+      if (auto st = to->link_referrers(target, s, found.listed); !st) return st.error();
+    }
+    for (const auto& t : found.tagged) {
+      image::Reference tagged = target;
+      tagged.tag = t.tag;
+      tagged.digest.clear();
+      tagged.original = target.repository() + ":" + t.tag;
+      auto now = w->current(tagged);
+      if (!now) return now.error();
+      if (*now && **now == t.descriptor.digest) continue;
+      if (auto st = copy_manifest(*r, *w, lanes.source(), src, tagged, t.descriptor.digest, t.tag, tally, moved);
+          !st) {
+        return st.error();
+      }
+      ++copied;
+    }
   }
   return copied;
 }
@@ -525,6 +505,39 @@ Result<ops::Outcome> move_image(Lanes& lanes, const TransferItem& item, Batch& b
 }
 
 }  // namespace
+
+Result<std::vector<Referred>> find_referrers(SourceReader& r, const image::Reference& src, const std::string& subject,
+                                             const std::vector<std::string>& types) {
+  std::vector<Referred> out;
+  ReferrerReader* from = r.referrer_reader();
+  if (from == nullptr) return out;
+  std::set<std::string> seen{subject};
+  std::vector<std::string> level{subject};
+  for (int depth = 0; depth < k_referrer_depth && !level.empty(); ++depth) {
+    std::vector<std::string> next;
+    for (const auto& s : level) {
+      auto found = from->referrers(src, s, depth == 0);
+      if (!found) return found.error();
+      if (depth == 0 && !types.empty()) {
+        std::erase_if(found->listed, [&](const registry::Referrer& x) {
+          return std::find(types.begin(), types.end(), x.artifact_type) == types.end();
+        });
+        found->tagged.clear();
+      }
+      // A manifest listed twice (two subjects, or a cycle) is walked once.
+      std::erase_if(found->listed,
+                    [&](const registry::Referrer& x) { return !seen.insert(x.descriptor.digest).second; });
+      if (seen.size() > k_max_referrers) {
+        return Error(ErrorKind::unsupported, src.original + ": over " + std::to_string(k_max_referrers) +
+                                                 " manifests refer to it; hpn copies no more");
+      }
+      for (const auto& x : found->listed) next.push_back(x.descriptor.digest);
+      if (!found->listed.empty() || !found->tagged.empty()) out.push_back({s, std::move(*found)});
+    }
+    level = std::move(next);
+  }
+  return out;
+}
 
 Lanes::Lanes(std::shared_ptr<const ImageSource> source, std::shared_ptr<const ImageDestination> destination)
     : source_(std::move(source)), destination_(std::move(destination)) {}

@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hpn/archive/layout.hpp"
 #include "hpn/archive/paths.hpp"
 #include "hpn/ops/signals.hpp"
 #include "hpn/util/fd.hpp"
@@ -24,6 +25,7 @@
 #include "hpn/util/log.hpp"
 #include "hpn/util/sha256.hpp"
 #include "hpn/util/tar_header.hpp"
+#include "hpn/transfer/pipeline.hpp"
 
 namespace hpn::transfer {
 
@@ -344,6 +346,81 @@ std::vector<std::string> repo_tags(const image::Reference& ref) {
   return {ref.familiar_repository() + ":" + ref.tag};
 }
 
+// The manifest `digest` of `ref` at the source with its blobs (for an index, the
+// manifests it names with theirs), each into the archive once.
+Status write_manifest_tree(TarOut& tar, SourceReader& s, const image::Reference& ref, const std::string& digest,
+                           std::set<std::string>& written) {
+  auto m = s.manifest(ref, digest);
+  if (!m) return m.error();
+  std::vector<registry::Manifest> images;
+  if (registry::is_index(m->media_type)) {
+    auto entries = registry::parse_index(m->body, ref.original + "@" + digest);
+    if (!entries) return entries.error();
+    for (const auto& e : *entries) {
+      auto child = s.manifest(ref, e.descriptor.digest);
+      if (!child) return child.error();
+      images.push_back(std::move(*child));
+    }
+  } else {
+    images.push_back(*m);
+  }
+  for (const auto& child : images) {
+    auto parsed = registry::parse_image_manifest(child.body, ref.original + "@" + child.digest);
+    if (!parsed) return parsed.error();
+    std::vector<registry::Descriptor> blobs{parsed->config};
+    blobs.insert(blobs.end(), parsed->layers.begin(), parsed->layers.end());
+    for (const auto& d : blobs) {
+      if (!written.insert(d.digest).second) continue;
+      if (auto st = tar.header(blob_path(d.digest), d.size); !st) return st;
+      if (auto st = s.blob(ref, d, [&](std::string_view c) { return tar.put(c); }); !st) return st.error();
+      if (auto st = tar.pad(d.size); !st) return st;
+    }
+    if (written.insert(child.digest).second) {
+      if (auto st = tar.file(blob_path(child.digest), child.body); !st) return st;
+    }
+  }
+  if (written.insert(m->digest).second) {
+    if (auto st = tar.file(blob_path(m->digest), m->body); !st) return st;
+  }
+  return {};
+}
+
+// What refers to the image `subject` of `ref` into the archive, and the index that
+// lists it all; its digest, or empty when nothing refers to the image.
+Result<std::string> write_referrers(SourceStore::Shared& shared, TarOut& tar, SourceReader& s,
+                                    const image::Reference& ref, const std::string& subject,
+                                    std::set<std::string>& written) {
+  if (!shared.source.referrers) return std::string();
+  auto levels = find_referrers(s, ref, subject, shared.source.referrer_types);
+  if (!levels) return levels.error();
+  if (levels->empty()) return std::string();
+  nlohmann::json entries = nlohmann::json::array();
+  for (const auto& [of, found] : *levels) {
+    for (const auto& x : found.listed) {
+      if (auto st = write_manifest_tree(tar, s, ref, x.descriptor.digest, written); !st) return st.error();
+      auto e = nlohmann::json::parse(x.entry, nullptr, false);
+      if (!e.is_object()) {
+        e = {{"mediaType", x.descriptor.media_type}, {"digest", x.descriptor.digest}, {"size", x.descriptor.size}};
+      }
+      entries.push_back(std::move(e));
+    }
+    for (const auto& t : found.tagged) {
+      if (auto st = write_manifest_tree(tar, s, ref, t.descriptor.digest, written); !st) return st.error();
+      entries.push_back({{"mediaType", t.descriptor.media_type},
+                         {"digest", t.descriptor.digest},
+                         {"size", t.descriptor.size},
+                         {"annotations", {{"org.opencontainers.image.ref.name", t.tag}}}});
+    }
+  }
+  const nlohmann::json index = {{"schemaVersion", 2}, {"mediaType", registry::k_oci_index}, {"manifests", entries}};
+  const std::string body = index.dump();
+  const std::string digest = "sha256:" + util::sha256_hex(body);
+  if (written.insert(digest).second) {
+    if (auto st = tar.file(blob_path(digest), body); !st) return st.error();
+  }
+  return digest;
+}
+
 Result<std::uint64_t> write_layout(SourceStore::Shared& shared, SourceReader& s,
                                    const std::vector<Resolved>& images, const engine::Sink& sink) {
   TarOut tar(sink);
@@ -356,6 +433,11 @@ Result<std::uint64_t> write_layout(SourceStore::Shared& shared, SourceReader& s,
   nlohmann::json manifest_json = nlohmann::json::array();
   nlohmann::json repositories = nlohmann::json::object();
   for (const auto& img : images) {
+    // What refers to the image first: small, and read before the layers by a reader
+    // that decompresses the archive from its start.
+    auto referrers = write_referrers(shared, tar, s, img.ref, img.index ? img.index->digest : img.manifest.digest,
+                                     written);
+    if (!referrers) return referrers.error();
     for (const auto& layer : img.image.layers) {
       if (!written.insert(layer.digest).second) continue;
       if (auto st = tar.header(blob_path(layer.digest), layer.size); !st) return st.error();
@@ -387,6 +469,7 @@ Result<std::uint64_t> write_layout(SourceStore::Shared& shared, SourceReader& s,
     const auto tags = repo_tags(img.ref);
     nlohmann::json desc = {{"mediaType", named.media_type}, {"digest", named.digest}, {"size", named.body.size()}};
     nlohmann::json annotations = {{"io.hpn.source", img.source_id}};
+    if (!referrers->empty()) annotations[std::string(archive::k_referrers_annotation)] = *referrers;
     if (!tags.empty()) {
       annotations["io.containerd.image.name"] = img.ref.repository() + ":" + img.ref.tag;
       annotations["org.opencontainers.image.ref.name"] = img.ref.tag;

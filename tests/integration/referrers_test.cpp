@@ -225,4 +225,53 @@ TEST(Referrers, ARoundTripThroughAnOciLayoutKeepsThemWhereOrasFindsThem) {
   EXPECT_EQ(oras_referrers(copied, &listing), at_source) << listing;
 }
 
+TEST(Referrers, SavedFromTheRegistryAndPushedFromTheArchivesTheyVerifyAtTheTarget) {
+  // The air-gapped road: the archives carry what refers to each image across.
+  TempDir dir;
+  PrivateRegistry source;
+  PrivateRegistry target({}, "127.0.0.1", {}, /*seeded=*/false);
+  Cosign cosign(dir / "key");
+  ASSERT_TRUE(cosign.ready());
+  const std::string digest = served_digest(source.host(), "hpn-test/small", "1");
+  ASSERT_FALSE(digest.empty());
+  const std::string signed_image = source.host() + "/hpn-test/small@" + digest;
+  ASSERT_EQ(cosign.sign(signed_image).exit_code, 0);
+  ASSERT_EQ(cosign.attest_sbom(signed_image).exit_code, 0);
+  const auto at_source = oras_referrers(signed_image);
+  ASSERT_EQ(at_source.size(), 2u);
+
+  const auto images = dir / "images";
+  auto saved = hpn_alone(dir, "save --source registry --compress gzip -p " + images.string() + " " + source.host() +
+                                  "/hpn-test/small:1 " + source.host() + "/hpn-test/base:1");
+  ASSERT_EQ(saved.exit_code, 0) << saved.out << saved.err;
+
+  auto pushed = hpn_alone(dir, "push --archives " + images.string() + " -r " + target.host() + " -p pushed");
+  ASSERT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
+  EXPECT_NE(pushed.out.find("2 referrers (signatures, attestations, SBOMs) copied"), std::string::npos)
+      << pushed.out;
+  const std::string there = target.host() + "/pushed/small@" + digest;
+  EXPECT_EQ(served_digest(target.host(), "pushed/small", "1"), digest);
+  auto v = cosign.verify(there);
+  EXPECT_EQ(v.exit_code, 0) << v.out;
+  auto va = cosign.verify_sbom(there);
+  EXPECT_EQ(va.exit_code, 0) << va.out;
+  std::string listing;
+  EXPECT_EQ(oras_referrers(there, &listing), at_source) << listing;
+
+  // Again: nothing new.
+  auto again = hpn_alone(dir, "push --archives " + images.string() + " -r " + target.host() + " -p pushed");
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_EQ(again.out.find("referrer"), std::string::npos) << again.out;
+
+  // Saved without them, the images arrive alone.
+  const auto bare = dir / "bare";
+  auto saved_bare = hpn_alone(dir, "save --source registry --no-referrers -p " + bare.string() + " " + source.host() +
+                                       "/hpn-test/small:1");
+  ASSERT_EQ(saved_bare.exit_code, 0) << saved_bare.out << saved_bare.err;
+  auto pushed_bare = hpn_alone(dir, "push --archives " + bare.string() + " -r " + target.host() + " -p bare");
+  ASSERT_EQ(pushed_bare.exit_code, 0) << pushed_bare.out << pushed_bare.err;
+  EXPECT_EQ(served_digest(target.host(), "bare/small", "1"), digest);
+  EXPECT_TRUE(oras_referrers(target.host() + "/bare/small@" + digest).empty());
+}
+
 }  // namespace

@@ -13,6 +13,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "hpn/archive/codec.hpp"
@@ -29,7 +30,15 @@ struct LayoutImage {
   // and its media type; empty in the legacy layout.
   std::string top_digest;
   std::string top_media_type;
+  // The index of what refers to the image, when the archive holds it (the
+  // annotation k_referrers_annotation of its entry in index.json); empty: none.
+  std::string referrers_digest;
 };
+
+// The annotation of an image's entry in index.json naming the index of what refers
+// to it (signatures, attestations, SBOMs), whose manifests and blobs the archive
+// holds under blobs/: hpn's own, which loaders pass over.
+inline constexpr std::string_view k_referrers_annotation = "io.hpn.referrers";
 
 struct Layout {
   std::filesystem::path path;

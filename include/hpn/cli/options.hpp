@@ -71,6 +71,12 @@ struct CodecOptions {
 // save --source: the configured one (save.source), the daemon, or the registries.
 enum class SaveSource { configured, daemon, registry };
 
+// What refers to the images (signatures, attestations, SBOMs) and whether it moves.
+struct ReferrerOptions {
+  bool none = false;               // --no-referrers: the images alone
+  std::vector<std::string> types;  // --referrers-type: only these artifact types (empty: all)
+};
+
 struct PullOptions {
   ImageInput images;
   std::string platform;
@@ -91,6 +97,7 @@ struct SaveOptions {
   std::string cache_dir;  // --cache: the blob store of registry saves in this directory
   bool no_cache = false;  // neither the blob store nor the facts about blobs
   std::vector<std::string> insecure_registries;
+  ReferrerOptions referrers;
 };
 
 struct LoadOptions {
@@ -113,6 +120,7 @@ struct PushOptions {
   archive::Compression layer_compression = archive::Compression::gzip;
   std::vector<std::string> insecure_registries;
   bool no_cache = false;  // neither read nor write the known-blob cache
+  ReferrerOptions referrers;
 };
 
 struct CopyOptions {
@@ -125,8 +133,7 @@ struct CopyOptions {
   std::string platform;
   std::vector<std::string> insecure_registries;
   bool no_cache = false;  // neither read nor write the known-blob cache
-  bool no_referrers = false;  // the images alone, not what refers to them
-  std::vector<std::string> referrer_types;  // only referrers of these artifact types (empty: all)
+  ReferrerOptions referrers;
 };
 
 struct RmiOptions {

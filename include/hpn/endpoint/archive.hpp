@@ -9,6 +9,10 @@
 // A member of a compressed archive is found by decompressing from the start: its
 // images' blobs are read one after another in the order the archive holds them,
 // each read going on from where the last one stopped.
+//
+// What refers to an image (signatures, attestations, SBOMs) is read from the index
+// an hpn archive names for it (archive::k_referrers_annotation); each referrer is
+// served by its digest from the archive's blobs, checked as it is read.
 #pragma once
 
 #include <filesystem>
@@ -64,6 +68,7 @@ class ArchiveSource final : public transfer::ImageSource {
     ops::PushImage image;
     std::vector<registry::Manifest> manifests;  // one per part
     std::optional<registry::Manifest> index;
+    std::string referrers;  // the digest of the index of what refers to it; empty: none
   };
 
  private:

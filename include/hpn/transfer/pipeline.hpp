@@ -59,6 +59,21 @@ struct TransferSpec {
   std::vector<std::string> referrer_types;
 };
 
+// What the source lists as referring to one subject.
+struct Referred {
+  std::string subject;  // a manifest digest
+  registry::Referrers found;
+};
+
+// What refers to the manifest `subject` of `src` at the source, and to those in
+// turn, level by level (a signature of an attestation is two levels down; four at
+// most, a thousand manifests at most): each subject with what the source lists for
+// it, and cosign's older tags for `subject` alone. `types` keeps only the image's
+// referrers of those artifact types (and what refers to them). Empty when the
+// reader keeps no referrers.
+Result<std::vector<Referred>> find_referrers(SourceReader& r, const image::Reference& src, const std::string& subject,
+                                             const std::vector<std::string>& types);
+
 // One image to move.
 struct TransferItem {
   image::Reference ref;                // at the source

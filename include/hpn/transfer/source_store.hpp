@@ -14,12 +14,19 @@
 // own, and the others copy it from there. With a blob cache directory, every blob
 // goes through the cache, which outlives the run and is trimmed to its size limit,
 // least recently used first.
-#pragma once
+//
+// An archive also holds what refers to its image, when asked (SourceStoreSpec::
+// referrers): each referrer's manifests and blobs under blobs/sha256/, ahead of the
+// image's layers, and one index listing them all (cosign's older tags with their
+// tag as `org.opencontainers.image.ref.name`), named by the annotation
+// `io.hpn.referrers` of the image's entry in index.json. They are no entry of
+// index.json themselves, so no loader takes them for images.
 
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "hpn/ops/image_store.hpp"
 #include "hpn/transfer/roles.hpp"
@@ -38,6 +45,11 @@ struct SourceStoreSpec {
   bool local = false;
   // Said after an image whose manifest the store cannot export (schema 1).
   std::string other_way;
+  // Write what refers to each image (signatures, attestations, SBOMs), where the
+  // source keeps it, into its archive; `referrer_types` keeps only the image's
+  // referrers of those artifact types (TransferSpec's). Off for a daemon's import.
+  bool referrers = false;
+  std::vector<std::string> referrer_types;
 };
 
 class SourceStore final : public ops::ImageStore {
