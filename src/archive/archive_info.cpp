@@ -1,4 +1,5 @@
 #include "hpn/archive/archive_info.hpp"
+#include "hpn/archive/layout.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -190,6 +191,13 @@ Result<ArchiveInfo> read_archive_info(const fs::path& path) {
       img.manifest_digest = it->second["digest"].get<std::string>();
       if (const auto& an = it->second["annotations"]; an.contains("io.hpn.source") && an["io.hpn.source"].is_string()) {
         img.source = an["io.hpn.source"].get<std::string>();
+      }
+      const std::string count_key = std::string(k_referrers_annotation) + ".count";
+      if (const auto& an = it->second["annotations"]; an.contains(count_key) && an[count_key].is_string()) {
+        const std::string n = an[count_key].get<std::string>();
+        if (!n.empty() && n.size() < 7 && std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+          img.referrers = std::stoul(n);
+        }
       }
       const std::string media = it->second.value("mediaType", "");
       if (media.find("index") != std::string::npos || media.find("manifest.list") != std::string::npos) {

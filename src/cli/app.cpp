@@ -127,6 +127,18 @@ void bind_pull(CLI::App& sub, Parsed& p) {
                "Pull by tag only, in the list's order: do not ask registries for manifests first");
 }
 
+void add_verify(CLI::App& sub, VerifyOptions& o, const std::string& when) {
+  sub.add_option("--verify-key", o.keys,
+                 when + "check each image's cosign signature with this PEM public key (repeatable: any of them "
+                        "will do; ECDSA, RSA, Ed25519) before it moves; an image that fails fails (unsigned, "
+                        "signature_invalid)")
+      ->allow_extra_args(false);
+  sub.add_option("--verify-attestation", o.attestations,
+                 "With --verify-key: also require a signed attestation of this predicate type (repeatable; "
+                 "cosign's names such as spdxjson, cyclonedx, slsaprovenance, or a URI)")
+      ->allow_extra_args(false);
+}
+
 void add_referrers(CLI::App& sub, ReferrerOptions& o, const std::string& verb, const std::string& where) {
   sub.add_flag("--no-referrers", o.none,
                verb + " the images alone: not the signatures, attestations and SBOMs that refer to them (moved by "
@@ -158,6 +170,7 @@ void bind_save(CLI::App& sub, Parsed& p) {
       ->excludes(cache);
   add_insecure(sub, o.insecure_registries, "With --source registry: reach");
   add_referrers(sub, o.referrers, "Save", "with --source registry");
+  add_verify(sub, o.verify, "With --source registry: ");
   add_platform(sub, o.platform,
                "os/arch[/variant] only: from a daemon needs API 1.48 (Docker 28+); from a registry picks it from an "
                "index (default: this machine's)");
@@ -196,6 +209,7 @@ void bind_push(CLI::App& sub, Parsed& p) {
                "With --archives: push even when an archive does not match its .sha256 sidecar");
   add_no_cache(sub, o.no_cache);
   add_referrers(sub, o.referrers, "Push", "from archives that hold them");
+  add_verify(sub, o.verify, "With --archives: ");
   add_project(sub, o.target);
 }
 
@@ -211,6 +225,7 @@ void bind_copy(CLI::App& sub, Parsed& p) {
                "then the manifest's)");
   add_no_cache(sub, o.no_cache);
   add_referrers(sub, o.referrers, "Copy", "between registries and OCI layouts");
+  add_verify(sub, o.verify, "From a registry, an OCI layout or archives: ");
   add_project(sub, o.target);
   sub.add_option("--from", o.from,
                  "Where the images are: registry (default: each image's own registry), docker[:URL], podman[:URL], "

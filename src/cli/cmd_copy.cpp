@@ -112,6 +112,8 @@ PushOptions push_archives_to(const CopyOptions& opt, std::vector<std::string> in
   push.dry_run = opt.dry_run;
   push.insecure_registries = opt.insecure_registries;
   push.no_cache = opt.no_cache;
+  push.referrers = opt.referrers;
+  push.verify = opt.verify;
   return push;
 }
 
@@ -122,6 +124,8 @@ SaveOptions save_into(const CopyOptions& opt, const endpoint::Spec& to) {
   save.codec = opt.codec;
   save.dry_run = opt.dry_run;
   save.platform = opt.platform;
+  save.referrers = opt.referrers;
+  save.verify = opt.verify;
   if (to.kind == endpoint::Kind::dir) {
     save.path = to.location;
   } else {
@@ -218,7 +222,8 @@ int copy_blobs(const Context& ctx, const CopyOptions& opt, const std::vector<ima
                                                                   .moving = "copying",
                                                                   .known = settings.known,
                                                                   .referrers = !opt.referrers.none,
-                                                                  .referrer_types = opt.referrers.types}));
+                                                                  .referrer_types = opt.referrers.types,
+                                                                  .verify = settings.verify}));
 }
 
 // From a daemon into a layout or a registry: a daemon's export is one stream,
@@ -301,6 +306,20 @@ int cmd_copy(const Context& ctx, const CopyOptions& opt) {
   }
   if (same_place(*from, *to)) {
     print_error("copy --from " + from->text + " --to " + to->text + ": the source and the destination are one place");
+    return k_exit_usage;
+  }
+  auto verify = verify_spec(opt.verify);
+  if (!verify) return k_exit_usage;
+  settings.verify = std::move(*verify);
+  // Signatures are read where they are kept: registries, layouts, hpn's archives.
+  const bool keeps_signatures = from->kind == endpoint::Kind::registry || from->kind == endpoint::Kind::oci ||
+                                (!endpoint::takes_streams(*to) &&
+                                 (from->kind == endpoint::Kind::dir || from->kind == endpoint::Kind::archive));
+  if (settings.verify.wanted() && !keeps_signatures) {
+    print_error("copy --from " + from->text + " --to " + to->text +
+                ": --verify-key checks images read from a registry, an OCI layout, or archives pushed to a registry "
+                "or a layout; " +
+                std::string(endpoint::kind_name(from->kind)) + " keeps no signatures");
     return k_exit_usage;
   }
   if (auto code = copy_by_command(ctx, opt, *from, *to, settings)) return *code;

@@ -45,7 +45,8 @@ int cmd_load(const Context& ctx, const LoadOptions& opt) {
                           .moving = "loading",
                           .known = {},
                           .referrers = true,
-                          .referrer_types = {}});
+                          .referrer_types = {},
+.verify = {}});
   }
   auto store = open_store(ctx, code);
   if (!store) return code;

@@ -141,10 +141,14 @@ int list_archives(const Context& ctx, const std::string& dir, bool recursive) {
                         {"id", img.image_id},
                         {"config_digest", img.config_id},
                         {"manifest_digest", img.manifest_digest},
-                        {"layers", img.layers}});
+                        {"layers", img.layers},
+                        {"referrers", img.referrers}});
       std::string tags;
       for (const auto& t : img.repo_tags) tags += (tags.empty() ? "" : ",") + t;
       text += (text.empty() ? "" : "; ") + (tags.empty() ? std::string("<untagged>") : tags) + " " + short_id(img.image_id);
+      if (img.referrers > 0) {
+        text += " +" + std::to_string(img.referrers) + (img.referrers == 1 ? " referrer" : " referrers");
+      }
     }
     entry["images"] = std::move(images);
     if (json) list.push_back(std::move(entry));

@@ -79,6 +79,8 @@ static int push_archives(const Context& ctx, const PushOptions& opt, const ops::
     print_error("push --archives needs archive files or directories to push, e.g. hpn push --archives ./images -r REG");
     return k_exit_usage;
   }
+  auto verify = verify_spec(opt.verify);
+  if (!verify) return k_exit_usage;
   int code = k_exit_failed;
   auto files = find_input_archives(opt.images.references, opt.recursive, code);
   if (!files) return code;
@@ -119,7 +121,8 @@ static int push_archives(const Context& ctx, const PushOptions& opt, const ops::
        .moving = "uploading",
        .known = settings.known,
        .referrers = !opt.referrers.none,
-       .referrer_types = opt.referrers.types});
+       .referrer_types = opt.referrers.types,
+       .verify = *verify});
 }
 
 int move_archives(const Context& ctx, const archive::FoundArchives& files, bool verify,
@@ -153,6 +156,11 @@ int cmd_push(const Context& ctx, const PushOptions& opt) {
   auto spec = push_spec(ctx, opt.target);
   if (!spec) return k_exit_usage;
   if (opt.archives) return push_archives(ctx, opt, *spec);
+  if (!opt.verify.keys.empty() || !opt.referrers.types.empty() || opt.referrers.none) {
+    print_error("--verify-key, --no-referrers and --referrers-type apply to push --archives; a daemon keeps no "
+                "signatures");
+    return k_exit_usage;
+  }
   if (auto containerd = containerd_runtime(ctx)) {
     // From the content store through hpn's own registry client: a copy.
     CopyOptions copy;

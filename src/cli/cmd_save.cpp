@@ -74,12 +74,14 @@ static bool from_registry(const Context& ctx, const SaveOptions& opt) {
 }
 
 static Result<std::unique_ptr<transfer::SourceStore>> registry_store(const Context& ctx, const SaveOptions& opt,
-                                                                      const ops::SaveSpec& spec) {
+                                                                      const ops::SaveSpec& spec,
+                                                                      transfer::VerifySpec verify) {
   transfer::SourceStoreSpec src;
   src.platform = spec.platform;
   src.other_way = "; use --source daemon";
   src.referrers = !opt.referrers.none;
   src.referrer_types = opt.referrers.types;
+  src.verify = std::move(verify);
   // The blob store: --cache DIR, else cache.dir's with cache.keep_blobs; none with --no-cache.
   if (opt.no_cache) {
     src.cache_dir.clear();
@@ -129,12 +131,20 @@ int cmd_save(const Context& ctx, const SaveOptions& opt) {
     print_error("--cache and --insecure-registry apply to --source registry only");
     return k_exit_usage;
   }
+  if (!from_registry(ctx, opt) &&
+      (!opt.verify.keys.empty() || opt.referrers.none || !opt.referrers.types.empty())) {
+    print_error("--verify-key, --no-referrers and --referrers-type apply to --source registry only: a daemon keeps "
+                "no signatures");
+    return k_exit_usage;
+  }
   if (from_registry(ctx, opt)) {
     if (ctx.global.daemon.backend == Backend::cli) {
       print_error("--source registry reads registries itself; it takes no --backend cli");
       return k_exit_usage;
     }
-    auto store = registry_store(ctx, opt, spec);
+    auto verify = verify_spec(opt.verify);
+    if (!verify) return k_exit_usage;
+    auto store = registry_store(ctx, opt, spec, std::move(*verify));
     if (!store) {
       print_error(store.error());
       return k_exit_usage;

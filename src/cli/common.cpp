@@ -235,6 +235,24 @@ std::filesystem::path cache_home(const Context& ctx) {
   return {};
 }
 
+std::optional<transfer::VerifySpec> verify_spec(const VerifyOptions& opt) {
+  transfer::VerifySpec spec;
+  if (opt.keys.empty() && !opt.attestations.empty()) {
+    print_error("--verify-attestation needs --verify-key: the attestation is checked with the key");
+    return std::nullopt;
+  }
+  for (const auto& file : opt.keys) {
+    auto key = sigstore::PublicKey::load(file);
+    if (!key) {
+      print_error(key.error());
+      return std::nullopt;
+    }
+    spec.keys.push_back(std::move(*key));
+  }
+  for (const auto& type : opt.attestations) spec.attestations.push_back(sigstore::predicate_type(type));
+  return spec;
+}
+
 std::shared_ptr<registry::KnownBlobs> known_blobs(const Context& ctx, bool no_cache) {
   if (no_cache) return nullptr;
   const std::filesystem::path dir = cache_home(ctx);

@@ -125,6 +125,7 @@ Result<std::shared_ptr<const ops::ImageStore>> make_exporter(const Spec& spec, S
   transfer::SourceStoreSpec store;
   store.platform = settings.platform;
   store.local = spec.kind != Kind::registry;
+  store.verify = settings.verify;
   std::error_code ec;
   store.scratch_parent = std::filesystem::temp_directory_path(ec);
   return std::shared_ptr<const ops::ImageStore>(

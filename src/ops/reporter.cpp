@@ -35,6 +35,11 @@ void add_fields(nlohmann::json& j, const Outcome& o) {
                                    {"cache_hits", t.cache_hits}};
                    }
                    if (t.blobs_counted || t.referrers > 0) j["referrers"] = t.referrers;
+                   if (t.referrers_left > 0) j["referrers_left"] = t.referrers_left;
+                   if (t.signatures_verified > 0) {
+                     j["verified"] = {{"signatures", t.signatures_verified},
+                                      {"attestations", t.attestations_verified}};
+                   }
                    if (!t.platform.empty()) {
                      j["platform"] = t.platform;
                      j["index_digest"] = t.index_digest;
@@ -79,6 +84,7 @@ struct Counts {
   std::size_t ok = 0, failed = 0, skipped = 0, unchanged = 0;
   std::size_t cache_hits = 0;  // layers the known-blob cache spared
   std::size_t referrers = 0;   // signatures, attestations and SBOMs copied
+  std::size_t verified = 0;    // images whose signature verified (--verify-key)
   std::uint64_t bytes = 0;
 };
 
@@ -92,6 +98,7 @@ Counts count(const std::vector<TaskResult>& results) {
       if (const auto* t = r.outcome.transferred()) {
         c.cache_hits += t->cache_hits;
         c.referrers += t->referrers;
+        c.verified += t->signatures_verified > 0 ? 1 : 0;
       }
     } else if (r.state == TaskState::failed) {
       ++c.failed;
@@ -259,6 +266,10 @@ class TextReporter : public Reporter {
     }
     if (o_.stats && c.referrers > 0) {
       std::fprintf(out, "Referrers: %zu copied (signatures, attestations, SBOMs)\n", c.referrers);
+    }
+    if (o_.stats && c.verified > 0) {
+      std::fprintf(out, "Signatures: %zu %s verified with the keys given\n", c.verified,
+                   c.verified == 1 ? "image's" : "images'");
     }
     if (c.failed > 0) {
       // Each reason once, with the images that failed for it.
@@ -472,6 +483,7 @@ class JsonReporter : public Reporter {
         {"unchanged", c.unchanged},
         {"cache_hits", c.cache_hits},
         {"referrers", c.referrers},
+        {"verified", c.verified},
         {"total", results.size()},
         {"bytes", c.bytes},
         {"seconds", static_cast<double>(wall.count()) / 1000.0},

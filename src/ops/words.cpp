@@ -15,13 +15,30 @@ namespace hpn::ops {
 namespace {
 
 std::string referrers_text(const Transferred& t) {
-  if (t.referrers == 0) return {};
-  return "; " + std::to_string(t.referrers) + (t.referrers == 1 ? " referrer" : " referrers") +
-         " (signatures, attestations, SBOMs) copied";
+  std::string s;
+  if (t.referrers > 0) {
+    s = "; " + std::to_string(t.referrers) + (t.referrers == 1 ? " referrer" : " referrers") +
+        " (signatures, attestations, SBOMs) copied";
+  }
+  if (t.referrers_left > 0) {
+    s += "; " + std::to_string(t.referrers_left) + (t.referrers_left == 1 ? " referrer" : " referrers") +
+         " (signatures, attestations, SBOMs) left behind: the destination keeps none";
+  }
+  return s;
+}
+
+std::string verified_text(const Transferred& t) {
+  if (t.signatures_verified == 0) return {};
+  std::string s = "; signature verified";
+  if (t.attestations_verified > 0) {
+    s += ", " + std::to_string(t.attestations_verified) +
+         (t.attestations_verified == 1 ? " attestation" : " attestations");
+  }
+  return s;
 }
 
 std::string transferred_text(const Transferred& t, bool unchanged) {
-  if (unchanged) return "-> " + t.target + " (" + t.digest + ")" + referrers_text(t);
+  if (unchanged) return "-> " + t.target + " (" + t.digest + ")" + referrers_text(t) + verified_text(t);
   if (t.digest.empty()) return "-> " + t.target;
   std::string s = "-> " + t.target + (t.image_id ? " image ID " : " digest ") + t.digest;
   if (t.blobs_counted) {
@@ -29,7 +46,7 @@ std::string transferred_text(const Transferred& t, bool unchanged) {
          (t.blobs_mounted ? ", " + std::to_string(t.blobs_mounted) + " of them mounted" : std::string()) +
          (t.cache_hits ? "; " + std::to_string(t.cache_hits) + " known from earlier runs" : std::string()) + ")";
   }
-  s += referrers_text(t);
+  s += referrers_text(t) + verified_text(t);
   if (!t.platform.empty()) {
     s +=
         "; only " + t.platform + " of the index " + t.index_digest + ": the digest is that manifest's, not the index's";

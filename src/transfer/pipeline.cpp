@@ -325,14 +325,23 @@ Status copy_manifest(SourceReader& r, DestinationWriter& w, const ImageSource& s
 // repository under the same digests, each linked to its subject there; cosign's
 // older tags under the same tags. What the destination holds already is not read
 // again. Returns how many manifests were copied.
-Result<std::size_t> carry_referrers(Lanes& lanes, const image::Reference& src, const image::Reference& target,
-                                    const std::string& subject, const Batch& batch, Tally& tally,
-                                    const MovedFn& moved) {
+struct Carried {
+  std::size_t copied = 0;
+  std::size_t left = 0;  // found at the source, but the destination keeps none
+};
+
+Result<Carried> carry_referrers(Lanes& lanes, const image::Reference& src, const image::Reference& target,
+                                const std::string& subject, const Batch& batch, Tally& tally, const MovedFn& moved) {
   auto [r, w] = lanes.lane(0);
   ReferrerWriter* to = w->referrer_writer();
-  if (!batch.spec.referrers || to == nullptr) return std::size_t{0};
+  if (!batch.spec.referrers) return Carried{};
   auto levels = find_referrers(*r, src, subject, batch.spec.referrer_types);
   if (!levels) return levels.error();
+  if (to == nullptr) {
+    Carried left;
+    for (const auto& level : *levels) left.left += level.found.listed.size() + level.found.tagged.size();
+    return left;
+  }
   std::size_t copied = 0;
   for (const auto& [s, found] : *levels) {
     // What the destination lists for the subject is there: not read again.
@@ -371,7 +380,7 @@ Result<std::size_t> carry_referrers(Lanes& lanes, const image::Reference& src, c
       ++copied;
     }
   }
-  return copied;
+  return Carried{copied, 0};
 }
 
 // An image's manifests, read before the batch starts to learn its size, for its
@@ -412,6 +421,14 @@ Result<ops::Outcome> move_image(Lanes& lanes, const TransferItem& item, Batch& b
   auto img = *prepared ? Result<Resolved>(std::move(**prepared)) : resolve(*r, src, batch.spec);
   prepared->reset();
   if (!img) return img.error();
+  // Its signatures first: an image that fails them moves no byte.
+  Verified verified;
+  if (batch.spec.verify.wanted()) {
+    progress("checking signatures", 0, 0);
+    auto v = verify_image(*r, src, img->index_digest.empty() ? img->digest() : img->index_digest, batch.spec.verify);
+    if (!v) return v.error();
+    verified = *v;
+  }
   // An index is compared by its digest before its manifests are read.
   Result<Parsed> parsed = img->index ? Result<Parsed>(Parsed{}) : parse_manifests(src, *img, batch.spec);
   if (!parsed) return parsed.error();
@@ -419,6 +436,8 @@ Result<ops::Outcome> move_image(Lanes& lanes, const TransferItem& item, Batch& b
   result.target = targets[0].original;
   result.platform = img->platform;
   result.index_digest = img->index_digest;
+  result.signatures_verified = verified.signatures;
+  result.attestations_verified = verified.attestations;
   ops::Outcome o;
   o.note = item.note;
   auto there = unchanged(*w, targets, *img, *parsed);
@@ -433,7 +452,8 @@ Result<ops::Outcome> move_image(Lanes& lanes, const TransferItem& item, Batch& b
         if (!repositories.insert(target.domain + "/" + target.path).second) continue;
         auto n = carry_referrers(lanes, src, target, img->digest(), batch, tally, [](std::uint64_t) {});
         if (!n) return n.error();
-        result.referrers += *n;
+        result.referrers += n->copied;
+        result.referrers_left = std::max(result.referrers_left, n->left);
       }
       o.bytes = tally.uploaded;
     }
@@ -491,7 +511,8 @@ Result<ops::Outcome> move_image(Lanes& lanes, const TransferItem& item, Batch& b
       progress("referrers", done, 0);
       auto n = carry_referrers(lanes, src, target, img->digest(), batch, tally, moved);
       if (!n) return n.error();
-      result.referrers += *n;
+      result.referrers += n->copied;
+      result.referrers_left = std::max(result.referrers_left, n->left);
     }
   }
   result.blobs_counted = true;

@@ -95,6 +95,7 @@ struct SourceStore::Shared {
   std::map<std::string, Blob> blobs;
   std::condition_variable blob_cv;
   fs::path scratch;  // created on first use
+  std::map<std::string, Status> signatures;  // by image digest: what the signature check said
 
   Result<image::Reference> reference_of(const std::string& name) {
     {
@@ -386,14 +387,20 @@ Status write_manifest_tree(TarOut& tar, SourceReader& s, const image::Reference&
 }
 
 // What refers to the image `subject` of `ref` into the archive, and the index that
-// lists it all; its digest, or empty when nothing refers to the image.
-Result<std::string> write_referrers(SourceStore::Shared& shared, TarOut& tar, SourceReader& s,
+// lists it all: its digest and how many it lists (empty and 0 when nothing refers
+// to the image).
+struct ReferrerIndex {
+  std::string digest;
+  std::size_t count = 0;
+};
+
+Result<ReferrerIndex> write_referrers(SourceStore::Shared& shared, TarOut& tar, SourceReader& s,
                                     const image::Reference& ref, const std::string& subject,
                                     std::set<std::string>& written) {
-  if (!shared.source.referrers) return std::string();
+  if (!shared.source.referrers) return ReferrerIndex{};
   auto levels = find_referrers(s, ref, subject, shared.source.referrer_types);
   if (!levels) return levels.error();
-  if (levels->empty()) return std::string();
+  if (levels->empty()) return ReferrerIndex{};
   nlohmann::json entries = nlohmann::json::array();
   for (const auto& [of, found] : *levels) {
     for (const auto& x : found.listed) {
@@ -418,7 +425,7 @@ Result<std::string> write_referrers(SourceStore::Shared& shared, TarOut& tar, So
   if (written.insert(digest).second) {
     if (auto st = tar.file(blob_path(digest), body); !st) return st.error();
   }
-  return digest;
+  return ReferrerIndex{digest, entries.size()};
 }
 
 Result<std::uint64_t> write_layout(SourceStore::Shared& shared, SourceReader& s,
@@ -469,7 +476,10 @@ Result<std::uint64_t> write_layout(SourceStore::Shared& shared, SourceReader& s,
     const auto tags = repo_tags(img.ref);
     nlohmann::json desc = {{"mediaType", named.media_type}, {"digest", named.digest}, {"size", named.body.size()}};
     nlohmann::json annotations = {{"io.hpn.source", img.source_id}};
-    if (!referrers->empty()) annotations[std::string(archive::k_referrers_annotation)] = *referrers;
+    if (referrers->count > 0) {
+      annotations[std::string(archive::k_referrers_annotation)] = referrers->digest;
+      annotations[std::string(archive::k_referrers_annotation) + ".count"] = std::to_string(referrers->count);
+    }
     if (!tags.empty()) {
       annotations["io.containerd.image.name"] = img.ref.repository() + ":" + img.ref.tag;
       annotations["org.opencontainers.image.ref.name"] = img.ref.tag;
@@ -511,6 +521,7 @@ class SourceConnection final : public ops::StoreConnection {
     if (!ref) return ref.error();
     auto r = shared_->resolve(*fetcher_, *ref);
     if (!r) return r.error();
+    if (auto st = verified(*r); !st) return st.error();
     return ops::StoredImage{r->source_id, r->archive_bytes()};
   }
 
@@ -522,12 +533,31 @@ class SourceConnection final : public ops::StoreConnection {
       if (!ref) return ref.error();
       auto r = shared_->resolve(*fetcher_, *ref);
       if (!r) return r.error();
+      if (auto st = verified(*r); !st) return st.error();
       images.push_back(std::move(*r));
     }
     return write_layout(*shared_, *fetcher_, images, sink);
   }
 
  private:
+  // The image's signatures, when asked for: checked once per batch, before anything
+  // of it is written, and before an archive of it is taken as up to date.
+  Status verified(const Resolved& r) {
+    if (!shared_->source.verify.wanted()) return {};
+    const std::string digest = r.index ? r.index->digest : r.manifest.digest;
+    {
+      std::lock_guard lock(shared_->mu);
+      if (auto it = shared_->signatures.find(digest); it != shared_->signatures.end()) return it->second;
+    }
+    auto v = verify_image(*fetcher_, r.ref, digest, shared_->source.verify);
+    Status st = v ? Status{} : Status(v.error());
+    if (v || !is_transient(v.error().kind)) {
+      std::lock_guard lock(shared_->mu);
+      shared_->signatures.emplace(digest, st);
+    }
+    return st;
+  }
+
   std::shared_ptr<SourceStore::Shared> shared_;
   std::unique_ptr<SourceReader> fetcher_;
 };

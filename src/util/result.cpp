@@ -17,6 +17,8 @@ std::string_view to_string(ErrorKind kind) {
     case ErrorKind::registry_unavailable: return "registry_unavailable";
     case ErrorKind::daemon_error: return "daemon_error";
     case ErrorKind::unsupported: return "unsupported";
+    case ErrorKind::not_signed: return "unsigned";
+    case ErrorKind::signature_invalid: return "signature_invalid";
   }
   return "unknown";
 }

@@ -4,6 +4,8 @@
 // tag's index, and hpn does the same at the target. A registry with the API is
 // registry-helper's forwarder in front of Debian's (the one fake of these tests:
 // no registry packaged here has the API).
+#include <unistd.h>
+
 #include <algorithm>
 
 #include <gtest/gtest.h>
@@ -244,6 +246,11 @@ TEST(Referrers, SavedFromTheRegistryAndPushedFromTheArchivesTheyVerifyAtTheTarge
   auto saved = hpn_alone(dir, "save --source registry --compress gzip -p " + images.string() + " " + source.host() +
                                   "/hpn-test/small:1 " + source.host() + "/hpn-test/base:1");
   ASSERT_EQ(saved.exit_code, 0) << saved.out << saved.err;
+  // ls -p counts them.
+  auto listed = hpn_alone(dir, "ls -p " + images.string());
+  ASSERT_EQ(listed.exit_code, 0) << listed.out << listed.err;
+  EXPECT_NE(listed.out.find(" +2 referrers"), std::string::npos) << listed.out;
+  EXPECT_EQ(listed.out.find("referrer"), listed.out.rfind("referrer")) << "base has none: " << listed.out;
 
   auto pushed = hpn_alone(dir, "push --archives " + images.string() + " -r " + target.host() + " -p pushed");
   ASSERT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
@@ -272,6 +279,27 @@ TEST(Referrers, SavedFromTheRegistryAndPushedFromTheArchivesTheyVerifyAtTheTarge
   ASSERT_EQ(pushed_bare.exit_code, 0) << pushed_bare.out << pushed_bare.err;
   EXPECT_EQ(served_digest(target.host(), "bare/small", "1"), digest);
   EXPECT_TRUE(oras_referrers(target.host() + "/bare/small@" + digest).empty());
+}
+
+TEST(Referrers, ADestinationThatKeepsNoneSaysHowManyItLeftBehind) {
+  // containerd's image store keeps no referrers: the image arrives, and the line
+  // says what stayed at the source.
+  TempDir dir;
+  PrivateRegistry source;
+  Cosign cosign(dir / "key");
+  ASSERT_TRUE(cosign.ready());
+  const std::string digest = served_digest(source.host(), "hpn-test/base", "1");
+  ASSERT_EQ(cosign.sign(source.host() + "/hpn-test/base@" + digest).exit_code, 0);
+  ASSERT_EQ(cosign.attest_sbom(source.host() + "/hpn-test/base@" + digest).exit_code, 0);
+  const std::string ns = "hpn-referrers-" + std::to_string(::getpid());
+  auto r = hpn_alone(dir, "copy --output json " + source.host() + "/hpn-test/base:1 --to containerd:unix://" +
+                              hpn::test::env("HPN_TEST_CONTAINERD2_SOCK") + " --namespace " + ns);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find(R"("referrers_left":2)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2 referrers (signatures, attestations, SBOMs) left behind"), std::string::npos) << r.out;
+  run_command(hpn::test::shell_quote(hpn::test::env("HPN_TEST_CTR2")) + " --address " +
+              hpn::test::env("HPN_TEST_CONTAINERD2_SOCK") + " -n " + ns + " images rm " + source.host() +
+              "/hpn-test/base:1");
 }
 
 }  // namespace

@@ -42,6 +42,11 @@ class Cosign {
     return run("sign --key cosign.key --signing-config signing.json --trusted-root trusted-root.json " + k_plain +
                " -y " + shell_quote(ref));
   }
+  // A signature in cosign's older form: the tag sha256-HEX.sig, simple signing.
+  CommandResult sign_legacy(const std::string& ref) const {
+    return run("sign --key cosign.key --new-bundle-format=false --use-signing-config=false --tlog-upload=false " +
+               k_plain + " -y " + shell_quote(ref));
+  }
   // An SPDX SBOM attestation of `ref`.
   CommandResult attest_sbom(const std::string& ref) const {
     write_file(

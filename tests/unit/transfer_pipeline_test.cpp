@@ -320,7 +320,8 @@ TEST_F(Fixture, AnIndexMovesWholeItsManifestsBeforeIt) {
                                .moving = "copying",
                                .known = {},
                                .referrers = true,
-                               .referrer_types = {}});
+                               .referrer_types = {},
+.verify = {}});
   EXPECT_FALSE(one[0]);  // not named
   store->named[ref("multi:2").canonical()] = index;
   one = run({"multi:2"}, {.platform = "linux/arm64",
@@ -328,7 +329,8 @@ TEST_F(Fixture, AnIndexMovesWholeItsManifestsBeforeIt) {
                           .moving = "copying",
                           .known = {},
                           .referrers = true,
-                          .referrer_types = {}});
+                          .referrer_types = {},
+.verify = {}});
   ASSERT_TRUE(one[0]) << one[0].error().message;
   EXPECT_EQ(sink->tags.at(ref("multi:2").canonical()), arm.digest);
   EXPECT_EQ(one[0]->transferred()->platform, "linux/arm64");

@@ -29,6 +29,9 @@ struct ArchiveImage {
   // A registry save records what the registry served (index.json's "io.hpn.source"
   // annotation): the manifest digest, or the index digest and the platform picked.
   std::string source;
+  // How many signatures, attestations and SBOMs a registry save put in the archive
+  // with the image (annotation k_referrers_annotation + ".count").
+  std::size_t referrers = 0;
   // True when `id` names this image under any of the daemons' conventions.
   bool has_id(const std::string& id) const {
     return !id.empty() && (id == config_id || id == manifest_digest || id == image_id || id == source);

@@ -37,7 +37,8 @@ struct LayoutImage {
 
 // The annotation of an image's entry in index.json naming the index of what refers
 // to it (signatures, attestations, SBOMs), whose manifests and blobs the archive
-// holds under blobs/: hpn's own, which loaders pass over.
+// holds under blobs/: hpn's own, which loaders pass over. The same name with
+// ".count" says how many the index lists (for `ls -p`).
 inline constexpr std::string_view k_referrers_annotation = "io.hpn.referrers";
 
 struct Layout {

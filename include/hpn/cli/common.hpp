@@ -71,6 +71,11 @@ registry::ClientOptions registry_options(const Context& ctx, const std::vector<s
 // else ~/.cache/hpn; "" when none of them is set.
 std::filesystem::path cache_home(const Context& ctx);
 
+// The keys and attestation types of --verify-key and --verify-attestation, loaded;
+// nullopt (the problem printed) when a key cannot be read, or attestations are
+// asked for without a key.
+std::optional<transfer::VerifySpec> verify_spec(const VerifyOptions& opt);
+
 // What earlier runs learned about blobs (known-blobs.sqlite in cache_home()); none
 // with --no-cache, or when it cannot be used (a warning says why, and the run goes
 // on without it).

@@ -77,6 +77,12 @@ struct ReferrerOptions {
   std::vector<std::string> types;  // --referrers-type: only these artifact types (empty: all)
 };
 
+// --verify-key and --verify-attestation: what each image's signatures must pass.
+struct VerifyOptions {
+  std::vector<std::string> keys;          // PEM public key files
+  std::vector<std::string> attestations;  // predicate types (cosign's names or URIs)
+};
+
 struct PullOptions {
   ImageInput images;
   std::string platform;
@@ -98,6 +104,7 @@ struct SaveOptions {
   bool no_cache = false;  // neither the blob store nor the facts about blobs
   std::vector<std::string> insecure_registries;
   ReferrerOptions referrers;
+  VerifyOptions verify;
 };
 
 struct LoadOptions {
@@ -121,6 +128,7 @@ struct PushOptions {
   std::vector<std::string> insecure_registries;
   bool no_cache = false;  // neither read nor write the known-blob cache
   ReferrerOptions referrers;
+  VerifyOptions verify;
 };
 
 struct CopyOptions {
@@ -134,6 +142,7 @@ struct CopyOptions {
   std::vector<std::string> insecure_registries;
   bool no_cache = false;  // neither read nor write the known-blob cache
   ReferrerOptions referrers;
+  VerifyOptions verify;
 };
 
 struct RmiOptions {

@@ -24,6 +24,7 @@
 #include "hpn/registry/client.hpp"
 #include "hpn/registry/known_blobs.hpp"
 #include "hpn/transfer/roles.hpp"
+#include "hpn/transfer/verify.hpp"
 
 namespace hpn::endpoint {
 
@@ -60,6 +61,8 @@ struct Settings {
   // What earlier runs learned about blobs (registry destinations mount from the
   // repositories it names); none: this run alone.
   std::shared_ptr<registry::KnownBlobs> known;
+  // Signatures each image must pass before a registry or layout exports it.
+  transfer::VerifySpec verify;
 };
 
 // Whether images go into `spec` as one import stream (a daemon) rather than as

@@ -35,6 +35,9 @@ struct Transferred {
   std::size_t blobs_sent = 0, blobs_present = 0, blobs_mounted = 0;  // present includes mounted
   std::size_t cache_hits = 0;  // layers not compressed: the cache of earlier runs named their blob
   std::size_t referrers = 0;   // manifests that refer to the image (signatures, attestations, SBOMs) copied
+  std::size_t referrers_left = 0;  // found at the source, left behind: the destination keeps none (a daemon)
+  std::size_t signatures_verified = 0;    // cosign signatures of it that verified (--verify-key)
+  std::size_t attestations_verified = 0;  // its signed attestations that verified
   // With a platform: only that platform's manifest of the index `index_digest` moved.
   std::string platform, index_digest;
 };

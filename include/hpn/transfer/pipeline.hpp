@@ -32,6 +32,7 @@
 #include "hpn/ops/worker.hpp"
 #include "hpn/registry/known_blobs.hpp"
 #include "hpn/transfer/roles.hpp"
+#include "hpn/transfer/verify.hpp"
 
 namespace hpn::transfer {
 
@@ -57,6 +58,9 @@ struct TransferSpec {
   // Only the image's referrers of these artifact types (what refers to them goes
   // too, and cosign's older tags, which carry no type, do not); empty: all.
   std::vector<std::string> referrer_types;
+  // Check each image's cosign signatures at the source before it moves (verify.hpp);
+  // an image that fails them fails, and nothing of it moves.
+  VerifySpec verify;
 };
 
 // What the source lists as referring to one subject.

@@ -30,6 +30,7 @@
 
 #include "hpn/ops/image_store.hpp"
 #include "hpn/transfer/roles.hpp"
+#include "hpn/transfer/verify.hpp"
 
 namespace hpn::transfer {
 
@@ -50,6 +51,8 @@ struct SourceStoreSpec {
   // referrers of those artifact types (TransferSpec's). Off for a daemon's import.
   bool referrers = false;
   std::vector<std::string> referrer_types;
+  // Signatures each image must pass before it is exported (verify.hpp).
+  VerifySpec verify;
 };
 
 class SourceStore final : public ops::ImageStore {

@@ -25,6 +25,8 @@ enum class ErrorKind {
   registry_unavailable, // the registry failed transiently (5xx, timeouts) inside a stream
   daemon_error,         // the daemon reported a failure we could not classify
   unsupported,          // the endpoint or daemon lacks a feature
+  not_signed,           // "unsigned": no signature (or attestation) the check asks for refers to the image
+  signature_invalid,    // signatures refer to the image, but none verifies with the keys given
 };
 
 std::string_view to_string(ErrorKind kind);
