@@ -185,19 +185,28 @@ TEST(Referrers, ARegistryWithTheReferrersApiListsThemByTheirSubjectAndGetsNoFall
   EXPECT_EQ(va.exit_code, 0) << va.out;
 }
 
-TEST(Referrers, ARoundTripThroughAnOciLayoutKeepsThemWhereOrasFindsThem) {
+// hpn-test/small at a source registry, signed and attested, and an empty target.
+class SignedSmall : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(cosign.ready());
+    digest = served_digest(source.host(), "hpn-test/small", "1");
+    ASSERT_FALSE(digest.empty());
+    const std::string signed_image = source.host() + "/hpn-test/small@" + digest;
+    ASSERT_EQ(cosign.sign(signed_image).exit_code, 0);
+    ASSERT_EQ(cosign.attest_sbom(signed_image).exit_code, 0);
+    at_source = oras_referrers(signed_image);
+    ASSERT_EQ(at_source.size(), 2u);
+  }
   TempDir dir;
   PrivateRegistry source;
-  PrivateRegistry target({}, "127.0.0.1", {}, /*seeded=*/false);
-  Cosign cosign(dir / "key");
-  ASSERT_TRUE(cosign.ready());
-  const std::string digest = served_digest(source.host(), "hpn-test/small", "1");
-  ASSERT_FALSE(digest.empty());
-  const std::string signed_image = source.host() + "/hpn-test/small@" + digest;
-  ASSERT_EQ(cosign.sign(signed_image).exit_code, 0);
-  ASSERT_EQ(cosign.attest_sbom(signed_image).exit_code, 0);
-  const auto at_source = oras_referrers(signed_image);
-  ASSERT_EQ(at_source.size(), 2u);
+  PrivateRegistry target{{}, "127.0.0.1", {}, /*seeded=*/false};
+  Cosign cosign{dir / "key"};
+  std::string digest;
+  std::vector<std::string> at_source;
+};
+
+TEST_F(SignedSmall, ARoundTripThroughAnOciLayoutKeepsThemWhereOrasFindsThem) {
 
   const auto layout = dir / "layout";
   auto in = hpn_alone(dir, "copy --to oci:" + layout.string() + " " + source.host() + "/hpn-test/small:1 " +
@@ -227,20 +236,8 @@ TEST(Referrers, ARoundTripThroughAnOciLayoutKeepsThemWhereOrasFindsThem) {
   EXPECT_EQ(oras_referrers(copied, &listing), at_source) << listing;
 }
 
-TEST(Referrers, SavedFromTheRegistryAndPushedFromTheArchivesTheyVerifyAtTheTarget) {
+TEST_F(SignedSmall, SavedFromTheRegistryAndPushedFromTheArchivesTheyVerifyAtTheTarget) {
   // The air-gapped road: the archives carry what refers to each image across.
-  TempDir dir;
-  PrivateRegistry source;
-  PrivateRegistry target({}, "127.0.0.1", {}, /*seeded=*/false);
-  Cosign cosign(dir / "key");
-  ASSERT_TRUE(cosign.ready());
-  const std::string digest = served_digest(source.host(), "hpn-test/small", "1");
-  ASSERT_FALSE(digest.empty());
-  const std::string signed_image = source.host() + "/hpn-test/small@" + digest;
-  ASSERT_EQ(cosign.sign(signed_image).exit_code, 0);
-  ASSERT_EQ(cosign.attest_sbom(signed_image).exit_code, 0);
-  const auto at_source = oras_referrers(signed_image);
-  ASSERT_EQ(at_source.size(), 2u);
 
   const auto images = dir / "images";
   auto saved = hpn_alone(dir, "save --source registry --compress gzip -p " + images.string() + " " + source.host() +

@@ -18,12 +18,21 @@ using hpn::test::served_digest;
 using hpn::test::shell_quote;
 using hpn::test::TempDir;
 
-// The line of `out` that names `what`.
+// The result line of `out` for the image `what`: its text line (✓ or ✗), or its
+// JSON done or failed event.
 std::string line_of(const std::string& out, const std::string& what) {
-  const auto at = out.find(what);
-  if (at == std::string::npos) return {};
-  const auto start = out.rfind('\n', at) + 1;
-  return out.substr(start, out.find('\n', at) - start);
+  std::size_t from = 0;
+  while (from < out.size()) {
+    const auto end = out.find('\n', from);
+    const std::string line = out.substr(from, end == std::string::npos ? std::string::npos : end - from);
+    const bool result = line.find("] \u2713 ") != std::string::npos || line.find("] \u2717 ") != std::string::npos ||
+                        line.find(R"("event":"done")") != std::string::npos ||
+                        line.find(R"("event":"failed")") != std::string::npos;
+    if (result && line.find(what) != std::string::npos) return line;
+    if (end == std::string::npos) break;
+    from = end + 1;
+  }
+  return {};
 }
 
 // One byte of the signature under cosign's older tag of `repo@digest` changed, the
