@@ -77,6 +77,27 @@ Status check_image_archive(const fs::path& path) {
   return {};
 }
 
+std::size_t referrer_count(const nlohmann::json& annotations) {
+  const std::string key = std::string(k_referrers_annotation) + ".count";
+  if (!annotations.is_object() || !annotations.contains(key) || !annotations[key].is_string()) return 0;
+  const std::string n = annotations[key].get<std::string>();
+  if (n.empty() || n.size() >= 7 || !std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return 0;
+  }
+  return std::stoul(n);
+}
+
+std::size_t referrers_in_index(std::string_view index_json) {
+  if (index_json.empty()) return 0;
+  const auto j = nlohmann::json::parse(index_json, nullptr, false);
+  if (!j.is_object() || !j.contains("manifests") || !j["manifests"].is_array()) return 0;
+  std::size_t n = 0;
+  for (const auto& m : j["manifests"]) {
+    if (m.is_object() && m.contains("annotations")) n += referrer_count(m["annotations"]);
+  }
+  return n;
+}
+
 Result<ArchiveInfo> read_archive_info(const fs::path& path) {
   ArchiveInfo info;
   {
@@ -192,13 +213,7 @@ Result<ArchiveInfo> read_archive_info(const fs::path& path) {
       if (const auto& an = it->second["annotations"]; an.contains("io.hpn.source") && an["io.hpn.source"].is_string()) {
         img.source = an["io.hpn.source"].get<std::string>();
       }
-      const std::string count_key = std::string(k_referrers_annotation) + ".count";
-      if (const auto& an = it->second["annotations"]; an.contains(count_key) && an[count_key].is_string()) {
-        const std::string n = an[count_key].get<std::string>();
-        if (!n.empty() && n.size() < 7 && std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-          img.referrers = std::stoul(n);
-        }
-      }
+      img.referrers = referrer_count(it->second["annotations"]);
       const std::string media = it->second.value("mediaType", "");
       if (media.find("index") != std::string::npos || media.find("manifest.list") != std::string::npos) {
         img.image_id = img.manifest_digest;  // only the containerd image store exports indexes

@@ -11,6 +11,7 @@ namespace hpn::archive {
 namespace {
 
 constexpr std::size_t k_max_pax = 64 << 10;
+constexpr std::size_t k_max_index = 4 << 20;
 
 // The digest a member's name claims, or "".
 std::string claimed_digest(std::string name) {
@@ -25,6 +26,7 @@ std::string claimed_digest(std::string name) {
 }  // namespace
 
 Status BlobChecker::content_end() {
+  in_index_ = false;
   if (in_pax_) {
     in_pax_ = false;
     // Only the path matters here; malformed records are the daemon's to refuse.
@@ -56,6 +58,10 @@ Status BlobChecker::header(const TarWalker::Block& block, std::uint64_t size) {
   pax_path_.clear();
   if (name.empty()) name = util::tar_header_name(block.data());
   if (type == '0' || type == '\0') {
+    if (name == "index.json" || name == "./index.json") {
+      in_index_ = size <= k_max_index;
+      index_json_.clear();
+    }
     expected_ = claimed_digest(name);
     if (!expected_.empty()) {
       hash_.emplace();
@@ -68,6 +74,7 @@ Status BlobChecker::header(const TarWalker::Block& block, std::uint64_t size) {
 Status BlobChecker::content(std::string_view bytes) {
   if (hash_) hash_->update(bytes);
   if (in_pax_) pax_.append(bytes);
+  if (in_index_) index_json_.append(bytes);
   return {};
 }
 

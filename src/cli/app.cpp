@@ -184,6 +184,7 @@ void bind_load(CLI::App& sub, Parsed& p) {
   sub.add_flag("--recursive", o.recursive, "Look for archives in subdirectories too");
   sub.add_flag("--skip-verify", o.skip_verify, "Load even when an archive does not match its .sha256 sidecar");
   add_platform(sub, o.platform, "os/arch[/variant] only (needs API 1.48, Docker 28+)");
+  add_verify(sub, o.verify, "From archives that hpn saved from a registry: ");
 }
 
 void add_no_cache(CLI::App& sub, bool& no_cache) {

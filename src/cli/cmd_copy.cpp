@@ -157,7 +157,7 @@ std::optional<int> copy_by_command(const Context& ctx, const CopyOptions& opt, c
     std::shared_ptr<const transfer::ImageSource> source;
     auto refs = images_to_move(opt.images, from, settings, code, &source);
     if (!refs) return code;
-    auto exporter = endpoint::make_exporter(from, settings, source);
+    auto exporter = endpoint::make_exporter(from, settings, endpoint::ExportInto::archives, source);
     if (!exporter) return plan_failed(exporter.error());
     return save_from_source(ctx, save, *refs, **exporter);
   }
@@ -171,6 +171,7 @@ std::optional<int> copy_by_command(const Context& ctx, const CopyOptions& opt, c
     load.inputs = {from.location};
     load.dry_run = opt.dry_run;
     load.platform = opt.platform;
+    load.verify = opt.verify;
     return cmd_load(aimed_at_daemon(ctx, to), load);
   }
   return cmd_push(ctx, push_archives_to(opt, {from.location}, to, settings));
@@ -188,7 +189,7 @@ int copy_streams(const Context& ctx, const CopyOptions& opt, const endpoint::Spe
     for (const auto& ref : *refs) items.push_back({ref.original, to.text + " " + ops::local_name(ref), ""});
     return print_dry_run(ctx, "copy", "copy", "images", items);
   }
-  auto exporter = endpoint::make_exporter(from, settings, source);
+  auto exporter = endpoint::make_exporter(from, settings, endpoint::ExportInto::daemon, source);
   if (!exporter) return plan_failed(exporter.error());
   auto importer = endpoint::make_importer(to, settings);
   if (!importer) return plan_failed(importer.error());
@@ -311,14 +312,14 @@ int cmd_copy(const Context& ctx, const CopyOptions& opt) {
   auto verify = verify_spec(opt.verify);
   if (!verify) return k_exit_usage;
   settings.verify = std::move(*verify);
+  settings.referrers = !opt.referrers.none;
+  settings.referrer_types = opt.referrers.types;
   // Signatures are read where they are kept: registries, layouts, hpn's archives.
   const bool keeps_signatures = from->kind == endpoint::Kind::registry || from->kind == endpoint::Kind::oci ||
-                                (!endpoint::takes_streams(*to) &&
-                                 (from->kind == endpoint::Kind::dir || from->kind == endpoint::Kind::archive));
+                                from->kind == endpoint::Kind::dir || from->kind == endpoint::Kind::archive;
   if (settings.verify.wanted() && !keeps_signatures) {
     print_error("copy --from " + from->text + " --to " + to->text +
-                ": --verify-key checks images read from a registry, an OCI layout, or archives pushed to a registry "
-                "or a layout; " +
+                ": --verify-key checks images read from a registry, an OCI layout, or hpn's archives; " +
                 std::string(endpoint::kind_name(from->kind)) + " keeps no signatures");
     return k_exit_usage;
   }

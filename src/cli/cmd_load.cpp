@@ -7,6 +7,7 @@
 #include "hpn/archive/paths.hpp"
 #include "hpn/cli/app.hpp"
 #include "hpn/cli/commands.hpp"
+#include "hpn/endpoint/archive.hpp"
 #include "hpn/ops/operations.hpp"
 
 namespace hpn::cli {
@@ -25,6 +26,8 @@ int cmd_load(const Context& ctx, const LoadOptions& opt) {
     }
     recursive = recursive || mode == 3;
   }
+  auto verify = verify_spec(opt.verify);
+  if (!verify) return k_exit_usage;
   int code = k_exit_failed;
   auto files = find_input_archives(inputs, recursive, code);
   if (!files) return code;
@@ -46,11 +49,23 @@ int cmd_load(const Context& ctx, const LoadOptions& opt) {
                           .known = {},
                           .referrers = true,
                           .referrer_types = {},
-.verify = {}});
+                          .verify = *verify});
   }
   auto store = open_store(ctx, code);
   if (!store) return code;
-  auto plan = ops::plan_load(*store, files->files, {.verify = !opt.skip_verify, .platform = opt.platform});
+  ops::LoadRequest request{.verify = !opt.skip_verify, .platform = opt.platform, .check = {}};
+  if (verify->wanted()) {
+    // Checked from what each archive holds, before the daemon sees it.
+    request.check = [spec = std::move(*verify)](const std::filesystem::path& file, ops::LoadedArchive& l) -> Status {
+      auto v = endpoint::verify_archive(file, spec);
+      if (!v) return v.error();
+      l.images_verified = v->images;
+      l.signatures_verified = v->verified.signatures;
+      l.attestations_verified = v->verified.attestations;
+      return {};
+    };
+  }
+  auto plan = ops::plan_load(*store, files->files, request);
   if (!plan) return plan_failed(plan.error());
   add_skipped(*plan, *files);
   return run_plan(ctx, *store, std::move(*plan));

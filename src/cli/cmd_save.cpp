@@ -155,7 +155,7 @@ int cmd_save(const Context& ctx, const SaveOptions& opt) {
   if (containerd && !opt.dry_run) {
     // The content store read by hpn itself, as from a registry.
     auto settings = containerd_settings(ctx);
-    auto store = endpoint::make_exporter(*containerd, settings);
+    auto store = endpoint::make_exporter(*containerd, settings, endpoint::ExportInto::archives);
     if (!store) return plan_failed(store.error());
     return save_from_source(ctx, opt, *refs, **store);
   }

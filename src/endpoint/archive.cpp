@@ -73,8 +73,8 @@ class Reader final : public transfer::SourceReader, public transfer::ReferrerRea
 
   // The archive's index of what refers to the image lists every level; each subject
   // gets the entries whose manifests name it, and the image its cosign tags.
-  Result<registry::Referrers> referrers(const image::Reference& ref, const std::string& digest,
-                                        bool cosign_tags) override {
+  Result<registry::Referrers> referrers(const image::Reference& ref, const std::string& digest, bool cosign_tags,
+                                        const std::string&) override {
     auto e = entry(ref);
     if (!e) return e.error();
     const auto& en = **e;
@@ -332,6 +332,29 @@ Result<std::vector<image::Reference>> ArchiveSource::images() const {
     return Error(ErrorKind::invalid_argument, input_.string() + " holds no named image (no archive with RepoTags)");
   }
   return order_;
+}
+
+Result<ArchiveSignatures> verify_archive(const fs::path& file, const transfer::VerifySpec& spec) {
+  auto source = ArchiveSource::open(file, false);
+  if (!source) return source.error();
+  if (!(*source)->failures().empty()) {
+    const auto& f = (*source)->failures().front();
+    return f.error.with_context(f.label);
+  }
+  auto reader = (*source)->reader();
+  ArchiveSignatures out;
+  for (const auto& h : (*source)->held()) {
+    // What its name points at: its index, or its manifest.
+    auto top = reader->manifest(h.ref, h.ref.tag);
+    if (!top) return top.error();
+    auto v = transfer::verify_image(*reader, h.ref, top->digest, spec);
+    if (!v) return v.error();
+    ++out.images;
+    out.verified.signatures += v->signatures;
+    out.verified.attestations += v->attestations;
+  }
+  if (out.images == 0) return Error(ErrorKind::not_signed, file.string() + " holds no image whose signature to check");
+  return out;
 }
 
 }  // namespace hpn::endpoint

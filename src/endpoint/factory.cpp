@@ -110,7 +110,7 @@ Result<Spec> parse_spec(std::string_view text) {
 
 bool takes_streams(const Spec& spec) { return spec.kind == Kind::docker || spec.kind == Kind::podman; }
 
-Result<std::shared_ptr<const ops::ImageStore>> make_exporter(const Spec& spec, Settings& settings,
+Result<std::shared_ptr<const ops::ImageStore>> make_exporter(const Spec& spec, Settings& settings, ExportInto into,
                                                              std::shared_ptr<const transfer::ImageSource> source) {
   if (takes_streams(spec)) {
     auto engine = daemon(spec, settings);
@@ -126,6 +126,9 @@ Result<std::shared_ptr<const ops::ImageStore>> make_exporter(const Spec& spec, S
   store.platform = settings.platform;
   store.local = spec.kind != Kind::registry;
   store.verify = settings.verify;
+  store.referrers = settings.referrers && into == ExportInto::archives;
+  store.count_referrers = settings.referrers && into == ExportInto::daemon;
+  store.referrer_types = settings.referrer_types;
   std::error_code ec;
   store.scratch_parent = std::filesystem::temp_directory_path(ec);
   return std::shared_ptr<const ops::ImageStore>(

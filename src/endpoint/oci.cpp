@@ -169,8 +169,8 @@ class Reader final : public transfer::SourceReader, public transfer::ReferrerRea
 
   transfer::ReferrerReader* referrer_reader() override { return this; }
 
-  Result<registry::Referrers> referrers(const image::Reference& ref, const std::string& digest,
-                                        bool cosign_tags) override {
+  Result<registry::Referrers> referrers(const image::Reference& ref, const std::string& digest, bool cosign_tags,
+                                        const std::string&) override {
     registry::Referrers out;
     {
       std::lock_guard lock(subjects_.mu);

@@ -22,9 +22,9 @@ class Reader final : public transfer::SourceReader, public transfer::ReferrerRea
     return f_->blob(ref, d, sink);
   }
   transfer::ReferrerReader* referrer_reader() override { return this; }
-  Result<registry::Referrers> referrers(const image::Reference& ref, const std::string& digest,
-                                        bool cosign_tags) override {
-    return f_->referrers(ref, digest, cosign_tags);
+  Result<registry::Referrers> referrers(const image::Reference& ref, const std::string& digest, bool cosign_tags,
+                                        const std::string& artifact_type) override {
+    return f_->referrers(ref, digest, cosign_tags, artifact_type);
   }
 
  private:

@@ -424,6 +424,11 @@ Result<EnginePlan> plan_load(const ContainerEngine& store, const std::vector<std
     t.run = [path, request](EngineConnection& conn, const ProgressFn& progress) -> Result<Outcome> {
       auto reader = open_for_load(path, request.verify, progress);
       if (!reader) return reader.error();
+      LoadedArchive result;
+      if (request.check) {
+        progress("checking signatures", 0, 0);
+        if (auto st = request.check(path, result); !st) return st.error();
+      }
       const std::uint64_t size = reader->file_size();
       progress("loading", 0, size);
       // Blobs named by their digest are checked as they pass: a damaged one stops
@@ -464,8 +469,12 @@ Result<EnginePlan> plan_load(const ContainerEngine& store, const std::vector<std
         }
         return loaded.error().with_context(path.string());
       }
+      result.images = loaded->images;
+      result.compression = reader->compression();
+      // hpn's own archives say in index.json how many referrers each image has.
+      result.referrers_left = archive::referrers_in_index(blobs.index_json());
       Outcome o;
-      o.result = LoadedArchive{.images = loaded->images, .compression = reader->compression()};
+      o.result = std::move(result);
       o.bytes = reader->file_size();
       return o;
     };

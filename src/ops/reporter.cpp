@@ -21,6 +21,12 @@ namespace hpn::ops {
 
 namespace {
 
+// What a result says of referrers left behind and signatures verified.
+void add_signed(nlohmann::json& j, std::size_t left, std::size_t signatures, std::size_t attestations) {
+  if (left > 0) j["referrers_left"] = left;
+  if (signatures > 0) j["verified"] = {{"signatures", signatures}, {"attestations", attestations}};
+}
+
 // The result's fields, for a JSON event.
 void add_fields(nlohmann::json& j, const Outcome& o) {
   std::visit(Overloaded{
@@ -35,11 +41,7 @@ void add_fields(nlohmann::json& j, const Outcome& o) {
                                    {"cache_hits", t.cache_hits}};
                    }
                    if (t.blobs_counted || t.referrers > 0) j["referrers"] = t.referrers;
-                   if (t.referrers_left > 0) j["referrers_left"] = t.referrers_left;
-                   if (t.signatures_verified > 0) {
-                     j["verified"] = {{"signatures", t.signatures_verified},
-                                      {"attestations", t.attestations_verified}};
-                   }
+                   add_signed(j, t.referrers_left, t.signatures_verified, t.attestations_verified);
                    if (!t.platform.empty()) {
                      j["platform"] = t.platform;
                      j["index_digest"] = t.index_digest;
@@ -56,6 +58,7 @@ void add_fields(nlohmann::json& j, const Outcome& o) {
                  [&j](const LoadedArchive& l) {
                    j["loaded"] = l.images;
                    j["compression"] = std::string(archive::to_string(l.compression));
+                   add_signed(j, l.referrers_left, l.signatures_verified, l.attestations_verified);
                  },
                  [&j](const Removed& r) {
                    j["untagged"] = r.untagged;
@@ -99,6 +102,8 @@ Counts count(const std::vector<TaskResult>& results) {
         c.cache_hits += t->cache_hits;
         c.referrers += t->referrers;
         c.verified += t->signatures_verified > 0 ? 1 : 0;
+      } else if (const auto* l = std::get_if<LoadedArchive>(&r.outcome.result)) {
+        c.verified += l->images_verified;
       }
     } else if (r.state == TaskState::failed) {
       ++c.failed;

@@ -14,27 +14,30 @@ namespace hpn::ops {
 
 namespace {
 
-std::string referrers_text(const Transferred& t) {
+std::string referrers_text(std::size_t copied, std::size_t left) {
   std::string s;
-  if (t.referrers > 0) {
-    s = "; " + std::to_string(t.referrers) + (t.referrers == 1 ? " referrer" : " referrers") +
+  if (copied > 0) {
+    s = "; " + std::to_string(copied) + (copied == 1 ? " referrer" : " referrers") +
         " (signatures, attestations, SBOMs) copied";
   }
-  if (t.referrers_left > 0) {
-    s += "; " + std::to_string(t.referrers_left) + (t.referrers_left == 1 ? " referrer" : " referrers") +
+  if (left > 0) {
+    s += "; " + std::to_string(left) + (left == 1 ? " referrer" : " referrers") +
          " (signatures, attestations, SBOMs) left behind: the destination keeps none";
   }
   return s;
 }
 
-std::string verified_text(const Transferred& t) {
-  if (t.signatures_verified == 0) return {};
-  std::string s = "; signature verified";
-  if (t.attestations_verified > 0) {
-    s += ", " + std::to_string(t.attestations_verified) +
-         (t.attestations_verified == 1 ? " attestation" : " attestations");
-  }
+std::string verified_text(std::size_t signatures, std::size_t attestations) {
+  if (signatures == 0) return {};
+  std::string s = signatures == 1 ? "; signature verified" : "; " + std::to_string(signatures) + " signatures verified";
+  if (attestations > 0)
+    s += ", " + std::to_string(attestations) + (attestations == 1 ? " attestation" : " attestations");
   return s;
+}
+
+std::string referrers_text(const Transferred& t) { return referrers_text(t.referrers, t.referrers_left); }
+std::string verified_text(const Transferred& t) {
+  return verified_text(t.signatures_verified, t.attestations_verified);
 }
 
 std::string transferred_text(const Transferred& t, bool unchanged) {
@@ -70,7 +73,7 @@ std::string loaded_text(const LoadedArchive& l) {
   std::string s;
   for (const auto& img : l.images) s += (s.empty() ? "loaded " : ", ") + img;
   if (l.compression != archive::Compression::none) s += " (" + std::string(archive::to_string(l.compression)) + ")";
-  return s;
+  return s + referrers_text(0, l.referrers_left) + verified_text(l.signatures_verified, l.attestations_verified);
 }
 
 }  // namespace

@@ -142,13 +142,15 @@ std::string next_link(std::string_view header) {
 }
 
 Result<std::optional<std::vector<Referrer>>> Fetcher::listed_referrers(const image::Reference& ref,
-                                                                       const std::string& digest) {
+                                                                       const std::string& digest,
+                                                                       const std::string& artifact_type) {
   const std::string what = ref.repository() + "'s referrers of " + digest;
   auto host = host_of(ref);
   if (!host) return host.error();
   if ((*host)->referrers_api < 0) return std::optional<std::vector<Referrer>>{};
   std::vector<Referrer> all;
   std::string url = "/v2/" + ref.path + "/referrers/" + digest;
+  if (!artifact_type.empty()) url += "?artifactType=" + engine::url_escape(artifact_type);
   for (int page = 0; !url.empty(); ++page) {
     if (page == k_max_pages) {
       return Error(ErrorKind::protocol, what + " run to over " + std::to_string(k_max_pages) + " pages");
@@ -201,9 +203,10 @@ Result<bool> Fetcher::has_referrers_api(const image::Reference& ref, const std::
   return listed->has_value();
 }
 
-Result<Referrers> Fetcher::referrers(const image::Reference& ref, const std::string& digest, bool cosign_tags) {
+Result<Referrers> Fetcher::referrers(const image::Reference& ref, const std::string& digest, bool cosign_tags,
+                                     const std::string& artifact_type) {
   Referrers out;
-  auto listed = listed_referrers(ref, digest);
+  auto listed = listed_referrers(ref, digest, artifact_type);
   if (!listed) return listed.error();
   if (*listed) {
     out.listed = std::move(**listed);

@@ -537,7 +537,10 @@ Result<std::vector<Referred>> find_referrers(SourceReader& r, const image::Refer
   for (int depth = 0; depth < k_referrer_depth && !level.empty(); ++depth) {
     std::vector<std::string> next;
     for (const auto& s : level) {
-      auto found = from->referrers(src, s, depth == 0);
+      // An image's referrers of the types asked for: the API filters where it can,
+      // and cosign's older tags, which carry no artifact type, are not asked.
+      const bool filtered = depth == 0 && !types.empty();
+      auto found = from->referrers(src, s, depth == 0 && !filtered, filtered && types.size() == 1 ? types[0] : "");
       if (!found) return found.error();
       if (depth == 0 && !types.empty()) {
         std::erase_if(found->listed, [&](const registry::Referrer& x) {

@@ -95,7 +95,7 @@ struct SourceStore::Shared {
   std::map<std::string, Blob> blobs;
   std::condition_variable blob_cv;
   fs::path scratch;  // created on first use
-  std::map<std::string, Status> signatures;  // by image digest: what the signature check said
+  std::map<std::string, Result<Verified>> signatures;  // by image digest: what the signature check said
 
   Result<image::Reference> reference_of(const std::string& name) {
     {
@@ -521,8 +521,18 @@ class SourceConnection final : public ops::StoreConnection {
     if (!ref) return ref.error();
     auto r = shared_->resolve(*fetcher_, *ref);
     if (!r) return r.error();
-    if (auto st = verified(*r); !st) return st.error();
-    return ops::StoredImage{r->source_id, r->archive_bytes()};
+    auto v = verified(*r);
+    if (!v) return v.error();
+    ops::StoredImage stored{.id = r->source_id, .size = r->archive_bytes()};
+    stored.signatures_verified = v->signatures;
+    stored.attestations_verified = v->attestations;
+    if (shared_->source.count_referrers) {
+      auto found = find_referrers(*fetcher_, r->ref, r->index ? r->index->digest : r->manifest.digest,
+                                  shared_->source.referrer_types);
+      if (!found) return found.error();
+      for (const auto& level : *found) stored.referrers_left += level.found.listed.size() + level.found.tagged.size();
+    }
+    return stored;
   }
 
   Result<std::uint64_t> export_images(std::span<const std::string> names, const std::string&,
@@ -533,7 +543,7 @@ class SourceConnection final : public ops::StoreConnection {
       if (!ref) return ref.error();
       auto r = shared_->resolve(*fetcher_, *ref);
       if (!r) return r.error();
-      if (auto st = verified(*r); !st) return st.error();
+      if (auto v = verified(*r); !v) return v.error();
       images.push_back(std::move(*r));
     }
     return write_layout(*shared_, *fetcher_, images, sink);
@@ -542,20 +552,19 @@ class SourceConnection final : public ops::StoreConnection {
  private:
   // The image's signatures, when asked for: checked once per batch, before anything
   // of it is written, and before an archive of it is taken as up to date.
-  Status verified(const Resolved& r) {
-    if (!shared_->source.verify.wanted()) return {};
+  Result<Verified> verified(const Resolved& r) {
+    if (!shared_->source.verify.wanted()) return Verified{};
     const std::string digest = r.index ? r.index->digest : r.manifest.digest;
     {
       std::lock_guard lock(shared_->mu);
       if (auto it = shared_->signatures.find(digest); it != shared_->signatures.end()) return it->second;
     }
     auto v = verify_image(*fetcher_, r.ref, digest, shared_->source.verify);
-    Status st = v ? Status{} : Status(v.error());
     if (v || !is_transient(v.error().kind)) {
       std::lock_guard lock(shared_->mu);
-      shared_->signatures.emplace(digest, st);
+      shared_->signatures.emplace(digest, v);
     }
-    return st;
+    return v;
   }
 
   std::shared_ptr<SourceStore::Shared> shared_;

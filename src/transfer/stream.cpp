@@ -17,6 +17,9 @@ Result<ops::Outcome> stream_image(StreamLanes& lanes, const image::Reference& re
   ops::Transferred moved;
   moved.target = spec.to_name + " " + name;
   moved.image_id = true;
+  moved.referrers_left = have->referrers_left;
+  moved.signatures_verified = have->signatures_verified;
+  moved.attestations_verified = have->attestations_verified;
   if (auto there = lanes.to().inspect(name); there && there->id == have->id) {
     moved.digest = there->id;
     ops::Outcome o;

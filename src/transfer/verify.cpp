@@ -105,7 +105,7 @@ Result<Verified> verify_image(SourceReader& r, const image::Reference& src, cons
                                              ": its source keeps no signatures; --verify-key checks images read "
                                              "from registries, OCI layouts and archives that hpn saved from one");
   }
-  auto found = from->referrers(src, digest, true);
+  auto found = from->referrers(src, digest, true, {});
   if (!found) return found.error();
   Findings t;
   // cosign 3: sigstore bundles among the referrers.

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -23,6 +24,7 @@ using hpn::test::oras_referrers;
 using hpn::test::PrivateRegistry;
 using hpn::test::Proxy;
 using hpn::test::run_command;
+using hpn::test::run_hpn;
 using hpn::test::served_digest;
 using hpn::test::TempDir;
 
@@ -183,6 +185,15 @@ TEST(Referrers, ARegistryWithTheReferrersApiListsThemByTheirSubjectAndGetsNoFall
   EXPECT_EQ(v.exit_code, 0) << v.out;
   auto va = cosign.verify_sbom(copied);
   EXPECT_EQ(va.exit_code, 0) << va.out;
+
+  // A type asked for is asked of the API, which filters: of another type, none go.
+  auto other = hpn_alone(dir, "copy --referrers-type application/example -r " + target.host() + " -p other " +
+                                  source.host() + "/hpn-test/small:1");
+  ASSERT_EQ(other.exit_code, 0) << other.out << other.err;
+  EXPECT_NE(source.log().find("/referrers/" + digest + "?artifactType=application%2Fexample"), std::string::npos)
+      << source.log();
+  EXPECT_TRUE(oras_referrers(target.host() + "/other/small@" + digest, &listing).empty()) << listing;
+  EXPECT_EQ(served_digest(target_registry.host(), "other/small", "1"), digest);
 }
 
 // hpn-test/small at a source registry, signed and attested, and an empty target.
@@ -297,6 +308,49 @@ TEST(Referrers, ADestinationThatKeepsNoneSaysHowManyItLeftBehind) {
   run_command(hpn::test::shell_quote(hpn::test::env("HPN_TEST_CTR2")) + " --address " +
               hpn::test::env("HPN_TEST_CONTAINERD2_SOCK") + " -n " + ns + " images rm " + source.host() +
               "/hpn-test/base:1");
+}
+
+TEST(Referrers, ADaemonKeepsNoneAndLoadChecksTheSignaturesTheArchivesHold) {
+  // Docker keeps no referrers: a copy into it, and a load of an archive that holds
+  // them, say how many stayed behind. load --verify-key checks each archive's
+  // images from what the archive holds, before the daemon sees it.
+  TempDir dir;
+  PrivateRegistry source;
+  Cosign cosign(dir / "key");
+  ASSERT_TRUE(cosign.ready());
+  const std::string digest = served_digest(source.host(), "hpn-test/base", "1");
+  ASSERT_EQ(cosign.sign(source.host() + "/hpn-test/base@" + digest).exit_code, 0);
+  ASSERT_EQ(cosign.attest_sbom(source.host() + "/hpn-test/base@" + digest).exit_code, 0);
+  const std::string base = source.host() + "/hpn-test/base:1", small = source.host() + "/hpn-test/small:1";
+  const std::string host = hpn::test::env("HPN_TEST_DOCKER_HOST");
+  auto docker = hpn::test::connect_docker();
+  (void)docker.remove(base, true);
+  (void)docker.remove(small, true);
+
+  auto copied = run_hpn(dir.path(), "copy --output json " + base + " --to docker", host);
+  EXPECT_EQ(copied.exit_code, 0) << copied.out << copied.err;
+  EXPECT_NE(copied.out.find(R"("referrers_left":2)"), std::string::npos) << copied.out;
+  EXPECT_TRUE(docker.inspect_image(base).ok());
+  ASSERT_TRUE(docker.remove(base, true).ok());
+
+  auto saved = hpn_alone(dir, "save --source registry -p images " + base + " " + small);
+  ASSERT_EQ(saved.exit_code, 0) << saved.out << saved.err;
+  const std::string key = (dir / "key" / "cosign.pub").string();
+  auto loaded = run_hpn(dir.path(), "load --verify-key " + key + " images", host);
+  EXPECT_EQ(loaded.exit_code, 1) << loaded.out << loaded.err;
+  std::string base_line, small_line;
+  std::istringstream lines(loaded.out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("base") != std::string::npos && line.find("\u2713") != std::string::npos) base_line = line;
+    if (line.find("small") != std::string::npos && line.find("\u2717") != std::string::npos) small_line = line;
+  }
+  EXPECT_NE(base_line.find("signature verified, 1 attestation"), std::string::npos) << loaded.out;
+  EXPECT_NE(base_line.find("2 referrers (signatures, attestations, SBOMs) left behind"), std::string::npos)
+      << loaded.out;
+  EXPECT_NE(small_line.find("unsigned"), std::string::npos) << loaded.out;
+  EXPECT_TRUE(docker.inspect_image(base).ok());
+  EXPECT_FALSE(docker.inspect_image(small).ok()) << "an unsigned archive was loaded";
+  (void)docker.remove(base, true);
 }
 
 }  // namespace

@@ -6,7 +6,10 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 #include "hpn/archive/codec.hpp"
 #include "hpn/util/result.hpp"
@@ -47,6 +50,13 @@ struct ArchiveInfo {
 // Read manifest.json from an archive (any supported compression). Fails with the
 // file's name when it is not an image archive or is corrupt.
 Result<ArchiveInfo> read_archive_info(const std::filesystem::path& path);
+
+// The referrers an entry of index.json says its image has in the archive (the
+// annotations k_referrers_annotation + ".count"; 0 when it says none or nonsense),
+// and their sum over the entries of the index.json `index_json` (0 when it is not
+// one).
+std::size_t referrer_count(const nlohmann::json& annotations);
+std::size_t referrers_in_index(std::string_view index_json);
 
 // Cheap check that `path` is a tar (after any compression): its first header is
 // valid. Fails with ErrorKind::invalid_argument naming the file otherwise.

@@ -28,6 +28,9 @@ class BlobChecker : private TarWalker::Events {
   Status feed(std::string_view bytes) { return walker_.feed(bytes, *this); }
 
   std::uint64_t checked() const { return checked_; }  // members verified so far
+  // The archive's index.json (OCI layout) as it passed, when it is of a plausible
+  // size; empty before it or without one.
+  const std::string& index_json() const { return index_json_; }
 
  private:
   Status header(const TarWalker::Block& block, std::uint64_t size) override;
@@ -43,6 +46,8 @@ class BlobChecker : private TarWalker::Events {
   std::string expected_;            // hex digest the current member must have
   std::string name_;
   std::uint64_t checked_ = 0;
+  bool in_index_ = false;
+  std::string index_json_;
 };
 
 }  // namespace hpn::archive

@@ -115,6 +115,7 @@ struct LoadOptions {
   bool recursive = false;
   bool skip_verify = false;
   std::string platform;
+  VerifyOptions verify;
 };
 
 struct PushOptions {

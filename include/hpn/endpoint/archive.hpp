@@ -25,6 +25,7 @@
 #include "hpn/archive/layout.hpp"
 #include "hpn/ops/archive_image.hpp"
 #include "hpn/transfer/roles.hpp"
+#include "hpn/transfer/verify.hpp"
 
 namespace hpn::endpoint {
 
@@ -81,5 +82,15 @@ class ArchiveSource final : public transfer::ImageSource {
   std::vector<Held> held_;
   std::vector<Failure> failures_;
 };
+
+// The signatures of every image of the archive `file`, checked with `spec` against
+// what the archive holds (transfer/verify.hpp), offline: the first image that fails
+// fails the whole, by name. The archive's structure is read for it (decompressed
+// once when it is compressed).
+struct ArchiveSignatures {
+  std::size_t images = 0;
+  transfer::Verified verified;  // summed over its images
+};
+Result<ArchiveSignatures> verify_archive(const std::filesystem::path& file, const transfer::VerifySpec& spec);
 
 }  // namespace hpn::endpoint

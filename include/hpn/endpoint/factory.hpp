@@ -63,6 +63,10 @@ struct Settings {
   std::shared_ptr<registry::KnownBlobs> known;
   // Signatures each image must pass before a registry or layout exports it.
   transfer::VerifySpec verify;
+  // What refers to the images (signatures, attestations, SBOMs) goes with them, of
+  // these artifact types only when any are named.
+  bool referrers = true;
+  std::vector<std::string> referrer_types;
 };
 
 // Whether images go into `spec` as one import stream (a daemon) rather than as
@@ -79,9 +83,12 @@ Result<std::shared_ptr<const transfer::ImageDestination>> make_destination(const
 
 // The stream path's ends: a daemon (docker, podman) exports and imports; a
 // registry or an OCI layout exports through hpn's own verified reads
-// (transfer::SourceStore), which save also writes archives from.
-// `source`: the endpoint's source when it is already open.
-Result<std::shared_ptr<const ops::ImageStore>> make_exporter(const Spec& spec, Settings& settings,
+// (transfer::SourceStore), which save also writes archives from. Its exports go
+// `into` a daemon's import (what refers to an image is counted, left behind) or
+// into archives (which hold it). `source`: the endpoint's source when it is
+// already open.
+enum class ExportInto { daemon, archives };
+Result<std::shared_ptr<const ops::ImageStore>> make_exporter(const Spec& spec, Settings& settings, ExportInto into,
                                                              std::shared_ptr<const transfer::ImageSource> source = {});
 Result<std::shared_ptr<const ops::ContainerEngine>> make_importer(const Spec& spec, const Settings& settings);
 

@@ -54,6 +54,12 @@ struct WrittenArchive {
 struct LoadedArchive {
   std::vector<std::string> images;
   archive::Compression compression = archive::Compression::none;  // of the archive file
+  // What the archive holds that refers to its images (signatures, attestations,
+  // SBOMs): a daemon keeps none of it.
+  std::size_t referrers_left = 0;
+  // With --verify-key: its images whose signatures verified, and the signatures and
+  // signed attestations that did.
+  std::size_t images_verified = 0, signatures_verified = 0, attestations_verified = 0;
 };
 
 // A pull and a removal give the store's own results (Pulled, Removed: image_store.hpp).

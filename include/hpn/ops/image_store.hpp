@@ -41,6 +41,11 @@ inline std::string local_name(const image::Reference& ref) { return ref.familiar
 struct StoredImage {
   std::string id;
   std::uint64_t size = 0;
+  // A store that reads more than the image (hpn's own reads of a registry or a
+  // layout): what refers to it there, which a daemon's import leaves behind, and
+  // its signatures and attestations that verified (--verify-key).
+  std::size_t referrers_left = 0;
+  std::size_t signatures_verified = 0, attestations_verified = 0;
 };
 
 // Image sizes by canonical name (tags and digests).

@@ -143,6 +143,10 @@ Result<Outcome> write_archive(const TarProducer& producer, const std::filesystem
 struct LoadRequest {
   bool verify = true;    // check each archive's sidecar first
   std::string platform;  // load only this platform (API 1.48)
+  // Run on each archive after its sidecar and before it loads (its images'
+  // signatures, --verify-key): it fills the result's counts, and an error keeps the
+  // archive out of the store.
+  std::function<Status(const std::filesystem::path&, LoadedArchive&)> check;
 };
 Result<EnginePlan> plan_load(const ContainerEngine& store, const std::vector<std::filesystem::path>& files,
                        const LoadRequest& request);

@@ -142,10 +142,15 @@ class Fetcher {
   // What refers to the manifest `digest` in `ref`'s repository
   // (registry/referrers.hpp): the referrers API's pages, or the fallback tag's index
   // where the registry has no such API, and, with `cosign_tags`, cosign's older tags.
-  Result<Referrers> referrers(const image::Reference& ref, const std::string& digest, bool cosign_tags);
-  // The referrers the registry's API lists for `digest` (every page); nullopt when
-  // it has no referrers API (asked once per registry of the batch).
-  Result<std::optional<std::vector<Referrer>>> listed_referrers(const image::Reference& ref, const std::string& digest);
+  // A non-empty `artifact_type` asks the API for that type only (a registry may
+  // answer all: the caller filters).
+  Result<Referrers> referrers(const image::Reference& ref, const std::string& digest, bool cosign_tags,
+                              const std::string& artifact_type = {});
+  // The referrers the registry's API lists for `digest` (every page), of
+  // `artifact_type` only when it is given and the registry filters; nullopt when it
+  // has no referrers API (asked once per registry of the batch).
+  Result<std::optional<std::vector<Referrer>>> listed_referrers(const image::Reference& ref, const std::string& digest,
+                                                                const std::string& artifact_type = {});
   // Whether `ref`'s registry has the referrers API: what an earlier request of the
   // batch learned, else asked with `digest`.
   Result<bool> has_referrers_api(const image::Reference& ref, const std::string& digest);

@@ -37,9 +37,11 @@ class ReferrerReader {
   virtual ~ReferrerReader() = default;
   // What refers to the manifest `digest` of `ref`'s repository: signatures,
   // attestations, SBOMs (registry/referrers.hpp); cosign's older tags only with
-  // `cosign_tags` (an image's: cosign gives them to no referrer).
+  // `cosign_tags` (an image's: cosign gives them to no referrer). A source that can
+  // filter by `artifact_type` (non-empty) may leave the others out; the caller
+  // filters too.
   virtual Result<registry::Referrers> referrers(const image::Reference& ref, const std::string& digest,
-                                                bool cosign_tags) = 0;
+                                                bool cosign_tags, const std::string& artifact_type) = 0;
 };
 
 class SourceReader {

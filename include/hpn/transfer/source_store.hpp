@@ -50,6 +50,9 @@ struct SourceStoreSpec {
   // source keeps it, into its archive; `referrer_types` keeps only the image's
   // referrers of those artifact types (TransferSpec's). Off for a daemon's import.
   bool referrers = false;
+  // Count what refers to each image (StoredImage::referrers_left), of
+  // `referrer_types` as above: an import into a daemon leaves it behind.
+  bool count_referrers = false;
   std::vector<std::string> referrer_types;
   // Signatures each image must pass before it is exported (verify.hpp).
   VerifySpec verify;
