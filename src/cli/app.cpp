@@ -35,6 +35,7 @@ struct Parsed {
   LoadOptions load;
   PushOptions push;
   CopyOptions copy;
+  SyncOptions sync;
   RmiOptions rmi;
   LsOptions ls;
   LoginOptions login;
@@ -237,6 +238,22 @@ void bind_copy(CLI::App& sub, Parsed& p) {
                  "--namespace), dir:DIR (one archive per image) or archive:FILE (one bundle)");
 }
 
+void bind_sync(CLI::App& sub, Parsed& p) {
+  SyncOptions& o = p.sync;
+  sub.add_option("file", o.file, "The rules: YAML naming repositories, their tags and platforms, and destinations")
+      ->required();
+  sub.add_flag("--dry-run", o.dry_run,
+               "Print the plan: the tags each rule picks, which would be copied and which are there already; "
+               "change nothing");
+  sub.add_option("--lock", o.lock,
+                 "Write every image copied or found up to date, by digest, with its platform, to this list (-f "
+                 "takes it back and gives the same images after the tags have moved)");
+  add_insecure(sub, o.insecure_registries, "Reach");
+  add_no_cache(sub, o.no_cache);
+  add_referrers(sub, o.referrers, "Mirror", "into registries and OCI layouts");
+  add_verify(sub, o.verify, "");
+}
+
 void bind_rmi(CLI::App& sub, Parsed& p) {
   add_images(sub, p.rmi.images);
   sub.add_flag("--force", p.rmi.force, "Remove images even when tagged in several repositories");
@@ -276,6 +293,8 @@ const Command k_commands[] = {
     {"copy", "Copy images between any two endpoints: registries, daemons, OCI layouts, archives",
      k_list_batch | s_registry, bind_copy, no_path,
      [](const Context& c, const Parsed& p) { return cmd_copy(c, p.copy); }},
+    {"sync", "Mirror repositories by rules (a YAML file): tag filters, platforms, path templates, a digest lock",
+     k_batch, bind_sync, no_path, [](const Context& c, const Parsed& p) { return cmd_sync(c, p.sync); }},
     {"rmi", "Remove the listed images from the daemon or containerd", k_list_batch, bind_rmi, no_path,
      [](const Context& c, const Parsed& p) { return cmd_rmi(c, p.rmi); }},
     {"ls", "List daemon or containerd images, archives in a directory (-p), or which listed images are present",

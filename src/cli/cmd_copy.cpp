@@ -224,7 +224,9 @@ int copy_blobs(const Context& ctx, const CopyOptions& opt, const std::vector<ima
                                                                   .known = settings.known,
                                                                   .referrers = !opt.referrers.none,
                                                                   .referrer_types = opt.referrers.types,
-                                                                  .verify = settings.verify}));
+                                                                  .verify = settings.verify,
+                                                                  .platforms = {},
+                                                                  .dry_run = false}));
 }
 
 // From a daemon into a layout or a registry: a daemon's export is one stream,

@@ -49,7 +49,9 @@ int cmd_load(const Context& ctx, const LoadOptions& opt) {
                           .known = {},
                           .referrers = true,
                           .referrer_types = {},
-                          .verify = *verify});
+                          .verify = *verify,
+                          .platforms = {},
+                          .dry_run = false});
   }
   auto store = open_store(ctx, code);
   if (!store) return code;

@@ -122,7 +122,9 @@ static int push_archives(const Context& ctx, const PushOptions& opt, const ops::
        .known = settings.known,
        .referrers = !opt.referrers.none,
        .referrer_types = opt.referrers.types,
-       .verify = *verify});
+       .verify = *verify,
+       .platforms = {},
+       .dry_run = false});
 }
 
 int move_archives(const Context& ctx, const archive::FoundArchives& files, bool verify,

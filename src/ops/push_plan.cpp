@@ -14,6 +14,19 @@ Result<std::string> push_target(const image::Reference& ref, const PushSpec& spe
   }
   std::string registry = spec.registry;
   while (!registry.empty() && registry.back() == '/') registry.pop_back();
+  // A path template: the source's parts put in, and its tag unless the template
+  // places it.
+  if (spec.project.find('{') != std::string::npos) {
+    std::string path = spec.project;
+    const std::pair<std::string_view, std::string> parts[] = {
+        {"{registry}", ref.domain}, {"{repo}", ref.path}, {"{name}", ref.name()}, {"{tag}", ref.tag}};
+    for (const auto& [key, value] : parts) {
+      for (auto at = path.find(key); at != std::string::npos; at = path.find(key, at + value.size())) {
+        path.replace(at, key.size(), value);
+      }
+    }
+    return registry + "/" + path + (spec.project.find("{tag}") == std::string::npos ? ":" + ref.tag : "");
+  }
   if (spec.mode == 1) {
     return registry + "/" + ref.name() + ":" + ref.tag;
   }

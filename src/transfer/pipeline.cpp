@@ -1,5 +1,7 @@
 #include "hpn/transfer/pipeline.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
@@ -11,6 +13,7 @@
 
 #include "hpn/registry/manifest.hpp"
 #include "hpn/util/lanes.hpp"
+#include "hpn/util/sha256.hpp"
 #include "recompress.hpp"
 #include "source_fetch.hpp"
 
@@ -52,17 +55,66 @@ Status move_blob(SourceReader& r, DestinationWriter& w, const ImageSource& sourc
 // manifests.
 struct Resolved {
   std::optional<Manifest> index;
+  bool filtered = false;  // `index` is the source's, written anew with some platforms only
   std::vector<Manifest> manifests;
   std::string platform;  // only this platform's manifest of the index `index_digest`
   std::string index_digest;
   const std::string& digest() const { return index ? index->digest : manifests.at(0).digest; }
 };
 
+// The index `index` with only the entries of `platforms`, written anew (the index
+// itself when it keeps them all). Each platform must be there.
+Result<Manifest> keep_platforms(const Manifest& index, const std::vector<std::string>& platforms,
+                                const std::string& what) {
+  auto j = nlohmann::ordered_json::parse(index.body, nullptr, false);
+  if (!j.is_object() || !j.contains("manifests") || !j["manifests"].is_array()) {
+    return Error(ErrorKind::protocol, what + ": its index lists no manifests");
+  }
+  const auto text_of = [](const nlohmann::ordered_json& e) {
+    if (!e.is_object() || !e.contains("platform") || !e["platform"].is_object()) return std::string();
+    const auto& p = e["platform"];
+    std::string s = p.value("os", "") + "/" + p.value("architecture", "");
+    if (!p.value("variant", "").empty()) s += "/" + p.value("variant", "");
+    return s;
+  };
+  auto kept = nlohmann::ordered_json::array();
+  std::set<std::string> found;
+  for (const auto& e : j["manifests"]) {
+    const std::string t = text_of(e);
+    for (const auto& want : platforms) {
+      // linux/arm64 names linux/arm64/v8 too.
+      if (t == want || t.rfind(want + "/", 0) == 0) {
+        kept.push_back(e);
+        found.insert(want);
+        break;
+      }
+    }
+  }
+  for (const auto& want : platforms) {
+    if (!found.contains(want)) return Error(ErrorKind::not_found, what + ": its index has no " + want + " image");
+  }
+  if (kept.size() == j["manifests"].size()) return index;
+  j["manifests"] = kept;
+  Manifest m;
+  m.body = j.dump();
+  m.digest = "sha256:" + util::sha256_hex(m.body);
+  m.media_type = index.media_type;
+  return m;
+}
+
 Result<Resolved> resolve(SourceReader& r, const image::Reference& src, const TransferSpec& spec) {
   auto top = r.manifest(src, src.digest.empty() ? src.tag : src.digest);
   if (!top) return top.error();
   Resolved out;
   if (registry::is_index(top->media_type)) {
+    if (!spec.platforms.empty()) {
+      auto kept = keep_platforms(*top, spec.platforms, src.original);
+      if (!kept) return kept.error();
+      out.filtered = kept->digest != top->digest;
+      if (out.filtered) out.index_digest = top->digest;
+      out.index = std::move(*kept);
+      return out;
+    }
     if (spec.platform.empty()) {
       out.index = std::move(*top);
       return out;
@@ -442,10 +494,17 @@ Result<ops::Outcome> move_image(Lanes& lanes, const TransferItem& item, Batch& b
   o.note = item.note;
   auto there = unchanged(*w, targets, *img, *parsed);
   if (!there) return there.error();
+  if (batch.spec.dry_run) {
+    result.digest = *there ? **there : img->digest();
+    o.unchanged = there->has_value();
+    if (!o.unchanged) o.note = "would be copied (dry run)";
+    o.result = result;
+    return o;
+  }
   if (*there) {
     result.digest = **there;
     // The image is there; what refers to it may be new since.
-    if (!parsed->rewritten) {
+    if (!parsed->rewritten && !img->filtered) {
       Tally tally;
       std::set<std::string> repositories;
       for (const auto& target : targets) {
@@ -507,7 +566,7 @@ Result<ops::Outcome> move_image(Lanes& lanes, const TransferItem& item, Batch& b
       if (!again) return again.error();
     }
     // Signatures name the digest they sign: a manifest written anew has none.
-    if (!parsed->rewritten) {
+    if (!parsed->rewritten && !img->filtered) {
       progress("referrers", done, 0);
       auto n = carry_referrers(lanes, src, target, img->digest(), batch, tally, moved);
       if (!n) return n.error();

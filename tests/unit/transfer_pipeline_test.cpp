@@ -321,7 +321,9 @@ TEST_F(Fixture, AnIndexMovesWholeItsManifestsBeforeIt) {
                                .known = {},
                                .referrers = true,
                                .referrer_types = {},
-.verify = {}});
+                               .verify = {},
+                               .platforms = {},
+                               .dry_run = false});
   EXPECT_FALSE(one[0]);  // not named
   store->named[ref("multi:2").canonical()] = index;
   one = run({"multi:2"}, {.platform = "linux/arm64",
@@ -330,7 +332,9 @@ TEST_F(Fixture, AnIndexMovesWholeItsManifestsBeforeIt) {
                           .known = {},
                           .referrers = true,
                           .referrer_types = {},
-.verify = {}});
+                          .verify = {},
+                          .platforms = {},
+                          .dry_run = false});
   ASSERT_TRUE(one[0]) << one[0].error().message;
   EXPECT_EQ(sink->tags.at(ref("multi:2").canonical()), arm.digest);
   EXPECT_EQ(one[0]->transferred()->platform, "linux/arm64");

@@ -22,6 +22,7 @@ int cmd_ls(const Context& ctx, const LsOptions& opt);
 int cmd_login(const Context& ctx, const LoginOptions& opt);
 int cmd_logout(const Context& ctx, const LogoutOptions& opt);
 int cmd_copy(const Context& ctx, const CopyOptions& opt);
+int cmd_sync(const Context& ctx, const SyncOptions& opt);
 
 // save from a store hpn reads itself (a registry, an OCI layout), with save's
 // options, output and exit codes.

@@ -146,6 +146,16 @@ struct CopyOptions {
   VerifyOptions verify;
 };
 
+struct SyncOptions {
+  std::string file;  // the rules (YAML)
+  bool dry_run = false;
+  std::string lock;  // write what was copied, by digest, to this list
+  std::vector<std::string> insecure_registries;
+  bool no_cache = false;
+  ReferrerOptions referrers;
+  VerifyOptions verify;
+};
+
 struct RmiOptions {
   ImageInput images;
   bool force = false;

@@ -161,7 +161,10 @@ Result<archive::DecompressingReader> open_for_load(const std::filesystem::path& 
 struct PushSpec {
   std::string registry;
   int mode = 1;         // 1: REG/name:tag; 2: REG/project/name:tag
-  std::string project;  // mode 2: overrides the image's own project when set
+  // Mode 2: overrides the image's own project when set. With placeholders
+  // ({registry}, {repo}, {name}, {tag} of the source) it is the whole path: a
+  // template, whatever the mode (REG/TEMPLATE, with :tag unless it places {tag}).
+  std::string project;
 };
 // Target name for `ref`, e.g. harbor.local/library/nginx:latest.
 Result<std::string> push_target(const image::Reference& ref, const PushSpec& spec);

@@ -103,6 +103,10 @@ class Fetcher {
   // the bytes delivered (the blob's size).
   Result<std::uint64_t> blob(const image::Reference& ref, const Descriptor& blob, const engine::Sink& sink);
 
+  // The tags of `ref`'s repository, every page (`page_size` tags a page when
+  // non-zero, else the registry's own), in the order served.
+  Result<std::vector<std::string>> tags(const image::Reference& ref, std::size_t page_size);
+
   // ---- writing (the token asks for pull and push on the target repository) ----
 
   // The digest the registry serves for `ref` at `reference` (HEAD); nullopt when it

@@ -61,6 +61,13 @@ struct TransferSpec {
   // Check each image's cosign signatures at the source before it moves (verify.hpp);
   // an image that fails them fails, and nothing of it moves.
   VerifySpec verify;
+  // Several platforms (os/arch[/variant]): of an index, move these only, under an
+  // index written anew that lists them (its digest is new, so no signature of the
+  // source's index applies). One platform goes in `platform`.
+  std::vector<std::string> platforms;
+  // Find what would move and what is there, and move nothing: each image is
+  // reported unchanged, or with the note that it would be copied.
+  bool dry_run = false;
 };
 
 // What the source lists as referring to one subject.

@@ -1,0 +1,68 @@
+// A repository's tags (GET /v2/NAME/tags/list), page by page: `n` asks for a page
+// size, and each page's Link header names the next (`last` the tag it starts
+// after). Rate limits and retries are send()'s.
+#include <nlohmann/json.hpp>
+
+#include "hpn/registry/client.hpp"
+#include "hpn/registry/referrers.hpp"
+#include "internal.hpp"
+
+namespace hpn::registry {
+
+namespace {
+
+constexpr std::size_t k_max_page_bytes = 8u << 20;
+constexpr int k_max_tag_pages = 10000;
+
+}  // namespace
+
+Result<std::vector<std::string>> Fetcher::tags(const image::Reference& ref, std::size_t page_size) {
+  const std::string what = ref.repository() + "'s tag list";
+  std::vector<std::string> all;
+  std::string url = "/v2/" + ref.path + "/tags/list";
+  if (page_size > 0) url += "?n=" + std::to_string(page_size);
+  for (int page = 0; !url.empty(); ++page) {
+    if (page == k_max_tag_pages) {
+      return Error(ErrorKind::protocol, what + " runs to over " + std::to_string(k_max_tag_pages) + " pages");
+    }
+    engine::Request req;
+    req.url = url;
+    req.headers.push_back("Accept: application/json");
+    req.timeout = std::chrono::milliseconds(120000);
+    std::string body;
+    auto r = send(
+        ref, req,
+        [&](std::string_view chunk) -> Status {
+          if (body.size() + chunk.size() > k_max_page_bytes) {
+            return Error(ErrorKind::protocol, what + ": the registry's answer is implausibly large (over 8 MiB)");
+          }
+          body.append(chunk);
+          return {};
+        },
+        [&](engine::Request&) { body.clear(); });
+    if (!r) return r.error().with_context(ref.repository());
+    if (r->status == 404) {
+      return Error(ErrorKind::not_found, ref.repository() + ": the registry has no such repository");
+    }
+    if (!r->success()) return Error(ErrorKind::protocol, what + ": the request failed: " + describe_status(*r));
+    const auto j = nlohmann::json::parse(body, nullptr, false);
+    if (!j.is_object() || !j.contains("tags")) {
+      return Error(ErrorKind::protocol, what + ": the registry's answer has no tags list");
+    }
+    // A repository with no tags left may say null.
+    if (j["tags"].is_array()) {
+      for (const auto& t : j["tags"]) {
+        if (t.is_string()) all.push_back(t.get<std::string>());
+      }
+    }
+    url = next_link(r->header("link"));
+    if (url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0) {
+      const auto path = url.find('/', url.find("://") + 3);
+      url = path == std::string::npos ? std::string() : url.substr(path);
+    }
+    if (!url.empty() && url.front() != '/') url.clear();
+  }
+  return all;
+}
+
+}  // namespace hpn::registry
