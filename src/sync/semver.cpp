@@ -244,6 +244,7 @@ Result<Range> Range::parse(std::string_view text) {
     return Error(ErrorKind::invalid_argument, "semver range '" + std::string(text) + "': " + why);
   };
   std::string s(text);
+  if (s.find_first_not_of(" \t") == std::string::npos) return bad("it is empty (write * for any version)");
   // Sets, split on "||".
   std::size_t from = 0;
   for (;;) {
