@@ -48,6 +48,10 @@ an empty registry the bench starts (Debian's docker-registry, wiped before every
                          cosign (offline, with a local key), copied with what refers to
                          them: at most 1.3x the time of copying them alone (--no-referrers)
   push-rerun-mixed10     a second push --archives with nothing changed: < 0.3 s
+  sync-unchanged200      hpn sync against skopeo sync (yaml, a tag regex) of one repository
+                         of 200 tags (the tiny images, four tags each) into a mirror that
+                         holds them all: >= 3x
+  sync-new20of200        the same with 20 of the 200 tags new at the mirror: >= 2x
 Real content (four images: a debootstrapped Debian with gcc and python3, and this
 machine's own gcc libraries and C headers, Python's standard library and docs, and
 shared libraries; ~1.3 GB of tar):
@@ -931,6 +935,67 @@ class Bench:
         finally:
             signed.stop()
 
+    def sync_scenarios(self, tiny, unchanged_target, new_target):
+        """hpn sync against skopeo sync (Debian's), a repository of 200 tags (the 50
+        tiny images, four tags each) in a registry of its own, mirrored whole into a
+        scratch registry: with nothing changed (both targets primed once), and with
+        20 of the 200 tags new (each run's target primed with the other 180 first,
+        outside the clock)."""
+        import urllib.request
+        source = ScratchRegistry(os.path.join(self.work, "sync-source"))
+        scratch = ScratchRegistry(os.path.join(self.work, "sync-target"))
+        try:
+            self.hpn_plain(["copy", "-q", "-j", "4", "--to", f"registry:{source.addr}/hpn-bench/app:{{name}}-{{tag}}",
+                            *[f"{self.registry}/{i}" for i in tiny]])
+            accept = ", ".join(["application/vnd.oci.image.manifest.v1+json",
+                                "application/vnd.docker.distribution.manifest.v2+json"])
+            tags = [f"1.{k // 50}.{k % 50}" for k in range(200)]
+            for k, tag in enumerate(tags):
+                name = tiny[k % 50].split("/")[-1].replace(":", "-")
+                with urllib.request.urlopen(urllib.request.Request(
+                        f"http://{source.addr}/v2/hpn-bench/app/manifests/{name}", headers={"Accept": accept})) as r:
+                    body, ctype = r.read(), r.headers["Content-Type"]
+                urllib.request.urlopen(urllib.request.Request(
+                    f"http://{source.addr}/v2/hpn-bench/app/manifests/{tag}", data=body, method="PUT",
+                    headers={"Content-Type": ctype})).read()
+            # Only the numbered tags: the ones copy made go.
+            rules = os.path.join(self.work, "sync.yaml")
+            with open(rules, "w") as f:
+                f.write(f"sync:\n  - from: {source.addr}/hpn-bench/app\n    tags: {{regex: '1\\..*'}}\n"
+                        f"    to: registry:{scratch.addr}/hpn\n")
+            yaml = os.path.join(self.work, "skopeo-sync.yaml")
+            with open(yaml, "w") as f:
+                f.write(f"{source.addr}:\n  tls-verify: false\n  images-by-tag-regex:\n    hpn-bench/app: '^1\\..*$'\n")
+
+            def skopeo_sync():
+                run(["skopeo", "sync", "-q", "--src", "yaml", "--dest", "docker", "--dest-tls-verify=false", yaml,
+                     f"{scratch.addr}/skopeo"])
+
+            def hpn_sync():
+                self.hpn_plain(["sync", "-q", "-j", "4", "--insecure-registry", source.addr, "--insecure-registry",
+                                scratch.addr, rules])
+
+            contenders = [("skopeo sync (yaml, regex)", skopeo_sync), ("hpn sync -j 4", hpn_sync)]
+            # Nothing changed: both mirrors primed once.
+            skopeo_sync()
+            hpn_sync()
+            self.measure("sync-unchanged200", contenders, lambda: None, unchanged_target, what="hpn sync -j 4",
+                         servers={"target registry": lambda: scratch.proc.pid,
+                                  "source registry": lambda: source.proc.pid})
+            # 20 new tags of 200: each mirror holds the other 180 when the clock starts.
+            lst = os.path.join(self.work, "sync-180.txt")
+            with open(lst, "w") as f:
+                f.write("\n".join(f"{source.addr}/hpn-bench/app:{t}" for t in tags[20:]) + "\n")
+            prime = {name: (lambda p=p: self.hpn_plain(["copy", "-q", "-j", "4", "-f", lst, "-r", scratch.addr,
+                                                         "-p", p]))
+                     for (name, _), p in zip(contenders, ["skopeo", "hpn"])}
+            self.measure("sync-new20of200", contenders, scratch.wipe, new_target, what="hpn sync -j 4",
+                         servers={"target registry": lambda: scratch.proc.pid,
+                                  "source registry": lambda: source.proc.pid}, preps=prime)
+        finally:
+            scratch.stop()
+            source.stop()
+
     def docker_podman_scenario(self, name, images, target):
         """Docker 20.10 into Podman: one `docker save | podman load` pipe for the whole
         list against hpn copy --from docker --to podman (one export streamed into one
@@ -1281,6 +1346,10 @@ def main():
                     b.copy_signed_scenario("copy-signed-mixed10", scratch, mixed, 1.3)
             finally:
                 scratch.stop()
+        if want("sync-unchanged200") or want("sync-new20of200"):
+            if not any(want(n) for n in registry_names + push_names):
+                b.push_all(tiny)
+            b.sync_scenarios(tiny, 3.0, 2.0)
         if want("save-gzip-real"):
             b.save_gzip_scenario("save-gzip-real", b.real_fixtures(), 4.0)
         if want("load-gzip-real"):

@@ -151,6 +151,10 @@ int cmd_sync(const Context& ctx, const SyncOptions& opt) {
   settings.snapshotter = snapshotter(ctx);
   settings.verify = std::move(*verify);
   if (!opt.no_cache) settings.known = known_blobs(ctx, false);
+  // One client for the listing, the sources and the destinations: what it learns of
+  // each registry (tokens, the tags listed) serves them all.
+  auto client = registry::Client::create(settings.client);
+  settings.registry_client = client;
 
   // Every destination checked before anything starts.
   std::vector<Group> groups;
@@ -185,8 +189,6 @@ int cmd_sync(const Context& ctx, const SyncOptions& opt) {
   }
 
   // The tags each rule picks.
-  auto client = registry::Client::create(settings.client);
-  settings.registry_client = client;
   const auto rs = run_settings(ctx);
   const auto listed = list_tags(*file, client, static_cast<std::size_t>(std::max(rs.workers, 1)));
   std::vector<Picked> picked;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "hpn/engine/connection.hpp"
@@ -59,6 +60,9 @@ struct Fetcher::Host {
   // Whether it has the referrers API, once asked: 1 yes, -1 no (it answered a
   // referrers request as an unknown route), 0 not asked yet.
   std::atomic<int> referrers_api{0};
+  // The tags of repositories (by path) listed whole in this batch, under `mu`: a
+  // referrer tag (the fallback tag, cosign's) they lack is not asked for.
+  std::map<std::string, std::shared_ptr<const std::set<std::string>>> listed_tags;
 };
 
 

@@ -208,9 +208,16 @@ Result<Referrers> Fetcher::referrers(const image::Reference& ref, const std::str
   Referrers out;
   auto listed = listed_referrers(ref, digest, artifact_type);
   if (!listed) return listed.error();
+  // A repository listed whole in this batch: only the referrer tags it has.
+  std::shared_ptr<const std::set<std::string>> known;
+  if (auto host = host_of(ref)) {
+    std::lock_guard lock((*host)->mu);
+    if (auto it = (*host)->listed_tags.find(ref.path); it != (*host)->listed_tags.end()) known = it->second;
+  }
+  const auto may_have = [&](const std::string& tag) { return !known || known->contains(tag); };
   if (*listed) {
     out.listed = std::move(**listed);
-  } else {
+  } else if (may_have(fallback_tag(digest))) {
     auto index = manifest(ref, fallback_tag(digest));
     if (!index && index.error().kind != ErrorKind::not_found) return index.error();
     if (index && is_index(index->media_type)) {
@@ -222,6 +229,7 @@ Result<Referrers> Fetcher::referrers(const image::Reference& ref, const std::str
   for (const auto suffix : k_cosign_tag_suffixes) {
     if (!cosign_tags) break;
     const std::string tag = fallback_tag(digest) + std::string(suffix);
+    if (!may_have(tag)) continue;
     auto m = manifest(ref, tag);
     if (!m && m.error().kind == ErrorKind::not_found) continue;
     if (!m) return m.error();

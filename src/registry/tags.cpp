@@ -62,6 +62,12 @@ Result<std::vector<std::string>> Fetcher::tags(const image::Reference& ref, std:
     }
     if (!url.empty() && url.front() != '/') url.clear();
   }
+  // The listing is whole: which referrer tags the repository has is known now.
+  if (auto host = host_of(ref)) {
+    auto known = std::make_shared<const std::set<std::string>>(all.begin(), all.end());
+    std::lock_guard lock((*host)->mu);
+    (*host)->listed_tags[ref.path] = std::move(known);
+  }
   return all;
 }
 
