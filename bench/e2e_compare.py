@@ -968,7 +968,7 @@ class Bench:
                 f.write(f"{source.addr}:\n  tls-verify: false\n  images-by-tag-regex:\n    hpn-bench/app: '^1\\..*$'\n")
 
             def skopeo_sync():
-                run(["skopeo", "sync", "-q", "--src", "yaml", "--dest", "docker", "--dest-tls-verify=false", yaml,
+                run(["skopeo", "sync", "--src", "yaml", "--dest", "docker", "--dest-tls-verify=false", yaml,
                      f"{scratch.addr}/skopeo"])
 
             def hpn_sync():

@@ -165,7 +165,8 @@ TEST_F(Sync, RulesPickTagsThroughPagesAndASecondRunReadsNoBlob) {
   EXPECT_EQ(served_digest(target.host(), "locked/multiarch", "1"), env("HPN_TEST_MULTIARCH_INDEX_DIGEST"));
 }
 
-TEST_F(Sync, OnePlatformOfTwoAndAnOciLayout) {
+TEST_F(Sync, OnePlatformOfTwoAnOciLayoutAndEveryTag) {
+  ASSERT_TRUE(tag_all(source.host(), "hpn-test/base", "1", {"2", "3", "edge"}));
   const auto layout = dir / "layout";
   const auto file = rules(
       "sync:\n"
@@ -182,10 +183,12 @@ TEST_F(Sync, OnePlatformOfTwoAndAnOciLayout) {
       "/hpn-test/small\n"
       "    tags: {regex: '2\\..*'}\n"
       "    to: oci:" +
-      layout.string() + "\n");
+      layout.string() + "\n" + "  - from: " + source.host() +
+      "/hpn-test/base\n    tags: all\n    to: registry:" + target.host() + "/every\n");
   const auto lock = dir / "one.lock";
   auto run = hpn_alone(dir, "sync --lock " + lock.string() + " " + file.string());
   ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_EQ(tags_of(target.host(), "every/base"), (std::set<std::string>{"1", "2", "3", "edge"}));
   // The arm64 manifest, not the index.
   auto m = run_command(
       "curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' -H 'Accept: "
