@@ -151,46 +151,30 @@ Result<std::optional<std::vector<Referrer>>> Fetcher::listed_referrers(const ima
   std::vector<Referrer> all;
   std::string url = "/v2/" + ref.path + "/referrers/" + digest;
   if (!artifact_type.empty()) url += "?artifactType=" + engine::url_escape(artifact_type);
-  for (int page = 0; !url.empty(); ++page) {
-    if (page == k_max_pages) {
-      return Error(ErrorKind::protocol, what + " run to over " + std::to_string(k_max_pages) + " pages");
-    }
-    engine::Request req;
-    req.url = url;
-    req.headers.push_back("Accept: " + std::string(k_oci_index));
-    req.timeout = std::chrono::milliseconds(120000);
-    std::string body;
-    auto r = send(
-        ref, req,
-        [&](std::string_view chunk) -> Status {
-          if (body.size() + chunk.size() > k_max_index) {
-            return Error(ErrorKind::protocol, what + ": the registry's answer is implausibly large (over 4 MiB)");
-          }
-          body.append(chunk);
-          return {};
-        },
-        [&](engine::Request&) { body.clear(); });
-    if (!r) return r.error().with_context(ref.original);
-    // A registry with the API answers 200, with an empty list when nothing refers
-    // to the digest; one without it has no such route (404, or 400, 405 or 501 from
-    // those that read the path as something else).
-    if (page == 0 && (r->status == 404 || r->status == 400 || r->status == 405 || r->status == 501)) {
-      (*host)->referrers_api = -1;
-      return std::optional<std::vector<Referrer>>{};
-    }
-    if (!r->success()) return Error(ErrorKind::protocol, what + ": the request failed: " + describe_status(*r));
-    auto listed = parse_referrers(body, what);
-    if (!listed) return listed.error();
-    (*host)->referrers_api = 1;
-    all.insert(all.end(), listed->begin(), listed->end());
-    url = next_link(r->header("link"));
-    // The next page on the same host, by its path; another host is not followed.
-    if (url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0) {
-      const auto path = url.find('/', url.find("://") + 3);
-      url = path == std::string::npos ? std::string() : url.substr(path);
-    }
-    if (!url.empty() && url.front() != '/') url.clear();
+  bool none = false;
+  auto st = each_page(ref, url, std::string(k_oci_index), what, k_max_index, k_max_pages,
+                      [&](int page, const engine::Response& r, std::string& body) -> Result<bool> {
+                        // A registry with the API answers 200, with an empty list when nothing
+                        // refers to the digest; one without it has no such route (404, or 400,
+                        // 405 or 501 from those that read the path as something else).
+                        if (page == 0 && (r.status == 404 || r.status == 400 || r.status == 405 || r.status == 501)) {
+                          none = true;
+                          return false;
+                        }
+                        if (!r.success()) {
+                          return Error(ErrorKind::protocol, what + ": the request failed: " + describe_status(r));
+                        }
+                        auto listed = parse_referrers(body, what);
+                        if (!listed) return listed.error();
+                        all.insert(all.end(), listed->begin(), listed->end());
+                        return true;
+                      });
+  if (!st) return st.error();
+  if (none) {
+    (*host)->referrers_api = -1;
+    return std::optional<std::vector<Referrer>>{};
   }
+  (*host)->referrers_api = 1;
   return std::optional<std::vector<Referrer>>(std::move(all));
 }
 

@@ -171,6 +171,13 @@ class Fetcher {
   Result<engine::Response> send(const image::Reference& ref, engine::Request req, const engine::Sink& sink,
                                 const std::function<void(engine::Request&)>& each_attempt = {},
                                 const std::string& scope = {});
+  // GET `url` (a path) on `ref`'s registry, then each next page its Link headers
+  // name on the same host, `accept` asked for, at most `max_pages` pages of
+  // `max_bytes` each; `what` names the answer in errors. `page` gets each answer and
+  // its body, and returns whether to go on.
+  using PageFn = std::function<Result<bool>(int index, const engine::Response& r, std::string& body)>;
+  Status each_page(const image::Reference& ref, std::string url, const std::string& accept, const std::string& what,
+                   std::size_t max_bytes, int max_pages, const PageFn& page);
   std::string push_scope(const image::Reference& ref) const;
   Result<Host*> host_of(const image::Reference& ref);
   struct Upload;
