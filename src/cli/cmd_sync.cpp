@@ -258,7 +258,7 @@ int cmd_sync(const Context& ctx, const SyncOptions& opt) {
   for (const auto& [what, error] : unlisted) {
     ops::BasicTask<SyncLanes> task;
     task.label = what;
-    task.run = [error](SyncLanes&, const ops::ProgressFn&) -> Result<ops::Outcome> { return error; };
+    task.run = [failed = error](SyncLanes&, const ops::ProgressFn&) -> Result<ops::Outcome> { return failed; };
     plan.tasks.push_back(std::move(task));
   }
   std::vector<ops::Opener<transfer::Lanes>> openers;
