@@ -66,25 +66,18 @@ struct Resolved {
 // itself when it keeps them all). Each platform must be there.
 Result<Manifest> keep_platforms(const Manifest& index, const std::vector<std::string>& platforms,
                                 const std::string& what) {
-  auto j = nlohmann::ordered_json::parse(index.body, nullptr, false);
-  if (!j.is_object() || !j.contains("manifests") || !j["manifests"].is_array()) {
-    return Error(ErrorKind::protocol, what + ": its index lists no manifests");
-  }
-  const auto text_of = [](const nlohmann::ordered_json& e) {
-    if (!e.is_object() || !e.contains("platform") || !e["platform"].is_object()) return std::string();
-    const auto& p = e["platform"];
-    std::string s = p.value("os", "") + "/" + p.value("architecture", "");
-    if (!p.value("variant", "").empty()) s += "/" + p.value("variant", "");
-    return s;
-  };
+  auto entries = registry::parse_index(index.body, what);
+  if (!entries) return entries.error();
+  // The entries as written, kept byte for byte in what stays: one per parsed entry.
+  auto j = nlohmann::ordered_json::parse(index.body);
   auto kept = nlohmann::ordered_json::array();
   std::set<std::string> found;
-  for (const auto& e : j["manifests"]) {
-    const std::string t = text_of(e);
+  for (std::size_t i = 0; i < entries->size(); ++i) {
+    const std::string t = (*entries)[i].platform.text();
     for (const auto& want : platforms) {
       // linux/arm64 names linux/arm64/v8 too.
       if (t == want || t.rfind(want + "/", 0) == 0) {
-        kept.push_back(e);
+        kept.push_back(j["manifests"][i]);
         found.insert(want);
         break;
       }
